@@ -1,0 +1,21 @@
+#!/usr/bin/env node
+// Runs every *.test.ts under the given folders (default: test/) with node:test + tsx.
+import { readdirSync, statSync } from "node:fs";
+import { join } from "node:path";
+import { spawnSync } from "node:child_process";
+
+const roots = process.argv.slice(2).filter((a) => !a.startsWith("-"));
+const extra = process.argv.slice(2).filter((a) => a.startsWith("-"));
+const files = [];
+function walk(p) {
+  const st = statSync(p);
+  if (st.isDirectory()) for (const e of readdirSync(p).sort()) walk(join(p, e));
+  else if (p.endsWith(".test.ts")) files.push(p);
+}
+for (const r of roots.length ? roots : ["test"]) walk(r);
+if (files.length === 0) {
+  console.error("no test files found");
+  process.exit(1);
+}
+const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...extra, ...files], { stdio: "inherit" });
+process.exit(r.status ?? 1);

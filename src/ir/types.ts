@@ -1,0 +1,198 @@
+// The IR: a plain, serialisable snapshot handed to data planes. No Kubernetes types leak in.
+// Everything is pre-resolved: references, defaults, policy. Arrays are in their final order.
+
+export interface Snapshot {
+  /** Monotonic; bumped by the control plane only when `hash` changes. */
+  version: number;
+  /** sha256 (hex) of the canonical JSON of `config`. */
+  hash: string;
+  config: IrConfig;
+}
+
+export interface IrConfig {
+  /** Sorted by port. One entry per bound port. */
+  listeners: IrListener[];
+  /** Sorted by name. */
+  clusters: IrCluster[];
+}
+
+export interface IrListener {
+  /** Unique, e.g. "http-8080". */
+  name: string;
+  port: number;
+  protocol: "HTTP" | "HTTPS";
+  /**
+   * Gateway listeners sharing this port, most specific hostname first (exact, then wildcards
+   * longest first, then no hostname). A request is served by the first one whose hostname matches
+   * its Host (listener isolation); on HTTPS the SNI picks the certificate the same way.
+   */
+  gatewayListeners: IrGatewayListener[];
+}
+
+export interface IrGatewayListener {
+  /** "<namespace>/<gateway>/<listener name>" */
+  name: string;
+  /** Listener hostname: exact or "*.suffix"; null matches any host. */
+  hostname: string | null;
+  /** Present on HTTPS listeners (mode Terminate). */
+  tls: IrTls | null;
+  /** Most specific hostname first; "*" (any host) last. */
+  virtualHosts: IrVirtualHost[];
+}
+
+export interface IrTls {
+  /** The first certificate is the default when several are configured. */
+  certificates: IrCertificate[];
+}
+
+export interface IrCertificate {
+  /** "<namespace>/<secret name>" */
+  name: string;
+  certPem: string;
+  keyPem: string;
+}
+
+export interface IrVirtualHost {
+  /** Exact host, "*.suffix" wildcard, or "*" for any host. Lowercase, no port. */
+  hostname: string;
+  /** In precedence order: the first route whose match succeeds serves the request. */
+  routes: IrRoute[];
+}
+
+export interface IrRouteRef {
+  kind: "HTTPRoute";
+  namespace: string;
+  name: string;
+  /** Index of the rule in spec.rules. */
+  rule: number;
+  ruleName?: string;
+  /** Index of the match in rule.matches (0 when the rule has none). */
+  match: number;
+}
+
+export interface IrRoute {
+  /** Stable, unique: "httproute/<ns>/<name>/rule/<i>/match/<j>"; used as a metrics label. */
+  name: string;
+  ref: IrRouteRef;
+  match: IrMatch;
+  /** Rule-level filters. */
+  filters: IrFilters;
+  action: IrAction;
+  timeouts?: IrTimeouts;
+  retry?: IrRetry;
+}
+
+export interface IrPathMatch {
+  type: "Exact" | "PathPrefix" | "RegularExpression";
+  value: string;
+}
+
+export interface IrValueMatch {
+  type: "Exact" | "RegularExpression";
+  /** Header names are lowercase; query parameter names are kept as written (case-sensitive). */
+  name: string;
+  value: string;
+}
+
+export interface IrMatch {
+  path: IrPathMatch;
+  /** Uppercase HTTP method; absent matches any. */
+  method?: string;
+  headers: IrValueMatch[];
+  queryParams: IrValueMatch[];
+}
+
+export interface IrHeader {
+  name: string;
+  value: string;
+}
+
+export interface IrHeaderMods {
+  set: IrHeader[];
+  add: IrHeader[];
+  /** Lowercase names. */
+  remove: string[];
+}
+
+export type IrPathModifier =
+  | { type: "ReplaceFullPath"; value: string }
+  | { type: "ReplacePrefixMatch"; value: string };
+
+export interface IrUrlRewrite {
+  hostname?: string;
+  path?: IrPathModifier;
+}
+
+export interface IrMirror {
+  /** Cluster name; a mirror whose backend did not resolve is left out by the translator. */
+  cluster: string;
+  /** Share of requests mirrored, 0..100 (fractions allowed). */
+  percent: number;
+}
+
+export interface IrFilters {
+  requestHeaders?: IrHeaderMods;
+  responseHeaders?: IrHeaderMods;
+  urlRewrite?: IrUrlRewrite;
+  mirrors?: IrMirror[];
+}
+
+export interface IrRedirect {
+  type: "redirect";
+  scheme?: "http" | "https";
+  hostname?: string;
+  /** Explicit port; when absent the spec's rules for inferring one apply (see proxy). */
+  port?: number;
+  path?: IrPathModifier;
+  statusCode: 301 | 302 | 303 | 307 | 308;
+}
+
+export interface IrForward {
+  type: "forward";
+  /** Weighted; weight 0 entries are omitted. An empty list means 500. */
+  backends: IrBackend[];
+}
+
+export interface IrDirectResponse {
+  type: "direct";
+  status: number;
+  body: string;
+}
+
+export type IrAction = IrRedirect | IrForward | IrDirectResponse;
+
+export interface IrBackend {
+  /** null: the backendRef could not be resolved or is not permitted -> 500 for its share. */
+  cluster: string | null;
+  weight: number;
+  /** backendRef-level filters, applied after the rule's. */
+  filters: IrFilters;
+}
+
+export interface IrTimeouts {
+  /** Whole request, gateway receive to response start, retries included. */
+  requestMs?: number;
+  /** Each attempt to the backend. */
+  backendRequestMs?: number;
+}
+
+export interface IrRetry {
+  /** Retries after the first attempt. */
+  attempts: number;
+  /** Response statuses that are retried. Connection failures are always retriable. */
+  codes: number[];
+  backoffMs?: number;
+}
+
+export interface IrCluster {
+  /** "<kind>/<namespace>/<name>/<port>", e.g. "service/default/echo/8080". */
+  name: string;
+  /** From Service appProtocol: kubernetes.io/h2c -> h2c, kubernetes.io/ws -> ws, else http1. */
+  protocol: "http1" | "h2c" | "ws";
+  /** Sorted; empty means no healthy endpoint -> 503. */
+  endpoints: IrEndpoint[];
+}
+
+export type IrEndpoint =
+  | { address: string; port: number; weight: number }
+  | { path: string; weight: number };
