@@ -7,6 +7,8 @@ export interface WorkerInit {
   listenAddress?: string;
   /** "stdout", "off", or a file path. */
   accessLog: string;
+  /** pino level for the worker's own logs (fatal|error|warn|info|debug|trace|silent); default info. */
+  logLevel?: string;
 }
 
 export type ToWorker =

@@ -1,0 +1,100 @@
+// Admin HTTP API: health, readiness, per-resource status, config dump, metrics.
+// Bound to loopback by default: it exposes the whole configuration.
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+import { stringify as toYaml } from "yaml";
+
+export interface ReadyView {
+  ready: boolean;
+  version: number;
+  workers: { id: number; version: number; pid?: number | null; error?: string }[];
+  reason?: string;
+}
+
+/** What the admin server reads from the running gateway. */
+export interface AdminSource {
+  ready(): ReadyView;
+  /** A Kubernetes v1 List of every loaded object with its .status. */
+  statusList(): { apiVersion: "v1"; kind: "List"; metadata: Record<string, unknown>; items: unknown[] };
+  configDump(): unknown;
+  metrics(): Promise<{ contentType: string; text: string }>;
+}
+
+export interface AdminServer {
+  address: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+export async function startAdminServer(source: AdminSource, host: string, port: number): Promise<AdminServer> {
+  const server = http.createServer((req, res) => {
+    handle(source, req, res).catch((err: unknown) => {
+      if (!res.headersSent) send(res, 500, "text/plain; charset=utf-8", `internal error: ${err instanceof Error ? err.message : String(err)}\n`);
+      else res.destroy();
+    });
+  });
+  server.keepAliveTimeout = 5000;
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(port, host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const addr = server.address() as AddressInfo;
+  return {
+    address: addr.address,
+    port: addr.port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  };
+}
+
+async function handle(source: AdminSource, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
+  const url = new URL(req.url ?? "/", "http://admin");
+  if (req.method !== "GET" && req.method !== "HEAD") {
+    res.setHeader("allow", "GET, HEAD");
+    send(res, 405, "text/plain; charset=utf-8", "method not allowed\n");
+    return;
+  }
+  switch (url.pathname) {
+    case "/healthz":
+      send(res, 200, "text/plain; charset=utf-8", "ok\n");
+      return;
+    case "/ready": {
+      const r = source.ready();
+      sendJson(res, r.ready ? 200 : 503, r);
+      return;
+    }
+    case "/status": {
+      const list = source.statusList();
+      const format = url.searchParams.get("format") ?? "json";
+      if (format === "yaml") send(res, 200, "application/yaml; charset=utf-8", toYaml(list, { aliasDuplicateObjects: false }));
+      else if (format === "json") sendJson(res, 200, list);
+      else send(res, 400, "text/plain; charset=utf-8", `unknown format "${format}" (expected: json or yaml)\n`);
+      return;
+    }
+    case "/config_dump":
+      sendJson(res, 200, source.configDump());
+      return;
+    case "/metrics": {
+      const m = await source.metrics();
+      send(res, 200, m.contentType, m.text);
+      return;
+    }
+    default:
+      send(res, 404, "text/plain; charset=utf-8", `not found: ${url.pathname} (try /healthz, /ready, /status, /config_dump, /metrics)\n`);
+  }
+}
+
+function sendJson(res: http.ServerResponse, status: number, body: unknown): void {
+  send(res, status, "application/json", JSON.stringify(body, null, 2) + "\n");
+}
+
+function send(res: http.ServerResponse, status: number, contentType: string, body: string): void {
+  res.writeHead(status, { "content-type": contentType, "content-length": Buffer.byteLength(body), "cache-control": "no-store" });
+  res.end(res.req.method === "HEAD" ? undefined : body);
+}

@@ -1,0 +1,97 @@
+// `sluice run`
+import { statSync } from "node:fs";
+import os from "node:os";
+import { resolve } from "node:path";
+import { runGateway } from "../control/gateway.js";
+import { configureLog, isLogLevel, LOG_LEVELS } from "../observe/log.js";
+import { intOption, parse, str, UsageError } from "./args.js";
+import { RUN_USAGE } from "./usage.js";
+
+export async function runCommand(argv: string[]): Promise<number> {
+  const { values } = parse(
+    argv,
+    {
+      config: { type: "string", short: "c" },
+      workers: { type: "string" },
+      "admin-port": { type: "string" },
+      "admin-address": { type: "string" },
+      "listen-address": { type: "string" },
+      "access-log": { type: "string" },
+      "log-level": { type: "string" },
+      "demo-backends": { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    },
+    RUN_USAGE,
+    0,
+  );
+  if (values.help) {
+    process.stdout.write(RUN_USAGE);
+    return 0;
+  }
+  const config = str(values.config);
+  if (!config) throw new UsageError("--config DIR is required", RUN_USAGE);
+  const configDir = resolve(config);
+  let isDir = false;
+  try {
+    isDir = statSync(configDir).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir) {
+    process.stderr.write(`sluice run: ${configDir} is not a folder\n`);
+    return 1;
+  }
+  const logLevel = str(values["log-level"]) ?? "info";
+  if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`, RUN_USAGE);
+  const workers = intOption(values.workers, "workers", RUN_USAGE, 1, 1024) ?? os.availableParallelism();
+  const adminPort = intOption(values["admin-port"], "admin-port", RUN_USAGE, 0, 65535) ?? 9901;
+  const listenAddress = str(values["listen-address"]);
+  const log = configureLog(logLevel);
+
+  let gw;
+  try {
+    gw = await runGateway(
+      {
+        configDir,
+        workers,
+        adminPort,
+        adminAddress: str(values["admin-address"]) ?? "127.0.0.1",
+        ...(listenAddress ? { listenAddress } : {}),
+        accessLog: str(values["access-log"]) ?? "stdout",
+        logLevel,
+        demoBackends: values["demo-backends"] === true,
+      },
+      log,
+    );
+  } catch (err) {
+    log.fatal({ err: err instanceof Error ? err.message : String(err) }, "sluice could not start");
+    process.stderr.write(`sluice run: ${err instanceof Error ? err.message : String(err)}\n`);
+    return 1;
+  }
+
+  // The primary holds the configuration state; a bug here must not take the workers down with it.
+  process.on("uncaughtException", (err) => log.error({ err: err.message, stack: err.stack }, "uncaught exception in the control process"));
+  process.on("unhandledRejection", (err) => log.error({ err: String(err) }, "unhandled rejection in the control process"));
+
+  return new Promise<number>((done) => {
+    let signals = 0;
+    const onSignal = (sig: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        log.warn({ signal: sig }, "second signal; exiting now");
+        done(1);
+        return;
+      }
+      log.info({ signal: sig }, "signal received");
+      gw.stop().then(
+        () => done(0),
+        (err: unknown) => {
+          log.error({ err: String(err) }, "error while stopping");
+          done(1);
+        },
+      );
+    };
+    process.on("SIGINT", onSignal);
+    process.on("SIGTERM", onSignal);
+  });
+}

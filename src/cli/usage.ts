@@ -1,0 +1,70 @@
+// Help texts. Kept next to the option tables in the command modules; tests check each flag is listed.
+export const TOP_USAGE = `Usage: sluice <command> [options]
+
+An API gateway configured with the Kubernetes Gateway API from a folder of YAML.
+
+Commands:
+  run        Run the gateway on a configuration folder
+  validate   Check a configuration folder and print every error and warning
+  status     Print each resource with its status conditions (from a running gateway)
+  version    Print the version
+
+Options:
+  -h, --help     Show this help (also: sluice <command> --help)
+  -v, --version  Print the version
+
+Exit codes: 0 ok, 1 failure (e.g. configuration errors), 2 usage error.
+`;
+
+export const RUN_USAGE = `Usage: sluice run --config DIR [options]
+
+Runs the gateway: watches DIR (YAML files, subfolders included), serves its Gateways' listeners
+from worker processes, and applies every change as a new snapshot. A folder with errors keeps
+the last good configuration serving; at start, nothing is served until the errors are fixed.
+
+Options:
+  -c, --config DIR          Configuration folder (required)
+      --workers N           Worker processes (default: available CPUs)
+      --admin-port P        Admin server port (default: 9901)
+      --admin-address A     Admin server address (default: 127.0.0.1)
+      --listen-address A    Bind listeners to this address only (default: all IPv4 and IPv6 addresses)
+      --access-log DEST     stdout, off, or a file path (default: stdout)
+      --log-level L         fatal, error, warn, info, debug, trace or silent (default: info)
+      --demo-backends       Start an echo server on each 127.0.0.1 endpoint of the folder's
+                            Backends labelled sluice.dev/demo: echo
+  -h, --help                Show this help
+
+Logs are JSON lines on stderr; the access log is JSON lines on stdout by default.
+`;
+
+export const VALIDATE_USAGE = `Usage: sluice validate DIR [options]
+
+Loads and translates the configuration folder DIR as \`sluice run\` would, and prints every error
+and warning with its file:line:column, kind namespace/name, field, what is wrong and what is expected.
+
+Options:
+  -o, --output FORMAT   text or json (default: text)
+  -h, --help            Show this help
+
+Exit codes: 0 no errors (warnings allowed), 1 errors found, 2 usage error.
+`;
+
+export const STATUS_USAGE = `Usage: sluice status [options]
+
+Asks a running gateway's admin server for every resource and prints its status conditions.
+
+Options:
+      --admin URL       Admin server URL (default: http://127.0.0.1:9901)
+  -o, --output FORMAT   table, yaml or json (default: table)
+  -h, --help            Show this help
+
+Exit codes: 0 ok, 1 the admin server could not be reached, 2 usage error.
+`;
+
+export const VERSION_USAGE = `Usage: sluice version
+
+Prints the version of sluice.
+
+Options:
+  -h, --help    Show this help
+`;

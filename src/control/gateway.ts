@@ -1,0 +1,152 @@
+// `sluice run`: the control process. Wires the file provider, the translator, the worker pool,
+// the admin server and (optionally) the demo backends, and stops them all on SIGINT/SIGTERM.
+import { fileURLToPath } from "node:url";
+import { AggregatorRegistry } from "prom-client";
+import { startAdminServer, type AdminServer, type AdminSource, type ReadyView } from "../admin/server.js";
+import { ControlMetrics } from "../observe/control-metrics.js";
+import type { Logger } from "../observe/log.js";
+import { formatDiagnostic } from "../resources/types.js";
+import { CONTROLLER_NAME } from "../translator/api.js";
+import { ConfigController, errText, type LoadResult } from "./config-controller.js";
+import { DemoBackends } from "./demo-backends.js";
+import { viewOf } from "./diagnostics.js";
+import { FileProvider, translate } from "./sources.js";
+import { WorkerPool } from "./worker-pool.js";
+
+export interface RunOptions {
+  configDir: string;
+  workers: number;
+  adminAddress: string;
+  adminPort: number;
+  /** undefined: listeners bind every address. */
+  listenAddress?: string;
+  accessLog: string;
+  logLevel: string;
+  demoBackends: boolean;
+}
+
+export const WORKER_ENTRY = fileURLToPath(new URL("../proxy/worker-main.js", import.meta.url));
+
+const STOP_TIMEOUT_MS = 5000;
+
+export interface RunningGateway {
+  stop(): Promise<void>;
+}
+
+export async function runGateway(opts: RunOptions, log: Logger): Promise<RunningGateway> {
+  const metrics = new ControlMetrics();
+  const aggregator = new AggregatorRegistry();
+  const demo = opts.demoBackends ? new DemoBackends(log.child({ component: "demo" })) : null;
+
+  let pool: WorkerPool | null = null;
+  const controller = new ConfigController({
+    translate: (objects) => translate(objects, { controllerName: CONTROLLER_NAME }),
+    metrics,
+    log: log.child({ component: "config" }),
+    publish: (snapshot) => pool?.publish(snapshot),
+  });
+
+  const source: AdminSource = {
+    ready: () => readiness(controller, pool),
+    statusList: () => ({
+      apiVersion: "v1",
+      kind: "List",
+      metadata: { resourceVersion: String(controller.snapshot?.version ?? 0) },
+      items: controller.statuses.list().map(({ object, status }) => {
+        const { status: _fromFile, ...rest } = object;
+        return status === undefined ? rest : { ...rest, status };
+      }),
+    }),
+    configDump: () => {
+      const views = controller.diagnostics.map(viewOf);
+      return {
+        version: controller.snapshot?.version ?? 0,
+        hash: controller.snapshot?.hash ?? null,
+        config: controller.snapshot?.config ?? null,
+        diagnostics: {
+          errors: views.filter((d) => d.severity === "error"),
+          warnings: views.filter((d) => d.severity !== "error"),
+        },
+      };
+    },
+    metrics: async () => {
+      let workerText: string;
+      try {
+        workerText = await aggregator.clusterMetrics();
+      } catch (err) {
+        // The control metrics are still worth serving when a worker does not answer.
+        workerText = `# worker metrics unavailable: ${errText(err)}\n`;
+      }
+      const controlText = await metrics.text();
+      return { contentType: aggregator.contentType, text: joinExposition(workerText, controlText) };
+    },
+  };
+
+  let admin: AdminServer;
+  try {
+    admin = await startAdminServer(source, opts.adminAddress, opts.adminPort);
+  } catch (err) {
+    throw new Error(`cannot start the admin server on ${opts.adminAddress}:${opts.adminPort}: ${errText(err)}`);
+  }
+  log.info({ address: `${admin.address}:${admin.port}` }, "admin server listening");
+
+  const init = { accessLog: opts.accessLog, logLevel: opts.logLevel, ...(opts.listenAddress ? { listenAddress: opts.listenAddress } : {}) };
+  pool = new WorkerPool({ count: opts.workers, exec: WORKER_ENTRY, init, log: log.child({ component: "workers" }) });
+  pool.start();
+
+  const provider = new FileProvider(opts.configDir);
+  const onLoad = (load: LoadResult): void => {
+    try {
+      demo?.sync(load.objects.map((lo) => lo.object));
+      controller.onLoad(load);
+    } catch (err) {
+      log.error({ err: errText(err) }, "could not process a configuration load");
+    }
+  };
+  await provider.start(onLoad);
+  log.info({ config: opts.configDir, workers: opts.workers }, "sluice started");
+
+  let stopping: Promise<void> | null = null;
+  const stop = (): Promise<void> =>
+    (stopping ??= (async () => {
+      log.info("stopping");
+      try {
+        await provider.stop();
+      } catch (err) {
+        log.warn({ err: errText(err) }, "provider did not stop cleanly");
+      }
+      await pool?.stop(STOP_TIMEOUT_MS);
+      await Promise.all([admin.close(), demo?.close()]);
+      log.info("stopped");
+    })());
+  return { stop };
+}
+
+function readiness(controller: ConfigController, pool: WorkerPool | null): ReadyView {
+  const snap = controller.snapshot;
+  const states = pool?.states() ?? [];
+  const workers = states.map((w) => ({ id: w.id, pid: w.pid, version: w.version, ...(w.error ? { error: w.error } : {}) }));
+  const errors = controller.errors;
+  if (!snap) {
+    const reason =
+      errors.length > 0
+        ? `the configuration has ${errors.length} error(s) and no valid configuration was loaded before: ${errors.slice(0, 5).map(formatDiagnostic).join("; ")}${errors.length > 5 ? "; ..." : ""}`
+        : controller.loads === 0
+          ? "configuration not loaded yet"
+          : "no configuration snapshot yet";
+    return { ready: false, version: 0, workers, reason };
+  }
+  const behind = states.filter((w) => w.version !== snap.version);
+  if (behind.length > 0) {
+    const detail = behind.map((w) => `worker ${w.id} ${w.pid === null ? "is restarting" : w.error ? `rejected it: ${w.error}` : `has version ${w.version}`}`);
+    return { ready: false, version: snap.version, workers, reason: `waiting for workers to apply version ${snap.version}: ${detail.join("; ")}` };
+  }
+  const failed = states.flatMap((w) => w.listeners.filter((l) => !l.ok).map((l) => `worker ${w.id} listener ${l.name} port ${l.port}: ${l.error ?? "failed"}`));
+  if (failed.length > 0) return { ready: false, version: snap.version, workers, reason: `listeners failed: ${failed.join("; ")}` };
+  return { ready: true, version: snap.version, workers };
+}
+
+function joinExposition(a: string, b: string): string {
+  if (!a) return b;
+  return a.endsWith("\n") ? a + b : `${a}\n${b}`;
+}

@@ -1,0 +1,206 @@
+// The L7 worker processes (node:cluster). Each slot keeps one live worker: a worker that dies is
+// forked again and brought up to date with init + the current snapshot.
+import cluster, { type Worker } from "node:cluster";
+import type { Snapshot } from "../ir/types.js";
+import type { Logger } from "../observe/log.js";
+import { isFromWorker, type FromWorker, type ListenerResult, type ToWorker, type WorkerInit } from "./messages.js";
+
+export interface WorkerState {
+  /** Slot number, stable across restarts (1-based). */
+  id: number;
+  pid: number | null;
+  /** Version of the last snapshot the worker applied (0: none yet). */
+  version: number;
+  listeners: ListenerResult[];
+  /** Last apply failure, cleared by the next successful apply. */
+  error?: string;
+  restarts: number;
+}
+
+interface Slot {
+  state: WorkerState;
+  worker: Worker | null;
+  /** Version of the last snapshot sent to this worker and not yet answered. */
+  pendingVersion: number;
+  resendTimer: NodeJS.Timeout | null;
+  forkTimer: NodeJS.Timeout | null;
+  startedAt: number;
+  backoffMs: number;
+}
+
+export interface WorkerPoolOptions {
+  count: number;
+  /** Absolute path of the worker entry module. */
+  exec: string;
+  init: WorkerInit;
+  log: Logger;
+  /** Called whenever a worker's state changes (applied, died, restarted). */
+  onChange?: () => void;
+}
+
+/** Resend an unanswered snapshot after this long: a message can reach a worker before it listens. */
+const RESEND_MS = 1000;
+const MAX_BACKOFF_MS = 5000;
+
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private current: Snapshot | null = null;
+  private stopping = false;
+
+  constructor(private readonly opts: WorkerPoolOptions) {}
+
+  start(): void {
+    // Each worker accepts on the shared socket itself: round-robin through the primary would put
+    // every connection through this process.
+    cluster.schedulingPolicy = cluster.SCHED_NONE;
+    cluster.setupPrimary({ exec: this.opts.exec, args: [] });
+    for (let i = 0; i < this.opts.count; i++) {
+      const slot: Slot = {
+        state: { id: i + 1, pid: null, version: 0, listeners: [], restarts: 0 },
+        worker: null,
+        pendingVersion: 0,
+        resendTimer: null,
+        forkTimer: null,
+        startedAt: 0,
+        backoffMs: 100,
+      };
+      this.slots.push(slot);
+      this.fork(slot);
+    }
+  }
+
+  states(): WorkerState[] {
+    return this.slots.map((s) => ({ ...s.state, listeners: [...s.state.listeners] }));
+  }
+
+  /** Sends a new snapshot to every live worker. */
+  publish(snapshot: Snapshot): void {
+    this.current = snapshot;
+    for (const slot of this.slots) this.sendSnapshot(slot);
+  }
+
+  private fork(slot: Slot): void {
+    slot.forkTimer = null;
+    if (this.stopping) return;
+    const worker = cluster.fork({ SLUICE_WORKER_ID: String(slot.state.id) });
+    slot.worker = worker;
+    slot.startedAt = Date.now();
+    slot.state.pid = worker.process.pid ?? null;
+    slot.state.version = 0;
+    slot.state.listeners = [];
+    delete slot.state.error;
+    slot.pendingVersion = 0;
+    worker.on("message", (m: unknown) => {
+      if (isFromWorker(m)) this.onMessage(slot, worker, m);
+    });
+    worker.on("error", (err) => this.opts.log.warn({ worker: slot.state.id, err: err.message }, "worker IPC error"));
+    worker.once("exit", (code, signal) => this.onExit(slot, worker, code, signal));
+    worker.once("online", () => {
+      this.send(slot, { type: "init", init: this.opts.init });
+      this.sendSnapshot(slot);
+    });
+    this.opts.log.info({ worker: slot.state.id, pid: slot.state.pid }, "worker started");
+    this.opts.onChange?.();
+  }
+
+  private sendSnapshot(slot: Slot): void {
+    const snap = this.current;
+    if (!snap || !slot.worker || !slot.worker.isConnected()) return;
+    slot.pendingVersion = snap.version;
+    this.send(slot, { type: "snapshot", snapshot: snap });
+    this.armResend(slot);
+  }
+
+  private armResend(slot: Slot): void {
+    if (slot.resendTimer) clearTimeout(slot.resendTimer);
+    slot.resendTimer = setTimeout(() => {
+      slot.resendTimer = null;
+      if (this.stopping || !this.current || slot.pendingVersion !== this.current.version) return;
+      // No answer: the worker may have been loading when the first copy arrived.
+      this.opts.log.debug({ worker: slot.state.id, version: this.current.version }, "resending snapshot");
+      if (slot.state.version === 0) this.send(slot, { type: "init", init: this.opts.init });
+      this.sendSnapshot(slot);
+    }, RESEND_MS);
+    slot.resendTimer.unref();
+  }
+
+  private send(slot: Slot, msg: ToWorker): void {
+    const w = slot.worker;
+    if (!w || !w.isConnected()) return;
+    try {
+      w.send(msg);
+    } catch (err) {
+      this.opts.log.warn({ worker: slot.state.id, err: String(err) }, "could not send to worker");
+    }
+  }
+
+  private onMessage(slot: Slot, worker: Worker, m: FromWorker): void {
+    if (slot.worker !== worker) return;
+    if (m.version === slot.pendingVersion) {
+      slot.pendingVersion = 0;
+      if (slot.resendTimer) clearTimeout(slot.resendTimer);
+      slot.resendTimer = null;
+    }
+    if (m.type === "applied") {
+      slot.state.version = Math.max(slot.state.version, m.version);
+      slot.state.listeners = m.listeners;
+      delete slot.state.error;
+      const failed = m.listeners.filter((l) => !l.ok);
+      if (failed.length > 0) this.opts.log.error({ worker: slot.state.id, version: m.version, failed }, "worker could not open some listeners");
+      else this.opts.log.debug({ worker: slot.state.id, version: m.version }, "worker applied snapshot");
+    } else {
+      slot.state.error = m.error;
+      this.opts.log.error({ worker: slot.state.id, version: m.version, error: m.error }, "worker rejected snapshot; it keeps its previous one");
+    }
+    this.opts.onChange?.();
+  }
+
+  private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
+    if (slot.worker !== worker) return;
+    slot.worker = null;
+    slot.state.pid = null;
+    slot.state.version = 0;
+    slot.state.listeners = [];
+    if (slot.resendTimer) clearTimeout(slot.resendTimer);
+    slot.resendTimer = null;
+    if (this.stopping) return;
+    // Crash loops back off; a worker that lived a while restarts at once.
+    if (Date.now() - slot.startedAt > 10_000) slot.backoffMs = 100;
+    const delay = slot.backoffMs;
+    slot.backoffMs = Math.min(slot.backoffMs * 2, MAX_BACKOFF_MS);
+    slot.state.restarts++;
+    this.opts.log.error({ worker: slot.state.id, code, signal, restartInMs: delay }, "worker exited; restarting it");
+    slot.forkTimer = setTimeout(() => this.fork(slot), delay);
+    this.opts.onChange?.();
+  }
+
+  /** Asks every worker to shut down and waits (bounded) for them; kills the ones that do not exit. */
+  async stop(timeoutMs = 5000): Promise<void> {
+    this.stopping = true;
+    const waits: Promise<void>[] = [];
+    for (const slot of this.slots) {
+      if (slot.forkTimer) clearTimeout(slot.forkTimer);
+      if (slot.resendTimer) clearTimeout(slot.resendTimer);
+      const w = slot.worker;
+      if (!w || w.isDead()) continue;
+      waits.push(
+        new Promise<void>((resolve) => {
+          const kill = setTimeout(() => {
+            this.opts.log.warn({ worker: slot.state.id }, "worker did not stop in time; killing it");
+            w.process.kill("SIGKILL");
+          }, timeoutMs);
+          w.once("exit", () => {
+            clearTimeout(kill);
+            resolve();
+          });
+          if (w.isDead()) {
+            clearTimeout(kill);
+            resolve();
+          }
+        }),
+      );
+      this.send(slot, { type: "shutdown" });
+    }
+    await Promise.all(waits);
+  }
+}
