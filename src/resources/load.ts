@@ -1,0 +1,143 @@
+// A folder of YAML/JSON -> one LoadResult: every file parsed, then duplicates and namespaces resolved.
+import { readdir, readFile, realpath, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { formatPath } from "./field-path.js";
+import { parseFile, type LoadResult } from "./parse.js";
+import { refKey, refOf, type Diagnostic, type LoadedObject, type SourceLocation } from "./types.js";
+
+export const CONFIG_EXTENSIONS = [".yaml", ".yml", ".json"];
+
+export function isConfigFile(name: string): boolean {
+  return !name.startsWith(".") && CONFIG_EXTENSIONS.some((e) => name.toLowerCase().endsWith(e));
+}
+
+export function parseDocuments(text: string, file: string): LoadResult {
+  return finishLoad(parseFile(text, file));
+}
+
+export async function loadDirectory(dir: string): Promise<LoadResult> {
+  const result: LoadResult = { objects: [], diagnostics: [] };
+  let files: string[];
+  try {
+    const st = await stat(dir);
+    if (!st.isDirectory()) {
+      result.diagnostics.push({ severity: "error", source: { file: dir, line: 1, column: 1 }, message: "the configuration path is not a folder", expected: "a folder of *.yaml, *.yml or *.json files" });
+      return result;
+    }
+    files = await listConfigFiles(dir);
+  } catch (e) {
+    result.diagnostics.push({ severity: "error", source: { file: dir, line: 1, column: 1 }, message: `cannot read the configuration folder: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, expected: "an existing, readable folder" });
+    return result;
+  }
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, "utf8");
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT") continue; // deleted while we were listing: the next reload sees the final state
+      result.diagnostics.push({ severity: "error", source: { file, line: 1, column: 1 }, message: `cannot read the file: ${code ?? (e as Error).message}`, expected: "a readable file" });
+      continue;
+    }
+    const r = parseFile(text, file);
+    result.objects.push(...r.objects);
+    result.diagnostics.push(...r.diagnostics);
+  }
+  return finishLoad(result);
+}
+
+/** Recursive listing in a stable order (code-point order of relative paths); hidden entries skipped; symlinks followed once. */
+async function listConfigFiles(root: string): Promise<string[]> {
+  const out: string[] = [];
+  const visited = new Set<string>();
+  const walk = async (dir: string): Promise<void> => {
+    let real: string;
+    try {
+      real = await realpath(dir);
+    } catch {
+      return;
+    }
+    if (visited.has(real)) return; // symlink loop
+    visited.add(real);
+    let entries: string[];
+    try {
+      entries = await readdir(dir);
+    } catch {
+      return;
+    }
+    entries.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    for (const name of entries) {
+      if (name.startsWith(".")) continue;
+      const full = join(dir, name);
+      let st;
+      try {
+        st = await stat(full);
+      } catch {
+        continue; // dangling symlink or deleted meanwhile
+      }
+      if (st.isDirectory()) await walk(full);
+      else if (st.isFile() && isConfigFile(name)) out.push(full);
+    }
+  };
+  await walk(root);
+  return out;
+}
+
+/** Cross-object steps: duplicate detection, then the namespaces every object lives in. */
+export function finishLoad(r: LoadResult): LoadResult {
+  const objects: LoadedObject[] = [];
+  const diagnostics: Diagnostic[] = [...r.diagnostics];
+  const byKey = new Map<string, LoadedObject>();
+  for (const o of r.objects) {
+    const ref = refOf(o.object);
+    const key = refKey(ref);
+    const first = byKey.get(key);
+    if (first) {
+      const field = formatPath(["metadata", "name"]);
+      diagnostics.push({
+        severity: "error",
+        source: o.locate(field),
+        ref,
+        field,
+        message: `${ref.kind} ${ref.namespace ? ref.namespace + "/" : ""}${ref.name} is defined twice: here and at ${where(first.locate(field))}`,
+        expected: "each object (group, kind, namespace, name) defined once; rename or remove one of them",
+      });
+      continue;
+    }
+    byKey.set(key, o);
+    objects.push(o);
+  }
+  return { objects: addNamespaces(objects), diagnostics };
+}
+
+function where(s: SourceLocation): string {
+  return `${s.file}:${s.line}:${s.column}`;
+}
+
+export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
+
+/** Every namespace used exists: explicit Namespace objects get the name label, missing ones are made up. */
+function addNamespaces(objects: LoadedObject[]): LoadedObject[] {
+  const explicit = new Set<string>();
+  for (const o of objects) {
+    if (o.object.apiVersion === "v1" && o.object.kind === "Namespace") {
+      const meta = o.object.metadata;
+      meta.labels = { ...(meta.labels ?? {}), [NAMESPACE_NAME_LABEL]: meta.name };
+      explicit.add(meta.name);
+    }
+  }
+  const implicit: LoadedObject[] = [];
+  const made = new Set<string>();
+  for (const o of objects) {
+    const ns = o.object.metadata.namespace;
+    if (ns === undefined || explicit.has(ns) || made.has(ns)) continue;
+    made.add(ns);
+    const source = o.locate("metadata.namespace");
+    implicit.push({
+      object: { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { [NAMESPACE_NAME_LABEL]: ns } } },
+      source,
+      locate: () => source,
+    });
+  }
+  return [...objects, ...implicit];
+}
