@@ -1,11 +1,8 @@
 // sluice command line: dispatches to the commands; usage errors exit 2 with the command's help.
 import { readFileSync } from "node:fs";
 import { UsageError } from "./args.js";
-import { runCommand } from "./run.js";
-import { statusCommand } from "./status.js";
-import { TOP_USAGE, VERSION_USAGE } from "./usage.js";
-import { validateCommand } from "./validate.js";
 import { parse } from "./args.js";
+import { TOP_USAGE, VERSION_USAGE } from "./usage.js";
 
 export function packageVersion(): string {
   const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as { version?: string };
@@ -19,10 +16,11 @@ async function versionCommand(argv: string[]): Promise<number> {
   return 0;
 }
 
+// Loaded on demand: `sluice status` or `--help` need not load the gateway.
 const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
-  run: runCommand,
-  validate: validateCommand,
-  status: statusCommand,
+  run: async (argv) => (await import("./run.js")).runCommand(argv),
+  validate: async (argv) => (await import("./validate.js")).validateCommand(argv),
+  status: async (argv) => (await import("./status.js")).statusCommand(argv),
   version: versionCommand,
 };
 

@@ -2,7 +2,6 @@
 import { statSync } from "node:fs";
 import os from "node:os";
 import { resolve } from "node:path";
-import { runGateway } from "../control/gateway.js";
 import { configureLog, isLogLevel, LOG_LEVELS } from "../observe/log.js";
 import { intOption, parse, str, UsageError } from "./args.js";
 import { RUN_USAGE } from "./usage.js";
@@ -50,6 +49,8 @@ export async function runCommand(argv: string[]): Promise<number> {
 
   let gw;
   try {
+    // Loaded after argument checks so usage errors and --help do not load the whole gateway.
+    const { runGateway } = await import("../control/gateway.js");
     gw = await runGateway(
       {
         configDir,

@@ -3,7 +3,6 @@ import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { errorsOf, locateDiagnostics, sortDiagnostics, viewOf, warningsOf } from "../control/diagnostics.js";
 import type { LoadResult } from "../control/config-controller.js";
-import { loadDirectory, translate } from "../control/sources.js";
 import type { Diagnostic } from "../resources/types.js";
 import { formatDiagnostic } from "../resources/types.js";
 import { CONTROLLER_NAME } from "../translator/api.js";
@@ -37,6 +36,7 @@ export async function validateCommand(argv: string[]): Promise<number> {
     return 1;
   }
 
+  const { loadDirectory, translate } = await import("../control/sources.js");
   const load: LoadResult = await loadDirectory(dir);
   const diags: Diagnostic[] = [...load.diagnostics];
   // Translate even when loading found errors: the objects that did load can have problems of
