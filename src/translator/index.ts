@@ -1,0 +1,57 @@
+// translate(): Gateway API resources -> IR snapshot config + statuses + diagnostics.
+// Pure and deterministic: no I/O, no clock, no randomness; input order never changes the output.
+import type { K8sObject, StatusEntry } from "../resources/types.js";
+import { refKey, refOf } from "../resources/types.js";
+import type { TranslateOptions, TranslateResult } from "./api.js";
+import { type Attachment, attachRoute, ourParents } from "./attachment.js";
+import { Context } from "./context.js";
+import { type GatewayState, gatewayStatus, translateGatewayClasses, translateGateways } from "./gateways.js";
+import { buildConfig } from "./ir-build.js";
+import { GW_GROUP, ResourceIndex } from "./kinds.js";
+import { compileRoute } from "./routes.js";
+import { canonicalize, cmpStr } from "./util.js";
+
+export * from "./api.js";
+
+export function translate(objects: K8sObject[], opts: TranslateOptions): TranslateResult {
+  const index = new ResourceIndex(objects);
+  const ctx = new Context(index, opts.controllerName);
+  const statuses: StatusEntry[] = [];
+  for (const dup of index.duplicates) {
+    ctx.report("error", refOf(dup), undefined, "defined more than once with different content; one copy is ignored", "one definition per kind/namespace/name");
+  }
+
+  const classes = translateGatewayClasses(ctx, statuses);
+  const gateways = translateGateways(ctx, classes);
+  const byName = new Map<string, GatewayState>(gateways.map((g) => [`${g.item.namespace}/${g.item.name}`, g]));
+  const allGateways = new Set(index.gateways.map((g) => `${g.namespace}/${g.name}`));
+
+  const attachments: Attachment[] = [];
+  for (const route of index.httpRoutes) {
+    const parents = ourParents(route, byName);
+    (route.typed.spec?.parentRefs ?? []).forEach((p, i) => {
+      if ((p.group ?? GW_GROUP) !== GW_GROUP || (p.kind ?? "Gateway") !== "Gateway") return;
+      const key = `${p.namespace || route.namespace}/${p.name}`;
+      if (!allGateways.has(key)) {
+        ctx.report("warning", { group: GW_GROUP, kind: "HTTPRoute", namespace: route.namespace, name: route.name }, `spec.parentRefs[${i}]`, `Gateway ${key} not found`, "the name of an existing Gateway");
+      }
+    });
+    if (parents.length === 0) continue; // Not ours: no status, no diagnostics about its rules.
+    const compiled = compileRoute(ctx, route);
+    const r = attachRoute(ctx, compiled, parents);
+    attachments.push(...r.attachments);
+    statuses.push({ ref: { group: GW_GROUP, kind: "HTTPRoute", namespace: route.namespace, name: route.name }, status: { parents: r.statuses } });
+  }
+  for (const g of gateways) statuses.push(gatewayStatus(g));
+
+  const config = buildConfig(ctx, gateways, attachments);
+  statuses.sort((a, b) => cmpStr(refKey(a.ref), refKey(b.ref)));
+  const diagnostics = ctx.diagnostics.sort(
+    (a, b) =>
+      cmpStr(a.ref ? refKey(a.ref) : "", b.ref ? refKey(b.ref) : "") ||
+      cmpStr(a.field ?? "", b.field ?? "") ||
+      cmpStr(a.message, b.message) ||
+      cmpStr(a.severity, b.severity),
+  );
+  return canonicalize({ config, statuses, diagnostics });
+}

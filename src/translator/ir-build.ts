@@ -1,0 +1,101 @@
+// Assembles the IR from programmed listeners and the routes attached to them.
+import type { IrConfig, IrFilters, IrGatewayListener, IrListener, IrRoute, IrVirtualHost } from "../ir/types.js";
+import type { Attachment } from "./attachment.js";
+import type { Context } from "./context.js";
+import type { GatewayState, ListenerState } from "./gateways.js";
+import { compareHostSpecificity } from "./hostnames.js";
+import { type RankedMatch, compareMatches } from "./precedence.js";
+import type { CompiledRoute, CompiledRule } from "./routes.js";
+import { cmpNum, cmpStr } from "./util.js";
+
+interface Entry extends RankedMatch {
+  compiled: CompiledRoute;
+  ruleData: CompiledRule;
+}
+
+function irRoute(e: Entry): IrRoute {
+  const r = e.compiled.item;
+  const rule = e.ruleData;
+  const route: IrRoute = {
+    name: `httproute/${r.namespace}/${r.name}/rule/${rule.index}/match/${e.matchIndex}`,
+    ref: { kind: "HTTPRoute", namespace: r.namespace, name: r.name, rule: rule.index, match: e.matchIndex },
+    match: e.match,
+    filters: rule.filters,
+    action: rule.action,
+  };
+  if (rule.name !== undefined) route.ref.ruleName = rule.name;
+  if (rule.timeouts) route.timeouts = rule.timeouts;
+  if (rule.retry) route.retry = rule.retry;
+  return route;
+}
+
+function virtualHosts(attachments: Attachment[]): IrVirtualHost[] {
+  const byHost = new Map<string, Entry[]>();
+  for (const a of attachments) {
+    for (const host of a.hostnames) {
+      const list = byHost.get(host) ?? [];
+      for (const rule of a.route.rules) {
+        rule.matches.forEach((match, matchIndex) => {
+          list.push({ route: a.route.item, rule: rule.index, matchIndex, match, compiled: a.route, ruleData: rule });
+        });
+      }
+      byHost.set(host, list);
+    }
+  }
+  return [...byHost.keys()]
+    .sort(compareHostSpecificity)
+    .map((hostname) => ({ hostname, routes: byHost.get(hostname)!.sort(compareMatches).map(irRoute) }));
+}
+
+function clustersOf(filters: IrFilters, into: Set<string>): void {
+  for (const m of filters.mirrors ?? []) into.add(m.cluster);
+}
+
+export function buildConfig(ctx: Context, gateways: GatewayState[], attachments: Attachment[]): IrConfig {
+  const byListener = new Map<ListenerState, Attachment[]>();
+  for (const a of attachments) byListener.set(a.listener, [...(byListener.get(a.listener) ?? []), a]);
+
+  const byPort = new Map<number, { protocol: "HTTP" | "HTTPS"; listeners: IrGatewayListener[] }>();
+  for (const g of gateways) {
+    for (const l of g.listeners) {
+      if (!l.programmed.ok) continue;
+      const protocol = l.protocol === "HTTPS" ? "HTTPS" : "HTTP";
+      const gl: IrGatewayListener = {
+        name: `${g.item.namespace}/${g.item.name}/${l.name}`,
+        hostname: l.hostname,
+        tls: protocol === "HTTPS" ? { certificates: l.certificates } : null,
+        virtualHosts: virtualHosts(byListener.get(l) ?? []),
+      };
+      const port = byPort.get(l.port) ?? { protocol, listeners: [] };
+      port.listeners.push(gl);
+      byPort.set(l.port, port);
+    }
+  }
+  const listeners: IrListener[] = [...byPort.entries()]
+    .sort((a, b) => cmpNum(a[0], b[0]))
+    .map(([port, p]) => ({
+      name: `${p.protocol.toLowerCase()}-${port}`,
+      port,
+      protocol: p.protocol,
+      gatewayListeners: p.listeners.sort((a, b) => compareHostSpecificity(a.hostname, b.hostname) || cmpStr(a.name, b.name)),
+    }));
+
+  // Only clusters some emitted route sends to (or mirrors to) are part of the snapshot.
+  const used = new Set<string>();
+  for (const l of listeners)
+    for (const gl of l.gatewayListeners)
+      for (const vh of gl.virtualHosts)
+        for (const r of vh.routes) {
+          clustersOf(r.filters, used);
+          if (r.action.type === "forward")
+            for (const b of r.action.backends) {
+              if (b.cluster) used.add(b.cluster);
+              clustersOf(b.filters, used);
+            }
+        }
+  const clusters = [...used]
+    .sort(cmpStr)
+    .map((n) => ctx.clusters.get(n))
+    .filter((c): c is NonNullable<typeof c> => c !== undefined);
+  return { listeners, clusters };
+}

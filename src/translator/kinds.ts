@@ -1,0 +1,155 @@
+// Typed views of the input objects, indexed for lookups. Defaults the CRDs would apply are filled
+// in defensively where the translator reads them, so a loader that skipped one does no harm.
+import type { IGatewayClass } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/GatewayClass";
+import type { IGateway } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/Gateway";
+import type { IHTTPRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRoute";
+import type { IReferenceGrantSpec } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/ReferenceGrantSpec";
+import type { IService } from "kubernetes-models/v1/Service";
+import type { ISecret } from "kubernetes-models/v1/Secret";
+import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/EndpointSlice";
+import type { K8sObject } from "../resources/types.js";
+import { groupOf } from "../resources/types.js";
+import { canonicalJson, cmpStr } from "./util.js";
+
+export const GW_GROUP = "gateway.networking.k8s.io";
+export const SLUICE_GROUP = "sluice.dev";
+export const NS_NAME_LABEL = "kubernetes.io/metadata.name";
+export const SERVICE_NAME_LABEL = "kubernetes.io/service-name";
+
+/** Our static-endpoint backend kind (sluice.dev/v1alpha1 Backend). */
+export interface BackendEndpoint {
+  ip?: { address: string; port: number };
+  fqdn?: { hostname: string; port: number };
+  unix?: { path: string };
+  weight?: number;
+}
+export interface BackendSpec {
+  endpoints?: BackendEndpoint[];
+  appProtocols?: string[];
+}
+
+/** One input object with its identity resolved (namespace defaulted) and its typed body. */
+export interface Item<T> {
+  obj: K8sObject;
+  typed: T;
+  namespace: string;
+  name: string;
+  generation: number | undefined;
+  /** creationTimestamp or "" when absent (sorts as oldest). */
+  created: string;
+}
+
+export type GatewayClassItem = Item<IGatewayClass>;
+export type GatewayItem = Item<IGateway>;
+export type HTTPRouteItem = Item<IHTTPRoute>;
+
+function item<T>(obj: K8sObject, clusterScoped = false): Item<T> {
+  return {
+    obj,
+    typed: obj as unknown as T,
+    namespace: clusterScoped ? "" : obj.metadata.namespace || "default",
+    name: obj.metadata.name,
+    generation: obj.metadata.generation,
+    created: obj.metadata.creationTimestamp ?? "",
+  };
+}
+
+/** Oldest first, then namespace/name: the spec's tie-breaker between objects. */
+export function compareAge(a: Item<unknown>, b: Item<unknown>): number {
+  return cmpStr(a.created, b.created) || cmpStr(a.namespace, b.namespace) || cmpStr(a.name, b.name);
+}
+
+export interface DuplicateObject {
+  obj: K8sObject;
+}
+
+export class ResourceIndex {
+  readonly gatewayClasses: GatewayClassItem[] = [];
+  readonly gateways: GatewayItem[] = [];
+  readonly httpRoutes: HTTPRouteItem[] = [];
+  readonly services = new Map<string, Item<IService>>();
+  readonly secrets = new Map<string, Item<ISecret>>();
+  readonly backends = new Map<string, Item<{ spec?: BackendSpec }>>();
+  /** "<ns>/<service name>" -> slices, sorted by name. */
+  readonly endpointSlices = new Map<string, Item<IEndpointSlice>[]>();
+  /** namespace -> grant specs living in it. */
+  readonly referenceGrants = new Map<string, IReferenceGrantSpec[]>();
+  private readonly namespaceLabels = new Map<string, Record<string, string>>();
+  /** Objects dropped because another object had the same identity. */
+  readonly duplicates: K8sObject[] = [];
+
+  constructor(objects: K8sObject[]) {
+    // Deduplicate by identity, keeping the canonically smallest copy so input order never matters.
+    const byKey = new Map<string, { obj: K8sObject; json: string }>();
+    for (const obj of objects) {
+      if (!obj || typeof obj !== "object" || !obj.metadata || typeof obj.metadata.name !== "string") continue;
+      const key = `${groupOf(obj.apiVersion)}/${obj.kind}/${obj.metadata.namespace || ""}/${obj.metadata.name}`;
+      const json = canonicalJson(obj);
+      const prev = byKey.get(key);
+      if (!prev) byKey.set(key, { obj, json });
+      else if (json < prev.json) {
+        this.duplicates.push(prev.obj);
+        byKey.set(key, { obj, json });
+      } else if (json !== prev.json) this.duplicates.push(obj);
+    }
+    const keys = [...byKey.keys()].sort(cmpStr);
+    for (const k of keys) this.add(byKey.get(k)!.obj);
+    this.gatewayClasses.sort((a, b) => cmpStr(a.name, b.name));
+    this.gateways.sort(compareAge);
+    this.httpRoutes.sort(compareAge);
+    for (const list of this.endpointSlices.values()) list.sort((a, b) => cmpStr(a.name, b.name));
+  }
+
+  private add(obj: K8sObject): void {
+    const group = groupOf(obj.apiVersion);
+    const key = (it: Item<unknown>) => `${it.namespace}/${it.name}`;
+    if (group === GW_GROUP) {
+      switch (obj.kind) {
+        case "GatewayClass":
+          this.gatewayClasses.push(item<IGatewayClass>(obj, true));
+          return;
+        case "Gateway":
+          this.gateways.push(item<IGateway>(obj));
+          return;
+        case "HTTPRoute":
+          this.httpRoutes.push(item<IHTTPRoute>(obj));
+          return;
+        case "ReferenceGrant": {
+          const it = item<{ spec?: IReferenceGrantSpec }>(obj);
+          const spec = it.typed.spec;
+          if (!spec) return;
+          const list = this.referenceGrants.get(it.namespace) ?? [];
+          list.push(spec);
+          this.referenceGrants.set(it.namespace, list);
+          return;
+        }
+      }
+      return;
+    }
+    if (group === "" && obj.kind === "Service") {
+      const it = item<IService>(obj);
+      this.services.set(key(it), it);
+    } else if (group === "" && obj.kind === "Secret") {
+      const it = item<ISecret>(obj);
+      this.secrets.set(key(it), it);
+    } else if (group === "" && obj.kind === "Namespace") {
+      this.namespaceLabels.set(obj.metadata.name, { ...(obj.metadata.labels ?? {}) });
+    } else if (group === "discovery.k8s.io" && obj.kind === "EndpointSlice") {
+      const it = item<IEndpointSlice>(obj);
+      const svc = obj.metadata.labels?.[SERVICE_NAME_LABEL];
+      if (!svc) return;
+      const k = `${it.namespace}/${svc}`;
+      const list = this.endpointSlices.get(k) ?? [];
+      list.push(it);
+      this.endpointSlices.set(k, list);
+    } else if (group === SLUICE_GROUP && obj.kind === "Backend") {
+      const it = item<{ spec?: BackendSpec }>(obj);
+      this.backends.set(key(it), it);
+    }
+  }
+
+  /** Labels of a namespace; every namespace carries kubernetes.io/metadata.name, as in a cluster. */
+  labelsOf(namespace: string): Record<string, string> {
+    return { ...(this.namespaceLabels.get(namespace) ?? {}), [NS_NAME_LABEL]: namespace };
+  }
+}

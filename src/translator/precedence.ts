@@ -1,0 +1,29 @@
+// Match precedence across every route on one virtual host, per the HTTPRoute spec:
+// Exact path, then the longest PathPrefix, then RegularExpression paths (implementation-specific
+// in the spec: we place them after prefixes, longest pattern first, so a regex only takes requests
+// no Exact/PathPrefix match claims), then a method match, more header matches, more query param
+// matches; remaining ties go to the oldest route, then namespace/name, then rule and match order.
+import type { IrMatch } from "../ir/types.js";
+import { type HTTPRouteItem, compareAge } from "./kinds.js";
+
+export interface RankedMatch {
+  route: HTTPRouteItem;
+  rule: number;
+  matchIndex: number;
+  match: IrMatch;
+}
+
+const PATH_RANK: Record<IrMatch["path"]["type"], number> = { Exact: 0, PathPrefix: 1, RegularExpression: 2 };
+
+export function compareMatches(a: RankedMatch, b: RankedMatch): number {
+  const pa = a.match.path;
+  const pb = b.match.path;
+  if (pa.type !== pb.type) return PATH_RANK[pa.type] - PATH_RANK[pb.type];
+  if (pa.type !== "Exact" && pa.value.length !== pb.value.length) return pb.value.length - pa.value.length;
+  const ma = a.match.method ? 1 : 0;
+  const mb = b.match.method ? 1 : 0;
+  if (ma !== mb) return mb - ma;
+  if (a.match.headers.length !== b.match.headers.length) return b.match.headers.length - a.match.headers.length;
+  if (a.match.queryParams.length !== b.match.queryParams.length) return b.match.queryParams.length - a.match.queryParams.length;
+  return compareAge(a.route, b.route) || a.rule - b.rule || a.matchIndex - b.matchIndex;
+}
