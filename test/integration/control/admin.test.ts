@@ -1,0 +1,115 @@
+// The admin API of a running gateway, and "unchanged input makes no new version".
+import { test, before, after } from "node:test";
+import assert from "node:assert/strict";
+import { utimesSync } from "node:fs";
+import { join } from "node:path";
+import { parse as parseYaml } from "yaml";
+import { canonicalJson, sha256Hex } from "../../../src/control/canonical.js";
+import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
+import { GatewayProcess, freePort } from "../../helpers/gateway.js";
+import { BACKEND, CLASS_AND_GATEWAY, ROUTE, get, json, metricValue, until, type ConfigDump } from "./fixtures.js";
+
+let gw: GatewayProcess;
+let echo: EchoServer;
+let port: number;
+
+before(async () => {
+  echo = await startEchoServer({ pod: "echo-a" });
+  port = await freePort();
+  gw = await GatewayProcess.start({
+    workers: 2,
+    files: {
+      "gw.yaml": CLASS_AND_GATEWAY(port),
+      "backends/a.yaml": BACKEND("echo-a", echo.port),
+      "routes.yaml": ROUTE({ name: "r1", path: "/", backends: [{ name: "echo-a", port: echo.port }] }),
+    },
+  });
+});
+
+after(async () => {
+  await gw?.stop();
+  await echo?.close();
+});
+
+test("GET /healthz answers ok", async () => {
+  const r = await fetch(gw.admin("/healthz"));
+  assert.equal(r.status, 200);
+  assert.equal((await r.text()).trim(), "ok");
+});
+
+test("GET /ready: every worker has the current version", async () => {
+  const r = await json<{ ready: boolean; version: number; workers: { id: number; version: number }[] }>(gw.admin("/ready"));
+  assert.equal(r.status, 200);
+  assert.equal(r.body.ready, true);
+  assert.ok(r.body.version >= 1);
+  assert.equal(r.body.workers.length, 2);
+  assert.deepEqual(r.body.workers.map((w) => w.id).sort(), [1, 2]);
+  for (const w of r.body.workers) assert.equal(w.version, r.body.version);
+  assert.equal((await get(port, "/hello")).pod, "echo-a");
+});
+
+test("GET /status: a v1 List of every resource with its status, kinds sorted", async () => {
+  const r = await json<{ apiVersion: string; kind: string; items: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; status?: { conditions?: { type: string; status: string; lastTransitionTime: string }[]; parents?: unknown[] } }[] }>(gw.admin("/status"));
+  assert.equal(r.status, 200);
+  assert.equal(r.body.apiVersion, "v1");
+  assert.equal(r.body.kind, "List");
+  const kinds = r.body.items.map((i) => i.kind);
+  assert.deepEqual(kinds, [...kinds].sort());
+  assert.deepEqual(kinds, ["Backend", "Gateway", "GatewayClass", "HTTPRoute"]);
+  const gwItem = r.body.items.find((i) => i.kind === "Gateway")!;
+  assert.equal(gwItem.apiVersion, "gateway.networking.k8s.io/v1");
+  assert.equal(gwItem.metadata.name, "gw");
+  const programmed = gwItem.status?.conditions?.find((c) => c.type === "Programmed");
+  assert.equal(programmed?.status, "True");
+  assert.match(programmed!.lastTransitionTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  const route = r.body.items.find((i) => i.kind === "HTTPRoute")!;
+  assert.equal(route.status?.parents?.length, 1);
+
+  const y = await fetch(gw.admin("/status?format=yaml"));
+  assert.equal(y.status, 200);
+  assert.match(y.headers.get("content-type") ?? "", /yaml/);
+  assert.deepEqual(parseYaml(await y.text()), r.body);
+});
+
+test("GET /config_dump: version, hash of the canonical config, diagnostics", async () => {
+  const r = await json<ConfigDump>(gw.admin("/config_dump"));
+  assert.equal(r.status, 200);
+  assert.ok(r.body.version >= 1);
+  assert.equal(r.body.hash, sha256Hex(canonicalJson(r.body.config)));
+  assert.deepEqual(r.body.diagnostics.errors, []);
+  assert.ok(Array.isArray(r.body.diagnostics.warnings));
+});
+
+test("GET /metrics: control metrics and the workers' metrics", async () => {
+  await get(port, "/metrics-probe");
+  const r = await fetch(gw.admin("/metrics"));
+  assert.equal(r.status, 200);
+  const text = await r.text();
+  for (const name of ["sluice_config_reloads_total", "sluice_config_version", "sluice_config_errors", "sluice_config_last_reload_success_timestamp_seconds"]) {
+    assert.match(text, new RegExp(`^# TYPE ${name} `, "m"), name);
+  }
+  assert.ok(metricValue(text, "sluice_config_version") >= 1);
+  assert.equal(metricValue(text, "sluice_config_errors"), 0);
+  assert.doesNotMatch(text, /worker metrics unavailable/);
+  // Worker metrics come from the workers' default registries (e.g. process metrics or request counters).
+  assert.match(text, /^# TYPE sluice_(?!config_)\w+ /m, "no data-plane metric in:\n" + text.slice(0, 2000));
+});
+
+test("unknown admin paths are 404", async () => {
+  assert.equal((await fetch(gw.admin("/nope"))).status, 404);
+});
+
+test("unchanged input (touched file, rewritten with the same bytes) makes no new version", async () => {
+  const before = await json<ConfigDump>(gw.admin("/config_dump"));
+  const unchanged = async (): Promise<number> => metricValue(await (await fetch(gw.admin("/metrics"))).text(), 'sluice_config_reloads_total{result="unchanged"}');
+  const u0 = await unchanged();
+  const t = new Date();
+  utimesSync(join(gw.configDir, "routes.yaml"), t, t);
+  gw.write("routes.yaml", ROUTE({ name: "r1", path: "/", backends: [{ name: "echo-a", port: echo.port }] }));
+  await until("a reload that found the config unchanged", 10_000, async () => (await unchanged()) > u0);
+  const afterDump = await json<ConfigDump>(gw.admin("/config_dump"));
+  assert.equal(afterDump.body.version, before.body.version);
+  assert.equal(afterDump.body.hash, before.body.hash);
+  const ready = await gw.readyState();
+  assert.equal(ready?.version, before.body.version);
+});
