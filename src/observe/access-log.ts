@@ -1,0 +1,70 @@
+// Access log: one JSON line per request to stdout, a file, or nowhere. Lines are batched and written
+// once per event-loop turn (or when the batch is large), so the hot path never blocks on I/O.
+import { createWriteStream, type WriteStream } from "node:fs";
+
+export interface AccessEntry {
+  time: string;
+  method: string;
+  authority: string;
+  path: string;
+  protocol: string;
+  status: number;
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+  route: string | null;
+  backend: string | null;
+  upstreamStatus: number | null;
+  requestId: string | null;
+}
+
+const FLUSH_BYTES = 64 * 1024;
+
+export class AccessLog {
+  private batch: string[] = [];
+  private size = 0;
+  private scheduled = false;
+  private readonly file: WriteStream | null;
+  readonly enabled: boolean;
+
+  constructor(target: string) {
+    this.enabled = target !== "off";
+    this.file = this.enabled && target !== "stdout" ? createWriteStream(target, { flags: "a" }) : null;
+    this.file?.on("error", (e) => {
+      process.stderr.write(`access log: ${e.message}\n`);
+    });
+  }
+
+  write(e: AccessEntry): void {
+    if (!this.enabled) return;
+    const line = JSON.stringify(e) + "\n";
+    this.batch.push(line);
+    this.size += line.length;
+    if (this.size >= FLUSH_BYTES) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(flushLog, this);
+    }
+  }
+
+  flush(): void {
+    this.scheduled = false;
+    if (this.batch.length === 0) return;
+    const data = this.batch.join("");
+    this.batch = [];
+    this.size = 0;
+    if (this.file) this.file.write(data);
+    else process.stdout.write(data);
+  }
+
+  close(): Promise<void> {
+    this.flush();
+    const f = this.file;
+    if (!f) return Promise.resolve();
+    return new Promise((resolve) => f.end(() => resolve()));
+  }
+}
+
+function flushLog(log: AccessLog): void {
+  log.flush();
+}

@@ -1,0 +1,89 @@
+// Shapes of a compiled snapshot: everything a request needs, resolved and pre-bound.
+import type { AccessLog } from "../observe/access-log.js";
+import type { RequestCounters } from "../observe/proxy-metrics.js";
+import type { HeaderEdit } from "./filters/header-mods.js";
+import type { CompiledRedirect } from "./filters/request-redirect.js";
+import type { CompiledRewrite } from "./filters/url-rewrite.js";
+import type { HostTable, RouteTable } from "./router.js";
+import type { CompiledMatch } from "./router-match.js";
+import type { TlsSelector } from "./tls.js";
+import type { ClusterRuntime } from "./upstream/cluster.js";
+import type { WeightedPicker } from "./weighted.js";
+
+export const ACTION_FORWARD = 0;
+export const ACTION_REDIRECT = 1;
+export const ACTION_DIRECT = 2;
+
+export interface CompiledMirror {
+  cluster: ClusterRuntime;
+  /** 0..1 */
+  fraction: number;
+}
+
+export interface CompiledBackendRef {
+  /** Metrics label: the cluster name, or "unresolved". */
+  label: string;
+  cluster: ClusterRuntime | null;
+  /** Rule-level then backend-level edits, chained. */
+  requestEdit: HeaderEdit | null;
+  responseEdit: HeaderEdit | null;
+  rewrite: CompiledRewrite | null;
+  mirrors: CompiledMirror[] | null;
+  counters: RequestCounters;
+}
+
+export interface CompiledRetry {
+  attempts: number;
+  /** Indexed by status code. */
+  codes: Uint8Array;
+  backoffMs: number;
+}
+
+export interface CompiledRoute {
+  name: string;
+  match: CompiledMatch;
+  action: number;
+  redirect: CompiledRedirect | null;
+  directStatus: number;
+  directBody: Buffer;
+  backends: WeightedPicker<CompiledBackendRef>;
+  /** Rule-level response edit, used for responses the gateway makes itself (redirect, direct). */
+  responseEdit: HeaderEdit | null;
+  requestMs: number;
+  backendRequestMs: number;
+  retry: CompiledRetry | null;
+  /** Buffer small request bodies so they can be replayed (retries) or copied (mirrors). */
+  wantsReplayableBody: boolean;
+  /** Counters for responses the gateway makes itself on this route (backend ""). */
+  counters: RequestCounters;
+  duration: { observe(v: number): void };
+}
+
+export interface CompiledGateway {
+  name: string;
+  hostname: string | null;
+  vhosts: HostTable<RouteTable<CompiledRoute>>;
+  notFound: RequestCounters;
+}
+
+export interface SnapshotState {
+  version: number;
+  /** Requests started on this snapshot and not finished yet. */
+  inflight: number;
+  /** Set when a newer snapshot replaced this one; called when inflight reaches 0. */
+  onIdle: (() => void) | null;
+  endpointKeys: Set<string>;
+  log: AccessLog;
+}
+
+export interface CompiledListener {
+  name: string;
+  port: number;
+  protocol: "HTTP" | "HTTPS";
+  scheme: "http" | "https";
+  gateways: HostTable<CompiledGateway>;
+  tls: TlsSelector | null;
+  /** For requests no gateway listener accepts. */
+  notFound: RequestCounters;
+  snapshot: SnapshotState;
+}

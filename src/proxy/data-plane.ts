@@ -1,0 +1,121 @@
+// The L7 data plane of one worker process: compiles snapshots, swaps them in atomically, and keeps
+// the set of bound ports in line with the snapshot's listeners.
+import type { ListenerResult } from "../control/messages.js";
+import type { Snapshot } from "../ir/types.js";
+import { AccessLog } from "../observe/access-log.js";
+import { compileSnapshot, type CompiledSnapshot } from "./compile.js";
+import type { SnapshotState } from "./compiled.js";
+import { PortServer } from "./listeners.js";
+import { pruneContextCache } from "./tls.js";
+import { EndpointRegistry } from "./upstream/cluster.js";
+
+export interface DataPlaneOptions {
+  listenAddress?: string;
+  /** "stdout", "off" or a file path. */
+  accessLog: string;
+  /** Bound on waiting for requests in flight when a listener closes (default 10 s). */
+  drainMs?: number;
+}
+
+export class ProxyDataPlane {
+  private readonly servers = new Map<number, PortServer>();
+  private readonly registry = new EndpointRegistry();
+  private readonly log: AccessLog;
+  private current: CompiledSnapshot | null = null;
+  /** Replaced snapshots with requests still in flight. */
+  private readonly retired = new Set<SnapshotState>();
+  private readonly drainMs: number;
+  private closed = false;
+  private chain: Promise<unknown> = Promise.resolve();
+
+  constructor(private readonly opts: DataPlaneOptions) {
+    this.log = new AccessLog(opts.accessLog);
+    this.drainMs = opts.drainMs ?? 10_000;
+  }
+
+  /** Serialised: concurrent applies run one after another. */
+  apply(snapshot: Snapshot): Promise<ListenerResult[]> {
+    const run = this.chain.then(() => this.applyNow(snapshot));
+    this.chain = run.catch(() => undefined);
+    return run;
+  }
+
+  private async applyNow(snapshot: Snapshot): Promise<ListenerResult[]> {
+    if (this.closed) throw new Error("data plane is closed");
+    // Compile everything first: a snapshot that cannot be compiled changes nothing.
+    const next = compileSnapshot(snapshot, this.registry, this.log);
+    const wanted = new Map(next.listeners.map((l) => [l.port, l]));
+    const closing: Promise<void>[] = [];
+    for (const [port, ps] of this.servers) {
+      const l = wanted.get(port);
+      if (!l || l.protocol !== ps.current.protocol) {
+        this.servers.delete(port);
+        closing.push(ps.close(this.drainMs));
+      }
+    }
+    // The listening sockets of removed ports are closed synchronously by close(); give the event
+    // loop a turn so a protocol change can bind the same port again.
+    if (closing.length) await new Promise((r) => setImmediate(r));
+    const results: ListenerResult[] = [];
+    for (const l of next.listeners) {
+      const existing = this.servers.get(l.port);
+      if (existing) {
+        existing.update(l);
+        results.push({ name: l.name, port: l.port, ok: true });
+        continue;
+      }
+      const ps = new PortServer(l);
+      const err = await ps.listen(this.opts.listenAddress);
+      if (err === null) {
+        this.servers.set(l.port, ps);
+        results.push({ name: l.name, port: l.port, ok: true });
+      } else {
+        results.push({ name: l.name, port: l.port, ok: false, error: err });
+      }
+    }
+    const prev = this.current;
+    this.current = next;
+    if (prev) this.retire(prev.state);
+    else void this.releaseEndpoints();
+    const certs = new Set(next.certKeys);
+    pruneContextCache(certs);
+    return results;
+  }
+
+  private retire(state: SnapshotState): void {
+    if (state.inflight === 0) {
+      void this.releaseEndpoints();
+      return;
+    }
+    this.retired.add(state);
+    state.onIdle = () => {
+      this.retired.delete(state);
+      void this.releaseEndpoints();
+    };
+  }
+
+  /** Closes upstream connections no live snapshot refers to, once their requests are done. */
+  private releaseEndpoints(): Promise<void> {
+    const inUse = new Set<string>(this.current?.state.endpointKeys ?? []);
+    for (const s of this.retired) for (const k of s.endpointKeys) inUse.add(k);
+    return this.registry.release(inUse);
+  }
+
+  /** Listener addresses currently bound (for tests and diagnostics). */
+  boundPorts(): number[] {
+    return [...this.servers.keys()].sort((a, b) => a - b);
+  }
+
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.chain;
+    const servers = [...this.servers.values()];
+    this.servers.clear();
+    await Promise.all(servers.map((s) => s.close(this.drainMs)));
+    this.current = null;
+    this.retired.clear();
+    await this.registry.closeAll();
+    await this.log.close();
+  }
+}

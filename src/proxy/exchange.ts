@@ -1,0 +1,462 @@
+// One proxied request: upstream header list, body (streamed or buffered for replay), attempts with
+// per-attempt and whole-request timeouts, retries with jittered backoff, and the response streamed
+// back with back-pressure. Callbacks are methods on this object and on a small per-attempt object,
+// so the hot path creates no closures beyond what node and undici need.
+import type http2 from "node:http2";
+import type { Readable, Writable } from "node:stream";
+import type { Dispatcher } from "undici";
+import { type CompiledBackendRef, type CompiledListener, type CompiledRoute } from "./compiled.js";
+import { connectionTokens, headerAppend, headerRemove, headerSet, isHopByHop } from "./headers.js";
+import { finishRequest } from "./request-log.js";
+import { sendSimple, writeHead, type Req, type Res } from "./respond.js";
+import type { ClusterRuntime } from "./upstream/cluster.js";
+import type { EndpointRuntime } from "./upstream/endpoint.js";
+import { classify, UpstreamTimeoutError } from "./upstream/errors.js";
+import { sendMirror } from "./upstream/mirror.js";
+import type { UpstreamErrorReason } from "../observe/proxy-metrics.js";
+
+/** Request bodies up to this size are buffered when a route retries or mirrors. */
+export const MAX_REPLAY_BODY = 64 * 1024;
+
+const kExchange = Symbol("sluice.exchange");
+type Tagged = { [kExchange]?: Exchange };
+
+/** Upstream request headers: lowercase names, hop-by-hop removed, X-Forwarded-* appended. */
+export function upstreamHeaders(req: Req, isH2: boolean, scheme: string, authority: string): string[] {
+  const raw = req.rawHeaders;
+  const list: string[] = [];
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i]!.toLowerCase();
+    if (isHopByHop(name) || name === "expect") continue;
+    if (isH2 && name.charCodeAt(0) === 58 /* : */) continue;
+    list.push(name, raw[i + 1]!);
+  }
+  const conn = req.headers.connection;
+  if (conn !== undefined) {
+    const tokens = connectionTokens(conn);
+    if (tokens) for (const t of tokens) headerRemove(list, t);
+  }
+  if (isH2 && req.headers.host === undefined && authority) list.push("host", authority);
+  let ip = req.socket?.remoteAddress ?? "";
+  if (ip.startsWith("::ffff:")) ip = ip.slice(7);
+  headerAppend(list, "x-forwarded-for", ip);
+  headerAppend(list, "x-forwarded-proto", scheme);
+  if (authority) headerAppend(list, "x-forwarded-host", authority);
+  return list;
+}
+
+export function exchangeOf(res: Res): Exchange | undefined {
+  return (res as Res & Tagged)[kExchange];
+}
+
+class H1Attempt implements Dispatcher.DispatchHandler {
+  abortFn: ((err?: Error) => void) | null = null;
+  cancelled: Error | null = null;
+  /** The response is a retriable status: drain it, then retry. */
+  discard = false;
+  resume: (() => void) | null = null;
+  constructor(readonly ex: Exchange) {}
+
+  cancel(err: Error): void {
+    if (this.abortFn !== null) this.abortFn(err);
+    else this.cancelled = err;
+  }
+
+  onConnect(abort: (err?: Error) => void): void {
+    if (this.cancelled !== null || this.ex.current !== this) abort(this.cancelled ?? new Error("stale attempt"));
+    else this.abortFn = abort;
+  }
+
+  onHeaders(statusCode: number, headers: Buffer[], resume: () => void): boolean {
+    this.resume = resume;
+    return this.ex.onUpstreamHeaders(this, statusCode, headers, null);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.ex.onUpstreamData(this, chunk);
+  }
+
+  onComplete(): void {
+    this.ex.onUpstreamEnd(this);
+  }
+
+  onError(err: Error): void {
+    this.ex.onUpstreamError(this, err);
+  }
+}
+
+class H2Attempt {
+  stream: http2.ClientHttp2Stream | null = null;
+  discard = false;
+  constructor(readonly ex: Exchange) {}
+
+  cancel(): void {
+    const s = this.stream;
+    if (s && !s.destroyed) s.close(0x8 /* CANCEL */);
+  }
+
+  start(ep: EndpointRuntime, method: string, path: string, headers: string[], body: Buffer | Readable | null): void {
+    const h: http2.OutgoingHttpHeaders = { ":method": method, ":path": path, ":scheme": "http" };
+    for (let i = 0; i < headers.length; i += 2) {
+      const k = headers[i]!;
+      if (k === "host") h[":authority"] = headers[i + 1];
+      else {
+        const prev = h[k];
+        h[k] = prev === undefined ? headers[i + 1] : `${String(prev)}, ${headers[i + 1]}`;
+      }
+    }
+    if (h[":authority"] === undefined) h[":authority"] = ep.label;
+    const s = ep.h2().request(h, { endStream: body === null });
+    this.stream = s;
+    s.on("response", (rh) => {
+      const list: string[] = [];
+      for (const k of Object.keys(rh)) {
+        if (k.charCodeAt(0) === 58 || isHopByHop(k)) continue;
+        const v = rh[k];
+        if (Array.isArray(v)) for (const x of v) list.push(k, x);
+        else if (v !== undefined) list.push(k, String(v));
+      }
+      this.ex.onUpstreamHeaders(this, Number(rh[":status"]), null, list);
+    });
+    s.on("data", (chunk: Buffer) => {
+      if (!this.ex.onUpstreamData(this, chunk)) s.pause();
+    });
+    s.on("end", () => this.ex.onUpstreamEnd(this));
+    s.on("error", (err) => this.ex.onUpstreamError(this, err));
+    s.on("close", () => {
+      // Reset without a response or an end: report it as a reset.
+      if (!s.readableEnded) this.ex.onUpstreamError(this, Object.assign(new Error("h2 stream closed"), { code: "ECONNRESET" }));
+    });
+    if (body !== null) {
+      if (Buffer.isBuffer(body)) s.end(body);
+      else body.pipe(s);
+    }
+  }
+
+  resumeStream(): void {
+    this.stream?.resume();
+  }
+}
+
+type Attempt = H1Attempt | H2Attempt;
+
+function onResClose(this: Res & Tagged): void {
+  const ex = this[kExchange];
+  if (ex !== undefined && !ex.done) ex.clientGone();
+}
+
+function onDrainH2(this: Res & Tagged): void {
+  const a = this[kExchange]?.current;
+  if (a instanceof H2Attempt) a.resumeStream();
+}
+
+function onAttemptTimeout(ex: Exchange, n: number): void {
+  ex.attemptTimer = null;
+  if (ex.done || ex.headersSent || ex.attempts !== n) return;
+  ex.abortCurrent(new UpstreamTimeoutError("backend request timeout"));
+}
+
+function onRequestTimeout(ex: Exchange): void {
+  ex.requestTimer = null;
+  if (ex.done || ex.headersSent) return;
+  ex.abortCurrent(null);
+  ex.fail("timeout");
+}
+
+function onRetryTimer(ex: Exchange): void {
+  ex.retryTimer = null;
+  if (!ex.done) ex.attempt();
+}
+
+export class Exchange {
+  current: Attempt | null = null;
+  attempts = 0;
+  retriesLeft: number;
+  attemptTimer: NodeJS.Timeout | null = null;
+  requestTimer: NodeJS.Timeout | null = null;
+  retryTimer: NodeJS.Timeout | null = null;
+  done = false;
+  headersSent = false;
+  status = 0;
+  upstreamStatus = 0;
+  bytesOut = 0;
+  endpoint = "";
+  body: Buffer | Readable | null = null;
+  replayable = true;
+  private readonly cluster: ClusterRuntime;
+
+  constructor(
+    readonly L: CompiledListener,
+    readonly req: Req,
+    readonly res: Res,
+    readonly isH2: boolean,
+    readonly start: number,
+    readonly route: CompiledRoute,
+    readonly backend: CompiledBackendRef,
+    readonly method: string,
+    readonly path: string,
+    readonly headers: string[],
+  ) {
+    this.cluster = backend.cluster!;
+    this.retriesLeft = route.retry !== null ? route.retry.attempts : 0;
+    (res as Res & Tagged)[kExchange] = this;
+    res.on("close", onResClose);
+  }
+
+  /** Decides how the body travels, fires mirrors, starts the first attempt. */
+  run(): void {
+    const req = this.req;
+    const h = req.headers;
+    const hasBody = this.isH2
+      ? !(req as http2.Http2ServerRequest).stream.endAfterHeaders
+      : (h["content-length"] !== undefined && h["content-length"] !== "0") || h["transfer-encoding"] !== undefined;
+    if (this.route.requestMs > 0) this.requestTimer = setTimeout(onRequestTimeout, this.route.requestMs, this);
+    if (!hasBody) {
+      this.body = null;
+      this.begin();
+      return;
+    }
+    const len = Number(h["content-length"]);
+    if (this.route.wantsReplayableBody && len >= 0 && len <= MAX_REPLAY_BODY) {
+      const chunks: Buffer[] = [];
+      req.on("data", (c: Buffer) => chunks.push(c));
+      req.on("end", () => {
+        if (this.done) return;
+        this.body = Buffer.concat(chunks);
+        this.begin();
+      });
+      req.on("error", () => {
+        if (!this.done) this.clientGone();
+      });
+      return;
+    }
+    this.body = req;
+    this.replayable = false;
+    this.begin();
+  }
+
+  private begin(): void {
+    const mirrors = this.backend.mirrors;
+    if (mirrors !== null && (this.body === null || Buffer.isBuffer(this.body))) {
+      for (let i = 0; i < mirrors.length; i++) {
+        const m = mirrors[i]!;
+        if (m.fraction >= 1 || Math.random() < m.fraction) {
+          sendMirror(m.cluster, this.method, this.path, this.headers.slice(), this.body as Buffer | null);
+        }
+      }
+    }
+    this.attempt();
+  }
+
+  attempt(): void {
+    const ep = this.cluster.pick();
+    if (ep === null) {
+      this.backend.counters.error("no_endpoint");
+      this.fail("no_endpoint");
+      return;
+    }
+    this.endpoint = ep.label;
+    const n = ++this.attempts;
+    if (this.route.backendRequestMs > 0) this.attemptTimer = setTimeout(onAttemptTimeout, this.route.backendRequestMs, this, n);
+    const body = this.body;
+    try {
+      if (this.cluster.protocol === "h2c") {
+        const a = new H2Attempt(this);
+        this.current = a;
+        a.start(ep, this.method, this.path, this.headers, body);
+      } else {
+        const a = new H1Attempt(this);
+        this.current = a;
+        ep.h1().dispatch({ path: this.path, method: this.method, headers: this.headers, body }, a);
+      }
+    } catch (err) {
+      this.onUpstreamError(this.current!, err as Error);
+    }
+  }
+
+  onUpstreamHeaders(a: Attempt, status: number, raw: Buffer[] | null, list: string[] | null): boolean {
+    if (a !== this.current || this.done) {
+      a.cancel(new Error("stale attempt"));
+      return false;
+    }
+    if (status < 200) return true;
+    this.clearAttemptTimer();
+    this.upstreamStatus = status;
+    const retry = this.route.retry;
+    if (retry !== null && this.retriesLeft > 0 && retry.codes[status] === 1 && this.replayable) {
+      a.discard = true;
+      return true;
+    }
+    if (this.requestTimer !== null) {
+      clearTimeout(this.requestTimer);
+      this.requestTimer = null;
+    }
+    let headers = list;
+    if (headers === null) {
+      headers = [];
+      const r = raw!;
+      for (let i = 0; i < r.length; i += 2) {
+        const name = r[i]!.toString("latin1").toLowerCase();
+        if (isHopByHop(name)) continue;
+        headers.push(name, r[i + 1]!.toString("latin1"));
+      }
+    }
+    const edit = this.backend.responseEdit;
+    if (edit !== null) edit(headers);
+    this.headersSent = true;
+    this.status = status;
+    try {
+      writeHead(this.res, this.isH2, status, headers);
+    } catch {
+      // Invalid upstream header for this client protocol: answer 502 instead.
+      this.headersSent = false;
+      a.cancel(new Error("invalid upstream response headers"));
+      this.current = null;
+      this.fail("reset");
+      return false;
+    }
+    return true;
+  }
+
+  onUpstreamData(a: Attempt, chunk: Buffer): boolean {
+    if (a !== this.current || a.discard) return true;
+    this.bytesOut += chunk.length;
+    if ((this.res as Writable).write(chunk)) return true;
+    if (a instanceof H1Attempt) {
+      if (a.resume !== null) this.res.once("drain", a.resume);
+    } else this.res.once("drain", onDrainH2);
+    return false;
+  }
+
+  onUpstreamEnd(a: Attempt): void {
+    if (a !== this.current || this.done) return;
+    if (a.discard) {
+      this.scheduleRetry();
+      return;
+    }
+    this.current = null;
+    this.res.end();
+    this.finish();
+  }
+
+  onUpstreamError(a: Attempt, err: Error): void {
+    if (a !== this.current || this.done) return;
+    this.current = null;
+    this.clearAttemptTimer();
+    const reason = classify(err);
+    this.backend.counters.error(reason);
+    if (this.headersSent) {
+      // Mid-body failure: the status line is gone, so cut the client connection.
+      this.res.destroy();
+      this.finish();
+      return;
+    }
+    const retry = this.route.retry;
+    const retriable = reason === "connect" || a.discard || (reason === "timeout" && retry !== null && retry.codes[504] === 1);
+    if (retriable && this.retriesLeft > 0 && this.replayable) {
+      this.scheduleRetry();
+      return;
+    }
+    this.fail(reason);
+  }
+
+  private scheduleRetry(): void {
+    this.current = null;
+    this.retriesLeft--;
+    const base = this.route.retry?.backoffMs ?? 0;
+    const n = this.attempts;
+    // Exponential backoff capped at 10x the base, jittered to 50-150%.
+    const delay = Math.min(base * 2 ** (n - 1), base * 10) * (0.5 + Math.random());
+    this.retryTimer = setTimeout(onRetryTimer, delay, this);
+  }
+
+  abortCurrent(err: Error | null): void {
+    const a = this.current;
+    if (a === null) {
+      if (err !== null && this.retryTimer === null) this.fail(classify(err));
+      return;
+    }
+    if (err === null) {
+      this.current = null;
+      a.cancel(new UpstreamTimeoutError("request timeout"));
+      return;
+    }
+    a.cancel(err);
+    // Undici reports the abort through onError; h2 streams through 'close'. Handle it now in
+    // case the attempt was still queued and will never call back.
+    this.onUpstreamError(a, err);
+  }
+
+  private clearAttemptTimer(): void {
+    if (this.attemptTimer !== null) {
+      clearTimeout(this.attemptTimer);
+      this.attemptTimer = null;
+    }
+  }
+
+  fail(reason: UpstreamErrorReason): void {
+    if (this.done) return;
+    let status = 502;
+    let text = "upstream connect error or disconnect/reset before headers\n";
+    if (reason === "timeout") {
+      status = 504;
+      text = "upstream request timeout\n";
+      if (this.current === null) this.backend.counters.error("timeout");
+    } else if (reason === "no_endpoint") {
+      status = 503;
+      text = "no healthy upstream\n";
+    }
+    this.status = status;
+    this.bytesOut += sendSimple(this.res, this.isH2, status, text, null, null);
+    this.finish();
+  }
+
+  /** Ends the exchange after an internal error (the response was already answered or destroyed). */
+  abandon(status: number): void {
+    if (this.done) return;
+    const a = this.current;
+    this.current = null;
+    if (a !== null) a.cancel(new Error("internal error"));
+    if (!this.headersSent) this.status = status;
+    this.finish();
+  }
+
+  clientGone(): void {
+    if (this.done) return;
+    const a = this.current;
+    this.current = null;
+    if (a !== null) a.cancel(new Error("client closed the connection"));
+    if (!this.headersSent) this.status = 499;
+    this.finish();
+  }
+
+  private finish(): void {
+    if (this.done) return;
+    this.done = true;
+    if (this.attemptTimer !== null) clearTimeout(this.attemptTimer);
+    if (this.requestTimer !== null) clearTimeout(this.requestTimer);
+    if (this.retryTimer !== null) clearTimeout(this.retryTimer);
+    this.attemptTimer = this.requestTimer = this.retryTimer = null;
+    finishRequest(
+      this.L, this.req, this.isH2, this.start, this.status, this.bytesOut, this.route.name,
+      this.endpoint || this.backend.label, this.upstreamStatus, this.backend.counters, this.route.duration,
+    );
+  }
+}
+
+/** Applies the chosen backend's rewrite and header edits to a new upstream header list. */
+export function prepareUpstream(
+  backend: CompiledBackendRef,
+  headers: string[],
+  path: string,
+  query: string,
+): string {
+  const rw = backend.rewrite;
+  let p = path;
+  if (rw !== null) {
+    if (rw.hostname !== null) headerSet(headers, "host", rw.hostname);
+    if (rw.path !== null) p = rw.path(path);
+  }
+  if (backend.requestEdit !== null) backend.requestEdit(headers);
+  return query.length > 0 ? `${p}?${query}` : p;
+}

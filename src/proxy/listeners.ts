@@ -1,0 +1,125 @@
+// One bound port: a node:http server (HTTP) or an HTTP/2 secure server with HTTP/1.1 fallback
+// (HTTPS). Requests read `current`, which apply() swaps; each request keeps the one it started with.
+import http from "node:http";
+import http2 from "node:http2";
+import type net from "node:net";
+import type tls from "node:tls";
+import type { CompiledListener } from "./compiled.js";
+import { handleRequest } from "./handler.js";
+import { handleUpgrade } from "./upgrade-handler.js";
+
+export class PortServer {
+  readonly server: http.Server | http2.Http2SecureServer;
+  private readonly sockets = new Set<net.Socket>();
+  private readonly sessions = new Set<http2.ServerHttp2Session>();
+  private defaultPem: { cert: string; key: string } | null = null;
+  closing: Promise<void> | null = null;
+
+  constructor(public current: CompiledListener) {
+    const onRequest = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void =>
+      handleRequest(this.current, req, res);
+    const onUpgrade = (req: http.IncomingMessage, socket: net.Socket, head: Buffer): void =>
+      handleUpgrade(this.current, req, socket, head);
+    if (current.protocol === "HTTPS") {
+      const pem = current.tls!.defaultPem!;
+      this.defaultPem = pem;
+      const s = http2.createSecureServer({
+        allowHTTP1: true,
+        cert: pem.cert,
+        key: pem.key,
+        SNICallback: (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => {
+          const ctx = this.current.tls?.select(servername) ?? undefined;
+          cb(null, ctx);
+        },
+      });
+      s.on("request", onRequest);
+      s.on("upgrade", onUpgrade);
+      s.on("session", (session: http2.ServerHttp2Session) => {
+        this.sessions.add(session);
+        session.on("close", () => this.sessions.delete(session));
+        session.on("error", () => session.destroy());
+      });
+      s.on("secureConnection", (sock: tls.TLSSocket) => this.track(sock));
+      s.on("tlsClientError", () => {});
+      this.server = s;
+    } else {
+      const s = http.createServer({ keepAliveTimeout: 65_000 }, onRequest);
+      s.on("upgrade", onUpgrade);
+      s.on("connection", (sock: net.Socket) => this.track(sock));
+      this.server = s;
+    }
+  }
+
+  private track(sock: net.Socket): void {
+    this.sockets.add(sock);
+    sock.on("close", () => this.sockets.delete(sock));
+  }
+
+  /** Installs a new compiled listener; the default certificate is replaced without rebinding. */
+  update(next: CompiledListener): void {
+    this.current = next;
+    const pem = next.tls?.defaultPem ?? null;
+    if (pem && this.defaultPem && (pem.cert !== this.defaultPem.cert || pem.key !== this.defaultPem.key)) {
+      (this.server as http2.Http2SecureServer).setSecureContext({ cert: pem.cert, key: pem.key });
+      this.defaultPem = pem;
+    }
+  }
+
+  listen(host: string | undefined): Promise<string | null> {
+    return new Promise((resolve) => {
+      const onError = (err: Error): void => resolve(err.message);
+      this.server.once("error", onError);
+      // No host: node binds "::" dual-stack and falls back to 0.0.0.0 without IPv6.
+      this.server.listen({ port: this.current.port, host }, () => {
+        this.server.off("error", onError);
+        this.server.on("error", (e: Error) => process.stderr.write(`sluice: listener ${this.current.name}: ${e.message}\n`));
+        resolve(null);
+      });
+    });
+  }
+
+  /** Stop accepting, let requests in flight finish (bounded by graceMs), then drop what is left. */
+  close(graceMs: number): Promise<void> {
+    if (this.closing) return this.closing;
+    this.closing = new Promise<void>((resolve) => {
+      const s = this.server;
+      let finished = false;
+      const end = (): void => {
+        if (finished) return;
+        finished = true;
+        clearInterval(poll);
+        clearTimeout(force);
+        resolve();
+      };
+      s.close(() => end());
+      for (const session of this.sessions) session.close();
+      const sweep = (): void => {
+        if (s instanceof http.Server) s.closeIdleConnections();
+        else {
+          // HTTP/1.1 connections on the TLS server: idle when no response is being written.
+          for (const sock of this.sockets) {
+            if (this.isIdleH1(sock)) sock.destroy();
+          }
+        }
+        if (this.sockets.size === 0) end();
+      };
+      const poll = setInterval(sweep, 50);
+      const force = setTimeout(() => {
+        for (const session of this.sessions) session.destroy();
+        for (const sock of this.sockets) sock.destroy();
+        if (s instanceof http.Server) s.closeAllConnections();
+        end();
+      }, graceMs);
+      sweep();
+    });
+    return this.closing;
+  }
+
+  private isIdleH1(sock: net.Socket): boolean {
+    // node:http keeps the response being written on the socket; an HTTP/2 socket belongs to a
+    // session that closes itself after GOAWAY.
+    const tlsSock = sock as tls.TLSSocket;
+    if (tlsSock.alpnProtocol === "h2") return false;
+    return (sock as unknown as { _httpMessage?: unknown })._httpMessage == null;
+  }
+}

@@ -1,0 +1,108 @@
+// One backend endpoint and its connections: an undici keep-alive Pool for HTTP/1.1, or a single
+// HTTP/2 session for h2c clusters. Endpoints are shared across snapshots by key, so a reload does
+// not drop warm connections; the registry closes the ones no snapshot uses any more.
+import http2 from "node:http2";
+import net from "node:net";
+import { Pool } from "undici";
+import type { IrEndpoint } from "../../ir/types.js";
+
+export type UpstreamProtocol = "http1" | "h2c";
+
+const POOL_CONNECTIONS = 256;
+
+export class EndpointRuntime {
+  /** "10.0.0.1:8080", "[::1]:80" or "unix:/path". */
+  readonly label: string;
+  readonly host: string | null;
+  readonly port: number;
+  readonly socketPath: string | null;
+  private pool: Pool | null = null;
+  private session: http2.ClientHttp2Session | null = null;
+  closed = false;
+
+  constructor(
+    readonly key: string,
+    ep: IrEndpoint,
+    readonly protocol: UpstreamProtocol,
+  ) {
+    if ("path" in ep) {
+      this.socketPath = ep.path;
+      this.host = null;
+      this.port = 0;
+      this.label = `unix:${ep.path}`;
+    } else {
+      this.socketPath = null;
+      this.host = ep.address;
+      this.port = ep.port;
+      this.label = ep.address.includes(":") ? `[${ep.address}]:${ep.port}` : `${ep.address}:${ep.port}`;
+    }
+  }
+
+  static keyOf(ep: IrEndpoint, protocol: UpstreamProtocol): string {
+    return "path" in ep ? `${protocol}|unix:${ep.path}` : `${protocol}|${ep.address}|${ep.port}`;
+  }
+
+  /** Origin used for undici and h2c; unix sockets use a placeholder host. */
+  private origin(): string {
+    return this.socketPath !== null ? "http://localhost" : `http://${this.label}`;
+  }
+
+  h1(): Pool {
+    let p = this.pool;
+    if (p === null) {
+      p = new Pool(this.origin(), {
+        connections: POOL_CONNECTIONS,
+        pipelining: 1,
+        keepAliveTimeout: 4_000,
+        // The route's timeouts are enforced by the proxy; these only bound stuck sockets.
+        headersTimeout: 300_000,
+        bodyTimeout: 300_000,
+        ...(this.socketPath !== null ? { socketPath: this.socketPath } : {}),
+      });
+      this.pool = p;
+    }
+    return p;
+  }
+
+  /** The endpoint's HTTP/2 session, (re)connected on demand after GOAWAY, error or close. */
+  h2(): http2.ClientHttp2Session {
+    const s = this.session;
+    if (s !== null && !s.closed && !s.destroyed) return s;
+    const opts: http2.SecureClientSessionOptions = {};
+    if (this.socketPath !== null) {
+      const path = this.socketPath;
+      opts.createConnection = () => net.connect(path);
+    }
+    const session = http2.connect(this.origin(), opts);
+    const drop = (): void => {
+      if (this.session === session) this.session = null;
+    };
+    session.on("goaway", drop);
+    session.on("close", drop);
+    session.on("error", drop);
+    // An idle session must not keep the worker alive on its own.
+    session.unref();
+    this.session = session;
+    return session;
+  }
+
+  /** Graceful: lets requests in flight finish. */
+  close(): Promise<void> {
+    this.closed = true;
+    const tasks: Promise<unknown>[] = [];
+    if (this.pool) tasks.push(this.pool.close().catch(() => undefined));
+    const s = this.session;
+    if (s && !s.closed) tasks.push(new Promise<void>((r) => s.close(() => r())));
+    this.pool = null;
+    this.session = null;
+    return Promise.all(tasks).then(() => undefined);
+  }
+
+  destroy(): void {
+    this.closed = true;
+    this.pool?.destroy().catch(() => undefined);
+    this.session?.destroy();
+    this.pool = null;
+    this.session = null;
+  }
+}

@@ -1,0 +1,75 @@
+// Weighted choice precomputed at snapshot time: a smooth weighted round-robin sequence when the
+// (gcd-reduced) total weight is small, weighted random over cumulative weights otherwise.
+
+const MAX_SEQUENCE = 4096;
+
+function gcd(a: number, b: number): number {
+  while (b) [a, b] = [b, a % b];
+  return a;
+}
+
+export class WeightedPicker<T> {
+  private readonly seq: T[] | null = null;
+  private readonly items: T[];
+  private readonly cumulative: Float64Array;
+  private readonly total: number;
+  private next = 0;
+
+  constructor(entries: { item: T; weight: number }[]) {
+    const live = entries.filter((e) => e.weight > 0);
+    this.items = live.map((e) => e.item);
+    this.cumulative = new Float64Array(live.length);
+    let t = 0;
+    live.forEach((e, i) => {
+      t += e.weight;
+      this.cumulative[i] = t;
+    });
+    this.total = t;
+    const ints = live.every((e) => Number.isInteger(e.weight));
+    if (!ints || live.length <= 1) {
+      if (live.length === 1) this.seq = [live[0]!.item];
+      return;
+    }
+    const g = live.reduce((acc, e) => gcd(acc, e.weight), 0);
+    const weights = live.map((e) => e.weight / g);
+    const sum = weights.reduce((a, b) => a + b, 0);
+    if (sum > MAX_SEQUENCE) return;
+    // Smooth weighted round robin (nginx's): interleaves picks instead of bursts per item.
+    const current = weights.map(() => 0);
+    const seq: T[] = [];
+    for (let n = 0; n < sum; n++) {
+      let best = 0;
+      for (let i = 0; i < weights.length; i++) {
+        current[i]! += weights[i]!;
+        if (current[i]! > current[best]!) best = i;
+      }
+      current[best]! -= sum;
+      seq.push(live[best]!.item);
+    }
+    this.seq = seq;
+  }
+
+  get size(): number {
+    return this.items.length;
+  }
+
+  pick(): T | null {
+    const seq = this.seq;
+    if (seq !== null) {
+      const v = seq[this.next]!;
+      this.next = this.next + 1 === seq.length ? 0 : this.next + 1;
+      return v;
+    }
+    if (this.items.length === 0) return null;
+    const r = Math.random() * this.total;
+    const c = this.cumulative;
+    let lo = 0;
+    let hi = c.length - 1;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (r < c[mid]!) hi = mid;
+      else lo = mid + 1;
+    }
+    return this.items[lo]!;
+  }
+}
