@@ -144,13 +144,17 @@ export function compare(e: Expectation, res: HttpResponse, scheme: "http" | "htt
   if (res.status === 200 || res.status === 204) {
     const echo = res.echo;
     if (!echo) return `expected a response from an echo backend, got body ${JSON.stringify(res.body.slice(0, 300))}`;
-    const want = { ...e.request, ...(e.expectedRequest ?? {}) };
+    // As upstream: without expectedRequest the backend must see the request as sent (headers included).
+    const x = e.expectedRequest;
+    const want = x
+      ? { path: x.path ?? e.request.path, host: x.host, method: x.method ?? e.request.method, headers: x.headers }
+      : { path: e.request.path, host: e.request.host, method: e.request.method, headers: e.request.headers };
     const method = want.method ?? "GET";
     if (want.host !== undefined && echo.host !== want.host) return `backend saw host ${JSON.stringify(echo.host)}, expected ${JSON.stringify(want.host)}`;
     if (echo.path !== want.path) return `backend saw path ${JSON.stringify(echo.path)}, expected ${JSON.stringify(want.path)}`;
     if (echo.method !== method) return `backend saw method ${echo.method}, expected ${method}`;
     if (e.namespace !== undefined && echo.namespace !== e.namespace) return `answered from namespace ${echo.namespace}, expected ${e.namespace}`;
-    for (const [name, val] of Object.entries(e.expectedRequest?.headers ?? {})) {
+    for (const [name, val] of Object.entries(want.headers ?? {})) {
       const got = joinVals(echo.headers[name.toLowerCase()]);
       if (got === undefined) return `backend request lacks header ${name} (headers: ${JSON.stringify(echo.headers)})`;
       if (got !== val) return `backend request header ${name} is ${JSON.stringify(got)}, expected ${JSON.stringify(val)}`;

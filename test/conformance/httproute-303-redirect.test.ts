@@ -1,0 +1,36 @@
+import { INFRA_NS } from "./harness/env.js";
+import { conformance, expectCases } from "./harness/suite.js";
+
+const ns = INFRA_NS;
+
+conformance(
+  {
+    name: "HTTPRoute303Redirect",
+    features: ["SupportHTTPRoute303RedirectStatusCode (provisional)"],
+    manifests: {
+      "case.yaml": `
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: 303-redirect, namespace: ${ns}}
+spec:
+  parentRefs: [{name: same-namespace}]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /see-other}}]
+    filters: [{type: RequestRedirect, requestRedirect: {statusCode: 303}}]
+`,
+    },
+    accepted: [{ gateway: { namespace: ns, name: "same-namespace" }, routes: [{ namespace: ns, name: "303-redirect" }] }],
+  },
+  (ctx) => {
+    // Nothing but the status changes: same host, path and (non-default) listener port.
+    expectCases(ctx, "same-namespace", [
+      {
+        request: { path: "/see-other", method: "POST" },
+        status: 303,
+        get redirect() {
+          return { host: "127.0.0.1", path: "/see-other", port: String(ctx.env.port("same-namespace")) };
+        },
+      },
+    ]);
+  },
+);
