@@ -1,0 +1,71 @@
+// Keeps the API-server-maintained metadata stable across reloads of a folder:
+// generation (+1 whenever anything but metadata/status changes), creationTimestamp and uid.
+import { createHash, randomBytes } from "node:crypto";
+import { refKey, refOf, type LoadedObject } from "../../resources/types.js";
+
+interface Seen {
+  specHash: string;
+  generation: number;
+  uid: string;
+  creationTimestamp: string;
+}
+
+export class GenerationTracker {
+  private readonly seen = new Map<string, Seen>();
+  /** Distinguishes uids between runs; within a run an object keeps its uid while it exists. */
+  private readonly runId = randomBytes(8).toString("hex");
+  private incarnations = 0;
+
+  constructor(private readonly now: () => Date = () => new Date()) {}
+
+  stamp(objects: readonly LoadedObject[]): void {
+    const alive = new Set<string>();
+    for (const o of objects) {
+      const key = refKey(refOf(o.object));
+      alive.add(key);
+      const hash = specHash(o.object as unknown as Record<string, unknown>);
+      let s = this.seen.get(key);
+      if (!s) {
+        s = {
+          specHash: hash,
+          generation: 1,
+          uid: o.object.metadata.uid ?? this.makeUid(key),
+          creationTimestamp: o.object.metadata.creationTimestamp ?? this.now().toISOString(),
+        };
+        this.seen.set(key, s);
+      } else if (s.specHash !== hash) {
+        s.specHash = hash;
+        s.generation++;
+      }
+      const meta = o.object.metadata;
+      meta.generation = s.generation;
+      meta.uid ??= s.uid;
+      meta.creationTimestamp ??= s.creationTimestamp;
+    }
+    // A deleted object that comes back is a new object, as in a cluster.
+    for (const key of [...this.seen.keys()]) if (!alive.has(key)) this.seen.delete(key);
+  }
+
+  private makeUid(key: string): string {
+    const h = createHash("sha256").update(`${this.runId}\0${key}\0${this.incarnations++}`).digest("hex");
+    return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
+  }
+}
+
+function specHash(obj: Record<string, unknown>): string {
+  const rest: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(obj)) if (k !== "metadata" && k !== "status") rest[k] = v;
+  return createHash("sha256").update(canonicalJson(rest)).digest("hex");
+}
+
+/** JSON with sorted keys, so equal content hashes equal whatever the key order in the file. */
+export function canonicalJson(v: unknown): string {
+  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
+  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
+  const o = v as Record<string, unknown>;
+  return `{${Object.keys(o)
+    .filter((k) => o[k] !== undefined)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+    .join(",")}}`;
+}

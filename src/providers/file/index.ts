@@ -1,0 +1,256 @@
+// File provider: loads a folder of YAML/JSON, watches it recursively and reloads the whole folder
+// (debounced) on any change. Stamps generation/uid/creationTimestamp like an API server would.
+import { watch, type FSWatcher } from "node:fs";
+import { readdir, stat } from "node:fs/promises";
+import { basename, dirname, join, resolve } from "node:path";
+import { loadDirectory, type LoadResult } from "../../resources/index.js";
+import { canonicalJson, GenerationTracker } from "./generations.js";
+
+export interface FileProviderOptions {
+  /** Quiet time after the last change before reloading (editors write in bursts). */
+  debounceMs?: number;
+  /** Interval of the fallback poller (used when recursive fs.watch is unavailable) and of the wait for a missing folder. */
+  pollIntervalMs?: number;
+  /** How long the folder may be missing (e.g. swapped by a deploy) before the failure is reported. */
+  missingGraceMs?: number;
+  /** Force the polling fallback (tests, network file systems). */
+  poll?: boolean;
+}
+
+export type LoadListener = (r: LoadResult) => void;
+
+export class FileProvider {
+  readonly dir: string;
+  private readonly debounceMs: number;
+  private readonly pollIntervalMs: number;
+  private readonly missingGraceMs: number;
+  private readonly forcePoll: boolean;
+  private onLoad?: LoadListener;
+  private readonly generations = new GenerationTracker();
+
+  private watcher?: FSWatcher;
+  private parentWatcher?: FSWatcher;
+  private watchedId?: string;
+  private debounceTimer?: NodeJS.Timeout;
+  private burstStart = 0;
+  private pollTimer?: NodeJS.Timeout;
+  private pollSignature?: string;
+  private running = false;
+  private reloading?: Promise<void>;
+  private again = false;
+  private lastKey?: string;
+  private missingSince?: number;
+  private missingReported = false;
+
+  constructor(dir: string, opts: FileProviderOptions = {}) {
+    this.dir = resolve(dir);
+    this.debounceMs = opts.debounceMs ?? 50;
+    this.pollIntervalMs = opts.pollIntervalMs ?? 250;
+    this.missingGraceMs = opts.missingGraceMs ?? 1000;
+    this.forcePoll = opts.poll ?? false;
+  }
+
+  /** Loads once (onLoad is called before this resolves), then watches. */
+  async start(onLoad: LoadListener): Promise<void> {
+    if (this.running) throw new Error("FileProvider already started");
+    this.onLoad = onLoad;
+    this.running = true;
+    await this.reload(true);
+    if (this.running && !this.watcher && !this.pollTimer) this.arm();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    this.closeWatchers();
+    if (this.debounceTimer) clearTimeout(this.debounceTimer);
+    if (this.pollTimer) clearTimeout(this.pollTimer);
+    this.debounceTimer = undefined;
+    this.pollTimer = undefined;
+    await this.reloading;
+  }
+
+  /** True while a native watcher is active (false when polling or stopped). */
+  get watching(): boolean {
+    return this.watcher !== undefined;
+  }
+
+  private arm(): void {
+    if (this.forcePoll) return this.startPolling();
+    try {
+      this.watcher = watch(this.dir, { recursive: true, persistent: true }, (_event, name) => {
+        if (name && isHiddenPath(String(name))) return; // editor swap/temp files
+        this.schedule();
+      });
+      this.watcher.on("error", () => {
+        // The folder went away under the watcher: reload notices and re-arms.
+        this.closeWatchers();
+        this.schedule();
+      });
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      if (code === "ENOENT" || code === "ENOTDIR") return this.waitForFolder();
+      return this.startPolling(); // recursive watch unsupported here
+    }
+    this.armParent();
+    void this.folderId().then((id) => {
+      this.watchedId = id;
+    });
+  }
+
+  /** The folder itself may be renamed or replaced: its parent sees that, the recursive watcher does not. */
+  private armParent(): void {
+    try {
+      const name = basename(this.dir);
+      this.parentWatcher = watch(dirname(this.dir), { persistent: false }, (_event, changed) => {
+        if (changed === null || String(changed) === name) this.schedule();
+      });
+      this.parentWatcher.on("error", () => this.parentWatcher?.close());
+    } catch {
+      // Unreadable parent: changes of the folder itself are then only seen through its watcher.
+    }
+  }
+
+  private closeWatchers(): void {
+    this.watcher?.close();
+    this.parentWatcher?.close();
+    this.watcher = undefined;
+    this.parentWatcher = undefined;
+    this.watchedId = undefined;
+  }
+
+  private schedule(): void {
+    if (!this.running) return;
+    const now = Date.now();
+    if (!this.debounceTimer) this.burstStart = now;
+    else clearTimeout(this.debounceTimer);
+    // A never-ending burst still reloads at least every 20 debounce periods.
+    const wait = now - this.burstStart > this.debounceMs * 20 ? 0 : this.debounceMs;
+    this.debounceTimer = setTimeout(() => {
+      this.debounceTimer = undefined;
+      void this.reload(false);
+    }, wait);
+  }
+
+  private async reload(initial: boolean): Promise<void> {
+    if (this.reloading) {
+      this.again = true;
+      return this.reloading;
+    }
+    this.reloading = (async () => {
+      try {
+        do {
+          this.again = false;
+          await this.reloadOnce(initial);
+          initial = false;
+        } while (this.again && this.running);
+      } finally {
+        this.reloading = undefined;
+      }
+    })();
+    return this.reloading;
+  }
+
+  private async reloadOnce(initial: boolean): Promise<void> {
+    const id = await this.folderId();
+    if (!this.running) return;
+    if (id === undefined) {
+      // Missing folder: keep the last load, wait for it to come back, report only if it stays away.
+      this.closeWatchers();
+      this.missingSince ??= Date.now();
+      if (initial || Date.now() - this.missingSince >= this.missingGraceMs) {
+        if (!this.missingReported) {
+          this.missingReported = true;
+          this.emit(await loadDirectory(this.dir));
+        }
+      }
+      this.waitForFolder();
+      return;
+    }
+    this.missingSince = undefined;
+    this.missingReported = false;
+    if (!this.forcePoll && this.watcher && this.watchedId !== undefined && this.watchedId !== id) {
+      this.closeWatchers(); // replaced by another folder: watch the new one
+    }
+    if (!this.forcePoll && !this.watcher && !this.pollTimer && !initial) this.arm();
+    const result = await loadDirectory(this.dir);
+    if (!this.running) return;
+    this.emit(result);
+  }
+
+  private emit(result: LoadResult): void {
+    // Identical content (a touch, an unrelated file, an editor's backup) is not a change.
+    const key = canonicalJson({ o: result.objects.map((o) => [o.object, o.source]), d: result.diagnostics });
+    if (key === this.lastKey) return;
+    this.lastKey = key;
+    this.generations.stamp(result.objects);
+    this.onLoad?.(result);
+  }
+
+  private waitForFolder(): void {
+    if (this.pollTimer || !this.running) return;
+    this.pollTimer = setTimeout(async () => {
+      this.pollTimer = undefined;
+      if (!this.running) return;
+      const id = await this.folderId();
+      if (!this.running) return;
+      if (id !== undefined) {
+        if (!this.forcePoll) this.arm();
+        this.schedule();
+      } else {
+        if (this.missingSince !== undefined && Date.now() - this.missingSince >= this.missingGraceMs) this.schedule();
+        this.waitForFolder();
+      }
+    }, this.pollIntervalMs);
+  }
+
+  /** Fallback: compare a cheap signature of the tree (names, sizes, mtimes) at an interval. */
+  private startPolling(): void {
+    if (this.pollTimer || !this.running) return;
+    const tick = async (): Promise<void> => {
+      this.pollTimer = undefined;
+      if (!this.running) return;
+      const sig = await treeSignature(this.dir);
+      if (!this.running) return;
+      if (this.pollSignature !== undefined && sig !== this.pollSignature) this.schedule();
+      this.pollSignature = sig;
+      this.pollTimer = setTimeout(() => void tick(), this.pollIntervalMs);
+    };
+    void tick();
+  }
+
+  private async folderId(): Promise<string | undefined> {
+    try {
+      const st = await stat(this.dir);
+      return st.isDirectory() ? `${st.dev}:${st.ino}` : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+}
+
+function isHiddenPath(rel: string): boolean {
+  return rel.split(/[\\/]/).some((seg) => seg.startsWith("."));
+}
+
+async function treeSignature(dir: string, depth = 0): Promise<string> {
+  if (depth > 32) return "";
+  let names: string[];
+  try {
+    names = (await readdir(dir)).sort();
+  } catch {
+    return "<missing>";
+  }
+  const parts: string[] = [];
+  for (const n of names) {
+    if (n.startsWith(".")) continue;
+    const full = join(dir, n);
+    try {
+      const st = await stat(full);
+      if (st.isDirectory()) parts.push(`${n}/{${await treeSignature(full, depth + 1)}}`);
+      else parts.push(`${n}:${st.size}:${st.mtimeMs}:${st.ino}`);
+    } catch {
+      // vanished between readdir and stat
+    }
+  }
+  return parts.join("|");
+}
