@@ -1,8 +1,9 @@
 // Match precedence across every route on one virtual host, per the HTTPRoute spec:
-// Exact path, then the longest PathPrefix, then RegularExpression paths (implementation-specific
-// in the spec: we place them after prefixes, longest pattern first, so a regex only takes requests
-// no Exact/PathPrefix match claims), then a method match, more header matches, more query param
-// matches; remaining ties go to the oldest route, then namespace/name, then rule and match order.
+// Exact path, then the longest PathPrefix, then a method match, more header matches, more query
+// param matches; remaining ties go to the oldest route, then namespace/name, then rule and match order.
+// RegularExpression paths are implementation-specific in the spec. We rank them between Exact and
+// PathPrefix (longest pattern first), as Envoy Gateway does: placed after prefixes, a regex would
+// never be reached on a host that has the usual PathPrefix "/" catch-all.
 import type { IrMatch } from "../ir/types.js";
 import { type HTTPRouteItem, compareAge } from "./kinds.js";
 
@@ -13,7 +14,7 @@ export interface RankedMatch {
   match: IrMatch;
 }
 
-const PATH_RANK: Record<IrMatch["path"]["type"], number> = { Exact: 0, PathPrefix: 1, RegularExpression: 2 };
+const PATH_RANK: Record<IrMatch["path"]["type"], number> = { Exact: 0, RegularExpression: 1, PathPrefix: 2 };
 
 export function compareMatches(a: RankedMatch, b: RankedMatch): number {
   const pa = a.match.path;
