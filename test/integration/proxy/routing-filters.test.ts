@@ -1,0 +1,238 @@
+// Routing and filters over real sockets: ProxyDataPlane in this process, echo backends on 127.0.0.1.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import { ProxyDataPlane } from "../../../src/proxy/data-plane.js";
+import { startEchoServer, type EchoResponse, type EchoServer } from "../../../src/demo/echo-server.js";
+import type { IrListener, IrCluster } from "../../../src/ir/types.js";
+import { freePort } from "../../helpers/gateway.js";
+import { agent, cluster, forward, gateway, listener, request, route, snapshot } from "./helpers.js";
+
+let a: EchoServer;
+let b: EchoServer;
+let mirror: EchoServer;
+let port: number;
+let dp: ProxyDataPlane;
+let clusters: IrCluster[];
+
+before(async () => {
+  a = await startEchoServer({ pod: "a" });
+  b = await startEchoServer({ pod: "b" });
+  mirror = await startEchoServer({ pod: "m" });
+  port = await freePort();
+  dp = new ProxyDataPlane({ accessLog: "off", listenAddress: "127.0.0.1" });
+  clusters = [cluster("a", [a]), cluster("b", [b]), cluster("m", [mirror])];
+});
+
+after(async () => {
+  await dp.close();
+  agent.destroy();
+  await Promise.all([a.close(), b.close(), mirror.close()]);
+});
+
+async function apply(l: IrListener): Promise<void> {
+  const res = await dp.apply(snapshot([l], clusters));
+  assert.ok(res.every((r) => r.ok), JSON.stringify(res));
+}
+
+test("routes by path (segment prefix, exact, regex), method, header and query, in the given order", async () => {
+  await apply(
+    listener(port, [
+      gateway([
+        route({ path: { type: "Exact", value: "/exact" } }, forward("b")),
+        route({ path: { type: "PathPrefix", value: "/foo/" } }, forward("b")),
+        route({ path: { type: "RegularExpression", value: "/re/[0-9]+" } }, forward("b")),
+        route({ path: { type: "PathPrefix", value: "/m" }, method: "POST" }, forward("b")),
+        route({ path: { type: "PathPrefix", value: "/h" }, headers: [{ type: "Exact", name: "x-v", value: "1" }] }, forward("b")),
+        route({ path: { type: "PathPrefix", value: "/q" }, queryParams: [{ type: "Exact", name: "v", value: "1" }] }, forward("b")),
+        route({ path: { type: "PathPrefix", value: "/" } }, forward("a")),
+      ]),
+    ]),
+  );
+  const pod = async (path: string, o: Parameters<typeof request>[2] = {}): Promise<string> => (await request(port, path, o)).json<EchoResponse>().pod;
+  assert.equal(await pod("/exact"), "b");
+  assert.equal(await pod("/exact/"), "a");
+  assert.equal(await pod("/foo"), "b");
+  assert.equal(await pod("/foo/"), "b");
+  assert.equal(await pod("/foo/bar"), "b");
+  assert.equal(await pod("/foobar"), "a");
+  assert.equal(await pod("/re/123"), "b");
+  assert.equal(await pod("/re/12x"), "a");
+  assert.equal(await pod("/m", { method: "POST", body: "x" }), "b");
+  assert.equal(await pod("/m"), "a");
+  assert.equal(await pod("/h", { headers: { "X-V": "1" } }), "b");
+  assert.equal(await pod("/h", { headers: { "x-v": "2" } }), "a");
+  assert.equal(await pod("/q?v=1&w=2"), "b");
+  assert.equal(await pod("/q?v=2"), "a");
+});
+
+test("listener isolation and virtual hosts: most specific hostname wins; unknown host 404", async () => {
+  const l = listener(port, [
+    { name: "ns/gw/exact", hostname: "a.example.com", tls: null, virtualHosts: [{ hostname: "a.example.com", routes: [route({}, forward("a"))] }] },
+    {
+      name: "ns/gw/wild",
+      hostname: "*.example.com",
+      tls: null,
+      virtualHosts: [
+        { hostname: "x.example.com", routes: [route({}, forward("a"))] },
+        { hostname: "*.example.com", routes: [route({}, forward("b"))] },
+      ],
+    },
+  ]);
+  await apply(l);
+  assert.equal((await request(port, "/", { host: "A.Example.com:1234" })).json<EchoResponse>().pod, "a");
+  assert.equal((await request(port, "/", { host: "x.example.com" })).json<EchoResponse>().pod, "a");
+  assert.equal((await request(port, "/", { host: "deep.y.example.com" })).json<EchoResponse>().pod, "b");
+  assert.equal((await request(port, "/", { host: "example.com" })).status, 404);
+  assert.equal((await request(port, "/", { host: "other.org" })).status, 404);
+});
+
+test("no matching route is 404", async () => {
+  await apply(listener(port, [gateway([route({ path: { type: "Exact", value: "/only" } }, forward("a"))])]));
+  assert.equal((await request(port, "/other")).status, 404);
+});
+
+test("request and response header modifiers; X-Forwarded-*; hop-by-hop removed", async () => {
+  await apply(
+    listener(port, [
+      gateway([
+        route({}, forward("a"), {
+          filters: {
+            requestHeaders: { set: [{ name: "X-Set", value: "s" }], add: [{ name: "X-Add", value: "2" }], remove: ["x-remove"] },
+            responseHeaders: { set: [{ name: "X-Resp", value: "r" }], add: [], remove: ["x-drop"] },
+          },
+        }),
+      ]),
+    ]),
+  );
+  const r = await request(port, "/hdr", {
+    headers: { "x-set": "old", "x-add": "1", "X-Remove": "gone", "x-echo-set-header": "x-drop:1,x-keep:1", "proxy-authorization": "p" },
+  });
+  const e = r.json<EchoResponse>();
+  assert.deepEqual(e.headers["x-set"], ["s"]);
+  assert.deepEqual(e.headers["x-add"], ["1,2"]);
+  assert.equal(e.headers["x-remove"], undefined);
+  assert.equal(e.headers["proxy-authorization"], undefined);
+  assert.deepEqual(e.headers["x-forwarded-for"], ["127.0.0.1"]);
+  assert.deepEqual(e.headers["x-forwarded-proto"], ["http"]);
+  assert.deepEqual(e.headers["x-forwarded-host"], ["example.com"]);
+  assert.equal(e.host, "example.com");
+  assert.equal(r.headers["x-resp"], "r");
+  assert.equal(r.headers["x-drop"], undefined);
+  assert.equal(r.headers["x-keep"], "1");
+});
+
+test("redirects: scheme change infers the default port, explicit port, prefix replace", async () => {
+  await apply(
+    listener(port, [
+      gateway([
+        route({ path: { type: "PathPrefix", value: "/https" } }, { type: "redirect", scheme: "https", statusCode: 301 }),
+        route({ path: { type: "PathPrefix", value: "/host" } }, { type: "redirect", hostname: "other.example", statusCode: 302 }),
+        route({ path: { type: "PathPrefix", value: "/port" } }, { type: "redirect", port: 8443, scheme: "https", statusCode: 302 }),
+        route({ path: { type: "PathPrefix", value: "/port80" } }, { type: "redirect", port: 80, statusCode: 302 }),
+        route({ path: { type: "PathPrefix", value: "/old" } }, { type: "redirect", path: { type: "ReplacePrefixMatch", value: "/new" }, statusCode: 307 }),
+        route({ path: { type: "PathPrefix", value: "/full" } }, { type: "redirect", path: { type: "ReplaceFullPath", value: "/x" }, statusCode: 308 }),
+      ]),
+    ]),
+  );
+  let r = await request(port, "/https/a?q=1");
+  assert.equal(r.status, 301);
+  assert.equal(r.headers.location, "https://example.com/https/a?q=1");
+  r = await request(port, "/host");
+  assert.equal(r.status, 302);
+  assert.equal(r.headers.location, `http://other.example:${port}/host`);
+  r = await request(port, "/port/z");
+  assert.equal(r.headers.location, "https://example.com:8443/port/z");
+  r = await request(port, "/port80");
+  assert.equal(r.headers.location, "http://example.com/port80");
+  r = await request(port, "/old/thing");
+  assert.equal(r.status, 307);
+  assert.equal(r.headers.location, `http://example.com:${port}/new/thing`);
+  r = await request(port, "/full/thing");
+  assert.equal(r.headers.location, `http://example.com:${port}/x`);
+});
+
+test("URL rewrite: hostname and path (full, prefix to / and to another prefix)", async () => {
+  await apply(
+    listener(port, [
+      gateway([
+        route({ path: { type: "PathPrefix", value: "/strip" } }, forward("a"), { filters: { urlRewrite: { path: { type: "ReplacePrefixMatch", value: "/" } } } }),
+        route({ path: { type: "PathPrefix", value: "/pre" } }, forward("a"), { filters: { urlRewrite: { hostname: "rw.example", path: { type: "ReplacePrefixMatch", value: "/bar" } } } }),
+        route({ path: { type: "PathPrefix", value: "/full" } }, forward("a"), { filters: { urlRewrite: { path: { type: "ReplaceFullPath", value: "/one" } } } }),
+      ]),
+    ]),
+  );
+  const e = async (p: string): Promise<EchoResponse> => (await request(port, p)).json<EchoResponse>();
+  assert.equal((await e("/strip/three")).path, "/three");
+  assert.equal((await e("/strip")).path, "/");
+  const pre = await e("/pre/x?y=1");
+  assert.equal(pre.path, "/bar/x?y=1");
+  assert.equal(pre.host, "rw.example");
+  assert.equal((await e("/full/a/b")).path, "/one");
+});
+
+test("direct response, unresolved backend 500, empty cluster 503", async () => {
+  clusters.push({ name: "empty", protocol: "http1", endpoints: [] });
+  await apply(
+    listener(port, [
+      gateway([
+        route({ path: { type: "PathPrefix", value: "/direct" } }, { type: "direct", status: 418, body: "teapot" }),
+        route({ path: { type: "PathPrefix", value: "/unresolved" } }, forward(null)),
+        route({ path: { type: "PathPrefix", value: "/none" } }, { type: "forward", backends: [] }),
+        route({ path: { type: "PathPrefix", value: "/empty" } }, forward("empty")),
+      ]),
+    ]),
+  );
+  const d = await request(port, "/direct");
+  assert.equal(d.status, 418);
+  assert.equal(d.body, "teapot");
+  assert.equal((await request(port, "/unresolved")).status, 500);
+  assert.equal((await request(port, "/none")).status, 500);
+  assert.equal((await request(port, "/empty")).status, 503);
+  clusters.pop();
+});
+
+test("weighted backends split traffic within tolerance; unresolved share gets 500", async () => {
+  await apply(
+    listener(port, [
+      gateway([
+        route({ path: { type: "PathPrefix", value: "/w" } }, forward({ cluster: "a", weight: 3 }, { cluster: "b", weight: 1 })),
+        route({ path: { type: "PathPrefix", value: "/half" } }, forward({ cluster: "a", weight: 1 }, { cluster: null, weight: 1 })),
+      ]),
+    ]),
+  );
+  const counts: Record<string, number> = { a: 0, b: 0 };
+  for (let i = 0; i < 200; i++) counts[(await request(port, "/w")).json<EchoResponse>().pod]!++;
+  assert.ok(Math.abs(counts.a! - 150) <= 15, JSON.stringify(counts));
+  let errors = 0;
+  for (let i = 0; i < 100; i++) if ((await request(port, "/half")).status === 500) errors++;
+  assert.ok(errors >= 40 && errors <= 60, `500s: ${errors}`);
+});
+
+test("backend-level filters apply after rule-level ones for the chosen backend", async () => {
+  await apply(
+    listener(port, [
+      gateway([
+        route(
+          {},
+          forward({ cluster: "a", filters: { requestHeaders: { set: [{ name: "x-rule", value: "backend" }], add: [], remove: [] } } }),
+          { filters: { requestHeaders: { set: [{ name: "x-rule", value: "rule" }, { name: "x-only-rule", value: "1" }], add: [], remove: [] } } },
+        ),
+      ]),
+    ]),
+  );
+  const e = (await request(port, "/")).json<EchoResponse>();
+  assert.deepEqual(e.headers["x-rule"], ["backend"]);
+  assert.deepEqual(e.headers["x-only-rule"], ["1"]);
+});
+
+test("request mirror receives a copy; the client gets the main backend's answer", async () => {
+  await apply(listener(port, [gateway([route({}, forward("a"), { filters: { mirrors: [{ cluster: "m", percent: 100 }] } })])]));
+  const before = mirror.requests.length;
+  const r = await request(port, "/mirrored", { method: "POST", body: "payload" });
+  assert.equal(r.json<EchoResponse>().pod, "a");
+  const deadline = Date.now() + 2000;
+  while (mirror.requests.length === before && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+  const copy = mirror.requests[mirror.requests.length - 1]!;
+  assert.equal(copy.path, "/mirrored");
+  assert.equal(copy.body, "payload");
+});
