@@ -46,12 +46,8 @@ export function translate(objects: K8sObject[], opts: TranslateOptions): Transla
 
   const config = buildConfig(ctx, gateways, attachments);
   statuses.sort((a, b) => cmpStr(refKey(a.ref), refKey(b.ref)));
-  const diagnostics = ctx.diagnostics.sort(
-    (a, b) =>
-      cmpStr(a.ref ? refKey(a.ref) : "", b.ref ? refKey(b.ref) : "") ||
-      cmpStr(a.field ?? "", b.field ?? "") ||
-      cmpStr(a.message, b.message) ||
-      cmpStr(a.severity, b.severity),
-  );
+  // Grouped by object; within one object, in the (deterministic) order the checks ran, which
+  // follows the fields of the object.
+  const diagnostics = ctx.diagnostics.sort((a, b) => cmpStr(a.ref ? refKey(a.ref) : "", b.ref ? refKey(b.ref) : ""));
   return canonicalize({ config, statuses, diagnostics });
 }
