@@ -280,3 +280,16 @@ export async function mustBeAcceptedAndResolved(env: ConformanceEnv, gw: NN, rou
     return null;
   });
 }
+
+/** GatewayAndHTTPRoutesMustBeAccepted alone (for cases whose refs are meant not to resolve). */
+export async function mustBeAccepted(env: ConformanceEnv, gw: NN, routes: NN[], sectionNames?: string[]): Promise<void> {
+  await eventually(env, (items) => {
+    const g = gatewayAccepted(items, gw);
+    if (g) return g;
+    for (const r of routes) {
+      const d = routeAccepted(items, r, gw, sectionNames ?? [undefined]);
+      if (d) return d;
+    }
+    return null;
+  });
+}
