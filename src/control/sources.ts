@@ -1,3 +1,4 @@
-// The one place the control process meets the provider and translator modules.
-export { FileProvider, loadDirectory } from "../providers/file/index.js";
+// The one place the control process meets the provider, loader and translator modules.
+export { FileProvider } from "../providers/file/index.js";
+export { loadDirectory } from "../resources/index.js";
 export { translate } from "../translator/index.js";
