@@ -78,8 +78,19 @@ export function translateGatewayClasses(ctx: Context, statuses: StatusEntry[]): 
 
 export function translateGateways(ctx: Context, classes: Set<string>): GatewayState[] {
   const out: GatewayState[] = [];
+  const known = new Set(ctx.index.gatewayClasses.map((c) => c.name));
   for (const gw of ctx.index.gateways) {
-    if (!classes.has(gw.typed.spec?.gatewayClassName)) continue;
+    const className = gw.typed.spec?.gatewayClassName;
+    if (!classes.has(className)) {
+      // A class of another controller is someone else's; a missing or rejected one is worth a word.
+      const gc = ctx.index.gatewayClasses.find((c) => c.name === className);
+      if (!known.has(className)) {
+        ctx.report("warning", refOfItem(gw), "spec.gatewayClassName", `GatewayClass ${className} not found; the Gateway is ignored`, "the name of a GatewayClass with controllerName " + ctx.controllerName);
+      } else if (gc?.typed.spec?.controllerName === ctx.controllerName) {
+        ctx.report("error", refOfItem(gw), "spec.gatewayClassName", `GatewayClass ${className} is not accepted; the Gateway is ignored`, "an accepted GatewayClass");
+      }
+      continue;
+    }
     out.push(validateGateway(ctx, gw));
   }
   detectConflicts(out);
