@@ -28,6 +28,7 @@ import { checkGateway } from "./rules/gateway.js";
 import { checkHTTPRoute } from "./rules/httproute.js";
 import { checkGRPCRoute } from "./rules/grpcroute.js";
 import { checkBackend } from "./backend.js";
+import { checkEndpointSlice, checkService } from "./rules/core.js";
 
 export const GATEWAY_GROUP = "gateway.networking.k8s.io";
 export const SLUICE_GROUP = "sluice.dev";
@@ -75,8 +76,8 @@ registerKind({ group: GATEWAY_GROUP, kind: "TCPRoute", namespaced: true, version
 registerKind({ group: GATEWAY_GROUP, kind: "UDPRoute", namespaced: true, versions: { v1alpha2: v(udpRouteV1alpha2) } });
 registerKind({ group: GATEWAY_GROUP, kind: "ReferenceGrant", namespaced: true, versions: { v1: v(referenceGrantV1), v1beta1: v(referenceGrantV1beta1), v1alpha2: v(referenceGrantV1alpha2) } });
 registerKind({ group: GATEWAY_GROUP, kind: "BackendTLSPolicy", namespaced: true, versions: { v1: v(backendTLSPolicyV1), v1alpha3: v(backendTLSPolicyV1alpha3) } });
-registerKind({ group: "", kind: "Service", namespaced: true, versions: { v1: v(serviceV1) } });
+registerKind({ group: "", kind: "Service", namespaced: true, versions: { v1: v(serviceV1) }, check: checkService });
 registerKind({ group: "", kind: "Secret", namespaced: true, versions: { v1: v(secretV1) } });
 registerKind({ group: "", kind: "Namespace", namespaced: false, versions: { v1: v(namespaceV1) } });
-registerKind({ group: "discovery.k8s.io", kind: "EndpointSlice", namespaced: true, versions: { v1: v(endpointSliceV1) } });
+registerKind({ group: "discovery.k8s.io", kind: "EndpointSlice", namespaced: true, versions: { v1: v(endpointSliceV1) }, check: checkEndpointSlice });
 registerKind({ group: SLUICE_GROUP, kind: "Backend", namespaced: true, versions: { v1alpha1: undefined }, check: checkBackend });

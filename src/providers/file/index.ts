@@ -1,7 +1,8 @@
-// File provider: loads a folder of YAML/JSON, watches it recursively and reloads the whole folder
+// File provider: loads a folder of YAML/JSON, watches every directory of it and reloads the whole folder
 // (debounced) on any change. Stamps generation/uid/creationTimestamp like an API server would.
 import { watch, type FSWatcher } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
+import { DirWatchers } from "./dir-watchers.js";
 import { basename, dirname, join, resolve } from "node:path";
 import { loadDirectory, type LoadResult } from "../../resources/index.js";
 import { canonicalJson, GenerationTracker } from "./generations.js";
@@ -28,12 +29,13 @@ export class FileProvider {
   private onLoad?: LoadListener;
   private readonly generations = new GenerationTracker();
 
-  private watcher?: FSWatcher;
+  private dirs?: DirWatchers;
   private parentWatcher?: FSWatcher;
-  private watchedId?: string;
   private debounceTimer?: NodeJS.Timeout;
   private burstStart = 0;
   private pollTimer?: NodeJS.Timeout;
+  private polling = false;
+  private waitTimer?: NodeJS.Timeout;
   private pollSignature?: string;
   private running = false;
   private reloading?: Promise<void>;
@@ -55,67 +57,75 @@ export class FileProvider {
     if (this.running) throw new Error("FileProvider already started");
     this.onLoad = onLoad;
     this.running = true;
+    this.arm(); // before the first read, so nothing written meanwhile is missed
     await this.reload(true);
-    if (this.running && !this.watcher && !this.pollTimer) this.arm();
   }
 
   async stop(): Promise<void> {
     this.running = false;
     this.closeWatchers();
+    this.polling = false;
     if (this.debounceTimer) clearTimeout(this.debounceTimer);
     if (this.pollTimer) clearTimeout(this.pollTimer);
+    if (this.waitTimer) clearTimeout(this.waitTimer);
     this.debounceTimer = undefined;
     this.pollTimer = undefined;
+    this.waitTimer = undefined;
     await this.reloading;
+    // Watcher handles finish closing in the loop's close phase: let it pass, so none outlives stop().
+    await new Promise<void>((r) => setTimeout(r, 0));
   }
 
   /** True while a native watcher is active (false when polling or stopped). */
   get watching(): boolean {
-    return this.watcher !== undefined;
+    return this.dirs !== undefined;
   }
 
   private arm(): void {
     if (this.forcePoll) return this.startPolling();
-    try {
-      this.watcher = watch(this.dir, { recursive: true, persistent: true }, (_event, name) => {
-        if (name && isHiddenPath(String(name))) return; // editor swap/temp files
+    this.dirs = new DirWatchers(
+      this.dir,
+      (_dir, name) => {
+        if (name && isHiddenPath(name)) return; // editor swap/temp files
         this.schedule();
-      });
-      this.watcher.on("error", () => {
-        // The folder went away under the watcher: reload notices and re-arms.
-        this.closeWatchers();
-        this.schedule();
-      });
-    } catch (e) {
-      const code = (e as NodeJS.ErrnoException).code;
-      if (code === "ENOENT" || code === "ENOTDIR") return this.waitForFolder();
-      return this.startPolling(); // recursive watch unsupported here
-    }
+      },
+      () => this.schedule(), // a directory went away: the reload re-syncs the watchers
+    );
     this.armParent();
-    void this.folderId().then((id) => {
-      this.watchedId = id;
-    });
   }
 
-  /** The folder itself may be renamed or replaced: its parent sees that, the recursive watcher does not. */
+  /** Re-syncs the directory watchers with the tree; falls back to polling if watching is unsupported. */
+  private async syncWatchers(): Promise<void> {
+    if (!this.dirs) return;
+    try {
+      await this.dirs.sync();
+    } catch {
+      this.closeWatchers();
+      this.startPolling();
+    }
+  }
+
+  /** The folder itself may be renamed or replaced: its parent sees that. */
   private armParent(): void {
     try {
       const name = basename(this.dir);
       this.parentWatcher = watch(dirname(this.dir), { persistent: false }, (_event, changed) => {
         if (changed === null || String(changed) === name) this.schedule();
       });
-      this.parentWatcher.on("error", () => this.parentWatcher?.close());
+      this.parentWatcher.on("error", () => {
+        this.parentWatcher?.close();
+        this.parentWatcher = undefined;
+      });
     } catch {
-      // Unreadable parent: changes of the folder itself are then only seen through its watcher.
+      // Unreadable parent: a replaced folder is then noticed through its own watcher's failure.
     }
   }
 
   private closeWatchers(): void {
-    this.watcher?.close();
+    this.dirs?.close();
     this.parentWatcher?.close();
-    this.watcher = undefined;
+    this.dirs = undefined;
     this.parentWatcher = undefined;
-    this.watchedId = undefined;
   }
 
   private schedule(): void {
@@ -151,9 +161,9 @@ export class FileProvider {
   }
 
   private async reloadOnce(initial: boolean): Promise<void> {
-    const id = await this.folderId();
+    const present = (await this.folderId()) !== undefined;
     if (!this.running) return;
-    if (id === undefined) {
+    if (!present) {
       // Missing folder: keep the last load, wait for it to come back, report only if it stays away.
       this.closeWatchers();
       this.missingSince ??= Date.now();
@@ -168,10 +178,9 @@ export class FileProvider {
     }
     this.missingSince = undefined;
     this.missingReported = false;
-    if (!this.forcePoll && this.watcher && this.watchedId !== undefined && this.watchedId !== id) {
-      this.closeWatchers(); // replaced by another folder: watch the new one
-    }
-    if (!this.forcePoll && !this.watcher && !this.pollTimer && !initial) this.arm();
+    if (!this.dirs && !this.polling) this.arm();
+    // Watch before reading, so a change made during the read triggers another reload.
+    await this.syncWatchers();
     const result = await loadDirectory(this.dir);
     if (!this.running) return;
     this.emit(result);
@@ -187,15 +196,14 @@ export class FileProvider {
   }
 
   private waitForFolder(): void {
-    if (this.pollTimer || !this.running) return;
-    this.pollTimer = setTimeout(async () => {
-      this.pollTimer = undefined;
+    if (this.waitTimer || this.polling || !this.running) return;
+    this.waitTimer = setTimeout(async () => {
+      this.waitTimer = undefined;
       if (!this.running) return;
       const id = await this.folderId();
       if (!this.running) return;
       if (id !== undefined) {
-        if (!this.forcePoll) this.arm();
-        this.schedule();
+        this.schedule(); // the reload arms the watchers again
       } else {
         if (this.missingSince !== undefined && Date.now() - this.missingSince >= this.missingGraceMs) this.schedule();
         this.waitForFolder();
@@ -205,12 +213,13 @@ export class FileProvider {
 
   /** Fallback: compare a cheap signature of the tree (names, sizes, mtimes) at an interval. */
   private startPolling(): void {
-    if (this.pollTimer || !this.running) return;
+    if (this.polling || !this.running) return;
+    this.polling = true;
     const tick = async (): Promise<void> => {
       this.pollTimer = undefined;
-      if (!this.running) return;
+      if (!this.polling) return;
       const sig = await treeSignature(this.dir);
-      if (!this.running) return;
+      if (!this.polling) return;
       if (this.pollSignature !== undefined && sig !== this.pollSignature) this.schedule();
       this.pollSignature = sig;
       this.pollTimer = setTimeout(() => void tick(), this.pollIntervalMs);

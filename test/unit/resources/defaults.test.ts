@@ -75,10 +75,10 @@ spec:
 });
 
 test("Service defaults: protocol TCP and targetPort = port; EndpointSlice ready true; Secret type Opaque", () => {
-  const svc = load("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{port: 8080}, {port: 53, protocol: UDP, targetPort: dns}]\n", "Service");
+  const svc = load("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports: [{name: web, port: 8080}, {name: dns, port: 53, protocol: UDP, targetPort: dns}]\n", "Service");
   assert.deepEqual((svc.spec as { ports: unknown }).ports, [
-    { port: 8080, protocol: "TCP", targetPort: 8080 },
-    { port: 53, protocol: "UDP", targetPort: "dns" },
+    { name: "web", port: 8080, protocol: "TCP", targetPort: 8080 },
+    { name: "dns", port: 53, protocol: "UDP", targetPort: "dns" },
   ]);
   const es = load(
     "apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: web-1}\naddressType: IPv4\nports: [{port: 80}]\nendpoints:\n- addresses: [10.0.0.1]\n- addresses: [10.0.0.2]\n  conditions: {ready: false}\n",

@@ -276,3 +276,13 @@ test("invalid objects are left out of the result", () => {
   const r = parseDocuments(route("  - backendRefs:\n    - name: svc\n"), FILE);
   assert.equal(r.objects.some((o) => o.object.kind === "HTTPRoute"), false);
 });
+
+test("core kinds: Service ports and EndpointSlice addresses are checked like the API server does", () => {
+  expectError("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports:\n  - port: 99999\n", { field: "spec.ports[0].port", line: 6, message: "99999 is out of range", expected: "1 to 65535" });
+  expectError("apiVersion: v1\nkind: Service\nmetadata: {name: web}\nspec:\n  ports:\n  - {name: a, port: 80}\n  - {name: a, port: 81}\n", { field: "spec.ports[1].name", line: 7, message: 'port name "a" is also used by spec.ports[0]' });
+  expectError("apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {name: e}\naddressType: IPv4\nendpoints:\n- addresses: [\"::1\"]\n", {
+    field: "endpoints[0].addresses[0]",
+    line: 6,
+    message: '"::1" is not a valid IPv4 address',
+  });
+});

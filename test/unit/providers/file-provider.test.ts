@@ -1,0 +1,209 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { mkdirSync, mkdtempSync, renameSync, rmSync, unlinkSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { FileProvider } from "../../../src/providers/file/index.js";
+import type { LoadResult } from "../../../src/resources/index.js";
+
+const svc = (name: string, port: number, labels = ""): string =>
+  `apiVersion: v1\nkind: Service\nmetadata:\n  name: ${name}\n${labels ? `  labels: {${labels}}\n` : ""}spec:\n  ports: [{port: ${port}}]\n`;
+
+interface Harness {
+  dir: string;
+  loads: LoadResult[];
+  provider: FileProvider;
+  waitLoads(n: number, ms?: number): Promise<void>;
+  settle(ms?: number): Promise<void>;
+  done(): Promise<void>;
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+async function harness(files: Record<string, string>, opts: { poll?: boolean } = {}): Promise<Harness> {
+  const dir = mkdtempSync(join(tmpdir(), "sluice-fp-"));
+  for (const [p, c] of Object.entries(files)) {
+    mkdirSync(join(dir, p, ".."), { recursive: true });
+    writeFileSync(join(dir, p), c);
+  }
+  const loads: LoadResult[] = [];
+  const provider = new FileProvider(dir, { debounceMs: 40, pollIntervalMs: 50, missingGraceMs: 2000, poll: opts.poll });
+  await provider.start((r) => loads.push(r));
+  return {
+    dir,
+    loads,
+    provider,
+    async waitLoads(n, ms = 3000) {
+      const end = Date.now() + ms;
+      while (loads.length < n && Date.now() < end) await sleep(10);
+      assert.ok(loads.length >= n, `expected ${n} loads, got ${loads.length}`);
+    },
+    settle: (ms = 250) => sleep(ms),
+    async done() {
+      await provider.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+function find(r: LoadResult, name: string) {
+  return r.objects.find((o) => o.object.kind === "Service" && o.object.metadata.name === name)?.object;
+}
+
+test("initial load is delivered before start() resolves, with API-server metadata", async () => {
+  const h = await harness({ "a.yaml": svc("a", 80) });
+  try {
+    assert.equal(h.loads.length, 1);
+    const a = find(h.loads[0], "a");
+    assert.equal(a?.metadata.generation, 1);
+    assert.match(a?.metadata.uid ?? "", /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-a[0-9a-f]{3}-[0-9a-f]{12}$/);
+    assert.ok(!Number.isNaN(Date.parse(a?.metadata.creationTimestamp ?? "")));
+    assert.equal(h.provider.watching, true, "recursive fs.watch works on this platform");
+  } finally {
+    await h.done();
+  }
+});
+
+test("a spec change reloads with a bumped generation; metadata-only changes do not bump it", async () => {
+  const h = await harness({ "a.yaml": svc("a", 80), "b.yaml": svc("b", 80) });
+  try {
+    const first = find(h.loads[0], "a");
+    writeFileSync(join(h.dir, "a.yaml"), svc("a", 81));
+    await h.waitLoads(2);
+    const a2 = find(h.loads[1], "a");
+    assert.equal(a2?.metadata.generation, 2);
+    assert.equal(a2?.metadata.uid, first?.metadata.uid);
+    assert.equal(a2?.metadata.creationTimestamp, first?.metadata.creationTimestamp);
+    assert.equal(find(h.loads[1], "b")?.metadata.generation, 1, "untouched object keeps its generation");
+    writeFileSync(join(h.dir, "a.yaml"), svc("a", 81, "team: x"));
+    await h.waitLoads(3);
+    assert.equal(find(h.loads[2], "a")?.metadata.generation, 2);
+    assert.deepEqual(find(h.loads[2], "a")?.metadata.labels, { team: "x" });
+  } finally {
+    await h.done();
+  }
+});
+
+test("editor-style write-then-rename is picked up", async () => {
+  const h = await harness({ "a.yaml": svc("a", 80) });
+  try {
+    writeFileSync(join(h.dir, ".a.yaml.swp"), svc("a", 90));
+    renameSync(join(h.dir, ".a.yaml.swp"), join(h.dir, "a.yaml"));
+    await h.waitLoads(2);
+    assert.equal((find(h.loads[1], "a")?.spec as { ports: { port: number }[] }).ports[0].port, 90);
+    // and the replaced file is still watched afterwards
+    writeFileSync(join(h.dir, "a.yaml"), svc("a", 91));
+    await h.waitLoads(3);
+    assert.equal((find(h.loads[2], "a")?.spec as { ports: { port: number }[] }).ports[0].port, 91);
+  } finally {
+    await h.done();
+  }
+});
+
+test("deleting a file removes its objects; a new subfolder's files appear", async () => {
+  const h = await harness({ "a.yaml": svc("a", 80), "b.yaml": svc("b", 80) });
+  try {
+    unlinkSync(join(h.dir, "b.yaml"));
+    await h.waitLoads(2);
+    assert.equal(find(h.loads[1], "b"), undefined);
+    mkdirSync(join(h.dir, "team", "deep"), { recursive: true });
+    writeFileSync(join(h.dir, "team", "deep", "c.yaml"), svc("c", 80));
+    await h.waitLoads(3);
+    assert.ok(find(h.loads[h.loads.length - 1], "c"));
+    writeFileSync(join(h.dir, "team", "deep", "c.yaml"), svc("c", 81));
+    await h.waitLoads(h.loads.length + 1);
+    assert.equal(find(h.loads[h.loads.length - 1], "c")?.metadata.generation, 2, "files in new subfolders are watched");
+  } finally {
+    await h.done();
+  }
+});
+
+test("a burst of writes produces one reload with the final content", async () => {
+  const h = await harness({ "a.yaml": svc("a", 80) });
+  try {
+    for (let i = 1; i <= 10; i++) {
+      writeFileSync(join(h.dir, "a.yaml"), svc("a", 1000 + i));
+      await sleep(3);
+    }
+    await h.waitLoads(2);
+    await h.settle(300);
+    assert.equal(h.loads.length, 2);
+    assert.equal((find(h.loads[1], "a")?.spec as { ports: { port: number }[] }).ports[0].port, 1010);
+  } finally {
+    await h.done();
+  }
+});
+
+test("unchanged content (touch, unrelated file) does not reload", async () => {
+  const h = await harness({ "a.yaml": svc("a", 80) });
+  try {
+    writeFileSync(join(h.dir, "a.yaml"), svc("a", 80));
+    writeFileSync(join(h.dir, "notes.txt"), "hello");
+    await h.settle(300);
+    assert.equal(h.loads.length, 1);
+  } finally {
+    await h.done();
+  }
+});
+
+test("the folder briefly missing (swapped by a deploy) is survived and re-watched", async () => {
+  const h = await harness({ "a.yaml": svc("a", 80) });
+  try {
+    const staging = h.dir + ".new";
+    mkdirSync(staging);
+    writeFileSync(join(staging, "a.yaml"), svc("a", 82));
+    rmSync(h.dir, { recursive: true });
+    await sleep(100);
+    renameSync(staging, h.dir);
+    await h.waitLoads(2);
+    const last = h.loads[h.loads.length - 1];
+    assert.equal(last.diagnostics.length, 0, "no error was reported for the short gap");
+    assert.equal((find(last, "a")?.spec as { ports: { port: number }[] }).ports[0].port, 82);
+    const n = h.loads.length;
+    writeFileSync(join(h.dir, "a.yaml"), svc("a", 83));
+    await h.waitLoads(n + 1);
+    assert.equal((find(h.loads[h.loads.length - 1], "a")?.spec as { ports: { port: number }[] }).ports[0].port, 83);
+  } finally {
+    await h.done();
+  }
+});
+
+test("invalid files are reported and valid ones still load", async () => {
+  const h = await harness({ "a.yaml": svc("a", 80) });
+  try {
+    writeFileSync(join(h.dir, "bad.yaml"), "apiVersion: v1\nkind: Service\nmetadata: {name: b}\nspec:\n  ports: [{port: 99999}]\n");
+    await h.waitLoads(2);
+    const d = h.loads[1].diagnostics.find((x) => x.severity === "error");
+    assert.equal(d?.source?.file, join(h.dir, "bad.yaml"));
+    assert.equal(d?.field, "spec.ports[0].port");
+    assert.ok(find(h.loads[1], "a"));
+  } finally {
+    await h.done();
+  }
+});
+
+test("the polling fallback sees changes too", async () => {
+  const h = await harness({ "a.yaml": svc("a", 80) }, { poll: true });
+  try {
+    assert.equal(h.provider.watching, false);
+    await sleep(80);
+    writeFileSync(join(h.dir, "a.yaml"), svc("a", 85));
+    await h.waitLoads(2);
+    assert.equal(find(h.loads[1], "a")?.metadata.generation, 2);
+  } finally {
+    await h.done();
+  }
+});
+
+test("stop() leaves no watcher or timer behind", async () => {
+  const count = () => process.getActiveResourcesInfo().filter((r) => r === "FSEventWrap" || r === "Timeout").length;
+  const before = count();
+  const h = await harness({ "a.yaml": svc("a", 80), "sub/b.yaml": svc("b", 80) });
+  assert.ok(count() > before, "watchers are active while running");
+  await h.provider.stop();
+  assert.equal(count(), before);
+  writeFileSync(join(h.dir, "a.yaml"), svc("a", 99));
+  await sleep(200);
+  assert.equal(h.loads.length, 1, "no reload after stop");
+  rmSync(h.dir, { recursive: true, force: true });
+});
