@@ -134,15 +134,23 @@ export function attachRoute(
   return { statuses, attachments };
 }
 
+/** Condition messages stay readable (and far below the API's size limit) on routes with many problems. */
+const MAX_LISTED = 8;
+function listProblems(problems: { field: string; message: string }[]): string {
+  const shown = problems.slice(0, MAX_LISTED).map((p) => `${p.field}: ${p.message}`);
+  if (problems.length > MAX_LISTED) shown.push(`and ${problems.length - MAX_LISTED} more`);
+  return shown.join("; ");
+}
+
 function resolvedRefsCondition(route: CompiledRoute, gen: number | undefined): Condition {
   const refs = route.problems.filter((p) => p.reason !== "UnsupportedValue");
   if (refs.length === 0) return condition("ResolvedRefs", true, "ResolvedRefs", "Resolved all references", gen);
-  return condition("ResolvedRefs", false, refs[0].reason, refs.map((p) => `${p.field}: ${p.message}`).join("; "), gen);
+  return condition("ResolvedRefs", false, refs[0].reason, listProblems(refs), gen);
 }
 
 /** Configuration we cannot apply makes the affected rules answer 500; the rest keeps working. */
 function partiallyInvalidCondition(route: CompiledRoute, gen: number | undefined): Condition | null {
   const bad = route.problems.filter((p) => p.reason === "UnsupportedValue");
   if (bad.length === 0) return null;
-  return condition("PartiallyInvalid", true, "UnsupportedValue", bad.map((p) => `${p.field}: ${p.message}`).join("; "), gen);
+  return condition("PartiallyInvalid", true, "UnsupportedValue", listProblems(bad), gen);
 }

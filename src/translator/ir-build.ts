@@ -53,7 +53,11 @@ function clustersOf(filters: IrFilters, into: Set<string>): void {
 
 export function buildConfig(ctx: Context, gateways: GatewayState[], attachments: Attachment[]): IrConfig {
   const byListener = new Map<ListenerState, Attachment[]>();
-  for (const a of attachments) byListener.set(a.listener, [...(byListener.get(a.listener) ?? []), a]);
+  for (const a of attachments) {
+    const list = byListener.get(a.listener);
+    if (list) list.push(a);
+    else byListener.set(a.listener, [a]);
+  }
 
   const byPort = new Map<number, { protocol: "HTTP" | "HTTPS"; listeners: IrGatewayListener[] }>();
   for (const g of gateways) {
