@@ -293,3 +293,15 @@ export async function mustBeAccepted(env: ConformanceEnv, gw: NN, routes: NN[], 
     return null;
   });
 }
+
+/** No listener status, or exactly one listener with no attached routes (upstream's two valid shapes). */
+export function gatewayZeroRoutes(items: Items, gw: NN): string | null {
+  const g = find(items, "Gateway", gw);
+  if (!g) return `Gateway ${gw.namespace}/${gw.name} not in /status`;
+  const d = latestGeneration(g, g.status?.conditions);
+  if (d) return d;
+  const ls = g.status?.listeners ?? [];
+  if (ls.length === 0) return null;
+  if (ls.length === 1 && (ls[0]!.attachedRoutes ?? 0) === 0) return null;
+  return `Gateway ${gw.name}: listeners ${JSON.stringify(ls.map((l) => ({ name: l.name, attachedRoutes: l.attachedRoutes })))}, expected zero attached routes`;
+}
