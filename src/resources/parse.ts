@@ -9,6 +9,11 @@ import { checkSchema } from "./schema.js";
 import { groupOf, refOf, type Diagnostic, type K8sObject, type LoadedObject, type ObjectRef } from "./types.js";
 import { parseYamlFile, type ParsedDocument } from "./yaml-source.js";
 
+/**
+ * Objects that passed validation (defaults applied, implicit Namespaces added) and every problem found.
+ * Any diagnostic with severity "error" means the folder is invalid: callers keep serving the last good
+ * load. Objects with errors are left out of `objects`; their problems carry the object's ref.
+ */
 export interface LoadResult {
   objects: LoadedObject[];
   diagnostics: Diagnostic[];

@@ -27,12 +27,6 @@ export class Reporter {
     this.add("warning", path, message, expected);
   }
 
-  /** True when an error was already reported at or below this path (avoids cascades). */
-  hasErrorUnder(path: FieldPath): boolean {
-    const p = formatPath(path);
-    return this.diagnostics.some((d) => d.severity === "error" && d.field !== undefined && (d.field === p || d.field.startsWith(p + ".") || d.field.startsWith(p + "[")));
-  }
-
   private add(severity: Severity, path: FieldPath, message: string, expected?: string): void {
     const field = formatPath(path);
     const key = `${severity}\u0000${field}\u0000${message}`;

@@ -20,14 +20,14 @@ interface Harness {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function harness(files: Record<string, string>, opts: { poll?: boolean } = {}): Promise<Harness> {
+async function harness(files: Record<string, string>, opts: { poll?: boolean; missingGraceMs?: number } = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), "sluice-fp-"));
   for (const [p, c] of Object.entries(files)) {
     mkdirSync(join(dir, p, ".."), { recursive: true });
     writeFileSync(join(dir, p), c);
   }
   const loads: LoadResult[] = [];
-  const provider = new FileProvider(dir, { debounceMs: 40, pollIntervalMs: 50, missingGraceMs: 2000, poll: opts.poll });
+  const provider = new FileProvider(dir, { debounceMs: 40, pollIntervalMs: 50, missingGraceMs: opts.missingGraceMs ?? 2000, poll: opts.poll });
   await provider.start((r) => loads.push(r));
   return {
     dir,
@@ -206,4 +206,23 @@ test("stop() leaves no watcher or timer behind", async () => {
   await sleep(200);
   assert.equal(h.loads.length, 1, "no reload after stop");
   rmSync(h.dir, { recursive: true, force: true });
+});
+
+test("a folder that stays away is reported as an error load, and recovers when it returns", async () => {
+  const h = await harness({ "a.yaml": svc("a", 80) }, { missingGraceMs: 150 });
+  try {
+    rmSync(h.dir, { recursive: true });
+    await h.waitLoads(2);
+    assert.equal(h.loads[1].objects.length, 0);
+    assert.match(h.loads[1].diagnostics[0].message, /cannot read the configuration folder/);
+    assert.equal(h.loads[1].diagnostics[0].severity, "error");
+    mkdirSync(h.dir);
+    writeFileSync(join(h.dir, "a.yaml"), svc("a", 80));
+    await h.waitLoads(3);
+    assert.deepEqual(h.loads[2].diagnostics, []);
+    assert.equal(find(h.loads[2], "a")?.metadata.generation, 1, "a re-created object starts again at generation 1");
+    assert.notEqual(find(h.loads[2], "a")?.metadata.uid, find(h.loads[0], "a")?.metadata.uid);
+  } finally {
+    await h.done();
+  }
 });

@@ -286,3 +286,38 @@ test("core kinds: Service ports and EndpointSlice addresses are checked like the
     message: '"::1" is not a valid IPv4 address',
   });
 });
+
+test("GRPCRoute: filter shape, method match and backend port rules", () => {
+  const text = `apiVersion: gateway.networking.k8s.io/v1
+kind: GRPCRoute
+metadata: {name: g}
+spec:
+  rules:
+  - matches:
+    - method: {type: Exact}
+    filters:
+    - {type: RequestMirror, requestHeaderModifier: {set: [{name: a, value: b}]}}
+    backendRefs: [{name: s, port: 50051}]
+`;
+  expectError(text, { field: "spec.rules[0].matches[0].method", line: 7, message: "neither service nor method is set" });
+  expectError(text, { field: "spec.rules[0].filters[0].requestHeaderModifier", line: 9, message: 'the filter\'s type is "RequestMirror"' });
+});
+
+test("wrongly-typed containers give one error and no cascade", () => {
+  const errs = errorsOf(route("  - backendRefs: {name: x}\n"));
+  assert.equal(errs.length, 1);
+  assert.equal(errs[0].field, "spec.rules[0].backendRefs");
+  assert.match(errs[0].message, /is a mapping/);
+  assert.equal(errs[0].expected, "a list");
+});
+
+test("kinds handled by other parts are validated, defaulted and passed through", () => {
+  const r = parseDocuments(
+    "apiVersion: gateway.networking.k8s.io/v1alpha2\nkind: TCPRoute\nmetadata: {name: db}\nspec:\n  parentRefs: [{name: gw, sectionName: pg}]\n  rules: [{backendRefs: [{name: pg, port: 5432}]}]\n",
+    FILE,
+  );
+  assert.deepEqual(r.diagnostics, []);
+  const spec = r.objects[0].object.spec as { parentRefs: unknown[]; rules: { backendRefs: unknown[] }[] };
+  assert.deepEqual(spec.parentRefs[0], { name: "gw", sectionName: "pg", group: "gateway.networking.k8s.io", kind: "Gateway" });
+  assert.deepEqual(spec.rules[0].backendRefs[0], { name: "pg", port: 5432, group: "", kind: "Service", weight: 1 });
+});
