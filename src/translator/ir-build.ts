@@ -35,9 +35,9 @@ function virtualHosts(attachments: Attachment[]): IrVirtualHost[] {
     for (const host of a.hostnames) {
       const list = byHost.get(host) ?? [];
       for (const rule of a.route.rules) {
-        rule.matches.forEach((match, matchIndex) => {
+        for (const { index: matchIndex, match } of rule.matches) {
           list.push({ route: a.route.item, rule: rule.index, matchIndex, match, compiled: a.route, ruleData: rule });
-        });
+        }
       }
       byHost.set(host, list);
     }

@@ -21,7 +21,8 @@ export interface RefProblem {
 export interface CompiledRule {
   index: number;
   name?: string;
-  matches: IrMatch[];
+  /** With their index in rule.matches (invalid matches are left out). */
+  matches: { index: number; match: IrMatch }[];
   filters: ReturnType<typeof convertFilters>["filters"];
   action: IrAction;
   timeouts?: IrTimeouts;
@@ -60,6 +61,30 @@ export function compileMatch(m: IHTTPRouteMatch): IrMatch {
   };
   if (m.method) match.method = m.method.toUpperCase();
   return match;
+}
+
+/** The first regular expression of a match that does not compile, with where it is. */
+function badRegex(m: IrMatch): { where: string; value: string } | null {
+  const check = (where: string, value: string) => {
+    try {
+      new RegExp(value);
+      return null;
+    } catch {
+      return { where, value };
+    }
+  };
+  if (m.path.type === "RegularExpression") {
+    const bad = check("path.value", m.path.value);
+    if (bad) return bad;
+  }
+  for (const [list, key] of [[m.headers, "headers"], [m.queryParams, "queryParams"]] as const) {
+    for (const v of list) {
+      if (v.type !== "RegularExpression") continue;
+      const bad = check(`${key}[name=${v.name}].value`, v.value);
+      if (bad) return bad;
+    }
+  }
+  return null;
 }
 
 function compileTimeouts(ctx: Context, route: HTTPRouteItem, rule: IHTTPRouteRule, field: string): IrTimeouts | undefined {
@@ -106,7 +131,21 @@ export function compileRoute(ctx: Context, route: HTTPRouteItem): CompiledRoute 
   const ruleList = spec.rules && spec.rules.length > 0 ? spec.rules : [{}];
   ruleList.forEach((rule: IHTTPRouteRule, i) => {
     const field = `spec.rules[${i}]`;
-    const matches = (rule.matches && rule.matches.length > 0 ? rule.matches : [{}]).map(compileMatch);
+    const matches: { index: number; match: IrMatch }[] = [];
+    (rule.matches && rule.matches.length > 0 ? rule.matches : [{}]).forEach((m, j) => {
+      const match = compileMatch(m);
+      const bad = badRegex(match);
+      // A pattern the data plane cannot compile would make the whole snapshot unusable: that
+      // match is left out (it never matches) and the route says so.
+      if (bad) {
+        problems.push({
+          reason: "UnsupportedValue",
+          field: `${field}.matches[${j}].${bad.where}`,
+          message: `invalid regular expression ${JSON.stringify(bad.value)}; this match is ignored`,
+          expected: "a valid regular expression",
+        });
+      } else matches.push({ index: j, match });
+    });
     const conv = convertFilters(ctx, route.namespace, rule.filters, `${field}.filters`, "rule", problems);
     const backends: IrBackend[] = [];
     (rule.backendRefs ?? []).forEach((br, j) => {
