@@ -24,12 +24,12 @@ function serviceProtocol(appProtocol: string | undefined): Protocol | undefined 
   return undefined;
 }
 
-/** Backend appProtocols; the Envoy Gateway spellings are accepted so configs carry over. */
+/** Backend appProtocols (the loader admits the same two values). */
 function backendProtocol(appProtocols: string[]): Protocol | undefined {
   let proto: Protocol = "http1";
   for (const p of appProtocols) {
-    if (p === "kubernetes.io/h2c" || p === "gateway.envoyproxy.io/h2c") proto = "h2c";
-    else if (p === "kubernetes.io/ws" || p === "gateway.envoyproxy.io/ws") proto = "ws";
+    if (p === "kubernetes.io/h2c") proto = "h2c";
+    else if (p === "kubernetes.io/ws") proto = "ws";
     else return undefined;
   }
   return proto;
