@@ -2,6 +2,7 @@
 // a fresh connection (agent: false), so no case is served on a connection opened for another, and
 // the Host header can be anything.
 import http from "node:http";
+import http2 from "node:http2";
 import https from "node:https";
 import type { TLSSocket } from "node:tls";
 import type { EchoResponse } from "../../../src/demo/echo-server.js";
@@ -127,12 +128,13 @@ export function caseName(e: Expectation, i: number): string {
 }
 
 /** Sends the expectation's request once. */
-export function send(port: number, e: Expectation, tls?: HttpRequest["tls"]): Promise<HttpResponse> {
+export function send(port: number, e: Expectation, tls?: HttpRequest["tls"], h2 = false): Promise<HttpResponse> {
   const headers: Record<string, string> = { ...(e.request.headers ?? {}) };
   if (e.backendSetResponseHeaders) {
     headers["x-echo-set-header"] = Object.entries(e.backendSetResponseHeaders).map(([k, v]) => `${k}:${v}`).join(",");
   }
-  return request({ port, path: e.request.path, host: e.request.host, method: e.request.method, headers, body: e.request.body, tls });
+  const req = { port, path: e.request.path, host: e.request.host, method: e.request.method, headers, body: e.request.body, tls };
+  return h2 ? requestH2(req) : request(req);
 }
 
 const joinVals = (v: string[] | undefined): string | undefined => (v === undefined ? undefined : v.join(","));
@@ -208,6 +210,8 @@ export interface EventuallyOptions {
   /** Matches in a row needed. */
   consecutive?: number;
   tls?: HttpRequest["tls"];
+  /** Speak HTTP/2 (h2 over TLS, or h2c prior knowledge without). */
+  h2?: boolean;
 }
 
 /**
@@ -223,7 +227,7 @@ export async function expectResponse(port: number, e: Expectation, opts: Eventua
   for (let attempt = 0; attempt < 200; attempt++) {
     let res: HttpResponse | undefined;
     try {
-      res = await send(port, e, opts.tls);
+      res = await send(port, e, opts.tls, opts.h2);
       const diff = compare(e, res, opts.tls ? "https" : "http");
       if (diff === null) {
         if (++ok >= need) return res;
@@ -238,4 +242,69 @@ export async function expectResponse(port: number, e: Expectation, opts: Eventua
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`${caseName(e, 0).replace(/^0 /, "")}: ${last}`);
+}
+
+/**
+ * One HTTP/2 request on a fresh session: over TLS (ALPN h2) when `tls` is given, else h2c with
+ * prior knowledge. `host` becomes :authority.
+ */
+export function requestH2(req: HttpRequest): Promise<HttpResponse> {
+  const started = Date.now();
+  const authority = req.host ?? `127.0.0.1:${req.port}`;
+  return new Promise((resolve, reject) => {
+    const session = req.tls
+      ? http2.connect(`https://127.0.0.1:${req.port}`, {
+          servername: req.tls.servername ?? authority.replace(/:\d+$/, ""),
+          ca: req.tls.ca,
+          rejectUnauthorized: req.tls.ca !== undefined,
+          checkServerIdentity: () => undefined,
+          ALPNProtocols: ["h2"],
+        })
+      : http2.connect(`http://127.0.0.1:${req.port}`);
+    const done = (err: Error | null, res?: HttpResponse): void => {
+      session.close();
+      if (err) reject(err);
+      else resolve(res!);
+    };
+    session.on("error", (e) => done(e));
+    const timer = setTimeout(() => {
+      session.destroy();
+      reject(new Error(`h2 request timed out after ${req.timeoutMs ?? 10_000} ms`));
+    }, req.timeoutMs ?? 10_000);
+    const stream = session.request({
+      ":method": req.method ?? "GET",
+      ":path": req.path,
+      ":authority": authority,
+      ":scheme": req.tls ? "https" : "http",
+      ...(req.headers ?? {}),
+    });
+    const chunks: Buffer[] = [];
+    let status = 0;
+    const headers: Record<string, string[]> = {};
+    stream.on("response", (h) => {
+      status = Number(h[":status"]);
+      for (const [k, v] of Object.entries(h)) {
+        if (k.startsWith(":") || v === undefined) continue;
+        headers[k] = Array.isArray(v) ? v : [String(v)];
+      }
+    });
+    stream.on("data", (c: Buffer) => chunks.push(c));
+    stream.on("error", (e) => {
+      clearTimeout(timer);
+      done(e);
+    });
+    stream.on("end", () => {
+      clearTimeout(timer);
+      const body = Buffer.concat(chunks).toString("utf8");
+      let echo: EchoResponse | undefined;
+      try {
+        const parsed = JSON.parse(body) as EchoResponse;
+        if (parsed && typeof parsed.pod === "string") echo = parsed;
+      } catch {
+        /* not an echo body */
+      }
+      done(null, { status, headers, body, echo, alpn: req.tls ? "h2" : undefined, elapsedMs: Date.now() - started });
+    });
+    stream.end(req.body);
+  });
 }
