@@ -305,3 +305,12 @@ export function gatewayZeroRoutes(items: Items, gw: NN): string | null {
   if (ls.length === 1 && (ls[0]!.attachedRoutes ?? 0) === 0) return null;
   return `Gateway ${gw.name}: listeners ${JSON.stringify(ls.map((l) => ({ name: l.name, attachedRoutes: l.attachedRoutes })))}, expected zero attached routes`;
 }
+
+/** The object has conditions, all at its current generation (GatewayMustHaveLatestConditions and kin). */
+export function latestConditions(items: Items, kind: string, nn: { namespace?: string; name: string }): string | null {
+  const o = find(items, kind, nn);
+  if (!o) return `${kind} ${nn.namespace ? `${nn.namespace}/` : ""}${nn.name} not in /status`;
+  if (o.metadata.generation === undefined) return `${kind} ${nn.name} has no metadata.generation`;
+  if (!o.status?.conditions?.length) return `${kind} ${nn.name} has no conditions`;
+  return latestGeneration(o, o.status.conditions);
+}
