@@ -25,8 +25,15 @@ export interface ListenerResult {
 
 export type FromWorker =
   | { type: "applied"; version: number; listeners: ListenerResult[] }
-  | { type: "apply-failed"; version: number; error: string };
+  | { type: "apply-failed"; version: number; error: string }
+  /**
+   * Sent once by the worker right after it installed its IPC message listener. IPC messages that
+   * reach a process before it listens are dropped, and an ESM entry listens only after all its
+   * imports loaded, so the control process sends init + snapshot only after this message.
+   */
+  | { type: "ready" };
 
 export function isFromWorker(m: unknown): m is FromWorker {
-  return typeof m === "object" && m !== null && ((m as { type?: unknown }).type === "applied" || (m as { type?: unknown }).type === "apply-failed");
+  const t = typeof m === "object" && m !== null ? (m as { type?: unknown }).type : undefined;
+  return t === "applied" || t === "apply-failed" || t === "ready";
 }

@@ -10,8 +10,9 @@ import { pino } from "pino";
 import { WorkerPool } from "../../../src/control/worker-pool.js";
 import type { Snapshot } from "../../../src/ir/types.js";
 
-// Attaches its message listener late on purpose: the pool must resend what the worker missed.
-const FAKE_WORKER = `
+// Attaches its message listener late on purpose (as an ESM entry loading its imports does): what
+// the pool sends before that is lost. ANNOUNCE: says "ready" once it listens.
+const FAKE_WORKER = (announce: boolean): string => `
 setTimeout(() => {
   let init = null;
   process.on("message", (m) => {
@@ -22,6 +23,7 @@ setTimeout(() => {
     }
     if (m.type === "shutdown") process.exit(0);
   });
+  ${announce ? 'process.send({ type: "ready" });' : ""}
 }, 300);
 `;
 
@@ -46,10 +48,11 @@ function alive(pid: number): boolean {
   }
 }
 
-test("worker pool: publish, re-fork after a crash, graceful stop", async () => {
+for (const announce of [true, false]) {
+test(`worker pool (${announce ? "worker says ready" : "worker without ready"}): publish, re-fork after a crash, graceful stop`, async () => {
   const dir = mkdtempSync(join(tmpdir(), "sluice-pool-"));
   const exec = join(dir, "worker.cjs");
-  writeFileSync(exec, FAKE_WORKER);
+  writeFileSync(exec, FAKE_WORKER(announce));
   const pool = new WorkerPool({ count: 2, exec, init: { accessLog: "off" }, log: pino({ level: "silent" }) });
   try {
     pool.start();
@@ -72,3 +75,4 @@ test("worker pool: publish, re-fork after a crash, graceful stop", async () => {
     rmSync(dir, { recursive: true, force: true });
   }
 });
+}
