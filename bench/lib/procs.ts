@@ -1,0 +1,121 @@
+// Every process and temp folder the benchmark creates is registered here, so that a normal end,
+// an error and Ctrl-C all leave nothing behind.
+import { spawn, type ChildProcess } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+
+export interface Proc {
+  name: string;
+  child: ChildProcess;
+  pid: number;
+  /** Last 64 KiB of stdout + stderr, for error messages. */
+  output(): string;
+  exited: Promise<number | null>;
+}
+
+export interface SpawnOptions {
+  /** CPU list for taskset (e.g. "1" or "0-1"); the process and its children stay on it. */
+  cpus?: string;
+  env?: NodeJS.ProcessEnv;
+  cwd?: string;
+}
+
+const live = new Set<Proc>();
+const dirs = new Set<string>();
+let cleaning: Promise<void> | null = null;
+
+export function tempDir(prefix: string): string {
+  const d = mkdtempSync(join(tmpdir(), `sluice-bench-${prefix}-`));
+  dirs.add(d);
+  return d;
+}
+
+export function removeTempDir(d: string): void {
+  rmSync(d, { recursive: true, force: true });
+  dirs.delete(d);
+}
+
+/** Starts cmd (under taskset when cpus is given) in its own process group. */
+export function start(name: string, cmd: string, args: string[], opts: SpawnOptions = {}): Proc {
+  const [file, argv] = opts.cpus !== undefined ? ["taskset", ["-c", opts.cpus, cmd, ...args]] : [cmd, args];
+  // detached: own process group, so workers a server forks can be killed with it.
+  const child = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"], detached: true, env: opts.env ?? process.env, cwd: opts.cwd });
+  let out = "";
+  const keep = (d: Buffer): void => {
+    out += d.toString();
+    if (out.length > 65_536) out = out.slice(-65_536);
+  };
+  child.stdout?.on("data", keep);
+  child.stderr?.on("data", keep);
+  if (child.pid === undefined) throw new Error(`could not start ${name} (${cmd})`);
+  const exited = new Promise<number | null>((r) => {
+    child.once("exit", (code, signal) => r(code ?? (signal ? 128 : null)));
+    child.once("error", () => r(-1));
+  });
+  const p: Proc = { name, child, pid: child.pid, output: () => out, exited };
+  live.add(p);
+  void exited.then(() => live.delete(p));
+  return p;
+}
+
+function groupAlive(pgid: number): boolean {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** SIGTERM to the process (it stops its own workers), then SIGKILL to its group after a grace period. */
+export async function stop(p: Proc, graceMs = 5_000): Promise<void> {
+  if (p.child.exitCode === null && p.child.signalCode === null) {
+    try {
+      process.kill(p.pid, "SIGTERM");
+    } catch {
+      /* already gone */
+    }
+    await Promise.race([p.exited, new Promise((r) => setTimeout(r, graceMs))]);
+  }
+  // Whatever is left of the group (workers of a leader that did not stop them) is killed.
+  for (let i = 0; i < 20 && groupAlive(p.pid); i++) {
+    try {
+      process.kill(-p.pid, "SIGKILL");
+    } catch {
+      break;
+    }
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  live.delete(p);
+}
+
+export async function cleanup(): Promise<void> {
+  cleaning ??= (async () => {
+    await Promise.all([...live].map((p) => stop(p, 3_000)));
+    for (const d of [...dirs]) removeTempDir(d);
+  })();
+  return cleaning;
+}
+
+/** Last resort on process exit: synchronous kills and removals. */
+function cleanupSync(): void {
+  for (const p of live) {
+    try {
+      process.kill(-p.pid, "SIGKILL");
+    } catch {
+      /* gone */
+    }
+  }
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+}
+
+export function installSignalHandlers(): void {
+  process.on("exit", cleanupSync);
+  for (const sig of ["SIGINT", "SIGTERM", "SIGHUP"] as const) {
+    process.once(sig, () => {
+      process.stderr.write(`\n${sig}: stopping every process the benchmark started…\n`);
+      void cleanup().finally(() => process.exit(130));
+    });
+  }
+}

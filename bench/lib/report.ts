@@ -1,0 +1,121 @@
+// The results as a markdown section, and its place in bench/RESULTS.md.
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import type { Cell, MatrixPlan, Size } from "./matrix.js";
+import { cellKey } from "./matrix.js";
+import type { ScalePlan, ScaleRow } from "./scale.js";
+import { summary } from "./scale.js";
+import { fmtBytes, fmtInt, fmtMs, fmtRatio, median } from "./stats.js";
+import type { Layout, Machine } from "./system.js";
+
+export interface ReportInput {
+  key: string;
+  title: string;
+  command: string;
+  date: string;
+  machine: Machine;
+  layout: Layout;
+  origin: string;
+  notes: string[];
+  matrix: { plan: MatrixPlan; cells: Map<string, Cell> } | null;
+  scale: { plan: ScalePlan; rows: ScaleRow[] } | null;
+  skipped: string[];
+}
+
+const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
+
+function matrixTable(plan: MatrixPlan, cells: Map<string, Cell>): string[] {
+  const out = [
+    "| body | conns | variant | req/s | x nginx | p50 ms | p99 ms | p99 x nginx | errors | req/s per run |",
+    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  ];
+  for (const size of plan.sizes as Size[])
+    for (const c of plan.connections) {
+      const ref = cells.get(cellKey("nginx", size, c));
+      for (const v of plan.variants) {
+        const cell = cells.get(cellKey(v.id, size, c))!;
+        const ratio = ref ? cell.rps / ref.rps : NaN;
+        const p99r = ref ? cell.p99ms / ref.p99ms : NaN;
+        out.push(
+          `| ${size} | ${c} | ${v.label} | ${fmtInt(cell.rps)} | ${fmtRatio(ratio)} | ${fmtMs(cell.p50ms)} | ${fmtMs(cell.p99ms)} | ${fmtRatio(p99r)} | ${cell.errors} | ${cell.runs.map((r) => fmtInt(r.rps)).join(", ")} |`,
+        );
+      }
+    }
+  return out;
+}
+
+function scaleTables(plan: ScalePlan, rows: ScaleRow[]): string[] {
+  const base = rows[0];
+  const out = [
+    `sluice with ${plan.workers} worker(s) on cpus ${plan.cpus}; routes have distinct hostnames (rN.bench.test) and path prefixes (/rN).`,
+    `Memory per route = (mean worker VmRSS at N routes - at ${base?.routes ?? "?"} routes) / (N - ${base?.routes ?? "?"}); each size is a fresh process.`,
+    "",
+    "| routes | start to ready | worker VmRSS | data-plane memory per route | control VmRSS | change -> all workers (/ready) median / max | change -> answering (wire) median / max | req/s (-c64, last route) | p99 ms |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+  ];
+  for (const r of rows) {
+    const perRoute = base && r !== base ? (sum(r.workerRss) / r.workerRss.length - sum(base.workerRss) / base.workerRss.length) / (r.routes - base.routes) : NaN;
+    const s = summary(r);
+    out.push(
+      `| ${fmtInt(r.routes)} | ${fmtMs(r.loadMs)} ms | ${r.workerRss.map(fmtBytes).join(" / ")} | ${r === base ? "(baseline)" : fmtBytes(perRoute)} | ${fmtBytes(r.controlRss)} | ${fmtMs(s.ready)} / ${fmtMs(s.readyMax)} ms | ${fmtMs(s.wire)} / ${fmtMs(s.wireMax)} ms | ${fmtInt(median(r.load.map((l) => l.rps)))} | ${fmtMs(median(r.load.map((l) => l.p99ms)))} |`,
+    );
+  }
+  if (rows.some((r) => r.churn)) {
+    out.push(
+      "",
+      `Steady load while routes change: wrk -c64 for ${plan.churnSeconds}s on route r0 while the harness adds a route, rewrites r0's file, removes the route and rewrites r0 back, in a loop (each change waits for every worker).`,
+      "",
+      "| routes | changes applied | requests | non-2xx/3xx | socket errors | change -> all workers under load median / max | req/s during changes |",
+      "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    );
+    for (const r of rows) {
+      if (!r.churn) continue;
+      const c = r.churn;
+      out.push(
+        `| ${fmtInt(r.routes)} | ${c.changes} | ${fmtInt(c.result.requests)} | ${c.result.non2xx} | ${c.result.socketErrors} | ${fmtMs(median(c.readyMs))} / ${fmtMs(Math.max(...c.readyMs))} ms | ${fmtInt(c.result.rps)} |`,
+      );
+    }
+  }
+  return out;
+}
+
+export function renderMarkdown(r: ReportInput): string {
+  const m = r.machine;
+  const lines = [
+    `<!-- bench:${r.key}:start -->`,
+    `## ${r.title}`,
+    "",
+    ...r.notes.map((n) => `> ${n}`),
+    ...(r.notes.length ? [""] : []),
+    `- Command: \`${r.command}\``,
+    `- Date: ${r.date}`,
+    `- Machine: ${m.cpus} CPUs (nproc), ${m.cpuModel}, ${m.kernel}, Node.js ${m.node}, nginx ${m.nginx}, HAProxy ${m.haproxy}, wrk ${m.wrk}`,
+    `- CPU layout (taskset): wrk -t1 on cpu ${r.layout.load}; origin (${r.origin}) on cpu ${r.layout.origin}; nginx (1 worker), haproxy (nbthread 1) and sluice 1 worker on cpu ${r.layout.proxy}; sluice N workers on cpus ${r.layout.all} (shares cpu ${r.layout.load} with wrk and the origin)`,
+  ];
+  if (r.matrix) {
+    const p = r.matrix.plan;
+    lines.push(
+      `- L7 runs: wrk -t1, ${p.reps} repetitions of ${p.seconds}s per cell, interleaved across variants (order rotated each repetition), after a ${p.warmupSeconds}s warm-up per variant and body; medians shown; errors = non-2xx/3xx + socket errors summed over the repetitions`,
+      "",
+      "### L7 proxying",
+      "",
+      ...matrixTable(p, r.matrix.cells),
+    );
+  }
+  if (r.scale) lines.push("", "### Route scale", "", ...scaleTables(r.scale.plan, r.scale.rows));
+  if (r.skipped.length) lines.push("", "### Not measured", "", ...r.skipped.map((s) => `- ${s}`));
+  lines.push(`<!-- bench:${r.key}:end -->`);
+  return lines.join("\n") + "\n";
+}
+
+/** Replaces the section with the same key in file, or appends it. */
+export function writeSection(file: string, section: string, key: string): void {
+  const header = "# Benchmark results\n\nProduced by `npm run bench` (see bench/README.md). Each section is one run; a later run with the same\nkey (mode or --label) replaces its section.\n\n";
+  let text = existsSync(file) ? readFileSync(file, "utf8") : header;
+  const startTag = `<!-- bench:${key}:start -->`;
+  const endTag = `<!-- bench:${key}:end -->`;
+  const a = text.indexOf(startTag);
+  const b = text.indexOf(endTag);
+  if (a >= 0 && b > a) text = text.slice(0, a) + section.trimEnd() + text.slice(b + endTag.length);
+  else text = text.trimEnd() + "\n\n" + section;
+  writeFileSync(file, text.trimEnd() + "\n");
+}

@@ -1,0 +1,193 @@
+// Route scale: sluice with many HTTPRoutes — data-plane memory per route, change propagation,
+// throughput at each size, and errors seen by a steady load while routes change.
+import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { progress } from "./progress.js";
+import { stop, tempDir, removeTempDir } from "./procs.js";
+import { gatewayYaml, get, readyState, routeYaml, startSluice, waitHttp, waitVersion, type Sluice } from "./servers.js";
+import { median, max } from "./stats.js";
+import { sleep } from "./system.js";
+import { wrk, type WrkResult } from "./wrk.js";
+
+export interface ScalePlan {
+  sizes: number[];
+  workers: number;
+  cpus: string;
+  loadCpus: string;
+  originPort: number;
+  ports: () => Promise<[number, number]>;
+  /** Idle route additions timed per size. */
+  changes: number;
+  seconds: number;
+  reps: number;
+  churnSeconds: number;
+}
+
+export interface ScaleRow {
+  routes: number;
+  loadMs: number;
+  workerRss: number[];
+  controlRss: number;
+  /** Time to all workers serving the new version (admin /ready), idle, ms. */
+  readyMs: number[];
+  /** Time to the first of K consecutive 200s on new connections, ms. */
+  wireMs: number[];
+  load: WrkResult[];
+  churn: { result: WrkResult; changes: number; readyMs: number[] } | null;
+}
+
+const host = (i: number): string => `r${i}.bench.test`;
+const prefix = (i: number): string => `/r${i}`;
+const STREAK = 20;
+
+function writeAtomic(path: string, content: string): void {
+  // Write then rename, as editors do, so the watcher never sees half a file.
+  writeFileSync(`${path}.tmp`, content);
+  renameSync(`${path}.tmp`, path);
+}
+
+/** VmRSS of a process in bytes (NaN when it is gone). */
+export function rss(pid: number): number {
+  try {
+    const m = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"));
+    return m ? Number(m[1]) * 1024 : NaN;
+  } catch {
+    return NaN;
+  }
+}
+
+/** Direct children of pid, from /proc/<pid>/task/<tid>/children (every thread may have forked). */
+export function childPids(pid: number): number[] {
+  const out: number[] = [];
+  try {
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      const txt = readFileSync(`/proc/${pid}/task/${tid}/children`, "utf8").trim();
+      if (txt) out.push(...txt.split(/\s+/).map(Number));
+    }
+  } catch {
+    /* no children file: fall back to scanning */
+  }
+  if (out.length > 0) return out;
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
+      if (ppid === pid) out.push(Number(d));
+    } catch {
+      /* exited meanwhile */
+    }
+  }
+  return out;
+}
+
+/** The worker processes: children of the sluice process that /ready also lists, when it lists pids. */
+async function workerPids(s: Sluice): Promise<number[]> {
+  const kids = childPids(s.proc.pid);
+  const st = await readyState(s.adminPort);
+  const listed = new Set((st?.workers ?? []).map((w) => w.pid).filter((p): p is number => typeof p === "number"));
+  return listed.size > 0 ? kids.filter((p) => listed.has(p)) : kids;
+}
+
+/** ms from t0 to the first of STREAK consecutive 200s, each on a new connection (NaN on timeout). */
+async function wireTime(port: number, hostname: string, path: string, t0: number, timeoutMs: number): Promise<number> {
+  let streak = 0;
+  let streakStart = 0;
+  while (performance.now() - t0 < timeoutMs) {
+    const sent = performance.now();
+    const status = await get(port, path, { host: hostname });
+    if (status === 200) {
+      if (streak === 0) streakStart = sent;
+      if (++streak >= STREAK) return streakStart - t0;
+    } else streak = 0;
+  }
+  return NaN;
+}
+
+function routesFile(from: number, to: number, origin: number): string {
+  const docs: string[] = [];
+  for (let i = from; i < to; i++) docs.push(routeYaml(`r${i}`, origin, host(i), prefix(i)));
+  return docs.join("---\n");
+}
+
+async function oneSize(plan: ScalePlan, n: number, label: (s: string) => void): Promise<ScaleRow> {
+  const [port, adminPort] = await plan.ports();
+  const dir = tempDir(`scale-${n}`);
+  writeFileSync(join(dir, "gateway.yaml"), gatewayYaml(port, plan.originPort));
+  // r0 (the route under steady load) has its own file so it can be rewritten while loaded.
+  writeFileSync(join(dir, "hot.yaml"), routesFile(0, 1, plan.originPort));
+  if (n > 1) writeFileSync(join(dir, "routes.yaml"), routesFile(1, n, plan.originPort));
+  label(`starting sluice with ${n} routes`);
+  const t0 = performance.now();
+  const s = await startSluice({ name: `sluice-scale-${n}`, port, adminPort, configDir: dir, workers: plan.workers, cpus: plan.cpus, readyTimeoutMs: 300_000 });
+  const loadMs = performance.now() - t0;
+  try {
+    const last = n - 1;
+    await waitHttp(port, `${prefix(last)}/20b`, s.proc, 10_000, { host: host(last) });
+    await sleep(1_000);
+    const pids = await workerPids(s);
+    const row: ScaleRow = { routes: n, loadMs, workerRss: pids.map(rss), controlRss: rss(s.proc.pid), readyMs: [], wireMs: [], load: [], churn: null };
+
+    // Idle propagation: add one route, time until every worker serves it.
+    for (let k = 0; k < plan.changes; k++) {
+      label(`${n} routes: change ${k + 1}/${plan.changes}`);
+      const v0 = (await readyState(adminPort))?.version ?? 0;
+      const name = `add${k}`;
+      const t = performance.now();
+      writeAtomic(join(dir, `${name}.yaml`), routeYaml(name, plan.originPort, `${name}.bench.test`, `/${name}`));
+      const [ready, wire] = await Promise.all([
+        waitVersion(s, v0, 30_000).then(() => performance.now() - t),
+        wireTime(port, `${name}.bench.test`, `/${name}/20b`, t, 30_000),
+      ]);
+      row.readyMs.push(ready);
+      row.wireMs.push(wire);
+    }
+
+    for (let r = 0; r < plan.reps; r++) {
+      label(`${n} routes: wrk -c64 ${plan.seconds}s on route r${last} (${r + 1}/${plan.reps})`);
+      row.load.push(await wrk({ url: `http://127.0.0.1:${port}${prefix(last)}/20b`, connections: 64, seconds: plan.seconds, cpus: plan.loadCpus, headers: { host: host(last) } }));
+    }
+
+    if (plan.churnSeconds > 0) {
+      label(`${n} routes: steady load on r0 while routes change (${plan.churnSeconds}s)`);
+      const load = wrk({ url: `http://127.0.0.1:${port}${prefix(0)}/20b`, connections: 64, seconds: plan.churnSeconds, cpus: plan.loadCpus, headers: { host: host(0) } });
+      const end = performance.now() + plan.churnSeconds * 1000 - 700;
+      await sleep(300);
+      const churnReady: number[] = [];
+      let changes = 0;
+      const hot = join(dir, "hot.yaml");
+      const hotAlt = routesFile(0, 1, plan.originPort).replace("  rules:\n", "  rules:\n    - matches:\n        - path: { type: PathPrefix, value: /r0-alt }\n      backendRefs:\n        - { group: sluice.dev, kind: Backend, name: origin, port: " + plan.originPort + " }\n");
+      while (performance.now() < end) {
+        const v0 = (await readyState(adminPort))?.version ?? 0;
+        const t = performance.now();
+        // Cycle: add a route, change the loaded route, remove the added route, change it back.
+        switch (changes % 4) {
+          case 0: writeAtomic(join(dir, "churn.yaml"), routeYaml("churn", plan.originPort, "churn.bench.test", "/churn")); break;
+          case 1: writeAtomic(hot, hotAlt); break;
+          case 2: rmSync(join(dir, "churn.yaml"), { force: true }); break;
+          default: writeAtomic(hot, routesFile(0, 1, plan.originPort));
+        }
+        await waitVersion(s, v0, 30_000);
+        churnReady.push(performance.now() - t);
+        changes++;
+        await sleep(100);
+      }
+      row.churn = { result: await load, changes, readyMs: churnReady };
+    }
+    return row;
+  } finally {
+    await stop(s.proc);
+    removeTempDir(dir);
+  }
+}
+
+export async function runScale(plan: ScalePlan): Promise<ScaleRow[]> {
+  const rows: ScaleRow[] = [];
+  for (const n of plan.sizes) rows.push(await oneSize(plan, n, (t) => progress(`[scale ${rows.length + 1}/${plan.sizes.length}] ${t}`)));
+  return rows;
+}
+
+export function summary(r: ScaleRow): { ready: number; readyMax: number; wire: number; wireMax: number } {
+  return { ready: median(r.readyMs), readyMax: max(r.readyMs), wire: median(r.wireMs), wireMax: max(r.wireMs) };
+}
