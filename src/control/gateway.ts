@@ -28,6 +28,7 @@ export interface RunOptions {
 export const WORKER_ENTRY = fileURLToPath(new URL("../proxy/worker-main.js", import.meta.url));
 
 const STOP_TIMEOUT_MS = 5000;
+const METRICS_WAIT_MS = 2000;
 
 export interface RunningGateway {
   stop(): Promise<void>;
@@ -72,7 +73,11 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
     metrics: async () => {
       let workerText: string;
       try {
-        workerText = await aggregator.clusterMetrics();
+        // prom-client waits 5 s for silent workers; an admin scrape should not.
+        workerText = await Promise.race([
+          aggregator.clusterMetrics(),
+          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer from the workers within ${METRICS_WAIT_MS} ms`)), METRICS_WAIT_MS).unref()),
+        ]);
       } catch (err) {
         // The control metrics are still worth serving when a worker does not answer.
         workerText = `# worker metrics unavailable: ${errText(err)}\n`;

@@ -55,7 +55,8 @@ test("GET /status: a v1 List of every resource with its status, kinds sorted", a
   assert.equal(r.body.kind, "List");
   const kinds = r.body.items.map((i) => i.kind);
   assert.deepEqual(kinds, [...kinds].sort());
-  assert.deepEqual(kinds, ["Backend", "Gateway", "GatewayClass", "HTTPRoute"]);
+  // The namespace "default" exists implicitly, as in a cluster.
+  assert.deepEqual(kinds, ["Backend", "Gateway", "GatewayClass", "HTTPRoute", "Namespace"]);
   const gwItem = r.body.items.find((i) => i.kind === "Gateway")!;
   assert.equal(gwItem.apiVersion, "gateway.networking.k8s.io/v1");
   assert.equal(gwItem.metadata.name, "gw");
@@ -99,17 +100,24 @@ test("unknown admin paths are 404", async () => {
   assert.equal((await fetch(gw.admin("/nope"))).status, 404);
 });
 
-test("unchanged input (touched file, rewritten with the same bytes) makes no new version", async () => {
+test("unchanged input makes no new version: a touch, the same bytes, a comment", async () => {
   const before = await json<ConfigDump>(gw.admin("/config_dump"));
   const unchanged = async (): Promise<number> => metricValue(await (await fetch(gw.admin("/metrics"))).text(), 'sluice_config_reloads_total{result="unchanged"}');
   const u0 = await unchanged();
+  const routes = ROUTE({ name: "r1", path: "/", backends: [{ name: "echo-a", port: echo.port }] });
   const t = new Date();
   utimesSync(join(gw.configDir, "routes.yaml"), t, t);
-  gw.write("routes.yaml", ROUTE({ name: "r1", path: "/", backends: [{ name: "echo-a", port: echo.port }] }));
+  gw.write("routes.yaml", routes);
+  // A comment moves every line: the objects' positions change, the resulting config does not.
+  gw.write("routes.yaml", `# a comment that changes nothing\n${routes}`);
   await until("a reload that found the config unchanged", 10_000, async () => (await unchanged()) > u0);
   const afterDump = await json<ConfigDump>(gw.admin("/config_dump"));
   assert.equal(afterDump.body.version, before.body.version);
   assert.equal(afterDump.body.hash, before.body.hash);
-  const ready = await gw.readyState();
-  assert.equal(ready?.version, before.body.version);
+  assert.equal((await gw.readyState())?.version, before.body.version);
+  // A real change afterwards is exactly one version later: nothing in between made one.
+  gw.write("routes.yaml", ROUTE({ name: "r1", path: "/other", backends: [{ name: "echo-a", port: echo.port }] }));
+  const ready = await gw.waitReady(before.body.version + 1, 10_000);
+  assert.equal(ready.version, before.body.version + 1);
+  assert.equal((await get(port, "/other")).pod, "echo-a");
 });
