@@ -1,6 +1,7 @@
 // Bad input at start and while running, fixing it, and a clean stop.
 import { test } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
 import { startEchoServer } from "../../../src/demo/echo-server.js";
 import { GatewayProcess, freePort } from "../../helpers/gateway.js";
 import { BACKEND, CLASS_AND_GATEWAY, ROUTE, alive, get, json, until, type ConfigDump } from "./fixtures.js";
@@ -36,9 +37,10 @@ test("a folder with errors at start: admin up, 503 with the reason, serves once 
     files: { "gw.yaml": CLASS_AND_GATEWAY(port), "b.yaml": BACKEND("echo-a", echo.port), "routes.yaml": BAD_ROUTE },
   });
   try {
-    const r = await until("admin /ready answering", 10_000, async () => {
+    const r = await until("admin /ready answering after the first load", 10_000, async () => {
       const res = await fetch(gw.admin("/ready"));
-      return { status: res.status, body: (await res.json()) as Ready };
+      const body = (await res.json()) as Ready;
+      return body.reason === "configuration not loaded yet" ? null : { status: res.status, body };
     });
     assert.equal(r.status, 503);
     assert.equal(r.body.ready, false);
@@ -103,4 +105,33 @@ test("SIGTERM stops the gateway with exit 0 and leaves no worker behind", async 
   assert.equal(code, 0, gw.stderr);
   for (const pid of pids) assert.equal(alive(pid), false, `worker ${pid} left running`);
   await assert.rejects(fetch(gw.admin("/healthz")));
+});
+
+test("a worker that dies is re-forked and serves the current snapshot again", async () => {
+  const echo = await startEchoServer({ pod: "echo-a" });
+  const port = await freePort();
+  const gw = await GatewayProcess.start({
+    workers: 2,
+    files: {
+      "gw.yaml": CLASS_AND_GATEWAY(port),
+      "b.yaml": BACKEND("echo-a", echo.port),
+      "routes.yaml": ROUTE({ name: "r1", path: "/", backends: [{ name: "echo-a", port: echo.port }] }),
+    },
+  });
+  try {
+    const before = (await json<Ready>(gw.admin("/ready"))).body;
+    const victim = before.workers[0]!.pid!;
+    process.kill(victim, "SIGKILL");
+    const after = await until("a new worker at the current version", 15_000, async () => {
+      const r = (await json<Ready>(gw.admin("/ready"))).body;
+      const w = r.workers.find((x) => x.id === before.workers[0]!.id);
+      return r.ready && w && w.pid !== victim && w.version === before.version ? r : null;
+    });
+    assert.equal(after.version, before.version);
+    assert.equal(after.workers.length, 2);
+    for (let i = 0; i < 6; i++) assert.equal((await get(port, `/after-${i}`, { agent: new http.Agent() })).pod, "echo-a");
+  } finally {
+    await gw.stop();
+    await echo.close();
+  }
 });
