@@ -30,7 +30,8 @@ const { values: opt } = parseArgs({
 if (opt.help) {
   console.log(`Usage: npm run bench -- [--quick] [--write] [--label NAME] [--note TEXT] [--origin nginx|node]
                        [--seconds N] [--reps N] [--only l7|scale] [--scale-sizes 10,1000,5000]
-  --quick        smoke version, about one minute (1 s runs, -c64 only, fewer scale changes)
+  --quick        smoke version, about one minute: 1 s runs, -c64 only, no "sluice N workers" variant,
+                 10 and 1,000 routes only, fewer route changes
   --write        put the markdown section into bench/RESULTS.md (replacing the one with the same key)
   --label NAME   key and title of the section (default: the mode), e.g. "raw upstream pool"
   --note TEXT    a line quoted at the top of the section (repeatable)
@@ -74,20 +75,24 @@ async function main(): Promise<void> {
     const [pNginx, pHaproxy, pS1, aS1, pSN, aSN] = (await freePorts(6, taken)) as [number, number, number, number, number, number];
     const servers: Server[] = [];
     try {
-      progress("starting nginx");
-      servers.push(await startNginxProxy(pNginx, originPort!, lay.proxy));
-      progress("starting haproxy");
-      servers.push(await startHaproxy(pHaproxy, originPort!, lay.proxy));
-      progress("starting sluice (1 worker)");
-      servers.push(await startSluiceProxy("sluice-1", pS1, aS1, originPort!, 1, lay.proxy));
-      progress(`starting sluice (${m.cpus} workers)`);
-      servers.push(await startSluiceProxy("sluice-n", pSN, aSN, originPort!, m.cpus, lay.all));
+      // --quick leaves out "sluice N workers": with wrk and the origin on cpu 0 it mostly measures contention.
+      const withN = !quick;
+      progress("starting nginx, haproxy and sluice");
+      // Started together; each one's start() registers it for cleanup even if another fails.
+      const started = await Promise.allSettled([
+        startNginxProxy(pNginx, originPort!, lay.proxy),
+        startHaproxy(pHaproxy, originPort!, lay.proxy),
+        startSluiceProxy("sluice-1", pS1, aS1, originPort!, 1, lay.proxy),
+        ...(withN ? [startSluiceProxy("sluice-n", pSN, aSN, originPort!, m.cpus, lay.all)] : []),
+      ]);
+      for (const r of started) if (r.status === "fulfilled") servers.push(r.value);
+      for (const r of started) if (r.status === "rejected") throw r.reason;
       const variants: Variant[] = [
         { id: "direct", label: "direct to origin (limit)", port: originPort!, cpus: lay.origin },
         { id: "nginx", label: "nginx", port: pNginx, cpus: lay.proxy },
         { id: "haproxy", label: "haproxy", port: pHaproxy, cpus: lay.proxy },
         { id: "sluice-1", label: "sluice 1 worker", port: pS1, cpus: lay.proxy },
-        { id: "sluice-n", label: `sluice ${m.cpus} workers`, port: pSN, cpus: lay.all },
+        ...(withN ? [{ id: "sluice-n", label: `sluice ${m.cpus} workers`, port: pSN, cpus: lay.all }] : []),
       ];
       const plan: MatrixPlan = {
         variants,
@@ -106,7 +111,7 @@ async function main(): Promise<void> {
 
   let scale: { plan: ScalePlan; rows: Awaited<ReturnType<typeof runScale>> } | null = null;
   if (opt.only !== "l7") {
-    const sizes = opt["scale-sizes"] ? opt["scale-sizes"].split(",").map((x) => positiveInt(x.trim(), "scale-sizes")!) : [10, 1000, 5000];
+    const sizes = opt["scale-sizes"] ? opt["scale-sizes"].split(",").map((x) => positiveInt(x.trim(), "scale-sizes")!) : quick ? [10, 1000] : [10, 1000, 5000];
     const plan: ScalePlan = {
       sizes,
       workers: m.cpus,
@@ -117,7 +122,7 @@ async function main(): Promise<void> {
       changes: quick ? 3 : 10,
       seconds,
       reps: quick ? 1 : reps,
-      churnSeconds: quick ? 3 : 15,
+      churnSeconds: quick ? 2 : 15,
     };
     scale = { plan, rows: await runScale(plan) };
   }

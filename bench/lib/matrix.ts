@@ -46,11 +46,10 @@ export async function runMatrix(plan: MatrixPlan): Promise<Map<string, Cell>> {
       for (const c of plan.connections) cells.set(cellKey(v.id, size, c), { variant: v, size, connections: c, runs: [], rps: NaN, p50ms: NaN, p99ms: NaN, errors: 0 });
 
   // Warm-up (JIT, connection pools), not recorded.
-  for (const v of plan.variants)
-    for (const size of plan.sizes) {
-      progress(`warm-up ${v.label} ${size}`);
-      await wrk({ url: `http://127.0.0.1:${v.port}${bodyPath(size)}`, connections: Math.max(...plan.connections), seconds: plan.warmupSeconds, cpus: plan.loadCpus });
-    }
+  for (const v of plan.variants) {
+    progress(`warm-up ${v.label}`);
+    await wrk({ url: `http://127.0.0.1:${v.port}${bodyPath(plan.sizes[0]!)}`, connections: Math.max(...plan.connections), seconds: plan.warmupSeconds, cpus: plan.loadCpus });
+  }
 
   const total = plan.reps * plan.sizes.length * plan.connections.length * plan.variants.length;
   let done = 0;

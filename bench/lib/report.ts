@@ -47,16 +47,19 @@ function scaleTables(plan: ScalePlan, rows: ScaleRow[]): string[] {
   const base = rows[0];
   const out = [
     `sluice with ${plan.workers} worker(s) on cpus ${plan.cpus}; routes have distinct hostnames (rN.bench.test) and path prefixes (/rN).`,
-    `Memory per route = (mean worker VmRSS at N routes - at ${base?.routes ?? "?"} routes) / (N - ${base?.routes ?? "?"}); each size is a fresh process.`,
+    `Each size is a fresh process. Worker VmRSS is sampled 1 s after start, before any load (median of 5 samples), and again after the idle changes and the throughput runs; memory per route = (mean idle worker VmRSS at N routes - at ${base?.routes ?? "?"} routes) / (N - ${base?.routes ?? "?"}). "change -> all workers": one route file added, until /ready shows every worker on the new version; "change -> answering": until the first of 20 consecutive 200s on new connections for the new route (idle gateway).`,
     "",
-    "| routes | start to ready | worker VmRSS | data-plane memory per route | control VmRSS | change -> all workers (/ready) median / max | change -> answering (wire) median / max | req/s (-c64, last route) | p99 ms |",
-    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
+    "| routes | start to ready | worker VmRSS idle | after load | data-plane memory per route | control VmRSS | change -> all workers (/ready) median / max | change -> answering (wire) median / max | req/s (-c64, last route) | p99 ms |",
+    "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
+  const spread = Math.max(...rows.map((r) => Math.max(...r.workerRss) - Math.min(...r.workerRss)));
+  if (rows.length && rows[0]!.workerRss.length > 1)
+    out.splice(2, 0, `VmRSS includes garbage not yet collected: idle workers of the same process differed by up to ${fmtBytes(spread)} in this run, so a per-route figure below ${fmtBytes(spread)} / (N - ${base?.routes}) per route is within that noise.`);
   for (const r of rows) {
     const perRoute = base && r !== base ? (sum(r.workerRss) / r.workerRss.length - sum(base.workerRss) / base.workerRss.length) / (r.routes - base.routes) : NaN;
     const s = summary(r);
     out.push(
-      `| ${fmtInt(r.routes)} | ${fmtMs(r.loadMs)} ms | ${r.workerRss.map(fmtBytes).join(" / ")} | ${r === base ? "(baseline)" : fmtBytes(perRoute)} | ${fmtBytes(r.controlRss)} | ${fmtMs(s.ready)} / ${fmtMs(s.readyMax)} ms | ${fmtMs(s.wire)} / ${fmtMs(s.wireMax)} ms | ${fmtInt(median(r.load.map((l) => l.rps)))} | ${fmtMs(median(r.load.map((l) => l.p99ms)))} |`,
+      `| ${fmtInt(r.routes)} | ${fmtMs(r.loadMs)} ms | ${r.workerRss.map(fmtBytes).join(" / ")} | ${r.workerRssLoaded.map(fmtBytes).join(" / ")} | ${r === base ? "(baseline)" : fmtBytes(perRoute)} | ${fmtBytes(r.controlRss)} | ${fmtMs(s.ready)} / ${fmtMs(s.readyMax)} ms | ${fmtMs(s.wire)} / ${fmtMs(s.wireMax)} ms | ${fmtInt(median(r.load.map((l) => l.rps)))} | ${fmtMs(median(r.load.map((l) => l.p99ms)))} |`,
     );
   }
   if (rows.some((r) => r.churn)) {
@@ -94,7 +97,7 @@ export function renderMarkdown(r: ReportInput): string {
   if (r.matrix) {
     const p = r.matrix.plan;
     lines.push(
-      `- L7 runs: wrk -t1, ${p.reps} repetitions of ${p.seconds}s per cell, interleaved across variants (order rotated each repetition), after a ${p.warmupSeconds}s warm-up per variant and body; medians shown; errors = non-2xx/3xx + socket errors summed over the repetitions`,
+      `- L7 runs: wrk -t1, ${p.reps} repetitions of ${p.seconds}s per cell, interleaved across variants (order rotated each repetition), after a ${p.warmupSeconds}s warm-up per variant; medians shown; errors = non-2xx/3xx + socket errors summed over the repetitions`,
       "",
       "### L7 proxying",
       "",

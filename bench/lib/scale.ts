@@ -27,7 +27,10 @@ export interface ScalePlan {
 export interface ScaleRow {
   routes: number;
   loadMs: number;
+  /** Worker VmRSS right after start (1 s settle, no traffic yet); per-route memory uses this. */
   workerRss: number[];
+  /** Worker VmRSS after the idle changes and the throughput runs. */
+  workerRssLoaded: number[];
   controlRss: number;
   /** Time to all workers serving the new version (admin /ready), idle, ms. */
   readyMs: number[];
@@ -125,9 +128,21 @@ async function oneSize(plan: ScalePlan, n: number, label: (s: string) => void): 
   try {
     const last = n - 1;
     await waitHttp(port, `${prefix(last)}/20b`, s.proc, 10_000, { host: host(last) });
+    const row: ScaleRow = { routes: n, loadMs, workerRss: [], workerRssLoaded: [], controlRss: NaN, readyMs: [], wireMs: [], load: [], churn: null };
+    label(`${n} routes: memory`);
     await sleep(1_000);
     const pids = await workerPids(s);
-    const row: ScaleRow = { routes: n, loadMs, workerRss: pids.map(rss), controlRss: rss(s.proc.pid), readyMs: [], wireMs: [], load: [], churn: null };
+    const sample = async (): Promise<number[]> => {
+      // Median of 5 samples per worker, 100 ms apart.
+      const per: number[][] = pids.map(() => []);
+      for (let i = 0; i < 5; i++) {
+        pids.forEach((p, j) => per[j]!.push(rss(p)));
+        await sleep(100);
+      }
+      return per.map(median);
+    };
+    row.workerRss = await sample();
+    row.controlRss = rss(s.proc.pid);
 
     // Idle propagation: add one route, time until every worker serves it.
     for (let k = 0; k < plan.changes; k++) {
@@ -146,12 +161,14 @@ async function oneSize(plan: ScalePlan, n: number, label: (s: string) => void): 
 
     for (let r = 0; r < plan.reps; r++) {
       label(`${n} routes: wrk -c64 ${plan.seconds}s on route r${last} (${r + 1}/${plan.reps})`);
-      row.load.push(await wrk({ url: `http://127.0.0.1:${port}${prefix(last)}/20b`, connections: 64, seconds: plan.seconds, cpus: plan.loadCpus, headers: { host: host(last) } }));
+      row.load.push(await wrk({ url: `http://127.0.0.1:${port}${prefix(last)}/20b`, connections: 64, seconds: plan.seconds, cpus: plan.loadCpus, headers: { Host: host(last) } }));
     }
+
+    row.workerRssLoaded = await sample();
 
     if (plan.churnSeconds > 0) {
       label(`${n} routes: steady load on r0 while routes change (${plan.churnSeconds}s)`);
-      const load = wrk({ url: `http://127.0.0.1:${port}${prefix(0)}/20b`, connections: 64, seconds: plan.churnSeconds, cpus: plan.loadCpus, headers: { host: host(0) } });
+      const load = wrk({ url: `http://127.0.0.1:${port}${prefix(0)}/20b`, connections: 64, seconds: plan.churnSeconds, cpus: plan.loadCpus, headers: { Host: host(0) } });
       const end = performance.now() + plan.churnSeconds * 1000 - 700;
       await sleep(300);
       const churnReady: number[] = [];

@@ -51,6 +51,7 @@ export function parseWrk(out: string): WrkResult {
 
 export async function wrk(o: WrkOptions): Promise<WrkResult> {
   const args = ["-t1", `-c${o.connections}`, `-d${o.seconds}s`, "--latency", "--timeout", "5s"];
+  // wrk adds "Host" unless a header of exactly that name is given (a lowercase one would be a second Host).
   for (const [k, v] of Object.entries(o.headers ?? {})) args.push("-H", `${k}: ${v}`);
   args.push(o.url);
   const p = start("wrk", "wrk", args, { cpus: o.cpus });
