@@ -20,13 +20,9 @@ export interface WorkerState {
 interface Slot {
   state: WorkerState;
   worker: Worker | null;
-  resendTimer: NodeJS.Timeout | null;
   forkTimer: NodeJS.Timeout | null;
-  /** The worker said it listens ("ready"): messages sent now are not lost. */
+  /** The worker said it listens ("ready"): messages sent before that are lost. */
   listening: boolean;
-  /** Any message received from this worker since it was forked. */
-  heard: boolean;
-  legacyTimer: NodeJS.Timeout | null;
   startedAt: number;
   backoffMs: number;
 }
@@ -41,21 +37,12 @@ export interface WorkerPoolOptions {
   onChange?: () => void;
 }
 
-/**
- * For a worker that does not send "ready": send init + snapshot this long after it came online,
- * and resend them once more if it has said nothing RESEND_MS later (a message that arrives before
- * the worker listens is lost; a resend while the first apply is still running would apply twice).
- */
-const LEGACY_SEND_MS = 2000;
-const RESEND_MS = 3000;
 const MAX_BACKOFF_MS = 5000;
 
 export class WorkerPool {
   private readonly slots: Slot[] = [];
   private current: Snapshot | null = null;
   private stopping = false;
-  /** Set once any worker sent "ready": every worker runs the same code, so all of them will. */
-  private workersAnnounce = false;
 
   constructor(private readonly opts: WorkerPoolOptions) {}
 
@@ -68,11 +55,8 @@ export class WorkerPool {
       const slot: Slot = {
         state: { id: i + 1, pid: null, version: 0, listeners: [], restarts: 0 },
         worker: null,
-        resendTimer: null,
         forkTimer: null,
         listening: false,
-        heard: false,
-        legacyTimer: null,
         startedAt: 0,
         backoffMs: 100,
       };
@@ -102,23 +86,11 @@ export class WorkerPool {
     slot.state.listeners = [];
     delete slot.state.error;
     slot.listening = false;
-    slot.heard = false;
     worker.on("message", (m: unknown) => {
       if (isFromWorker(m)) this.onMessage(slot, worker, m);
     });
     worker.on("error", (err) => this.opts.log.warn({ worker: slot.state.id, err: err.message }, "worker IPC error"));
     worker.once("exit", (code, signal) => this.onExit(slot, worker, code, signal));
-    worker.once("online", () => {
-      if (this.workersAnnounce) return;
-      slot.legacyTimer = setTimeout(() => {
-        slot.legacyTimer = null;
-        if (slot.worker !== worker || slot.listening || this.stopping) return;
-        slot.listening = true;
-        this.send(slot, { type: "init", init: this.opts.init });
-        this.sendSnapshot(slot);
-        this.armResend(slot, worker);
-      }, LEGACY_SEND_MS);
-    });
     this.opts.log.info({ worker: slot.state.id, pid: slot.state.pid }, "worker started");
     this.opts.onChange?.();
   }
@@ -127,18 +99,6 @@ export class WorkerPool {
     const snap = this.current;
     if (!snap || !slot.listening || !slot.worker || !slot.worker.isConnected()) return;
     this.send(slot, { type: "snapshot", snapshot: snap });
-  }
-
-  /** Legacy workers only: one resend when the worker said nothing at all after the first send. */
-  private armResend(slot: Slot, worker: Worker): void {
-    slot.resendTimer = setTimeout(() => {
-      slot.resendTimer = null;
-      if (this.stopping || slot.worker !== worker || slot.heard) return;
-      this.opts.log.debug({ worker: slot.state.id }, "worker silent; resending init and snapshot");
-      this.send(slot, { type: "init", init: this.opts.init });
-      this.sendSnapshot(slot);
-    }, RESEND_MS);
-    slot.resendTimer.unref();
   }
 
   private send(slot: Slot, msg: ToWorker): void {
@@ -153,11 +113,7 @@ export class WorkerPool {
 
   private onMessage(slot: Slot, worker: Worker, m: FromWorker): void {
     if (slot.worker !== worker) return;
-    slot.heard = true;
     if (m.type === "ready") {
-      this.workersAnnounce = true;
-      if (slot.legacyTimer) clearTimeout(slot.legacyTimer);
-      slot.legacyTimer = null;
       if (slot.listening) return;
       slot.listening = true;
       this.send(slot, { type: "init", init: this.opts.init });
@@ -185,10 +141,6 @@ export class WorkerPool {
     slot.state.version = 0;
     slot.state.listeners = [];
     slot.listening = false;
-    if (slot.resendTimer) clearTimeout(slot.resendTimer);
-    if (slot.legacyTimer) clearTimeout(slot.legacyTimer);
-    slot.resendTimer = null;
-    slot.legacyTimer = null;
     if (this.stopping) return;
     // Crash loops back off; a worker that lived a while restarts at once.
     if (Date.now() - slot.startedAt > 10_000) slot.backoffMs = 100;
@@ -206,8 +158,6 @@ export class WorkerPool {
     const waits: Promise<void>[] = [];
     for (const slot of this.slots) {
       if (slot.forkTimer) clearTimeout(slot.forkTimer);
-      if (slot.resendTimer) clearTimeout(slot.resendTimer);
-      if (slot.legacyTimer) clearTimeout(slot.legacyTimer);
       const w = slot.worker;
       if (!w || w.isDead()) continue;
       waits.push(

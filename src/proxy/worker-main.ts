@@ -1,12 +1,18 @@
 // Entry of an L7 worker process (node:cluster): snapshots arrive over IPC, are applied with the
 // data plane, and acknowledged. A failed apply leaves the previous snapshot serving.
-import type { FromWorker, ToWorker } from "../control/messages.js";
+import { AggregatorRegistry } from "prom-client";
+import type { FromWorker, ListenerResult, ToWorker } from "../control/messages.js";
 import { ProxyDataPlane } from "./data-plane.js";
+
+// prom-client answers the control process's metrics requests only in workers that built one.
+new AggregatorRegistry();
 
 const DRAIN_MS = 10_000;
 
 let plane: ProxyDataPlane | null = null;
 let shuttingDown = false;
+/** The last snapshot applied, so a re-sent snapshot is acknowledged without re-applying. */
+let last: { version: number; hash: string; listeners: ListenerResult[] } | null = null;
 
 function send(m: FromWorker): void {
   if (process.send && process.connected) process.send(m);
@@ -40,11 +46,18 @@ function onMessage(raw: unknown): void {
       plane ??= new ProxyDataPlane({ listenAddress: m.init.listenAddress, accessLog: m.init.accessLog, drainMs: DRAIN_MS });
       break;
     case "snapshot": {
-      const version = m.snapshot.version;
+      const { version, hash } = m.snapshot;
+      if (last && last.version === version && last.hash === hash) {
+        send({ type: "applied", version, listeners: last.listeners });
+        break;
+      }
       // A snapshot before init still gets served, with defaults.
       plane ??= new ProxyDataPlane({ accessLog: "stdout", drainMs: DRAIN_MS });
       plane.apply(m.snapshot).then(
-        (listeners) => send({ type: "applied", version, listeners }),
+        (listeners) => {
+          last = { version, hash, listeners };
+          send({ type: "applied", version, listeners });
+        },
         (err: unknown) => send({ type: "apply-failed", version, error: err instanceof Error ? err.message : String(err) }),
       );
       break;
@@ -56,6 +69,8 @@ function onMessage(raw: unknown): void {
 }
 
 process.on("message", onMessage);
+// Messages sent before this listener existed are lost, so the control process waits for this.
+send({ type: "ready" });
 process.on("SIGTERM", () => void shutdown());
 // The control process going away ends the worker too.
 process.on("disconnect", () => void shutdown());
