@@ -139,7 +139,10 @@ async function main(): Promise<void> {
     machine: m,
     layout: lay,
     origin: origin === "nginx" ? "nginx 1 worker serving static files" : "node:http server",
-    notes: opt.note ?? [],
+    notes: [
+      ...(quick ? ["Quick mode: 1 s runs and fewer variants, a smoke test of the harness and a rough picture, not a measurement to quote."] : []),
+      ...(opt.note ?? []),
+    ],
     matrix,
     scale,
     skipped: [
