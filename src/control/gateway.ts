@@ -9,6 +9,7 @@ import { formatDiagnostic } from "../resources/types.js";
 import { CONTROLLER_NAME } from "../translator/api.js";
 import { ConfigController, errText, type LoadResult } from "./config-controller.js";
 import { DemoBackends } from "./demo-backends.js";
+import { gatewayAddresses } from "./addresses.js";
 import { viewOf } from "./diagnostics.js";
 import { FileProvider, translate } from "./sources.js";
 import { WorkerPool } from "./worker-pool.js";
@@ -47,6 +48,7 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
     publish: (snapshot) => pool?.publish(snapshot),
   });
 
+  const addresses = gatewayAddresses(opts.listenAddress);
   const source: AdminSource = {
     ready: () => readiness(controller, pool),
     statusList: () => ({
@@ -55,7 +57,10 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
       metadata: { resourceVersion: String(controller.snapshot?.version ?? 0) },
       items: controller.statuses.list().map(({ object, status }) => {
         const { status: _fromFile, ...rest } = object;
-        return status === undefined ? rest : { ...rest, status };
+        if (status === undefined) return rest;
+        // Where the Gateway can be reached is a fact of this host, not of the (pure) translation.
+        if (object.kind === "Gateway") return { ...rest, status: { addresses, ...status } };
+        return { ...rest, status };
       }),
     }),
     configDump: () => {

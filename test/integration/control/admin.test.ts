@@ -49,7 +49,7 @@ test("GET /ready: every worker has the current version", async () => {
 });
 
 test("GET /status: a v1 List of every resource with its status, kinds sorted", async () => {
-  const r = await json<{ apiVersion: string; kind: string; items: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; status?: { conditions?: { type: string; status: string; lastTransitionTime: string }[]; parents?: unknown[] } }[] }>(gw.admin("/status"));
+  const r = await json<{ apiVersion: string; kind: string; items: { apiVersion: string; kind: string; metadata: { name: string; namespace?: string }; status?: { addresses?: { type: string; value: string }[]; conditions?: { type: string; status: string; lastTransitionTime: string }[]; parents?: unknown[] } }[] }>(gw.admin("/status"));
   assert.equal(r.status, 200);
   assert.equal(r.body.apiVersion, "v1");
   assert.equal(r.body.kind, "List");
@@ -63,6 +63,8 @@ test("GET /status: a v1 List of every resource with its status, kinds sorted", a
   const programmed = gwItem.status?.conditions?.find((c) => c.type === "Programmed");
   assert.equal(programmed?.status, "True");
   assert.match(programmed!.lastTransitionTime, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
+  // The harness runs with --listen-address 127.0.0.1: that is where the Gateway is reachable.
+  assert.deepEqual(gwItem.status?.addresses, [{ type: "IPAddress", value: "127.0.0.1" }]);
   const route = r.body.items.find((i) => i.kind === "HTTPRoute")!;
   assert.equal(route.status?.parents?.length, 1);
 
