@@ -31,6 +31,8 @@ test("worker: init, snapshot -> applied, bad snapshot -> apply-failed and old on
   const send = (m: ToWorker): void => void child.send(m);
   try {
     const port = await freePort();
+    // Messages sent before the worker listens would be lost: it says when it does.
+    assert.deepEqual(await waitMsg(), { type: "ready" });
     send({ type: "init", init: { listenAddress: "127.0.0.1", accessLog: logPath } });
     const good = snapshot([listener(port, [gateway([route({}, forward("c"))])])], [cluster("c", [echo])]);
     send({ type: "snapshot", snapshot: good });
