@@ -129,7 +129,8 @@ async function main(): Promise<void> {
   await stop(originServer.proc);
 
   const key = opt.label ?? (quick ? "quick" : "full");
-  const argv = process.argv.slice(2);
+  // Quoted as a shell would need them, so the command can be pasted back.
+  const argv = process.argv.slice(2).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`));
   const command = process.env.npm_lifecycle_event === "bench" ? `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}` : `node --import tsx bench/run.ts ${argv.join(" ")}`.trim();
   const md = renderMarkdown({
     key,
