@@ -66,7 +66,9 @@ export class ConformanceEnv {
       }
       if (!opts.noBase) files["base.yaml"] = await env.render(BASE_YAML);
       for (const [rel, text] of Object.entries(opts.manifests ?? {})) files[rel] = await env.render(text);
-      env.gw = await GatewayProcess.start({ files, workers: opts.workers ?? 1 });
+      // Wait for /ready ourselves so that a gateway which never gets ready is still stopped.
+      env.gw = await GatewayProcess.start({ files, workers: opts.workers ?? 1, waitReady: false });
+      await env.gw.waitReady();
       return env;
     } catch (err) {
       await env.stop();
@@ -83,16 +85,28 @@ export class ConformanceEnv {
 
   /** Fills {{class}}, {{port:KEY}} and {{endpoint:NS/POD/KIND}}, starting backend pods as needed. */
   async render(text: string): Promise<string> {
-    for (const m of text.matchAll(PLACEHOLDER)) {
-      const [, what, arg] = m;
-      if (what === "port" && arg && !this.ports.has(arg)) this.ports.set(arg, await freePort());
+    // Pods first: they hold their ports, so the free ports picked afterwards cannot collide with them.
+    for (const [, what, arg] of text.matchAll(PLACEHOLDER)) {
       if (what === "endpoint" && arg && !this.pods.has(arg)) this.pods.set(arg, await startPod(arg));
+    }
+    for (const [, what, arg] of text.matchAll(PLACEHOLDER)) {
+      if (what === "port" && arg && !this.ports.has(arg)) this.ports.set(arg, await this.uniquePort());
     }
     return text.replace(PLACEHOLDER, (_all, what: string, arg: string | undefined) => {
       if (what === "class") return GATEWAY_CLASS;
       if (what === "port") return String(this.ports.get(arg!));
       return String(this.pods.get(arg!)!.port);
     });
+  }
+
+  /** A free port not handed out before in this environment (a port just released can come back). */
+  private async uniquePort(): Promise<number> {
+    const taken = new Set([...this.ports.values(), ...[...this.pods.values()].map((p) => p.port)]);
+    for (let i = 0; i < 20; i++) {
+      const p = await freePort();
+      if (!taken.has(p)) return p;
+    }
+    throw new Error("no unique free port after 20 tries");
   }
 
   /** Requests received by every pod whose name starts with `podPrefix` (any kind). */

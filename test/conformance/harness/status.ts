@@ -65,7 +65,7 @@ export interface NN {
 export type Items = StatusObject[];
 
 export async function fetchStatus(env: ConformanceEnv): Promise<Items> {
-  const r = await fetch(env.gw.admin("/status"));
+  const r = await fetch(env.gw.admin("/status"), { signal: AbortSignal.timeout(3000) });
   if (r.status !== 200) throw new Error(`/status answered ${r.status}`);
   const list = (await r.json()) as { apiVersion?: string; kind?: string; items?: StatusObject[] };
   if (list.kind !== "List" || !Array.isArray(list.items)) throw new Error(`/status is not a v1 List: ${JSON.stringify(list).slice(0, 200)}`);
