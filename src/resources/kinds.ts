@@ -24,7 +24,7 @@ import { validate as endpointSliceV1 } from "kubernetes-models/_schemas/IoK8sApi
 import type { Reporter } from "./reporter.js";
 import type { K8sObject } from "./types.js";
 import type { SchemaValidator } from "./schema.js";
-import { checkGateway } from "./rules/gateway.js";
+import { checkGateway, checkGatewayClass } from "./rules/gateway.js";
 import { checkHTTPRoute } from "./rules/httproute.js";
 import { checkGRPCRoute } from "./rules/grpcroute.js";
 import { checkBackend } from "./backend.js";
@@ -67,7 +67,7 @@ export function describeKnownKinds(): string {
     .join("; ");
 }
 
-registerKind({ group: GATEWAY_GROUP, kind: "GatewayClass", namespaced: false, versions: { v1: v(gatewayClassV1), v1beta1: v(gatewayClassV1beta1) } });
+registerKind({ group: GATEWAY_GROUP, kind: "GatewayClass", namespaced: false, versions: { v1: v(gatewayClassV1), v1beta1: v(gatewayClassV1beta1) }, check: checkGatewayClass });
 registerKind({ group: GATEWAY_GROUP, kind: "Gateway", namespaced: true, versions: { v1: v(gatewayV1), v1beta1: v(gatewayV1beta1) }, check: checkGateway });
 registerKind({ group: GATEWAY_GROUP, kind: "HTTPRoute", namespaced: true, versions: { v1: v(httpRouteV1), v1beta1: v(httpRouteV1beta1) }, check: checkHTTPRoute });
 registerKind({ group: GATEWAY_GROUP, kind: "GRPCRoute", namespaced: true, versions: { v1: v(grpcRouteV1), v1alpha2: v(grpcRouteV1alpha2) }, check: checkGRPCRoute });

@@ -69,7 +69,15 @@ export class GatewayProcess {
     ];
     const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
     const gw = new GatewayProcess(proc, dir, adminPort, ownDir);
-    if (opts.waitReady ?? true) await gw.waitReady();
+    if (opts.waitReady ?? true) {
+      try {
+        await gw.waitReady();
+      } catch (err) {
+        // A gateway that never got ready must not outlive the test that started it.
+        await gw.stop();
+        throw err;
+      }
+    }
     return gw;
   }
 

@@ -7,6 +7,15 @@ import { asArr, asObj, asStr, has } from "./util.js";
 const NO_HOSTNAME = ["TCP", "UDP"];
 const NO_TLS = ["HTTP", "TCP", "UDP"];
 
+/** GatewayClass spec.description: a string of at most 64 characters (the CRD's limits). */
+export function checkGatewayClass(obj: K8sObject, rep: Reporter): void {
+  const spec = asObj(obj.spec);
+  if (!spec || spec.description === undefined) return;
+  const d = spec.description;
+  if (typeof d !== "string") rep.error(["spec", "description"], `${quote(d)} is not a string`, "a short text of at most 64 characters");
+  else if (d.length > 64) rep.error(["spec", "description"], `description is ${d.length} characters long`, "at most 64 characters");
+}
+
 export function checkGateway(obj: K8sObject, rep: Reporter): void {
   const spec = asObj(obj.spec);
   if (!spec) return;

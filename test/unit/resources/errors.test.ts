@@ -321,3 +321,10 @@ test("kinds handled by other parts are validated, defaulted and passed through",
   assert.deepEqual(spec.parentRefs[0], { name: "gw", sectionName: "pg", group: "gateway.networking.k8s.io", kind: "Gateway" });
   assert.deepEqual(spec.rules[0].backendRefs[0], { name: "pg", port: 5432, group: "", kind: "Service", weight: 1 });
 });
+
+test("GatewayClass spec.description is a known field, limited to 64 characters", () => {
+  const cls = (d: string): string => `apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: c}\nspec:\n  controllerName: sluice.dev/gateway-controller\n  description: ${d}\n`;
+  assert.deepEqual(errorsOf(cls("a short description")), []);
+  expectError(cls("x".repeat(65)), { field: "spec.description", line: 6, message: "65 characters", expected: "at most 64 characters" });
+  expectError(cls("[1, 2]"), { field: "spec.description", line: 6, message: "is not a string", expected: "64 characters" });
+});
