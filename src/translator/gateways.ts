@@ -108,6 +108,13 @@ function validateGateway(ctx: Context, gw: GatewayItem): GatewayState {
     state.rejected = { reason: "UnsupportedAddress", message: msg };
     ctx.report("error", refOfItem(gw), "spec.addresses", msg, "no spec.addresses (use --listen-address)");
   }
+  const params = spec.infrastructure?.parametersRef;
+  if (params && !state.rejected) {
+    // Sluice defines no infrastructure parameters kind, so any reference is one we cannot honour.
+    const msg = `spec.infrastructure.parametersRef to ${params.group}/${params.kind} ${params.name} is not supported: sluice has no infrastructure parameters kind`;
+    state.rejected = { reason: "InvalidParameters", message: msg };
+    ctx.report("error", refOfItem(gw), "spec.infrastructure.parametersRef", msg, "no parametersRef");
+  }
   (spec.listeners ?? []).forEach((l, i) => state.listeners.push(validateListener(ctx, state, l, i)));
   return state;
 }
