@@ -33,6 +33,8 @@ export interface GatewayOptions {
   /** Wait for /ready (default true). */
   waitReady?: boolean;
   env?: Record<string, string>;
+  /** --listen-address (default 127.0.0.1); null leaves it out, so listeners bind every address. */
+  listenAddress?: string | null;
 }
 
 export interface ReadyState {
@@ -64,7 +66,8 @@ export class GatewayProcess {
     const adminPort = await freePort();
     const args = [
       SLUICE, "run", "--config", dir, "--admin-port", String(adminPort),
-      "--workers", String(opts.workers ?? 1), "--access-log", "off", "--listen-address", "127.0.0.1",
+      "--workers", String(opts.workers ?? 1), "--access-log", "off",
+      ...(opts.listenAddress === null ? [] : ["--listen-address", opts.listenAddress ?? "127.0.0.1"]),
       ...(opts.args ?? []),
     ];
     const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
