@@ -1,10 +1,12 @@
-// One bound port: a node:http server (HTTP) or an HTTP/2 secure server with HTTP/1.1 fallback
-// (HTTPS). Requests read `current`, which apply() swaps; each request keeps the one it started with.
+// One bound port: a node:http server (HTTP) that also speaks h2c with prior knowledge, or an HTTP/2
+// secure server with HTTP/1.1 fallback (HTTPS). Requests read `current`, which apply() swaps; each
+// request keeps the one it started with. Both protocols share one request handler.
 import http from "node:http";
 import http2 from "node:http2";
 import type net from "node:net";
 import type tls from "node:tls";
 import type { CompiledListener } from "./compiled.js";
+import { sniffH2c } from "./h2c-sniff.js";
 import { handleRequest } from "./handler.js";
 import { handleUpgrade } from "./upgrade-handler.js";
 
@@ -12,6 +14,8 @@ export class PortServer {
   readonly server: http.Server | http2.Http2SecureServer;
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** Plain-text connections whose protocol is not known yet. */
+  private readonly sniffing = new Set<net.Socket>();
   private defaultPem: { cert: string; key: string } | null = null;
   closing: Promise<void> | null = null;
 
@@ -34,25 +38,51 @@ export class PortServer {
       });
       s.on("request", onRequest);
       s.on("upgrade", onUpgrade);
-      s.on("session", (session: http2.ServerHttp2Session) => {
-        this.sessions.add(session);
-        session.on("close", () => this.sessions.delete(session));
-        session.on("error", () => session.destroy());
-      });
+      s.on("session", this.onSession);
       s.on("secureConnection", (sock: tls.TLSSocket) => this.track(sock));
       s.on("tlsClientError", () => {});
       this.server = s;
     } else {
       const s = http.createServer({ keepAliveTimeout: 65_000 }, onRequest);
       s.on("upgrade", onUpgrade);
-      s.on("connection", (sock: net.Socket) => this.track(sock));
+      // The HTTP/1.1 server stays the one bound to the port (it keeps its connection tracking and
+      // timeouts); its own connection handler runs only once the first bytes say HTTP/1.1.
+      const h1Connection = s.listeners("connection")[0] as ((sock: net.Socket) => void) | undefined;
+      if (h1Connection === undefined) throw new Error("node:http server has no connection handler");
+      s.removeListener("connection", h1Connection);
+      const h2 = http2.createServer();
+      h2.on("request", onRequest);
+      h2.on("session", this.onSession);
+      const dispatch = (sock: net.Socket, isH2: boolean): void => {
+        this.sniffing.delete(sock);
+        if (isH2) h2.emit("connection", sock);
+        else {
+          h1Connection.call(s, sock);
+          // The bytes read while sniffing wait in the socket's buffer: let them flow to the parser.
+          sock.resume();
+        }
+      };
+      s.on("connection", (sock: net.Socket) => {
+        this.track(sock);
+        this.sniffing.add(sock);
+        sniffH2c(sock, s.headersTimeout, dispatch);
+      });
       this.server = s;
     }
   }
 
+  private readonly onSession = (session: http2.ServerHttp2Session): void => {
+    this.sessions.add(session);
+    session.on("close", () => this.sessions.delete(session));
+    session.on("error", () => session.destroy());
+  };
+
   private track(sock: net.Socket): void {
     this.sockets.add(sock);
-    sock.on("close", () => this.sockets.delete(sock));
+    sock.on("close", () => {
+      this.sockets.delete(sock);
+      this.sniffing.delete(sock);
+    });
   }
 
   /** Installs a new compiled listener; the default certificate is replaced without rebinding. */
@@ -94,8 +124,11 @@ export class PortServer {
       s.close(() => end());
       for (const session of this.sessions) session.close();
       const sweep = (): void => {
-        if (s instanceof http.Server) s.closeIdleConnections();
-        else {
+        if (s instanceof http.Server) {
+          s.closeIdleConnections();
+          // Nothing was asked on these yet (h2c sessions close themselves after GOAWAY).
+          for (const sock of this.sniffing) sock.destroy();
+        } else {
           // HTTP/1.1 connections on the TLS server: idle when no response is being written.
           for (const sock of this.sockets) {
             if (this.isIdleH1(sock)) sock.destroy();
