@@ -135,6 +135,12 @@ export interface IrFilters {
   responseHeaders?: IrHeaderMods;
   urlRewrite?: IrUrlRewrite;
   mirrors?: IrMirror[];
+  /**
+   * A RequestRedirect given on a backendRef: requests whose weighted pick is this backend are
+   * answered with this redirect instead of being forwarded. Only set on backendRef-level filters;
+   * a rule-level RequestRedirect is the route's action instead.
+   */
+  redirect?: IrRedirect;
 }
 
 export interface IrRedirect {

@@ -77,6 +77,7 @@ function compileRoute(
           responseEdit: chainEdits(ruleResp, compileResponseHeaderModifier(b.filters)),
           rewrite: mergeRewrite(ruleRewrite, compileUrlRewrite(b.filters.urlRewrite, matchedPrefix)),
           mirrors: mirrors.length ? mirrors : null,
+          redirect: b.filters.redirect ? compileRedirect(b.filters.redirect, { port: listener.port, scheme }, matchedPrefix) : null,
           counters: new RequestCounters(gatewayName, r.name, label),
         },
       };

@@ -29,6 +29,8 @@ export interface CompiledBackendRef {
   responseEdit: HeaderEdit | null;
   rewrite: CompiledRewrite | null;
   mirrors: CompiledMirror[] | null;
+  /** A backendRef-level RequestRedirect: this share is answered with it, never forwarded. */
+  redirect: CompiledRedirect | null;
   counters: RequestCounters;
 }
 

@@ -1,7 +1,10 @@
 // Entry of every HTTP request: listener isolation by Host, 421 on SNI/Host mismatch, virtual host,
-// route, then the route's action. Runs against the compiled listener captured when it started.
+// route, then the route's action (for a forward, the backendRef picked, which may itself redirect).
+// Runs against the compiled listener captured when it started.
 import type { TLSSocket } from "node:tls";
-import { ACTION_DIRECT, ACTION_REDIRECT, type CompiledListener } from "./compiled.js";
+import { ACTION_DIRECT, ACTION_REDIRECT, type CompiledListener, type CompiledRoute } from "./compiled.js";
+import type { HeaderEdit } from "./filters/header-mods.js";
+import type { CompiledRedirect } from "./filters/request-redirect.js";
 import { Exchange, exchangeOf, prepareUpstream, upstreamHeaders } from "./exchange.js";
 import { hostOf } from "./hostname.js";
 import { finishRequest } from "./request-log.js";
@@ -63,9 +66,7 @@ function route(L: CompiledListener, req: Req, res: Res, isH2: boolean, start: nu
     return;
   }
   if (r.action === ACTION_REDIRECT) {
-    const loc = r.redirect!.location(host, path, query);
-    const n = sendSimple(res, isH2, r.redirect!.status, "", ["location", loc], r.responseEdit);
-    finishRequest(L, req, isH2, start, r.redirect!.status, n, r.name, null, 0, r.counters, r.duration);
+    redirect(L, req, res, isH2, start, r, r.redirect!, r.responseEdit, host, path, query);
     return;
   }
   if (r.action === ACTION_DIRECT) {
@@ -82,7 +83,29 @@ function route(L: CompiledListener, req: Req, res: Res, isH2: boolean, start: nu
     finishRequest(L, req, isH2, start, 500, n, r.name, backend?.label ?? null, 0, counters, r.duration);
     return;
   }
+  if (backend.redirect !== null) {
+    redirect(L, req, res, isH2, start, r, backend.redirect, backend.responseEdit, host, path, query);
+    return;
+  }
   const headers = upstreamHeaders(req, isH2, L.scheme, authority);
   const upstreamPath = prepareUpstream(backend, headers, path, query);
   new Exchange(L, req, res, isH2, start, r, backend, method, upstreamPath, headers).run();
+}
+
+/** A redirect made by the gateway: the rule's action, or the filter of the backendRef picked. */
+function redirect(
+  L: CompiledListener,
+  req: Req,
+  res: Res,
+  isH2: boolean,
+  start: number,
+  r: CompiledRoute,
+  rd: CompiledRedirect,
+  edit: HeaderEdit | null,
+  host: string,
+  path: string,
+  query: string,
+): void {
+  const n = sendSimple(res, isH2, rd.status, "", ["location", rd.location(host, path, query)], edit);
+  finishRequest(L, req, isH2, start, rd.status, n, r.name, null, 0, r.counters, r.duration);
 }

@@ -4,6 +4,7 @@ import type http from "node:http";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import { ACTION_DIRECT, ACTION_REDIRECT, type CompiledListener } from "./compiled.js";
+import type { CompiledRedirect } from "./filters/request-redirect.js";
 import { prepareUpstream, upstreamHeaders } from "./exchange.js";
 import { headerSet } from "./headers.js";
 import { hostOf } from "./hostname.js";
@@ -20,6 +21,10 @@ function rawResponse(socket: Duplex, status: number, body: string, extra = ""): 
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`,
   );
   return Buffer.byteLength(body);
+}
+
+function rawRedirect(socket: Duplex, rd: CompiledRedirect, host: string, path: string, query: string): number {
+  return rawResponse(socket, rd.status, "", `location: ${rd.location(host, path, query)}\r\n`);
 }
 
 export function handleUpgrade(L: CompiledListener, req: http.IncomingMessage, socket: Duplex, head: Buffer): void {
@@ -45,8 +50,7 @@ export function handleUpgrade(L: CompiledListener, req: http.IncomingMessage, so
     const r = gw.vhosts.lookup(host)?.match(req.method ?? "GET", path, query, req.headers) ?? null;
     if (r === null) return done(404, rawResponse(socket, 404, "no route\n"), null, null, gw.notFound);
     if (r.action === ACTION_REDIRECT) {
-      const loc = r.redirect!.location(host, path, query);
-      return done(r.redirect!.status, rawResponse(socket, r.redirect!.status, "", `location: ${loc}\r\n`), r.name, null, r.counters);
+      return done(r.redirect!.status, rawRedirect(socket, r.redirect!, host, path, query), r.name, null, r.counters);
     }
     if (r.action === ACTION_DIRECT) {
       return done(r.directStatus, rawResponse(socket, r.directStatus, r.directBody.toString()), r.name, null, r.counters);
@@ -55,6 +59,9 @@ export function handleUpgrade(L: CompiledListener, req: http.IncomingMessage, so
     if (backend === null || backend.cluster === null) {
       (backend?.counters ?? r.counters).error("unresolved");
       return done(500, rawResponse(socket, 500, "backend not resolved\n"), r.name, null, backend?.counters ?? r.counters);
+    }
+    if (backend.redirect !== null) {
+      return done(backend.redirect.status, rawRedirect(socket, backend.redirect, host, path, query), r.name, null, r.counters);
     }
     const ep = backend.cluster.pick();
     if (ep === null) {

@@ -1,6 +1,7 @@
 // HTTPRoute filters -> IR filters. Rule-level and backendRef-level lists share this conversion.
 import type { IHTTPRouteFilter } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRouteFilter";
 import type { IHTTPHeaderFilter } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPHeaderFilter";
+import type { IHTTPRequestRedirectFilter } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRequestRedirectFilter";
 import type { IHTTPPathModifier } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPPathModifier";
 import type { IrFilters, IrHeaderMods, IrPathModifier, IrRedirect } from "../ir/types.js";
 import { resolveBackendRef } from "./backends.js";
@@ -27,6 +28,16 @@ function pathModifier(p: IHTTPPathModifier | undefined): IrPathModifier | undefi
   if (p.type === "ReplaceFullPath") return { type: "ReplaceFullPath", value: p.replaceFullPath ?? "/" };
   if (p.type === "ReplacePrefixMatch") return { type: "ReplacePrefixMatch", value: p.replacePrefixMatch ?? "/" };
   return undefined;
+}
+
+function redirectOf(r: IHTTPRequestRedirectFilter): IrRedirect {
+  const red: IrRedirect = { type: "redirect", statusCode: r.statusCode ?? 302 };
+  if (r.scheme) red.scheme = r.scheme;
+  if (r.hostname) red.hostname = r.hostname.toLowerCase();
+  if (r.port !== undefined) red.port = r.port;
+  const path = pathModifier(r.path);
+  if (path) red.path = path;
+  return red;
 }
 
 /** Mirror share as a percentage; fractions keep six decimals so output stays stable. */
@@ -67,19 +78,10 @@ export function convertFilters(
         break;
       }
       case "RequestRedirect": {
-        if (level === "backendRef") {
-          out.unsupported ??= "RequestRedirect on a backendRef is not supported";
-          problems.push({ reason: "UnsupportedValue", field: `${at}.type`, message: "RequestRedirect on a backendRef is not supported; this backend's share answers 500", expected: "the RequestRedirect filter on the rule" });
-          break;
-        }
-        const r = f.requestRedirect ?? {};
-        const red: IrRedirect = { type: "redirect", statusCode: r.statusCode ?? 302 };
-        if (r.scheme) red.scheme = r.scheme;
-        if (r.hostname) red.hostname = r.hostname.toLowerCase();
-        if (r.port !== undefined) red.port = r.port;
-        const path = pathModifier(r.path);
-        if (path) red.path = path;
-        out.redirect = red;
+        // Rule level: the rule's action. BackendRef level: that backend's share is redirected.
+        const red = redirectOf(f.requestRedirect ?? {});
+        if (level === "backendRef") out.filters.redirect = red;
+        else out.redirect = red;
         break;
       }
       case "RequestMirror": {

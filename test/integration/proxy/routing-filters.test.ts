@@ -1,6 +1,7 @@
 // Routing and filters over real sockets: ProxyDataPlane in this process, echo backends on 127.0.0.1.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import net from "node:net";
 import { ProxyDataPlane } from "../../../src/proxy/data-plane.js";
 import { startEchoServer, type EchoResponse, type EchoServer } from "../../../src/demo/echo-server.js";
 import type { IrListener, IrCluster } from "../../../src/ir/types.js";
@@ -223,6 +224,50 @@ test("backend-level filters apply after rule-level ones for the chosen backend",
   const e = (await request(port, "/")).json<EchoResponse>();
   assert.deepEqual(e.headers["x-rule"], ["backend"]);
   assert.deepEqual(e.headers["x-only-rule"], ["1"]);
+});
+
+test("RequestRedirect on a backendRef answers its share with the redirect; the backend sees nothing", async () => {
+  const redirect = { type: "redirect" as const, path: { type: "ReplacePrefixMatch" as const, value: "/moved" }, statusCode: 302 as const };
+  await apply(
+    listener(port, [
+      gateway([
+        route(
+          { path: { type: "PathPrefix", value: "/split" } },
+          forward({ cluster: "a", filters: { redirect, responseHeaders: { set: [{ name: "x-share", value: "redirect" }], add: [], remove: [] } } }, { cluster: "b" }),
+        ),
+        route({ path: { type: "PathPrefix", value: "/all" } }, forward({ cluster: "a", filters: { redirect: { type: "redirect", scheme: "https", statusCode: 301 } } })),
+      ]),
+    ]),
+  );
+  const seenByA = a.requests.length;
+  const statuses: Record<number, number> = {};
+  for (let i = 0; i < 20; i++) {
+    const r = await request(port, "/split/x?q=1");
+    statuses[r.status] = (statuses[r.status] ?? 0) + 1;
+    if (r.status === 302) {
+      assert.equal(r.headers.location, `http://example.com:${port}/moved/x?q=1`);
+      assert.equal(r.headers["x-share"], "redirect");
+    } else assert.equal(r.json<EchoResponse>().pod, "b");
+  }
+  // Equal weights: smooth round robin alternates the two shares.
+  assert.deepEqual(statuses, { 200: 10, 302: 10 });
+  const all = await request(port, "/all/y");
+  assert.equal(all.status, 301);
+  assert.equal(all.headers.location, "https://example.com/all/y");
+  // An upgrade request picking that backend is redirected too, not piped.
+  const raw = await new Promise<string>((resolve, reject) => {
+    const sock = net.connect(port, "127.0.0.1", () => {
+      sock.write("GET /all/ws HTTP/1.1\r\nHost: example.com\r\nConnection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    });
+    let acc = "";
+    sock.on("data", (c: Buffer) => (acc += c.toString("latin1")));
+    sock.on("close", () => resolve(acc));
+    sock.on("error", reject);
+    sock.setTimeout(5000, () => sock.destroy(new Error("timeout")));
+  });
+  assert.match(raw, /^HTTP\/1\.1 301 /);
+  assert.match(raw, /\r\nlocation: https:\/\/example\.com\/all\/ws\r\n/i);
+  assert.equal(a.requests.length, seenByA);
 });
 
 test("request mirror receives a copy; the client gets the main backend's answer", async () => {

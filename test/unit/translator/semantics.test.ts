@@ -253,3 +253,38 @@ test("objects of other controllers get no status and produce no IR", () => {
   assert.deepEqual(r.statuses, []);
   assert.deepEqual(r.config, { listeners: [], clusters: [] });
 });
+
+test("RequestRedirect on a backendRef: carried on that backend, refs resolved, route fully valid", () => {
+  const r = run([
+    gatewayClass(),
+    gateway("gw", [{ name: "http", port: 80, protocol: "HTTP" }]),
+    route("r", {
+      parentRefs: [{ name: "gw" }],
+      rules: [
+        {
+          backendRefs: [
+            { name: "svc", port: 80, filters: [{ type: "RequestRedirect", requestRedirect: { scheme: "https", port: 8443, path: { type: "ReplaceFullPath", replaceFullPath: "/x" } } }] },
+            { name: "svc", port: 80, weight: 3 },
+          ],
+        },
+      ],
+    }),
+    service("svc"),
+  ]);
+  const conds = statusOf(r, "HTTPRoute", "r").parents[0].conditions;
+  assert.equal(cond(conds, "Accepted"), "True/Accepted");
+  assert.equal(cond(conds, "ResolvedRefs"), "True/ResolvedRefs");
+  assert.equal(conds.find((c: { type: string }) => c.type === "PartiallyInvalid"), undefined);
+  assert.deepEqual(r.diagnostics, []);
+  assert.deepEqual(routesOn(r, 80, "*")[0].action, {
+    type: "forward",
+    backends: [
+      {
+        cluster: "service/default/svc/80",
+        weight: 1,
+        filters: { redirect: { type: "redirect", statusCode: 302, scheme: "https", port: 8443, path: { type: "ReplaceFullPath", value: "/x" } } },
+      },
+      { cluster: "service/default/svc/80", weight: 3, filters: {} },
+    ],
+  });
+});
