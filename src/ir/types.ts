@@ -185,7 +185,10 @@ export interface IrTimeouts {
 export interface IrRetry {
   /** Retries after the first attempt. */
   attempts: number;
-  /** Response statuses that are retried. Connection failures are always retriable. */
+  /**
+   * Response statuses that are retried. Connection errors (refused, reset, closed before the
+   * response) and attempts that hit `backendRequestMs` are always retriable.
+   */
   codes: number[];
   backoffMs?: number;
 }

@@ -160,6 +160,7 @@ function onRequestTimeout(ex: Exchange): void {
   ex.requestTimer = null;
   if (ex.done || ex.headersSent) return;
   ex.abortCurrent(null);
+  ex.backend.counters.error("timeout");
   ex.fail("timeout");
 }
 
@@ -312,7 +313,7 @@ export class Exchange {
       this.headersSent = false;
       a.cancel(new Error("invalid upstream response headers"));
       this.current = null;
-      this.fail("reset");
+      this.fail("reset", true);
       return false;
     }
     return true;
@@ -351,9 +352,10 @@ export class Exchange {
       this.finish();
       return;
     }
-    const retry = this.route.retry;
-    const retriable = reason === "connect" || a.discard || (reason === "timeout" && retry !== null && retry.codes[504] === 1);
-    if (retriable && this.retriesLeft > 0 && this.replayable) {
+    // GEP-1731: connection errors (refused, reset, closed before the response) and an attempt that
+    // hits the backendRequest timeout are retriable whatever the codes; the request timeout still
+    // bounds the whole exchange. Retry needs the request body at hand (buffered, or none).
+    if (this.retriesLeft > 0 && this.replayable) {
       this.scheduleRetry();
       return;
     }
@@ -373,7 +375,11 @@ export class Exchange {
   abortCurrent(err: Error | null): void {
     const a = this.current;
     if (a === null) {
-      if (err !== null && this.retryTimer === null) this.fail(classify(err));
+      if (err !== null && this.retryTimer === null) {
+        const reason = classify(err);
+        this.backend.counters.error(reason);
+        this.fail(reason);
+      }
       return;
     }
     if (err === null) {
@@ -394,16 +400,22 @@ export class Exchange {
     }
   }
 
-  fail(reason: UpstreamErrorReason): void {
+  /**
+   * Answers for a failed exchange (the caller counted the upstream error). As Envoy does: 503 when
+   * no connection could be made or it was reset or closed before response headers, 504 on timeout,
+   * 502 (`invalidResponse`) when the upstream answered something this client cannot be given.
+   */
+  fail(reason: UpstreamErrorReason, invalidResponse = false): void {
     if (this.done) return;
-    let status = 502;
+    let status = 503;
     let text = "upstream connect error or disconnect/reset before headers\n";
-    if (reason === "timeout") {
+    if (invalidResponse) {
+      status = 502;
+      text = "invalid upstream response\n";
+    } else if (reason === "timeout") {
       status = 504;
       text = "upstream request timeout\n";
-      if (this.current === null) this.backend.counters.error("timeout");
     } else if (reason === "no_endpoint") {
-      status = 503;
       text = "no healthy upstream\n";
     }
     this.status = status;

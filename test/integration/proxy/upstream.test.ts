@@ -79,10 +79,10 @@ async function apply(l: IrListener): Promise<void> {
   assert.ok(res.every((r) => r.ok), JSON.stringify(res));
 }
 
-test("connect failure is 502; the worker keeps serving", async () => {
+test("connect failure is 503 (as Envoy answers); the worker keeps serving", async () => {
   await apply(listener(port, [gateway([route({ path: { type: "PathPrefix", value: "/dead" } }, forward("dead")), route({}, forward("echo"))])]));
   const r = await request(port, "/dead");
-  assert.equal(r.status, 502);
+  assert.equal(r.status, 503);
   assert.match(r.body, /upstream/);
   assert.equal((await request(port, "/ok")).status, 200);
 });
@@ -131,7 +131,7 @@ test("retries on listed codes (replaying a small body) and on connect failures",
   for (let i = 0; i < 10; i++) assert.equal((await request(port, "/half")).status, 200);
   const noRetry = new Set<number>();
   for (let i = 0; i < 6; i++) noRetry.add((await request(port, "/half-noretry")).status);
-  assert.ok(noRetry.has(502));
+  assert.ok(noRetry.has(503));
 });
 
 test("h2c backend, unix socket endpoint, large streamed bodies both ways", async () => {
