@@ -76,7 +76,7 @@ export function handleUpgrade(L: CompiledListener, req: http.IncomingMessage, so
       ep, req.method ?? "GET", upstreamPath, headers, socket, head,
       (err) => {
         backend.counters.error(classify(err));
-        done(502, rawResponse(socket, 502, "upstream connect error\n"), r.name, ep.label, backend.counters);
+        done(503, rawResponse(socket, 503, "upstream connect error\n"), r.name, ep.label, backend.counters);
       },
       (bytes) => done(101, bytes, r.name, ep.label, backend.counters),
     );

@@ -84,6 +84,16 @@ test("connect failure is 503 (as Envoy answers); the worker keeps serving", asyn
   const r = await request(port, "/dead");
   assert.equal(r.status, 503);
   assert.match(r.body, /upstream/);
+  // The same for an upgrade request.
+  const ws = new WebSocket(`ws://127.0.0.1:${port}/dead/ws`, { headers: { host: "example.com" } });
+  const status = await new Promise<number>((resolve, reject) => {
+    ws.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+    ws.once("open", () => reject(new Error("upgraded to a dead backend")));
+    ws.once("error", () => {});
+    setTimeout(() => reject(new Error("ws timeout")), 3000);
+  });
+  ws.terminate();
+  assert.equal(status, 503);
   assert.equal((await request(port, "/ok")).status, 200);
 });
 
