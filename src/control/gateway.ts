@@ -10,6 +10,7 @@ import { CONTROLLER_NAME } from "../translator/api.js";
 import { ConfigController, errText, type LoadResult } from "./config-controller.js";
 import { DemoBackends } from "./demo-backends.js";
 import { gatewayAddresses } from "./addresses.js";
+import { bindFailuresOf, withBindFailures } from "./bind-failures.js";
 import { viewOf } from "./diagnostics.js";
 import { FileProvider, translate } from "./sources.js";
 import { WorkerPool } from "./worker-pool.js";
@@ -49,20 +50,29 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
   });
 
   const addresses = gatewayAddresses(opts.listenAddress);
+  const failedSince = new Map<number, string>();
   const source: AdminSource = {
     ready: () => readiness(controller, pool),
-    statusList: () => ({
-      apiVersion: "v1",
-      kind: "List",
-      metadata: { resourceVersion: String(controller.snapshot?.version ?? 0) },
-      items: controller.statuses.list().map(({ object, status }) => {
-        const { status: _fromFile, ...rest } = object;
-        if (status === undefined) return rest;
-        // Where the Gateway can be reached is a fact of this host, not of the (pure) translation.
-        if (object.kind === "Gateway") return { ...rest, status: { addresses, ...status } };
-        return { ...rest, status };
-      }),
-    }),
+    statusList: () => {
+      const failures = bindFailuresOf(pool?.states() ?? []);
+      // The transition time of a bind failure is when it was first seen, not when it is shown.
+      for (const port of failedSince.keys()) if (!failures.has(port)) failedSince.delete(port);
+      for (const port of failures.keys()) if (!failedSince.has(port)) failedSince.set(port, new Date().toISOString().replace(/\.\d{3}Z$/, "Z"));
+      const now = [...failedSince.values()].sort().at(-1) ?? "";
+      return {
+        apiVersion: "v1",
+        kind: "List",
+        metadata: { resourceVersion: String(controller.snapshot?.version ?? 0) },
+        items: controller.statuses.list().map(({ object, status }) => {
+          const { status: _fromFile, ...rest } = object;
+          if (status === undefined) return rest;
+          // Where the Gateway is reachable, and whether its ports are bound, are facts of this
+          // host and its workers, not of the (pure) translation.
+          if (object.kind === "Gateway") return { ...rest, status: { addresses, ...withBindFailures(object, status, failures, now) } };
+          return { ...rest, status };
+        }),
+      };
+    },
     configDump: () => {
       const views = controller.diagnostics.map(viewOf);
       return {
