@@ -9,7 +9,7 @@ export interface Snapshot {
   config: IrConfig;
 }
 
-export interface IrConfig {
+export interface IrConfig extends IrL4Config {
   /** Sorted by port. One entry per bound port. */
   listeners: IrListener[];
   /** Sorted by name. */
@@ -205,3 +205,42 @@ export interface IrCluster {
 export type IrEndpoint =
   | { address: string; port: number; weight: number }
   | { path: string; weight: number };
+
+// ---- L4 routes (TCPRoute, TLSRoute passthrough, UDPRoute), served by src/l4 ----
+
+/** Additive section of IrConfig; absent when no L4 listener is programmed. */
+export interface IrL4Config {
+  /** Sorted by protocol family (tcp before udp), then port. */
+  l4Listeners?: IrL4Listener[];
+}
+
+export interface IrL4Listener {
+  /** Unique, e.g. "tcp-9000", "tls-9443", "udp-5353". TCP/TLS and UDP may share a port number. */
+  name: string;
+  port: number;
+  /** TLS is passthrough: the ClientHello's SNI picks the route, bytes are not decrypted. */
+  protocol: "TCP" | "TLS" | "UDP";
+  /**
+   * TCP/UDP: the first route serves every connection (the oldest attached route wins).
+   * TLS: routes by hostname, most specific first; a connection takes the first whose hostname
+   * matches its SNI; no match closes the connection.
+   */
+  routes: IrL4Route[];
+}
+
+export interface IrL4Route {
+  /** "tcproute/<ns>/<name>/rule/<i>" (or tlsroute/udproute); used as a metrics label. */
+  name: string;
+  /** TLS only: one exact name, "*.suffix", or "*" (any SNI, also none). Empty on TCP/UDP. */
+  hostname: string | null;
+  /** Weighted; one backend is chosen per connection (UDP: per client session). Weight 0 omitted. */
+  backends: IrL4Backend[];
+}
+
+export interface IrL4Backend {
+  /** "service/<ns>/<name>/<port>" or "backend/<ns>/<name>"; null when unresolved (its share is refused). */
+  name: string | null;
+  weight: number;
+  /** Sorted. Empty: the share is refused (connection closed / datagram dropped). */
+  endpoints: IrEndpoint[];
+}

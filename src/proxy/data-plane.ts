@@ -2,6 +2,7 @@
 // the set of bound ports in line with the snapshot's listeners.
 import type { ListenerResult } from "../control/messages.js";
 import type { Snapshot } from "../ir/types.js";
+import { L4DataPlane } from "../l4/plane.js";
 import { AccessLog } from "../observe/access-log.js";
 import { compileSnapshot, type CompiledSnapshot } from "./compile.js";
 import type { SnapshotState } from "./compiled.js";
@@ -27,10 +28,12 @@ export class ProxyDataPlane {
   private readonly drainMs: number;
   private closed = false;
   private chain: Promise<unknown> = Promise.resolve();
+  private readonly l4: L4DataPlane;
 
   constructor(private readonly opts: DataPlaneOptions) {
     this.log = new AccessLog(opts.accessLog);
     this.drainMs = opts.drainMs ?? 10_000;
+    this.l4 = new L4DataPlane({ listenAddress: opts.listenAddress, drainMs: this.drainMs });
   }
 
   /** Serialised: concurrent applies run one after another. */
@@ -56,7 +59,9 @@ export class ProxyDataPlane {
     // The listening sockets of removed ports are closed synchronously by close(); give the event
     // loop a turn so a protocol change can bind the same port again.
     if (closing.length) await new Promise((r) => setImmediate(r));
-    const results: ListenerResult[] = [];
+    // L4 listeners (TCP/TLS passthrough/UDP) are src/l4's: applied between the L7 closes and binds,
+    // so a port moving between L4 and L7 is free when the new owner binds it.
+    const results: ListenerResult[] = await this.l4.apply(snapshot.config);
     for (const l of next.listeners) {
       const existing = this.servers.get(l.port);
       if (existing) {
@@ -112,7 +117,7 @@ export class ProxyDataPlane {
     await this.chain;
     const servers = [...this.servers.values()];
     this.servers.clear();
-    await Promise.all(servers.map((s) => s.close(this.drainMs)));
+    await Promise.all([...servers.map((s) => s.close(this.drainMs)), this.l4.close()]);
     this.current = null;
     this.retired.clear();
     await this.registry.closeAll();

@@ -9,6 +9,7 @@ import { condition, sortConditions } from "./conditions.js";
 import { type Context, refOfItem } from "./context.js";
 import { normalizeHostname } from "./hostnames.js";
 import { GW_GROUP, type GatewayClassItem, type GatewayItem } from "./kinds.js";
+import { L4_KINDS_BY_PROTOCOL, markMixedTlsModes, tlsListenerVerdict, transportOf } from "./l4-listeners.js";
 import type { LabelSelector } from "./selectors.js";
 
 export interface RouteGroupKind {
@@ -20,6 +21,7 @@ export interface RouteGroupKind {
 const KINDS_BY_PROTOCOL = new Map<string, RouteGroupKind[]>([
   ["HTTP", [{ group: GW_GROUP, kind: "HTTPRoute" }]],
   ["HTTPS", [{ group: GW_GROUP, kind: "HTTPRoute" }]],
+  ...L4_KINDS_BY_PROTOCOL,
 ]);
 
 interface Verdict {
@@ -44,6 +46,8 @@ export interface ListenerState {
   certificates: IrCertificate[];
   attachedRoutes: number;
   programmed: Verdict;
+  /** TLS listeners: tls.mode (Terminate when unset, as the CRD defaults it). */
+  tlsMode?: string;
 }
 
 export interface GatewayState {
@@ -116,6 +120,7 @@ function validateGateway(ctx: Context, gw: GatewayItem): GatewayState {
     ctx.report("error", refOfItem(gw), "spec.infrastructure.parametersRef", msg, "no parametersRef");
   }
   (spec.listeners ?? []).forEach((l, i) => state.listeners.push(validateListener(ctx, state, l, i)));
+  markMixedTlsModes(state.listeners);
   return state;
 }
 
@@ -162,6 +167,11 @@ function validateListener(ctx: Context, gw: GatewayState, l: IListener, index: n
     }
   }
 
+  if (protocol === "TLS") {
+    st.tlsMode = l.tls?.mode ?? "Terminate";
+    const v = tlsListenerVerdict(st.tlsMode);
+    if (v) st.accepted = { ok: false, ...v };
+  }
   if (protocol === "HTTPS") {
     const mode = l.tls?.mode ?? "Terminate";
     if (mode !== "Terminate") {
@@ -196,14 +206,17 @@ function validateListener(ctx: Context, gw: GatewayState, l: IListener, index: n
  */
 function detectConflicts(gateways: GatewayState[]): void {
   const hostKey = (h: string | null) => h ?? "";
-  const claimed = new Map<number, { protocol: string; owner: string; hosts: Map<string, string> }>();
+  // TCP-based protocols share a port space; UDP has its own (TCP 53 and UDP 53 do not clash).
+  const portKey = (l: ListenerState): string => `${transportOf(l.protocol)}/${l.port}`;
+  const claimed = new Map<string, { protocol: string; owner: string; hosts: Map<string, string> }>();
   for (const g of gateways) {
     if (g.rejected) continue;
     const gwName = `${g.item.namespace}/${g.item.name}`;
     const live = g.listeners.filter((l) => l.accepted.ok);
-    const byPort = new Map<number, ListenerState[]>();
-    for (const l of live) byPort.set(l.port, [...(byPort.get(l.port) ?? []), l]);
-    for (const [port, ls] of byPort) {
+    const byPort = new Map<string, ListenerState[]>();
+    for (const l of live) byPort.set(portKey(l), [...(byPort.get(portKey(l)) ?? []), l]);
+    for (const [, ls] of byPort) {
+      const port = ls[0].port;
       const protocols = new Set(ls.map((l) => l.protocol));
       if (protocols.size > 1) {
         for (const l of ls) l.conflict = { reason: "ProtocolConflict", message: `port ${port} is used with protocols ${[...protocols].sort().join(" and ")}` };
@@ -219,7 +232,7 @@ function detectConflicts(gateways: GatewayState[]): void {
     }
     for (const l of live) {
       if (l.conflict) continue;
-      const c = claimed.get(l.port);
+      const c = claimed.get(portKey(l));
       if (!c) continue;
       if (c.protocol !== l.protocol) {
         l.conflict = { reason: "ProtocolConflict", message: `port ${l.port} is already used with protocol ${c.protocol} by Gateway ${c.owner}` };
@@ -232,9 +245,9 @@ function detectConflicts(gateways: GatewayState[]): void {
     }
     for (const l of live) {
       if (l.conflict) continue;
-      const c = claimed.get(l.port) ?? { protocol: l.protocol, owner: gwName, hosts: new Map<string, string>() };
+      const c = claimed.get(portKey(l)) ?? { protocol: l.protocol, owner: gwName, hosts: new Map<string, string>() };
       c.hosts.set(hostKey(l.hostname), gwName);
-      claimed.set(l.port, c);
+      claimed.set(portKey(l), c);
     }
   }
 }
@@ -254,7 +267,7 @@ function reportListenerProblems(ctx: Context, g: GatewayState): void {
   for (const l of g.listeners) {
     const field = `spec.listeners[${l.index}]`;
     if (!l.accepted.ok) {
-      const expected = l.accepted.reason === "UnsupportedProtocol" ? "protocol HTTP or HTTPS" : "tls.mode Terminate";
+      const expected = l.accepted.reason === "UnsupportedProtocol" ? "protocol HTTP, HTTPS, TLS, TCP or UDP" : l.protocol === "TLS" ? "tls.mode Passthrough, alone on its port" : "tls.mode Terminate";
       ctx.report("error", ref, l.accepted.reason === "UnsupportedProtocol" ? `${field}.protocol` : `${field}.tls.mode`, l.accepted.message, expected);
     }
     if (l.conflict) {
