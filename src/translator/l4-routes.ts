@@ -165,6 +165,11 @@ export function translateL4Routes(
       } else {
         const why: string[] = [];
         const allowed = selected.filter((l) => {
+          // A listener that is not accepted (e.g. an unsupported TLS mode) serves nothing to attach to.
+          if (!l.accepted.ok) {
+            why.push(`listener ${l.name} is not accepted (${l.accepted.reason})`);
+            return false;
+          }
           if (!l.supportedKinds.some((k) => k.group === GW_GROUP && k.kind === route.kind)) {
             why.push(`listener ${l.name} does not allow ${route.kind}`);
             return false;
