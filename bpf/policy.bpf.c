@@ -8,7 +8,8 @@
 //   2. (class, protocol, destination port) -> verdict + rule slot in a second LPM trie (ports).
 //      Port ranges are stored as aligned power-of-two blocks; userspace has already resolved
 //      overlaps (deny beats allow), so the longest match is the answer.
-// No match in either step -> the policy's default verdict. Every decision bumps a per-CPU
+// No source match -> the policy's default verdict (userspace writes the default into every class,
+// so within a class the port lookup always answers). Every decision bumps a per-CPU
 // packet/byte counter for the rule slot that made it (slots 0/1 = default pass/drop).
 #include <linux/bpf.h>
 #include <linux/if_ether.h>
