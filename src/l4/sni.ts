@@ -29,6 +29,8 @@ export function readClientHelloSni(data: Buffer): SniResult {
     if (data[off + 1] !== 3) return invalid("not TLS");
     const len = data.readUInt16BE(off + 3);
     if (len === 0) return invalid("empty record");
+    // A plaintext record carries at most 2^14 bytes (RFC 8446 5.1).
+    if (len > 16384) return invalid("record too long");
     if (data.length < off + 5 + len) return off + 5 + len > MAX_CLIENT_HELLO + 5 * 16 ? invalid("too long") : MORE;
     chunks.push(data.subarray(off + 5, off + 5 + len));
     have += len;
