@@ -1,0 +1,195 @@
+// A small binding to the system libbpf.so.1 through koffi: only the calls the loader needs.
+// Conventions (libbpf 1.x): int-returning calls give -errno; pointer-returning calls give NULL and
+// set errno. Every wrapper here turns both into a thrown BpfError naming the call and the errno.
+import { createRequire } from "node:module";
+import { constants } from "node:os";
+import type * as KoffiNs from "koffi";
+import { childLog } from "../observe/log.js";
+
+type Koffi = typeof KoffiNs;
+/** An opaque C pointer as koffi hands it over (never dereferenced in JS). */
+export type Ptr = { readonly __ptr: unique symbol };
+
+export class BpfError extends Error {
+  constructor(
+    readonly call: string,
+    readonly errno: number,
+    detail?: string,
+  ) {
+    super(`${call} failed: ${errnoName(errno)}${detail ? ` (${detail})` : ""}`);
+    this.name = "BpfError";
+  }
+}
+
+export function errnoName(errno: number): string {
+  const n = Math.abs(errno);
+  const name = Object.entries(constants.errno).find(([, v]) => v === n)?.[0];
+  return name ? `${name} (${n})` : `errno ${n}`;
+}
+
+export interface Libbpf {
+  version: string;
+  objectOpenFile(path: string): Ptr;
+  objectLoad(obj: Ptr): void;
+  objectClose(obj: Ptr): void;
+  findProgram(obj: Ptr, name: string): Ptr;
+  findMap(obj: Ptr, name: string): Ptr;
+  programFd(prog: Ptr): number;
+  mapFd(map: Ptr): number;
+  /** Attaches through a BPF link (the kernel detaches it when the last fd closes). */
+  attachXdp(prog: Ptr, ifindex: number): Ptr;
+  linkFd(link: Ptr): number;
+  linkDestroy(link: Ptr): void;
+  /** bpf_link_create(prog_fd, target_fd, attach_type, NULL): returns the link fd. */
+  linkCreate(progFd: number, targetFd: number, attachType: number): number;
+  mapUpdate(fd: number, key: Buffer, value: Buffer, flags?: number): void;
+  mapDelete(fd: number, key: Buffer): boolean;
+  /** Fills `value`; false when the key is absent. */
+  mapLookup(fd: number, key: Buffer, value: Buffer): boolean;
+  possibleCpus(): number;
+  closeFd(fd: number): void;
+  setns(fd: number, nstype: number): void;
+  /** if_nametoindex in the calling thread's network namespace; 0 when there is no such interface. */
+  ifIndex(name: string): number;
+  /** Text logged by libbpf during the last call that failed (the verifier's log, for instance). */
+  lastMessages(): string[];
+}
+
+export const BPF_TCX_INGRESS = 46;
+export const CLONE_NEWNET = 0x40000000;
+
+let cached: Libbpf | undefined;
+let loadError: string | undefined;
+
+/** Loads the binding once. Throws a one-sentence error when koffi or libbpf.so.1 is unavailable. */
+export function libbpf(): Libbpf {
+  if (cached) return cached;
+  if (loadError) throw new Error(loadError);
+  try {
+    cached = bind();
+    return cached;
+  } catch (e) {
+    loadError = `libbpf is not usable: ${(e as Error).message}`;
+    throw new Error(loadError);
+  }
+}
+
+function bind(): Libbpf {
+  const require = createRequire(import.meta.url);
+  const koffi = require("koffi") as Koffi;
+  const lib = koffi.load("libbpf.so.1");
+  const libc = koffi.load("libc.so.6");
+  const log = childLog("ebpf");
+
+  const fn = <R>(decl: string): ((...args: unknown[]) => R) => lib.func(decl) as (...args: unknown[]) => R;
+  const cfn = <R>(decl: string): ((...args: unknown[]) => R) => libc.func(decl) as (...args: unknown[]) => R;
+
+  const major = fn<number>("int libbpf_major_version()")();
+  const minor = fn<number>("int libbpf_minor_version()")();
+
+  // libbpf's print callback: format the va_list with vsnprintf and route the line into our log.
+  // Recent messages are kept so a failed load can say why (a verifier rejection is otherwise just EACCES).
+  const vsnprintf = cfn<number>("int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)");
+  const printProto = koffi.proto("int sluice_libbpf_print_fn(int level, const char *fmt, void *ap)");
+  const buf = Buffer.alloc(16384);
+  let recent: string[] = [];
+  const printer = koffi.register((level: number, fmt: string, ap: unknown) => {
+    const n = vsnprintf(buf, buf.length, fmt, ap);
+    const text = buf.subarray(0, Math.max(0, Math.min(n, buf.length - 1))).toString("utf8").trimEnd();
+    if (!text) return 0;
+    recent.push(text);
+    if (recent.length > 200) recent = recent.slice(-100);
+    // libbpf levels: 0 warn, 1 info, 2 debug.
+    if (level === 0) log.warn({ libbpf: text }, "libbpf");
+    else if (level === 1) log.debug({ libbpf: text }, "libbpf");
+    else log.trace({ libbpf: text }, "libbpf");
+    return 0;
+  }, koffi.pointer(printProto));
+  fn<unknown>("void *libbpf_set_print(sluice_libbpf_print_fn *fn)")(printer);
+
+  const openFile = fn<Ptr | null>("void *bpf_object__open_file(const char *path, void *opts)");
+  const load = fn<number>("int bpf_object__load(void *obj)");
+  const close = fn<void>("void bpf_object__close(void *obj)");
+  const findProg = fn<Ptr | null>("void *bpf_object__find_program_by_name(void *obj, const char *name)");
+  const findMap = fn<Ptr | null>("void *bpf_object__find_map_by_name(void *obj, const char *name)");
+  const progFd = fn<number>("int bpf_program__fd(void *prog)");
+  const mapFd = fn<number>("int bpf_map__fd(void *map)");
+  const attachXdp = fn<Ptr | null>("void *bpf_program__attach_xdp(void *prog, int ifindex)");
+  const linkFd = fn<number>("int bpf_link__fd(void *link)");
+  const linkDestroy = fn<number>("int bpf_link__destroy(void *link)");
+  const linkCreate = fn<number>("int bpf_link_create(int prog_fd, int target_fd, int attach_type, void *opts)");
+  const update = fn<number>("int bpf_map_update_elem(int fd, void *key, void *value, uint64_t flags)");
+  const del = fn<number>("int bpf_map_delete_elem(int fd, void *key)");
+  const lookup = fn<number>("int bpf_map_lookup_elem(int fd, void *key, _Out_ void *value)");
+  const cpus = fn<number>("int libbpf_num_possible_cpus()");
+  const closeFd = cfn<number>("int close(int fd)");
+  const setns = cfn<number>("int setns(int fd, int nstype)");
+  const ifNameToIndex = cfn<number>("unsigned int if_nametoindex(const char *name)");
+
+  const mark = () => {
+    recent = [];
+  };
+  const check = (call: string, rc: number): void => {
+    if (rc < 0) throw new BpfError(call, -rc);
+  };
+  const ptr = (call: string, p: Ptr | null): Ptr => {
+    if (!p) throw new BpfError(call, koffi.errno() || 1);
+    return p;
+  };
+
+  return {
+    version: `${major}.${minor}`,
+    objectOpenFile(path) {
+      mark();
+      return ptr(`bpf_object__open_file(${path})`, openFile(path, null));
+    },
+    objectLoad(obj) {
+      mark();
+      const rc = load(obj);
+      if (rc < 0) {
+        const why = recent.filter((l) => !/^libbpf: (prog|map) '.*': (found|created)/.test(l)).slice(-12).join(" | ");
+        throw new BpfError("bpf_object__load", -rc, why || undefined);
+      }
+    },
+    objectClose: (obj) => close(obj),
+    findProgram: (obj, name) => ptr(`bpf_object__find_program_by_name(${name})`, findProg(obj, name)),
+    findMap: (obj, name) => ptr(`bpf_object__find_map_by_name(${name})`, findMap(obj, name)),
+    programFd: (p) => progFd(p),
+    mapFd: (m) => mapFd(m),
+    attachXdp(prog, ifindex) {
+      mark();
+      return ptr(`bpf_program__attach_xdp(ifindex ${ifindex})`, attachXdp(prog, ifindex));
+    },
+    linkFd: (l) => linkFd(l),
+    linkDestroy: (l) => void linkDestroy(l),
+    linkCreate(prog, target, type) {
+      const rc = linkCreate(prog, target, type, null);
+      check(`bpf_link_create(attach_type ${type})`, rc);
+      return rc;
+    },
+    mapUpdate: (fd, key, value, flags = 0) => check("bpf_map_update_elem", update(fd, key, value, flags)),
+    mapDelete(fd, key) {
+      const rc = del(fd, key);
+      if (rc === -constants.errno.ENOENT) return false;
+      check("bpf_map_delete_elem", rc);
+      return true;
+    },
+    mapLookup(fd, key, value) {
+      const rc = lookup(fd, key, value);
+      if (rc === -constants.errno.ENOENT) return false;
+      check("bpf_map_lookup_elem", rc);
+      return true;
+    },
+    possibleCpus() {
+      const n = cpus();
+      if (n <= 0) throw new BpfError("libbpf_num_possible_cpus", -n);
+      return n;
+    },
+    closeFd: (fd) => void closeFd(fd),
+    setns(fd, nstype) {
+      if (setns(fd, nstype) !== 0) throw new BpfError("setns", koffi.errno());
+    },
+    ifIndex: (name) => ifNameToIndex(name),
+    lastMessages: () => [...recent],
+  };
+}
