@@ -47,6 +47,8 @@ export interface Libbpf {
   /** Fills `value`; false when the key is absent. */
   mapLookup(fd: number, key: Buffer, value: Buffer): boolean;
   possibleCpus(): number;
+  /** bpf_prog_load of raw instructions; returns the program fd (close it with closeFd). */
+  progLoad(progType: number, name: string, insns: Buffer): number;
   closeFd(fd: number): void;
   setns(fd: number, nstype: number): void;
   /** if_nametoindex in the calling thread's network namespace; 0 when there is no such interface. */
@@ -122,6 +124,7 @@ function bind(): Libbpf {
   const del = fn<number>("int bpf_map_delete_elem(int fd, void *key)");
   const lookup = fn<number>("int bpf_map_lookup_elem(int fd, void *key, _Out_ void *value)");
   const cpus = fn<number>("int libbpf_num_possible_cpus()");
+  const progLoad = fn<number>("int bpf_prog_load(int type, const char *name, const char *license, void *insns, size_t cnt, void *opts)");
   const closeFd = cfn<number>("int close(int fd)");
   const setns = cfn<number>("int setns(int fd, int nstype)");
   const ifNameToIndex = cfn<number>("unsigned int if_nametoindex(const char *name)");
@@ -147,7 +150,9 @@ function bind(): Libbpf {
       mark();
       const rc = load(obj);
       if (rc < 0) {
-        const why = recent.filter((l) => !/^libbpf: (prog|map) '.*': (found|created)/.test(l)).slice(-12).join(" | ");
+        // Keep the verifier's conclusion (the end of its log) and libbpf's own summary lines.
+        const lines = recent.flatMap((m) => m.split("\n")).filter((l) => l && !/^libbpf: (prog|map) '.*': (found|created)/.test(l));
+        const why = (lines.length > 24 ? [...lines.slice(0, 2), "...", ...lines.slice(-20)] : lines).join(" | ");
         throw new BpfError("bpf_object__load", -rc, why || undefined);
       }
     },
@@ -184,6 +189,12 @@ function bind(): Libbpf {
       const n = cpus();
       if (n <= 0) throw new BpfError("libbpf_num_possible_cpus", -n);
       return n;
+    },
+    progLoad(type, name, insns) {
+      mark();
+      const rc = progLoad(type, name, "GPL", insns, insns.length / 8, null);
+      check(`bpf_prog_load(${name})`, rc);
+      return rc;
     },
     closeFd: (fd) => void closeFd(fd),
     setns(fd, nstype) {

@@ -1,0 +1,142 @@
+// `sluice doctor`: what the kernel and our privileges allow, and what we have attached where.
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
+import { release } from "node:os";
+import { detectBpfSupport } from "./capabilities.js";
+import { bpfObjectPath, EdgePolicy } from "./policy-loader.js";
+
+export interface DoctorCounter {
+  packets: number;
+  bytes: number;
+}
+
+export interface DoctorReport {
+  kernel: string;
+  privileges: { uid: number; capabilities: string[] };
+  mounts: { bpffs: string[]; cgroup2: string[] };
+  btf: { vmlinux: boolean; bytes?: number };
+  sysctl: { bpfJitEnable?: number; unprivilegedBpfDisabled?: number };
+  libbpf: { version?: string; file?: string };
+  trivialProgram: { loads: boolean; error?: string };
+  policyProgram: { object?: string; loads?: boolean; error?: string };
+  /** Present when a running EdgePolicy was passed in. */
+  edgePolicy?: {
+    attachments: Array<{ ifindex: number; ifname?: string; netns?: string; mode: string }>;
+    entries: { src4: number; src6: number; ports: number };
+    defaultVerdict: string;
+    enabled: boolean;
+    counters: { rules: Record<string, DoctorCounter>; defaultPass: DoctorCounter; defaultDrop: DoctorCounter; notIp: DoctorCounter };
+  };
+  /** The datapath verdict in one sentence. */
+  summary: string;
+  ok: boolean;
+}
+
+export interface DoctorOptions {
+  /** A live policy program whose attachments, map sizes and counters to include. */
+  policy?: EdgePolicy;
+  /** Skip loading dist/bpf/policy.bpf.o (it needs the build and root). */
+  skipPolicyLoad?: boolean;
+}
+
+function readNumber(path: string): number | undefined {
+  try {
+    return Number(readFileSync(path, "utf8").trim());
+  } catch {
+    return undefined;
+  }
+}
+
+function libbpfFile(): string | undefined {
+  for (const dir of ["/usr/lib/x86_64-linux-gnu", "/usr/lib/aarch64-linux-gnu", "/usr/lib64", "/usr/lib"]) {
+    const p = `${dir}/libbpf.so.1`;
+    if (existsSync(p)) return realpathSync(p);
+  }
+  return undefined;
+}
+
+export function runDoctor(opts: DoctorOptions = {}): DoctorReport {
+  const s = detectBpfSupport(true);
+  const report: DoctorReport = {
+    kernel: release(),
+    privileges: { uid: s.uid, capabilities: s.capabilities },
+    mounts: { bpffs: s.bpffs, cgroup2: s.cgroup2 },
+    btf: { vmlinux: s.btf, ...(s.btf ? { bytes: statSync("/sys/kernel/btf/vmlinux").size } : {}) },
+    sysctl: {
+      bpfJitEnable: readNumber("/proc/sys/net/core/bpf_jit_enable"),
+      unprivilegedBpfDisabled: readNumber("/proc/sys/kernel/unprivileged_bpf_disabled"),
+    },
+    libbpf: { version: s.libbpfVersion, file: libbpfFile() },
+    trivialProgram: { loads: s.trivialLoad, ...(s.trivialLoadError ? { error: s.trivialLoadError } : {}) },
+    policyProgram: {},
+    summary: "",
+    ok: s.ok,
+  };
+  try {
+    report.policyProgram.object = bpfObjectPath("policy");
+  } catch (e) {
+    report.policyProgram.error = (e as Error).message;
+  }
+  if (report.policyProgram.object && s.trivialLoad && !opts.skipPolicyLoad) {
+    try {
+      EdgePolicy.load(report.policyProgram.object).close();
+      report.policyProgram.loads = true;
+    } catch (e) {
+      report.policyProgram.loads = false;
+      report.policyProgram.error = (e as Error).message;
+    }
+  }
+  if (opts.policy) {
+    const c = opts.policy.compiled();
+    const n = (m: string) => [...c.entries.values()].filter((e) => e.map === m).length;
+    const counters = opts.policy.counters();
+    const num = (x: { packets: bigint; bytes: bigint }): DoctorCounter => ({ packets: Number(x.packets), bytes: Number(x.bytes) });
+    report.edgePolicy = {
+      attachments: opts.policy.attachments(),
+      entries: { src4: n("src4"), src6: n("src6"), ports: n("ports") },
+      defaultVerdict: c.defaultVerdict,
+      enabled: c.enabled,
+      counters: {
+        rules: Object.fromEntries([...counters.rules].map(([k, v]) => [k, num(v)])),
+        defaultPass: num(counters.defaultPass),
+        defaultDrop: num(counters.defaultDrop),
+        notIp: num(counters.notIp),
+      },
+    };
+  }
+  if (!s.ok) report.summary = s.reason ?? "eBPF is unavailable; running the userspace path";
+  else if (report.policyProgram.loads === false) {
+    report.ok = false;
+    report.summary = `eBPF works here but the policy program does not load: ${report.policyProgram.error}`;
+  } else if (!report.policyProgram.object) {
+    report.ok = false;
+    report.summary = "eBPF works here but the programs were not built (install clang and run `npm run build`)";
+  } else report.summary = "eBPF datapath available: programs load and can attach (XDP, tcx fallback)";
+  return report;
+}
+
+export function formatDoctor(r: DoctorReport): string {
+  const yes = (b: boolean | undefined) => (b ? "yes" : "no");
+  const lines = [
+    `kernel           ${r.kernel}`,
+    `privileges       uid ${r.privileges.uid}; ${r.privileges.capabilities.length ? r.privileges.capabilities.join(", ") : "no BPF-related capabilities"}`,
+    `bpffs            ${r.mounts.bpffs.join(", ") || "not mounted"}`,
+    `cgroup2          ${r.mounts.cgroup2.join(", ") || "not mounted"}`,
+    `kernel BTF       ${r.btf.vmlinux ? `yes (${r.btf.bytes} bytes)` : "no (/sys/kernel/btf/vmlinux missing)"}`,
+    `bpf JIT          ${r.sysctl.bpfJitEnable === undefined ? "unknown" : r.sysctl.bpfJitEnable ? "on" : "off"}; unprivileged_bpf_disabled=${r.sysctl.unprivilegedBpfDisabled ?? "unknown"}`,
+    `libbpf           ${r.libbpf.version ? `${r.libbpf.version}${r.libbpf.file ? ` (${r.libbpf.file})` : ""}` : "not found"}`,
+    `trivial program  ${r.trivialProgram.loads ? "loads" : `does not load${r.trivialProgram.error ? `: ${r.trivialProgram.error}` : ""}`}`,
+    `policy program   ${r.policyProgram.object ? `${r.policyProgram.object}${r.policyProgram.loads === undefined ? "" : r.policyProgram.loads ? " (loads)" : ` (does not load: ${r.policyProgram.error})`}` : (r.policyProgram.error ?? "not built")}`,
+  ];
+  if (r.edgePolicy) {
+    const e = r.edgePolicy;
+    lines.push(
+      `edge policy      ${e.enabled ? `default ${e.defaultVerdict}` : "no policy"}; entries src4=${e.entries.src4} src6=${e.entries.src6} ports=${e.entries.ports}`,
+      ...e.attachments.map((a) => `  attached       ${a.mode} on ${a.ifname ?? `ifindex ${a.ifindex}`}${a.netns ? ` in netns ${a.netns}` : ""}`),
+      `  default pass   ${e.counters.defaultPass.packets} packets, ${e.counters.defaultPass.bytes} bytes`,
+      `  default drop   ${e.counters.defaultDrop.packets} packets, ${e.counters.defaultDrop.bytes} bytes`,
+      ...Object.entries(e.counters.rules).map(([id, c]) => `  rule ${id}: ${c.packets} packets, ${c.bytes} bytes`),
+    );
+  }
+  lines.push(`=> ${r.summary}`, `   eBPF usable: ${yes(r.ok)}`);
+  return lines.join("\n") + "\n";
+}
