@@ -1,39 +1,126 @@
 // Prometheus metrics of the L7 proxy, on prom-client's default registry (the control process
-// aggregates workers' registries). Label children are bound at snapshot time, not per request.
-import { Counter, Histogram, register } from "prom-client";
-
-function counter(name: string, help: string, labelNames: string[]): Counter<string> {
-  const existing = register.getSingleMetric(name);
-  if (existing) return existing as Counter<string>;
-  return new Counter({ name, help, labelNames });
-}
-
-function histogram(name: string, help: string, labelNames: string[], buckets: number[]): Histogram<string> {
-  const existing = register.getSingleMetric(name);
-  if (existing) return existing as Histogram<string>;
-  return new Histogram({ name, help, labelNames, buckets });
-}
-
-let requests: Counter<string> | null = null;
-let duration: Histogram<string> | null = null;
-let upstreamErrors: Counter<string> | null = null;
-
-function metrics(): { requests: Counter<string>; duration: Histogram<string>; upstreamErrors: Counter<string> } {
-  requests ??= counter("sluice_http_requests_total", "HTTP requests served by the proxy.", ["listener", "route", "backend", "code"]);
-  duration ??= histogram(
-    "sluice_http_request_duration_seconds",
-    "Time from request start to the end of the response, per route.",
-    ["route"],
-    [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
-  );
-  upstreamErrors ??= counter("sluice_upstream_errors_total", "Upstream failures by reason.", ["route", "backend", "reason"]);
-  return { requests, duration, upstreamErrors };
-}
+// aggregates workers' registries). The request path only bumps plain numbers on objects bound at
+// snapshot time; they reach prom-client when metrics are collected. prom-client's own labelled
+// inc()/observe() hash the label set and validate it on every call, which the profile showed
+// costing about as much as all of the routing and filter code together.
+import { Counter, register, type Metric, type MetricValueWithName } from "prom-client";
 
 export type UpstreamErrorReason = "connect" | "reset" | "timeout" | "no_endpoint" | "unresolved";
 
+/** A count since the last collection, for one label set; queued on first increment. */
+class Pending {
+  n = 0;
+  constructor(
+    readonly labels: Record<string, string>,
+    private readonly queue: Pending[],
+  ) {}
+
+  inc(): void {
+    if (this.n++ === 0) this.queue.push(this);
+  }
+}
+
+/** A prom-client Counter fed from Pending counts when it is collected. */
+class BatchedCounter {
+  readonly queue: Pending[] = [];
+  constructor(name: string, help: string, labelNames: string[]) {
+    const existing = register.getSingleMetric(name);
+    if (existing) register.removeSingleMetric(name);
+    const queue = this.queue;
+    new Counter({
+      name,
+      help,
+      labelNames,
+      collect(this: Counter<string>) {
+        for (let i = 0; i < queue.length; i++) {
+          const p = queue[i]!;
+          this.inc(p.labels, p.n);
+          p.n = 0;
+        }
+        queue.length = 0;
+      },
+    });
+  }
+
+  pending(labels: Record<string, string>): Pending {
+    return new Pending(labels, this.queue);
+  }
+}
+
+const DURATION_BUCKETS = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30];
+
+/** Bucket counts of one route; shared by every snapshot that has a route of that name. */
+class DurationSeries {
+  /** Non-cumulative counts per bucket; the last slot is +Inf. */
+  readonly counts = new Float64Array(DURATION_BUCKETS.length + 1);
+  sum = 0;
+  count = 0;
+  constructor(readonly route: string) {}
+
+  observe(v: number): void {
+    let i = 0;
+    while (i < DURATION_BUCKETS.length && v > DURATION_BUCKETS[i]!) i++;
+    this.counts[i]!++;
+    this.sum += v;
+    this.count++;
+  }
+}
+
+/**
+ * The request duration histogram, kept as plain per-route arrays and exported in prom-client's
+ * histogram shape (_bucket with cumulative `le`, _sum, _count) when the registry is collected.
+ */
+class DurationHistogram {
+  readonly name = "sluice_http_request_duration_seconds";
+  readonly help = "Time from request start to the end of the response, per route.";
+  // prom-client's typings declare `type` as a numeric enum; at run time it is this string.
+  readonly type = "histogram";
+  readonly aggregator = "sum";
+  private readonly series = new Map<string, DurationSeries>();
+
+  of(route: string): DurationSeries {
+    let s = this.series.get(route);
+    if (s === undefined) this.series.set(route, (s = new DurationSeries(route)));
+    return s;
+  }
+
+  get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: MetricValueWithName<string>[] }> {
+    const values: MetricValueWithName<string>[] = [];
+    const bucket = `${this.name}_bucket`;
+    for (const s of this.series.values()) {
+      // A route that has not answered yet has no series, as with prom-client's own histograms.
+      if (s.count === 0) continue;
+      let acc = 0;
+      for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+        acc += s.counts[i]!;
+        values.push({ metricName: bucket, labels: { le: DURATION_BUCKETS[i]!, route: s.route }, value: acc });
+      }
+      values.push({ metricName: bucket, labels: { le: "+Inf", route: s.route }, value: s.count });
+      values.push({ metricName: `${this.name}_sum`, labels: { route: s.route }, value: s.sum });
+      values.push({ metricName: `${this.name}_count`, labels: { route: s.route }, value: s.count });
+    }
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values });
+  }
+}
+
+let metrics: { requests: BatchedCounter; upstreamErrors: BatchedCounter; duration: DurationHistogram } | null = null;
+
+function proxyMetrics(): NonNullable<typeof metrics> {
+  if (metrics !== null) return metrics;
+  const duration = new DurationHistogram();
+  if (register.getSingleMetric(duration.name)) register.removeSingleMetric(duration.name);
+  // The registry only calls name/help/type/aggregator/get on a metric: the shape above.
+  register.registerMetric(duration as unknown as Metric<string>);
+  metrics = {
+    requests: new BatchedCounter("sluice_http_requests_total", "HTTP requests served by the proxy.", ["listener", "route", "backend", "code"]),
+    upstreamErrors: new BatchedCounter("sluice_upstream_errors_total", "Upstream failures by reason.", ["route", "backend", "reason"]),
+    duration,
+  };
+  return metrics;
+}
+
 interface Inc {
-  inc(v?: number): void;
+  inc(): void;
 }
 interface Obs {
   observe(v: number): void;
@@ -52,7 +139,7 @@ export class RequestCounters {
   count(code: number): void {
     let c = this.byCode[code];
     if (c === undefined) {
-      c = metrics().requests.labels(this.listener, this.route, this.backend, String(code));
+      c = proxyMetrics().requests.pending({ listener: this.listener, route: this.route, backend: this.backend, code: String(code) });
       this.byCode[code] = c;
     }
     c.inc();
@@ -61,7 +148,7 @@ export class RequestCounters {
   error(reason: UpstreamErrorReason): void {
     let c = this.errors[reason];
     if (c === undefined) {
-      c = metrics().upstreamErrors.labels(this.route, this.backend, reason);
+      c = proxyMetrics().upstreamErrors.pending({ route: this.route, backend: this.backend, reason });
       this.errors[reason] = c;
     }
     c.inc();
@@ -69,5 +156,5 @@ export class RequestCounters {
 }
 
 export function routeDuration(route: string): Obs {
-  return metrics().duration.labels(route);
+  return proxyMetrics().duration.of(route);
 }
