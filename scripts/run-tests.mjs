@@ -17,5 +17,8 @@ if (files.length === 0) {
   console.error("no test files found");
   process.exit(1);
 }
-const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...extra, ...files], { stdio: "inherit" });
+// A test that leaves a server open must not hang the run, and no single test may run forever.
+const defaults = ["--test-force-exit"];
+if (!extra.some((a) => a.startsWith("--test-timeout"))) defaults.push("--test-timeout=180000");
+const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...defaults, ...extra, ...files], { stdio: "inherit" });
 process.exit(r.status ?? 1);
