@@ -10,15 +10,29 @@ import { fileURLToPath } from "node:url";
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), "../..");
 export const SLUICE = join(ROOT, "bin/sluice");
 
-/** A port that was free a moment ago (bind 0, read, close). */
+/**
+ * A port that was free a moment ago. Picked below the kernel's ephemeral range (32768-60999 by
+ * default), so the source port of some outgoing connection cannot take it before the gateway
+ * binds it; handed out once per test process.
+ */
+const handedOut = new Set<number>();
 export async function freePort(host = "127.0.0.1"): Promise<number> {
-  return new Promise((res, rej) => {
+  for (let attempt = 0; attempt < 200; attempt++) {
+    const port = 20000 + Math.floor(Math.random() * 12000);
+    if (handedOut.has(port)) continue;
+    if (await canBind(port, host)) {
+      handedOut.add(port);
+      return port;
+    }
+  }
+  throw new Error("no free port found in 20000-31999");
+}
+
+function canBind(port: number, host: string): Promise<boolean> {
+  return new Promise((res) => {
     const s = net.createServer();
-    s.once("error", rej);
-    s.listen(0, host, () => {
-      const p = (s.address() as net.AddressInfo).port;
-      s.close(() => res(p));
-    });
+    s.once("error", () => res(false));
+    s.listen(port, host, () => s.close(() => res(true)));
   });
 }
 
