@@ -145,9 +145,19 @@ static __always_inline int decide(void *data, void *data_end, __u64 bytes)
 	__u8 proto = 0;
 	__u16 dport_be = 0;
 	__u16 h_proto = eth->h_proto;
+	void *l3 = eth + 1;
+
+	/* One 802.1Q / 802.1ad tag: tagged traffic must not slip past the policy as "not IP". */
+	if (h_proto == bpf_htons(ETH_P_8021Q) || h_proto == bpf_htons(ETH_P_8021AD)) {
+		__u16 *vlan = l3;
+		if ((void *)(vlan + 2) > data_end)
+			goto not_ip;
+		h_proto = vlan[1];
+		l3 = vlan + 2;
+	}
 
 	if (h_proto == bpf_htons(ETH_P_IP)) {
-		struct iphdr *ip = (void *)(eth + 1);
+		struct iphdr *ip = l3;
 		if ((void *)(ip + 1) > data_end)
 			goto not_ip;
 		__u32 ihl = ip->ihl * 4;
@@ -163,7 +173,7 @@ static __always_inline int decide(void *data, void *data_end, __u64 bytes)
 				goto not_ip;
 		}
 	} else if (h_proto == bpf_htons(ETH_P_IPV6)) {
-		struct ipv6hdr *ip6 = (void *)(eth + 1);
+		struct ipv6hdr *ip6 = l3;
 		if ((void *)(ip6 + 1) > data_end)
 			goto not_ip;
 		struct src6_key k = {.prefixlen = 128};

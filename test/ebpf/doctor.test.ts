@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { formatDoctor, runDoctor } from "../../src/ebpf/doctor.js";
 import { EdgePolicy } from "../../src/ebpf/policy-loader.js";
-import { createTopology, kernelTestSkipReason, SERVER_V4, CLIENT_V4 } from "./netns.js";
+import { BLOCKED_MS, createTopology, kernelTestSkipReason, SERVER_V4, CLIENT_V4 } from "./netns.js";
 
 const skip = kernelTestSkipReason();
 const root = fileURLToPath(new URL("../../", import.meta.url));
@@ -74,7 +74,7 @@ test("doctor with a live policy: attachment, map sizes and counters", { skip }, 
     policy.apply({ defaultVerdict: "deny", rules: [{ id: "only", verdict: "allow", from: [{ cidr: "10.77.1.0/24" }, { cidr: "fd77::/64" }], ports: [{ protocol: "TCP", port: 7000, endPort: 7001 }] }] });
     await topo.server.call({ op: "listen", proto: "tcp", host: SERVER_V4, port: 7000 });
     assert.equal(await topo.tcp(CLIENT_V4[0], SERVER_V4, 7000), true);
-    assert.equal(await topo.tcp(CLIENT_V4[2], SERVER_V4, 7000), false);
+    assert.equal(await topo.tcp(CLIENT_V4[2], SERVER_V4, 7000, BLOCKED_MS), false);
     const r = runDoctor({ policy, skipPolicyLoad: true });
     assert.deepEqual(r.edgePolicy?.attachments, [{ ifindex: r.edgePolicy?.attachments[0].ifindex, ifname: topo.serverIf, netns: topo.serverNs, mode: "xdp" }]);
     // 10.77.1.0/24 and fd77::/64 map to the same class: one class-level entry + one 7000-7001 block.

@@ -13,9 +13,12 @@ export const SERVER_V6 = "fd77::ff";
 export const CLIENT_V4 = ["10.77.1.1", "10.77.1.50", "10.77.2.1"] as const;
 export const CLIENT_V6 = ["fd77::1", "fd77::2"] as const;
 
+/** How long a connect that should be dropped is given (the SYN never gets an answer). */
+export const BLOCKED_MS = 500;
+
 let counter = 0;
 
-function ip(...args: string[]): void {
+export function ip(...args: string[]): void {
   const r = spawnSync("ip", args, { encoding: "utf8", timeout: 10_000 });
   if (r.status !== 0) throw new Error(`ip ${args.join(" ")}: ${r.stderr || r.error?.message}`);
 }
@@ -81,10 +84,11 @@ async function startAgent(ns: string): Promise<Agent> {
 export interface Topology {
   clientNs: string;
   serverNs: string;
+  clientIf: string;
   serverIf: string;
   client: Agent;
   server: Agent;
-  /** TCP connect from a client address; true when the handshake completed. */
+  /** TCP connect from a client address; true when the handshake completed (pass a short timeout where a drop is expected). */
   tcp(from: string, to: string, port: number, timeoutMs?: number): Promise<boolean>;
   udp(from: string, to: string, port: number): Promise<void>;
   /** Sources the server's listeners saw since the last call. */
@@ -123,10 +127,11 @@ export async function createTopology(): Promise<Topology> {
     return {
       clientNs,
       serverNs,
+      clientIf,
       serverIf,
       client,
       server,
-      async tcp(from, to, port, timeoutMs = 400) {
+      async tcp(from, to, port, timeoutMs = 3000) {
         return (await client.call({ op: "tcp", from, to, port, timeoutMs })).ok === true;
       },
       async udp(from, to, port) {
