@@ -73,6 +73,11 @@ function maskBytes(addr: Uint8Array, len: number): Uint8Array {
   return out;
 }
 
+/** The prefix of length len (<= p.len) that contains p. */
+export function truncate(p: Prefix, len: number): Prefix {
+  return { family: p.family, addr: maskBytes(p.addr, len), len };
+}
+
 /** True when `outer` contains `inner` (same family, shorter-or-equal prefix, same leading bits). */
 export function contains(outer: Prefix, inner: Prefix): boolean {
   if (outer.family !== inner.family || outer.len > inner.len) return false;

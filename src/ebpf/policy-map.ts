@@ -12,7 +12,7 @@
 //   the table is disjoint and longest-prefix is the right lookup. Class ids are a hash of the
 //   table's content: a class id never changes meaning, which is what makes updates window-free.
 import { createHash } from "node:crypto";
-import { contains, parseCidr, prefixKey, type Prefix } from "./cidr.js";
+import { contains, parseCidr, prefixKey, truncate, type Prefix } from "./cidr.js";
 
 export type Verdict = "allow" | "deny";
 export type Protocol = "TCP" | "UDP" | "SCTP" | "ANY";
@@ -89,6 +89,14 @@ interface Selector {
   rule: number;
   cidr: Prefix;
   except: Prefix[];
+  /** prefixKey of each except and the lengths that occur, for ancestor lookups. */
+  exceptKeys: Set<string>;
+  exceptLens: number[];
+}
+
+function excepted(s: Selector, p: Prefix): boolean {
+  for (const len of s.exceptLens) if (len <= p.len && s.exceptKeys.has(prefixKey(truncate(p, len)))) return true;
+  return false;
 }
 
 interface Interval {
@@ -153,7 +161,7 @@ export function compilePolicy(model: PolicyModel, previous?: CompiledPolicy): Co
         else if (!contains(cidr, p)) problems.push(`rule "${r.id}": except ${e} is not inside ${sel.cidr}; ignored`);
         else except.push(p);
       }
-      selectors.push({ rule: i, cidr, except });
+      selectors.push({ rule: i, cidr, except, exceptKeys: new Set(except.map(prefixKey)), exceptLens: [...new Set(except.map((e) => e.len))] });
     }
   });
 
@@ -168,11 +176,24 @@ export function compilePolicy(model: PolicyModel, previous?: CompiledPolicy): Co
   const classOfSet = new Map<string, number>();
   const usedIds = new Map<number, string>(); // id -> table signature, to catch hash collisions
   const previousTables = previous ? classTables(previous) : new Map<number, string>();
+  // Selectors indexed by their CIDR: a prefix's candidates are found by walking its ancestors
+  // (at most 129 lookups) instead of scanning every selector, so large CIDR lists stay linear.
+  const byCidr = new Map<string, Selector[]>();
+  for (const s of selectors) {
+    const k = prefixKey(s.cidr);
+    const l = byCidr.get(k);
+    if (l) l.push(s);
+    else byCidr.set(k, [s]);
+  }
+  const cidrLens = [...new Set(selectors.map((s) => `${s.cidr.family}/${s.cidr.len}`))];
   for (const p of [...prefixes.values()].sort(comparePrefix)) {
     const set: number[] = [];
-    for (const s of selectors) {
-      if (contains(s.cidr, p) && !s.except.some((e) => contains(e, p))) {
-        if (!set.includes(s.rule)) set.push(s.rule);
+    for (const fl of cidrLens) {
+      const [fam, lenText] = fl.split("/");
+      const len = Number(lenText);
+      if (Number(fam) !== p.family || len > p.len) continue;
+      for (const s of byCidr.get(prefixKey(truncate(p, len))) ?? []) {
+        if (!excepted(s, p) && !set.includes(s.rule)) set.push(s.rule);
       }
     }
     set.sort((a, b) => a - b);
