@@ -168,3 +168,24 @@ test("VLAN-tagged traffic on the attached interface is judged like untagged traf
     assert.ok((p.counters().rules.get("no-vlan-host")?.packets ?? 0n) >= 1n);
   });
 });
+
+test("auto mode falls back to tcx when another XDP program holds the interface", { skip }, async () => {
+  const topo = await createTopology();
+  let policy: EdgePolicy | undefined;
+  try {
+    // Someone else's XDP program, attached the old way (netlink, no link): ours cannot take XDP.
+    const obj = new URL("../../dist/bpf/policy.bpf.o", import.meta.url).pathname;
+    ip("-n", topo.serverNs, "link", "set", "dev", topo.serverIf, "xdp", "obj", obj, "sec", "xdp");
+    policy = EdgePolicy.load();
+    const a = policy.attach(topo.serverIf, { netns: topo.serverNs });
+    assert.equal(a.mode, "tcx");
+    await topo.server.call({ op: "listen", proto: "tcp", host: SERVER_V4, port: 8000 });
+    policy.apply(basePolicy);
+    assert.equal(await topo.tcp(GOOD, SERVER_V4, 8000), true);
+    assert.equal(await topo.tcp(EXCEPTED, SERVER_V4, 8000, BLOCKED_MS), false);
+    assert.throws(() => policy?.attach(topo.serverIf, { netns: topo.serverNs, mode: "xdp" }), /EBUSY/, "forcing XDP reports why");
+  } finally {
+    policy?.close();
+    topo.destroy();
+  }
+});
