@@ -11,6 +11,7 @@ import { finishRequest } from "./request-log.js";
 import { sendSimple, writeHead, type Req, type Res } from "./respond.js";
 import type { ClusterRuntime } from "./upstream/cluster.js";
 import type { EndpointRuntime } from "./upstream/endpoint.js";
+import type { H1Connection, H1Handler } from "./upstream/h1-pool.js";
 import { classify, UpstreamTimeoutError } from "./upstream/errors.js";
 import { sendMirror } from "./upstream/mirror.js";
 import type { UpstreamErrorReason } from "../observe/proxy-metrics.js";
@@ -83,6 +84,45 @@ class H1Attempt implements Dispatcher.DispatchHandler {
   onError(err: Error): void {
     this.ex.onUpstreamError(this, err);
   }
+
+  resumeReading(): void {
+    this.resume?.();
+  }
+}
+
+/** A bodiless HTTP/1.1 request on the raw keep-alive pool. */
+class PoolAttempt implements H1Handler {
+  conn: H1Connection | null = null;
+  discard = false;
+  constructor(readonly ex: Exchange) {}
+
+  cancel(): void {
+    const c = this.conn;
+    this.conn = null;
+    if (c !== null) c.destroy();
+  }
+
+  onHeaders(status: number, headers: string[]): boolean {
+    return this.ex.onUpstreamHeaders(this, status, null, headers);
+  }
+
+  onData(chunk: Buffer): boolean {
+    return this.ex.onUpstreamData(this, chunk);
+  }
+
+  onComplete(): void {
+    this.conn = null;
+    this.ex.onUpstreamEnd(this);
+  }
+
+  onError(err: Error): void {
+    this.conn = null;
+    this.ex.onUpstreamError(this, err);
+  }
+
+  resumeReading(): void {
+    this.conn?.resume();
+  }
 }
 
 class H2Attempt {
@@ -133,21 +173,20 @@ class H2Attempt {
     }
   }
 
-  resumeStream(): void {
+  resumeReading(): void {
     this.stream?.resume();
   }
 }
 
-type Attempt = H1Attempt | H2Attempt;
+type Attempt = H1Attempt | PoolAttempt | H2Attempt;
 
 function onResClose(this: Res & Tagged): void {
   const ex = this[kExchange];
   if (ex !== undefined && !ex.done) ex.clientGone();
 }
 
-function onDrainH2(this: Res & Tagged): void {
-  const a = this[kExchange]?.current;
-  if (a instanceof H2Attempt) a.resumeStream();
+function onDrain(this: Res & Tagged): void {
+  this[kExchange]?.current?.resumeReading();
 }
 
 function onAttemptTimeout(ex: Exchange, n: number): void {
@@ -265,6 +304,10 @@ export class Exchange {
         const a = new H2Attempt(this);
         this.current = a;
         a.start(ep, this.method, this.path, this.headers, body);
+      } else if (body === null && ep.raw().hasRoom) {
+        const a = new PoolAttempt(this);
+        this.current = a;
+        a.conn = ep.raw().request(a, this.method, this.path, this.headers);
       } else {
         const a = new H1Attempt(this);
         this.current = a;
@@ -323,9 +366,7 @@ export class Exchange {
     if (a !== this.current || a.discard) return true;
     this.bytesOut += chunk.length;
     if ((this.res as Writable).write(chunk)) return true;
-    if (a instanceof H1Attempt) {
-      if (a.resume !== null) this.res.once("drain", a.resume);
-    } else this.res.once("drain", onDrainH2);
+    this.res.once("drain", onDrain);
     return false;
   }
 

@@ -5,6 +5,7 @@ import http2 from "node:http2";
 import net from "node:net";
 import { Pool } from "undici";
 import type { IrEndpoint } from "../../ir/types.js";
+import { H1Pool } from "./h1-pool.js";
 
 export type UpstreamProtocol = "http1" | "h2c";
 
@@ -17,6 +18,7 @@ export class EndpointRuntime {
   readonly port: number;
   readonly socketPath: string | null;
   private pool: Pool | null = null;
+  private rawPool: H1Pool | null = null;
   private session: http2.ClientHttp2Session | null = null;
   closed = false;
 
@@ -64,6 +66,16 @@ export class EndpointRuntime {
     return p;
   }
 
+  /** Keep-alive connections for bodiless HTTP/1.1 requests (the common case), without undici. */
+  raw(): H1Pool {
+    let p = this.rawPool;
+    if (p === null) {
+      p = new H1Pool({ host: this.host, port: this.port, socketPath: this.socketPath, label: this.label }, POOL_CONNECTIONS);
+      this.rawPool = p;
+    }
+    return p;
+  }
+
   /** The endpoint's HTTP/2 session, (re)connected on demand after GOAWAY, error or close. */
   h2(): http2.ClientHttp2Session {
     const s = this.session;
@@ -91,6 +103,8 @@ export class EndpointRuntime {
     this.closed = true;
     const tasks: Promise<unknown>[] = [];
     if (this.pool) tasks.push(this.pool.close().catch(() => undefined));
+    this.rawPool?.close();
+    this.rawPool = null;
     const s = this.session;
     if (s && !s.closed) tasks.push(new Promise<void>((r) => s.close(() => r())));
     this.pool = null;
@@ -101,6 +115,8 @@ export class EndpointRuntime {
   destroy(): void {
     this.closed = true;
     this.pool?.destroy().catch(() => undefined);
+    this.rawPool?.destroy();
+    this.rawPool = null;
     this.session?.destroy();
     this.pool = null;
     this.session = null;

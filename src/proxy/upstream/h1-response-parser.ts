@@ -1,0 +1,214 @@
+// Incremental HTTP/1.1 response parser for the raw upstream pool: status line and headers, then the
+// body framed by Content-Length, chunked coding (decoded, so the client side frames it afresh) or
+// the end of the connection. 1xx interim responses are skipped. Anything malformed is an error:
+// the connection is then closed, never reused.
+import { isHopByHop } from "../headers.js";
+
+export interface ResponseSink {
+  /** Status and header list (lowercase names, hop-by-hop headers removed). */
+  onHead(status: number, headers: string[]): void;
+  /** A body chunk (a view into the read buffer); false asks the caller to pause reading. */
+  onBody(chunk: Buffer): boolean;
+}
+
+const MAX_HEAD = 64 * 1024;
+const CRLFCRLF = Buffer.from("\r\n\r\n");
+
+const HEAD = 0;
+const LENGTH = 1;
+const CHUNK_SIZE = 2;
+const CHUNK_DATA = 3;
+const CHUNK_DATA_END = 4;
+const TRAILERS = 5;
+const UNTIL_CLOSE = 6;
+const DONE = 7;
+
+export class ResponseParseError extends Error {
+  readonly code = "SLUICE_BAD_UPSTREAM_RESPONSE";
+}
+
+export class ResponseParser {
+  private state = HEAD;
+  /** Bytes of an incomplete head or chunk-size/trailer line, kept between reads. */
+  private pending: Buffer | null = null;
+  private remaining = 0;
+  /** The connection may carry another request after this response. */
+  keepAlive = false;
+  /** Bytes after the end of the response: the connection cannot be reused. */
+  trailingBytes = false;
+  private noBody = false;
+
+  constructor(private readonly sink: ResponseSink) {}
+
+  /** Starts a new response on the same connection; `head` is true for a HEAD request. */
+  reset(isHeadRequest: boolean): void {
+    this.state = HEAD;
+    this.pending = null;
+    this.remaining = 0;
+    this.keepAlive = false;
+    this.trailingBytes = false;
+    this.noBody = isHeadRequest;
+  }
+
+  get done(): boolean {
+    return this.state === DONE;
+  }
+
+  /** True when the body runs to the end of the connection (its end completes the response). */
+  get untilClose(): boolean {
+    return this.state === UNTIL_CLOSE;
+  }
+
+  /** The connection ended: completes a body delimited by the close; false if the response was cut. */
+  end(): boolean {
+    if (this.state !== UNTIL_CLOSE) return this.state === DONE;
+    this.state = DONE;
+    return true;
+  }
+
+  /**
+   * Feeds bytes read from the connection; `done` tells when the response is complete. Returns
+   * false when the sink asked to pause (every body byte of this read was handed over anyway).
+   */
+  execute(data: Buffer): boolean {
+    let buf = data;
+    if (this.pending !== null) {
+      buf = Buffer.concat([this.pending, data]);
+      this.pending = null;
+    }
+    let pos = 0;
+    let flowing = true;
+    while (pos < buf.length) {
+      switch (this.state) {
+        case HEAD: {
+          const end = buf.indexOf(CRLFCRLF, pos);
+          if (end < 0) {
+            if (buf.length - pos > MAX_HEAD) throw new ResponseParseError("upstream response head too large");
+            this.pending = buf.subarray(pos);
+            return flowing;
+          }
+          this.parseHead(buf.toString("latin1", pos, end));
+          pos = end + 4;
+          break;
+        }
+        case LENGTH: {
+          const n = Math.min(this.remaining, buf.length - pos);
+          this.remaining -= n;
+          const chunk = buf.subarray(pos, pos + n);
+          pos += n;
+          if (this.remaining === 0) this.state = DONE;
+          if (!this.sink.onBody(chunk)) flowing = false;
+          break;
+        }
+        case CHUNK_SIZE:
+        case CHUNK_DATA_END:
+        case TRAILERS: {
+          const eol = buf.indexOf(10 /* \n */, pos);
+          if (eol < 0) {
+            if (buf.length - pos > MAX_HEAD) throw new ResponseParseError("upstream chunk line too long");
+            this.pending = buf.subarray(pos);
+            return flowing;
+          }
+          const line = buf.toString("latin1", pos, eol).replace(/\r$/, "");
+          pos = eol + 1;
+          this.chunkLine(line);
+          break;
+        }
+        case CHUNK_DATA: {
+          const n = Math.min(this.remaining, buf.length - pos);
+          this.remaining -= n;
+          const chunk = buf.subarray(pos, pos + n);
+          pos += n;
+          if (this.remaining === 0) this.state = CHUNK_DATA_END;
+          if (!this.sink.onBody(chunk)) flowing = false;
+          break;
+        }
+        case UNTIL_CLOSE: {
+          if (!this.sink.onBody(pos === 0 ? buf : buf.subarray(pos))) flowing = false;
+          return flowing;
+        }
+        default:
+          // DONE with bytes left: the upstream sent more than one response.
+          this.trailingBytes = true;
+          return flowing;
+      }
+    }
+    return flowing;
+  }
+
+  private chunkLine(line: string): void {
+    if (this.state === CHUNK_DATA_END) {
+      if (line !== "") throw new ResponseParseError("missing CRLF after chunk data");
+      this.state = CHUNK_SIZE;
+      return;
+    }
+    if (this.state === TRAILERS) {
+      // Trailers are dropped (node:http would need them declared up front); an empty line ends them.
+      if (line === "") this.state = DONE;
+      return;
+    }
+    const semi = line.indexOf(";");
+    const hex = (semi < 0 ? line : line.slice(0, semi)).trim();
+    if (!/^[0-9a-fA-F]{1,12}$/.test(hex)) throw new ResponseParseError("invalid chunk size");
+    const size = parseInt(hex, 16);
+    if (size === 0) this.state = TRAILERS;
+    else {
+      this.remaining = size;
+      this.state = CHUNK_DATA;
+    }
+  }
+
+  private parseHead(head: string): void {
+    const lines = head.split("\r\n");
+    const m = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0]!);
+    if (m === null) throw new ResponseParseError("invalid upstream status line");
+    const http10 = m[1] === "0";
+    const status = Number(m[2]);
+    const headers: string[] = [];
+    let contentLength = -1;
+    let chunked = false;
+    let close = http10;
+    for (let i = 1; i < lines.length; i++) {
+      const line = lines[i]!;
+      const colon = line.indexOf(":");
+      if (colon <= 0 || line.charCodeAt(0) === 32 || line.charCodeAt(0) === 9) throw new ResponseParseError("invalid upstream header line");
+      const name = line.slice(0, colon).toLowerCase();
+      const value = line.slice(colon + 1).trim();
+      if (name === "content-length") {
+        if (!/^\d{1,15}$/.test(value) || (contentLength >= 0 && contentLength !== Number(value))) {
+          throw new ResponseParseError("invalid upstream content-length");
+        }
+        contentLength = Number(value);
+      } else if (name === "transfer-encoding") {
+        chunked = /(?:^|,)\s*chunked\s*$/i.test(value);
+        if (!chunked) close = true;
+      } else if (name === "connection") {
+        const v = value.toLowerCase();
+        if (v.includes("close")) close = true;
+        else if (http10 && v.includes("keep-alive")) close = false;
+      }
+      if (!isHopByHop(name)) headers.push(name, value);
+    }
+    if (status < 200) {
+      // Interim response: the real one follows on the same connection.
+      if (status === 101) throw new ResponseParseError("unexpected 101 on a plain request");
+      return;
+    }
+    if (chunked && contentLength >= 0) {
+      // RFC 9112 6.3: Transfer-Encoding wins; the length must not be forwarded with it.
+      for (let i = 0; i < headers.length; i += 2) if (headers[i] === "content-length") headers.splice(i, 2);
+      contentLength = -1;
+    }
+    this.keepAlive = !close;
+    if (this.noBody || status === 204 || status === 304) this.state = DONE;
+    else if (chunked) this.state = CHUNK_SIZE;
+    else if (contentLength >= 0) {
+      this.remaining = contentLength;
+      this.state = contentLength === 0 ? DONE : LENGTH;
+    } else {
+      this.state = UNTIL_CLOSE;
+      this.keepAlive = false;
+    }
+    this.sink.onHead(status, headers);
+  }
+}
