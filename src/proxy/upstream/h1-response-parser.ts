@@ -159,21 +159,27 @@ export class ResponseParser {
   }
 
   private parseHead(head: string): void {
-    const lines = head.split("\r\n");
-    const m = /^HTTP\/1\.([01]) (\d{3})(?: |$)/.exec(lines[0]!);
-    if (m === null) throw new ResponseParseError("invalid upstream status line");
-    const http10 = m[1] === "0";
-    const status = Number(m[2]);
+    // Status line: "HTTP/1.x NNN reason". Scanned by hand: this runs once per response.
+    const c = head.charCodeAt(7);
+    if (!head.startsWith("HTTP/1.") || (c !== 48 && c !== 49) || head.charCodeAt(8) !== 32) {
+      throw new ResponseParseError("invalid upstream status line");
+    }
+    const status = statusAt(head, 9);
+    const http10 = c === 48;
     const headers: string[] = [];
     let contentLength = -1;
     let chunked = false;
     let close = http10;
-    for (let i = 1; i < lines.length; i++) {
-      const line = lines[i]!;
-      const colon = line.indexOf(":");
-      if (colon <= 0 || line.charCodeAt(0) === 32 || line.charCodeAt(0) === 9) throw new ResponseParseError("invalid upstream header line");
-      const name = line.slice(0, colon).toLowerCase();
-      const value = line.slice(colon + 1).trim();
+    let eol = head.indexOf("\r\n");
+    while (eol >= 0) {
+      const from = eol + 2;
+      eol = head.indexOf("\r\n", from);
+      const to = eol < 0 ? head.length : eol;
+      const colon = head.indexOf(":", from);
+      const first = head.charCodeAt(from);
+      if (colon <= from || colon >= to || first === 32 || first === 9) throw new ResponseParseError("invalid upstream header line");
+      const name = head.slice(from, colon).toLowerCase();
+      const value = trimOws(head, colon + 1, to);
       if (name === "content-length") {
         if (!/^\d{1,15}$/.test(value) || (contentLength >= 0 && contentLength !== Number(value))) {
           throw new ResponseParseError("invalid upstream content-length");
@@ -211,4 +217,26 @@ export class ResponseParser {
     }
     this.sink.onHead(status, headers);
   }
+}
+
+/** Three digits at `i`, followed by a space or the end of the line. */
+function statusAt(head: string, i: number): number {
+  let n = 0;
+  for (let k = i; k < i + 3; k++) {
+    const d = head.charCodeAt(k) - 48;
+    if (!(d >= 0 && d <= 9)) throw new ResponseParseError("invalid upstream status code");
+    n = n * 10 + d;
+  }
+  const after = head.charCodeAt(i + 3);
+  if (!Number.isNaN(after) && after !== 32 && after !== 13) throw new ResponseParseError("invalid upstream status line");
+  return n;
+}
+
+/** head[from, to) without leading/trailing spaces and tabs. */
+function trimOws(head: string, from: number, to: number): string {
+  let a = from;
+  let b = to;
+  while (a < b && (head.charCodeAt(a) === 32 || head.charCodeAt(a) === 9)) a++;
+  while (b > a && (head.charCodeAt(b - 1) === 32 || head.charCodeAt(b - 1) === 9)) b--;
+  return head.slice(a, b);
 }
