@@ -21,6 +21,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   run: async (argv) => (await import("./run.js")).runCommand(argv),
   validate: async (argv) => (await import("./validate.js")).validateCommand(argv),
   status: async (argv) => (await import("./status.js")).statusCommand(argv),
+  doctor: async (argv) => (await import("./doctor.js")).doctorCommand(argv),
   version: versionCommand,
 };
 

@@ -7,6 +7,7 @@ Commands:
   run        Run the gateway on a configuration folder
   validate   Check a configuration folder and print every error and warning
   status     Print each resource with its status conditions (from a running gateway)
+  doctor     Report what the kernel and privileges allow for the eBPF data path
   version    Print the version
 
 Options:
@@ -67,4 +68,14 @@ Prints the version of sluice.
 
 Options:
   -h, --help    Show this help
+`;
+
+export const DOCTOR_USAGE = `Usage: sluice doctor [options]
+
+Reports what this machine allows for the eBPF data path: kernel, privileges, bpffs and cgroup2
+mounts, BTF, the system libbpf, and whether a trivial program and the edge-policy program load.
+
+Options:
+  -o, --output FORMAT   text or json (default: text)
+  -h, --help            Show this help
 `;

@@ -23,7 +23,7 @@ test("top-level help lists every command", () => {
   for (const flag of ["--help", "-h"]) {
     const r = sluice(flag);
     assert.equal(r.code, 0, r.stderr);
-    for (const cmd of ["run", "validate", "status", "version"]) assert.match(r.stdout, new RegExp(`^  ${cmd} `, "m"));
+    for (const cmd of ["run", "validate", "status", "doctor", "version"]) assert.match(r.stdout, new RegExp(`^  ${cmd} `, "m"));
   }
   const none = sluice();
   assert.equal(none.code, 2);
@@ -35,6 +35,7 @@ test("every command has --help and -h listing its options", () => {
     run: ["--config", "--workers", "--admin-port", "--admin-address", "--listen-address", "--access-log", "--log-level", "--demo-backends", "--help"],
     validate: ["--output", "--help"],
     status: ["--admin", "--output", "--help"],
+    doctor: ["--output", "--help"],
     version: ["--help"],
   };
   for (const [cmd, flags] of Object.entries(expected)) {
@@ -174,4 +175,16 @@ test("status: prints each resource with its conditions", async () => {
   } finally {
     await gw.stop();
   }
+});
+
+test("doctor: reports the kernel and whether eBPF is usable, as text and JSON", () => {
+  const text = sluice("doctor");
+  assert.equal(text.code, 0, text.stderr);
+  assert.match(text.stdout, /^kernel\s+\S+/m);
+  assert.match(text.stdout, /eBPF usable: (yes|no)/);
+  const json = sluice("doctor", "-o", "json");
+  assert.equal(json.code, 0, json.stderr);
+  const report = JSON.parse(json.stdout) as { kernel: string };
+  assert.equal(typeof report.kernel, "string");
+  assert.equal(sluice("doctor", "-o", "xml").code, 2);
 });
