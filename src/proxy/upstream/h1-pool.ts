@@ -25,6 +25,8 @@ export class UpstreamClosedError extends Error {
 const CONNECT_TIMEOUT_MS = 10_000;
 /** Below the usual server keep-alive timeouts (node 5 s, nginx 75 s), so the server rarely closes first. */
 const IDLE_TIMEOUT_MS = 4_000;
+/** Idle connections are swept by one timer per pool, not a socket timeout armed per request. */
+const SWEEP_MS = 1_000;
 /** Header values may not carry CR, LF or NUL (request smuggling). */
 const INVALID_VALUE = /[\r\n\0]/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -41,7 +43,8 @@ class H1Connection implements ResponseSink {
   readonly socket: net.Socket;
   private readonly parser = new ResponseParser(this);
   handler: H1Handler | null = null;
-  private connected = false;
+  /** When it went back to the pool (performance.now()). */
+  idleSince = 0;
   private gotBytes = false;
 
   constructor(private readonly pool: H1Pool, t: H1Target) {
@@ -62,7 +65,6 @@ class H1Connection implements ResponseSink {
     this.handler = handler;
     this.gotBytes = false;
     this.parser.reset(isHead);
-    if (this.connected) this.socket.setTimeout(0);
     this.socket.write(head, "latin1");
   }
 
@@ -87,8 +89,7 @@ class H1Connection implements ResponseSink {
   }
 
   private readonly onConnect = (): void => {
-    this.connected = true;
-    if (this.handler !== null) this.socket.setTimeout(0);
+    this.socket.setTimeout(0);
   };
 
   private readonly onSocketData = (chunk: Buffer): void => {
@@ -138,10 +139,9 @@ class H1Connection implements ResponseSink {
     this.fail(new UpstreamClosedError("upstream connection closed"));
   };
 
+  /** Armed only until the connection is established. */
   private readonly onTimeout = (): void => {
-    // Connect timeout while a request waits, or the idle timeout of a pooled connection.
-    const busy = this.handler !== null;
-    this.fail(busy ? new ConnectTimeoutError("upstream connect timeout") : new UpstreamClosedError("idle"));
+    this.fail(new ConnectTimeoutError("upstream connect timeout"));
   };
 
   private fail(err: Error): void {
@@ -156,6 +156,7 @@ export class H1Pool {
   private readonly idle: H1Connection[] = [];
   private readonly all = new Set<H1Connection>();
   private closed = false;
+  private sweeper: NodeJS.Timeout | null = null;
 
   constructor(
     private readonly target: H1Target,
@@ -197,8 +198,26 @@ export class H1Pool {
       c.destroy();
       return;
     }
-    c.socket.setTimeout(IDLE_TIMEOUT_MS);
+    c.idleSince = performance.now();
     this.idle.push(c);
+    if (this.sweeper === null) {
+      this.sweeper = setInterval(sweepIdle, SWEEP_MS, this);
+      this.sweeper.unref();
+    }
+  }
+
+  /** Closes connections idle for longer than IDLE_TIMEOUT_MS (the oldest are at the front). */
+  sweep(): void {
+    const limit = performance.now() - IDLE_TIMEOUT_MS;
+    let n = 0;
+    while (n < this.idle.length && this.idle[n]!.idleSince < limit) n++;
+    for (const c of this.idle.splice(0, n)) c.destroy();
+    if (this.idle.length === 0) this.stopSweeper();
+  }
+
+  private stopSweeper(): void {
+    if (this.sweeper !== null) clearInterval(this.sweeper);
+    this.sweeper = null;
   }
 
   forget(c: H1Connection): void {
@@ -211,14 +230,20 @@ export class H1Pool {
   close(): void {
     this.closed = true;
     for (const c of this.idle.splice(0)) c.destroy();
+    this.stopSweeper();
   }
 
   destroy(): void {
     this.closed = true;
+    this.stopSweeper();
     for (const c of this.all) c.destroy();
     this.all.clear();
     this.idle.length = 0;
   }
+}
+
+function sweepIdle(pool: H1Pool): void {
+  pool.sweep();
 }
 
 export type { H1Connection };
