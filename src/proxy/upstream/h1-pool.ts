@@ -161,6 +161,8 @@ export class H1Pool {
   constructor(
     private readonly target: H1Target,
     private readonly maxConnections: number,
+    private readonly idleMs = IDLE_TIMEOUT_MS,
+    private readonly sweepMs = SWEEP_MS,
   ) {}
 
   /** False when the pool is at its limit (the caller uses another way). */
@@ -201,14 +203,14 @@ export class H1Pool {
     c.idleSince = performance.now();
     this.idle.push(c);
     if (this.sweeper === null) {
-      this.sweeper = setInterval(sweepIdle, SWEEP_MS, this);
+      this.sweeper = setInterval(sweepIdle, this.sweepMs, this);
       this.sweeper.unref();
     }
   }
 
-  /** Closes connections idle for longer than IDLE_TIMEOUT_MS (the oldest are at the front). */
+  /** Closes connections idle for longer than idleMs (the oldest are at the front). */
   sweep(): void {
-    const limit = performance.now() - IDLE_TIMEOUT_MS;
+    const limit = performance.now() - this.idleMs;
     let n = 0;
     while (n < this.idle.length && this.idle[n]!.idleSince < limit) n++;
     for (const c of this.idle.splice(0, n)) c.destroy();
