@@ -58,8 +58,10 @@ function peerCN(servername: string): Promise<{ cn: string; fingerprint: string }
 
 function h1(servername: string, host: string): Promise<{ status: number; body: string; alpn: string | false; gw?: string }> {
   return new Promise((resolve, reject) => {
+    // https.request hands ALPNProtocols on to tls.connect, though its option type omits it.
+    const options: https.RequestOptions & { ALPNProtocols: string[] } = { host: "127.0.0.1", port, servername, path: "/", headers: { host }, rejectUnauthorized: false, agent: false, ALPNProtocols: ["http/1.1"] };
     const req = https.request(
-      { host: "127.0.0.1", port, servername, path: "/", headers: { host }, rejectUnauthorized: false, agent: false, ALPNProtocols: ["http/1.1"] },
+      options,
       (res) => {
         let body = "";
         res.on("data", (d) => (body += d));

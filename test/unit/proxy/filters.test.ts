@@ -5,7 +5,7 @@ import { replacePrefix } from "../../../src/proxy/filters/path-modifier.js";
 import { compileHeaderMods } from "../../../src/proxy/filters/header-mods.js";
 import { WeightedPicker } from "../../../src/proxy/weighted.js";
 
-const http8080 = { port: 8080, scheme: "http" as const };
+const http8080: { port: number; scheme: "http" | "https" } = { port: 8080, scheme: "http" };
 
 test("redirect port inference", () => {
   const loc = (r: Parameters<typeof compileRedirect>[0], l = http8080): string => compileRedirect(r, l, null).location("h.example", "/p", "");

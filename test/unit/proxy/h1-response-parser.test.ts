@@ -124,7 +124,7 @@ test("malformed responses throw", () => {
     "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nokX\r\n",
   ]) {
     const { p } = collect();
-    assert.throws(() => p.execute(Buffer.from(bad)), undefined, JSON.stringify(bad));
+    assert.throws(() => p.execute(Buffer.from(bad)), Error, JSON.stringify(bad));
   }
 });
 
