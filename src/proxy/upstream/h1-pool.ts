@@ -4,6 +4,7 @@
 // profile put undici at about 15% of a worker's CPU. Requests with a body still go through undici.
 // One request at a time per connection; an idle connection is reused LIFO (warmest first).
 import net from "node:net";
+import { UpstreamTimeoutError } from "./errors.js";
 import { ResponseParser, type ResponseSink } from "./h1-response-parser.js";
 
 /** What the pool reports to; implemented by the exchange's per-attempt object. */
@@ -27,6 +28,11 @@ const CONNECT_TIMEOUT_MS = 10_000;
 const IDLE_TIMEOUT_MS = 4_000;
 /** Idle connections are swept by one timer per pool, not a socket timeout armed per request. */
 const SWEEP_MS = 1_000;
+/**
+ * A busy connection whose upstream sends nothing for this long fails with a timeout (504), as
+ * undici's headers/body timeouts would; routes without timeouts must not hang forever.
+ */
+const STALL_MS = 300_000;
 /** Header values may not carry CR, LF or NUL (request smuggling). */
 const INVALID_VALUE = /[\r\n\0]/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -46,6 +52,9 @@ class H1Connection implements ResponseSink {
   /** When it went back to the pool (performance.now()). */
   idleSince = 0;
   private gotBytes = false;
+  /** Set by every read; the sweeper counts the sweeps it stayed unset while waiting. */
+  activity = false;
+  quietSweeps = 0;
 
   constructor(private readonly pool: H1Pool, t: H1Target) {
     const s = t.socketPath !== null ? net.connect(t.socketPath) : net.connect(t.port, t.host!);
@@ -64,6 +73,8 @@ class H1Connection implements ResponseSink {
   send(handler: H1Handler, head: string, isHead: boolean): void {
     this.handler = handler;
     this.gotBytes = false;
+    this.activity = true;
+    this.quietSweeps = 0;
     this.parser.reset(isHead);
     this.socket.write(head, "latin1");
   }
@@ -100,6 +111,7 @@ class H1Connection implements ResponseSink {
       return;
     }
     this.gotBytes = true;
+    this.activity = true;
     let flowing: boolean;
     try {
       flowing = this.parser.execute(chunk);
@@ -144,6 +156,17 @@ class H1Connection implements ResponseSink {
     this.fail(new ConnectTimeoutError("upstream connect timeout"));
   };
 
+  /** Called once per sweep while busy: fails the attempt when the upstream stays silent too long. */
+  checkStall(sweepMs: number, stallMs: number): void {
+    // A paused socket waits for the client to read, not for the upstream.
+    if (this.handler === null || this.activity || this.socket.isPaused()) {
+      this.activity = false;
+      this.quietSweeps = 0;
+      return;
+    }
+    if (++this.quietSweeps * sweepMs >= stallMs) this.fail(new UpstreamTimeoutError(`upstream sent nothing for ${Math.round(stallMs / 1000)} s`));
+  }
+
   private fail(err: Error): void {
     const h = this.handler;
     this.destroy();
@@ -163,6 +186,7 @@ export class H1Pool {
     private readonly maxConnections: number,
     private readonly idleMs = IDLE_TIMEOUT_MS,
     private readonly sweepMs = SWEEP_MS,
+    private readonly stallMs = STALL_MS,
   ) {}
 
   /** False when the pool is at its limit (the caller uses another way). */
@@ -192,6 +216,7 @@ export class H1Pool {
       this.all.add(c);
     }
     c.send(handler, head, method === "HEAD");
+    this.startSweeper();
     return c;
   }
 
@@ -202,19 +227,25 @@ export class H1Pool {
     }
     c.idleSince = performance.now();
     this.idle.push(c);
-    if (this.sweeper === null) {
-      this.sweeper = setInterval(sweepIdle, this.sweepMs, this);
-      this.sweeper.unref();
-    }
   }
 
-  /** Closes connections idle for longer than idleMs (the oldest are at the front). */
+  private startSweeper(): void {
+    if (this.sweeper !== null) return;
+    this.sweeper = setInterval(sweepIdle, this.sweepMs, this);
+    this.sweeper.unref();
+  }
+
+  /**
+   * Closes connections idle for longer than idleMs (the oldest are at the front) and fails busy
+   * ones whose upstream has been silent for stallMs. Runs while the pool has any connection.
+   */
   sweep(): void {
     const limit = performance.now() - this.idleMs;
     let n = 0;
     while (n < this.idle.length && this.idle[n]!.idleSince < limit) n++;
     for (const c of this.idle.splice(0, n)) c.destroy();
-    if (this.idle.length === 0) this.stopSweeper();
+    for (const c of this.all) c.checkStall(this.sweepMs, this.stallMs);
+    if (this.all.size === 0) this.stopSweeper();
   }
 
   private stopSweeper(): void {

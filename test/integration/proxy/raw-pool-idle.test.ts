@@ -44,3 +44,38 @@ test("idle connections are reused, then closed after the idle timeout", async ()
     await new Promise((r) => server.close(r));
   }
 });
+
+test("a busy connection whose upstream stays silent fails with a timeout; a slow but live one does not", async () => {
+  const server = net.createServer((s) => {
+    s.on("data", (d) => {
+      if (d.toString().startsWith("GET /silent")) return; // never answers
+      // Dribbles a 6-byte body, one byte every 40 ms: slower than the stall bound in total, never silent for long.
+      s.write("HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\n");
+      let n = 0;
+      const t = setInterval(() => {
+        s.write("x");
+        if (++n === 6) clearInterval(t);
+      }, 40);
+      s.on("close", () => clearInterval(t));
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", () => r()));
+  const port = (server.address() as net.AddressInfo).port;
+  // idle 10 s, sweep every 20 ms, stall bound 150 ms
+  const pool = new H1Pool({ host: "127.0.0.1", port, socketPath: null, label: `127.0.0.1:${port}` }, 4, 10_000, 20, 150);
+  const ask = (path: string): Promise<string> =>
+    new Promise((resolve, reject) => {
+      let body = "";
+      pool.request({ onHeaders: () => true, onData: (c) => ((body += c.toString()), true), onComplete: () => resolve(body), onError: reject }, "GET", path, ["host", "x"]);
+    });
+  try {
+    const started = Date.now();
+    await assert.rejects(ask("/silent"), (err: Error) => err.constructor.name === "UpstreamTimeoutError" && /sent nothing/.test(err.message));
+    const took = Date.now() - started;
+    assert.ok(took >= 140 && took < 2_000, `failed after ${took} ms`);
+    assert.equal(await ask("/slow"), "xxxxxx");
+  } finally {
+    pool.destroy();
+    await new Promise((r) => server.close(r));
+  }
+});
