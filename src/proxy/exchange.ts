@@ -13,7 +13,7 @@ import type { ClusterRuntime } from "./upstream/cluster.js";
 import type { EndpointRuntime } from "./upstream/endpoint.js";
 import type { H1Connection, H1Handler } from "./upstream/h1-pool.js";
 import { classify, UpstreamTimeoutError } from "./upstream/errors.js";
-import { sendMirror } from "./upstream/mirror.js";
+import { sendMirror, teeToMirrors } from "./upstream/mirror.js";
 import type { UpstreamErrorReason } from "../observe/proxy-metrics.js";
 
 /** Request bodies up to this size are buffered when a route retries or mirrors. */
@@ -277,13 +277,17 @@ export class Exchange {
 
   private begin(): void {
     const mirrors = this.backend.mirrors;
-    if (mirrors !== null && (this.body === null || Buffer.isBuffer(this.body))) {
+    if (mirrors !== null) {
+      const body = this.body;
+      let streamed: ClusterRuntime[] | null = null;
       for (let i = 0; i < mirrors.length; i++) {
         const m = mirrors[i]!;
-        if (m.fraction >= 1 || Math.random() < m.fraction) {
-          sendMirror(m.cluster, this.method, this.path, this.headers.slice(), this.body as Buffer | null);
-        }
+        if (m.fraction < 1 && Math.random() >= m.fraction) continue;
+        if (body === null || Buffer.isBuffer(body)) sendMirror(m.cluster, this.method, this.path, this.headers.slice(), body);
+        else (streamed ??= []).push(m.cluster);
       }
+      // A body that was not buffered is copied to the mirrors as it streams to the backend.
+      if (streamed !== null) this.body = teeToMirrors(body as Readable, streamed, this.method, this.path, this.headers);
     }
     this.attempt();
   }

@@ -1,9 +1,10 @@
 // Routing and filters over real sockets: ProxyDataPlane in this process, echo backends on 127.0.0.1.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import http from "node:http";
 import net from "node:net";
 import { ProxyDataPlane } from "../../../src/proxy/data-plane.js";
-import { startEchoServer, type EchoResponse, type EchoServer } from "../../../src/demo/echo-server.js";
+import { startEchoServer, type EchoRequest, type EchoResponse, type EchoServer } from "../../../src/demo/echo-server.js";
 import type { IrListener, IrCluster } from "../../../src/ir/types.js";
 import { freePort } from "../../helpers/gateway.js";
 import { agent, cluster, forward, gateway, listener, request, route, snapshot } from "./helpers.js";
@@ -280,4 +281,62 @@ test("request mirror receives a copy; the client gets the main backend's answer"
   const copy = mirror.requests[mirror.requests.length - 1]!;
   assert.equal(copy.path, "/mirrored");
   assert.equal(copy.body, "payload");
+});
+
+test("request mirror: bodies too large to buffer, and chunked ones, are streamed to the mirror whole", async () => {
+  await apply(listener(port, [gateway([route({}, forward("a"), { filters: { mirrors: [{ cluster: "m", percent: 100 }] } })])]));
+  // 1 MiB with a known length (over the 64 KiB buffering bound), then a chunked body of unknown length.
+  const big = "0123456789abcdef".repeat(64 * 1024);
+  for (const chunked of [false, true]) {
+    const path = `/mirrored-big-${chunked ? "chunked" : "sized"}`;
+    const seen = mirror.requests.length;
+    const reply = await new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const req = http.request({ host: "127.0.0.1", port, path, method: "POST", headers: { host: "example.com" }, agent: false }, (res) => {
+        const chunks: Buffer[] = [];
+        res.on("data", (c: Buffer) => chunks.push(c));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+      });
+      req.on("error", reject);
+      if (!chunked) req.setHeader("content-length", Buffer.byteLength(big));
+      // Several writes, so the body arrives in pieces.
+      for (let i = 0; i < 4; i++) req.write(big.slice((i * big.length) / 4, ((i + 1) * big.length) / 4));
+      req.end();
+    });
+    assert.equal(reply.status, 200);
+    const main = JSON.parse(reply.body) as EchoResponse;
+    assert.equal(main.pod, "a");
+    assert.equal(main.body.length, big.length);
+    assert.equal(main.body, big);
+    const deadline = Date.now() + 5000;
+    const copyOf = (): EchoRequest | undefined => mirror.requests.slice(seen).find((r) => r.path === path);
+    while (copyOf() === undefined && Date.now() < deadline) await new Promise((res) => setTimeout(res, 10));
+    const copy = copyOf();
+    assert.ok(copy, `the mirror never saw ${path}`);
+    assert.equal(copy.body.length, big.length);
+    assert.equal(copy.body, big);
+  }
+});
+
+test("request mirror: a mirror that never reads cannot hold up a large streamed request", async () => {
+  // Accepts connections and never reads a byte: its socket buffers fill, the copy falls behind.
+  const held: net.Socket[] = [];
+  const stuck = net.createServer((s) => {
+    s.pause();
+    held.push(s);
+  });
+  await new Promise<void>((r) => stuck.listen(0, "127.0.0.1", () => r()));
+  const stuckPort = (stuck.address() as net.AddressInfo).port;
+  try {
+    const stuckCluster: IrCluster = { name: "stuck", protocol: "http1", endpoints: [{ address: "127.0.0.1", port: stuckPort, weight: 1 }] };
+    await dp.apply(snapshot([listener(port, [gateway([route({}, forward("a"), { filters: { mirrors: [{ cluster: "stuck", percent: 100 }] } })])])], [...clusters, stuckCluster]));
+    const big = "x".repeat(8 * 1024 * 1024);
+    const started = Date.now();
+    const r = await request(port, "/mirror-stuck", { method: "POST", body: big, timeoutMs: 15_000 });
+    assert.equal(r.status, 200);
+    assert.equal(r.json<EchoResponse>().body.length, big.length);
+    assert.ok(Date.now() - started < 10_000);
+  } finally {
+    for (const s of held) s.destroy();
+    await new Promise((r) => stuck.close(r));
+  }
 });
