@@ -147,7 +147,7 @@ async function main(): Promise<void> {
     matrix,
     scale,
     skipped: [
-      "skipped: TCPRoute not implemented (L4 comparison against haproxy `mode tcp` and nginx `stream`)",
+      "skipped: the L4 comparison (TCPRoute against haproxy `mode tcp` and nginx `stream`) is not in the harness yet",
       "skipped: socket acceleration not implemented (sluice with acceleration on and off)",
     ],
   });
