@@ -40,7 +40,7 @@ export function ourParents(route: HTTPRouteItem, gateways: Map<string, GatewaySt
 }
 
 /** The parentRef echoed into status: as written, with the CRD defaults for group and kind. */
-function statusParentRef(ref: IParentReference): Record<string, unknown> {
+export function statusParentRef(ref: IParentReference): Record<string, unknown> {
   const out: Record<string, unknown> = { group: ref.group ?? GW_GROUP, kind: ref.kind ?? "Gateway", name: ref.name };
   if (ref.namespace) out.namespace = ref.namespace;
   if (ref.sectionName !== undefined) out.sectionName = ref.sectionName;
@@ -48,7 +48,8 @@ function statusParentRef(ref: IParentReference): Record<string, unknown> {
   return out;
 }
 
-function namespaceAllowed(ctx: Context, l: ListenerState, routeNs: string): string | null {
+/** Null when the listener's allowedRoutes.namespaces admits routes from routeNs, else why not. */
+export function namespaceAllowed(ctx: Context, l: ListenerState, routeNs: string): string | null {
   switch (l.namespacesFrom) {
     case "All":
       return null;

@@ -35,7 +35,7 @@ function backendProtocol(appProtocols: string[]): Protocol | undefined {
   return proto;
 }
 
-function compareEndpoints(a: IrEndpoint, b: IrEndpoint): number {
+export function compareEndpoints(a: IrEndpoint, b: IrEndpoint): number {
   const ka = "path" in a ? a.path : a.address;
   const kb = "path" in b ? b.path : b.address;
   const pa = "port" in a ? a.port : 0;
@@ -43,11 +43,28 @@ function compareEndpoints(a: IrEndpoint, b: IrEndpoint): number {
   return cmpStr(ka, kb) || cmpNum(pa, pb) || cmpNum(a.weight, b.weight);
 }
 
+export type RefProblem = { ok: false; reason: RefReason; message: string; expected: string };
+
+/** What a backendRef names once its kind and any cross-namespace grant are checked. */
+export interface RefTarget {
+  ok: true;
+  isService: boolean;
+  /** Namespace of the referent. */
+  ns: string;
+  /** "<namespace>/<name>" */
+  id: string;
+}
+
 /**
- * Resolves one backendRef (of a route rule or a mirror filter) for a route in `routeNs`, registering
- * the cluster it names. `routeKind` is the referrer kind ReferenceGrants are checked against.
+ * The checks every backendRef passes, whichever route carries it: a kind we can serve (Service or
+ * our Backend) and, across namespaces, a ReferenceGrant from `routeKind`s in `routeNs`.
  */
-export function resolveBackendRef(ctx: Context, routeKind: string, routeNs: string, ref: IBackendObjectReference): BackendResolution {
+export function checkBackendRef(
+  ctx: Context,
+  routeKind: string,
+  routeNs: string,
+  ref: { group?: string; kind?: string; namespace?: string; name: string },
+): RefTarget | RefProblem {
   const group = ref.group ?? "";
   const kind = ref.kind ?? "Service";
   const ns = ref.namespace || routeNs;
@@ -70,7 +87,17 @@ export function resolveBackendRef(ctx: Context, routeKind: string, routeNs: stri
       expected: `a ReferenceGrant in namespace ${ns} from ${routeKind}s in ${routeNs} to ${kind}s`,
     };
   }
-  return isService ? resolveService(ctx, ns, ref.name, ref.port) : resolveBackend(ctx, ns, ref.name);
+  return { ok: true, isService, ns, id };
+}
+
+/**
+ * Resolves one backendRef (of a route rule or a mirror filter) for a route in `routeNs`, registering
+ * the cluster it names. `routeKind` is the referrer kind ReferenceGrants are checked against.
+ */
+export function resolveBackendRef(ctx: Context, routeKind: string, routeNs: string, ref: IBackendObjectReference): BackendResolution {
+  const t = checkBackendRef(ctx, routeKind, routeNs, ref);
+  if (!t.ok) return t;
+  return t.isService ? resolveService(ctx, t.ns, ref.name, ref.port) : resolveBackend(ctx, t.ns, ref.name);
 }
 
 function resolveService(ctx: Context, ns: string, name: string, port: number | undefined): BackendResolution {

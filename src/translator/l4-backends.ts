@@ -4,9 +4,7 @@
 import type { IBackendRef } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/BackendRef";
 import type { IrEndpoint, IrL4Backend } from "../ir/types.js";
 import type { Context } from "./context.js";
-import { GW_GROUP, SLUICE_GROUP } from "./kinds.js";
-import { referencePermitted } from "./reference-grants.js";
-import { cmpNum, cmpStr } from "./util.js";
+import { checkBackendRef, compareEndpoints } from "./backends.js";
 
 export interface L4RefProblem {
   reason: "BackendNotFound" | "InvalidKind" | "RefNotPermitted" | "UnsupportedProtocol";
@@ -16,12 +14,6 @@ export interface L4RefProblem {
 
 export type L4Resolution = { ok: true; backend: IrL4Backend } | ({ ok: false } & L4RefProblem);
 
-function compareEndpoints(a: IrEndpoint, b: IrEndpoint): number {
-  const ka = "path" in a ? a.path : a.address;
-  const kb = "path" in b ? b.path : b.address;
-  return cmpStr(ka, kb) || cmpNum("port" in a ? a.port : 0, "port" in b ? b.port : 0) || cmpNum(a.weight, b.weight);
-}
-
 interface SliceLike {
   endpoints?: { addresses: string[]; conditions?: { ready?: boolean } }[];
   ports?: { name?: string; port?: number; protocol?: string }[];
@@ -30,24 +22,10 @@ interface SliceLike {
 export function resolveL4BackendRef(ctx: Context, routeKind: string, routeNs: string, ref: IBackendRef): L4Resolution {
   const transport = routeKind === "UDPRoute" ? "UDP" : "TCP";
   const weight = ref.weight ?? 1;
-  const group = ref.group ?? "";
-  const kind = ref.kind ?? "Service";
-  const ns = ref.namespace || routeNs;
-  const id = `${ns}/${ref.name}`;
-  const isService = group === "" && kind === "Service";
-  const isBackend = group === SLUICE_GROUP && kind === "Backend";
-  if (!isService && !isBackend) {
-    return { ok: false, reason: "InvalidKind", message: `backendRef kind ${group ? group + "/" : ""}${kind} is not supported`, expected: `a Service or a ${SLUICE_GROUP} Backend` };
-  }
-  if (!referencePermitted(ctx.index, { group: GW_GROUP, kind: routeKind, namespace: routeNs }, { group, kind, namespace: ns, name: ref.name })) {
-    return {
-      ok: false,
-      reason: "RefNotPermitted",
-      message: `${kind} ${id} is in another namespace and no ReferenceGrant allows it`,
-      expected: `a ReferenceGrant in namespace ${ns} from ${routeKind}s in ${routeNs} to ${kind}s`,
-    };
-  }
-  if (isBackend) {
+  const t = checkBackendRef(ctx, routeKind, routeNs, ref);
+  if (!t.ok) return t;
+  const { ns, id, isService } = t;
+  if (!isService) {
     const be = ctx.index.backends.get(id);
     if (!be) return { ok: false, reason: "BackendNotFound", message: `Backend ${id} not found`, expected: "an existing Backend" };
     const endpoints: IrEndpoint[] = [];

@@ -13,7 +13,7 @@ import { compareHostSpecificity, effectiveHostnames, normalizeHostname } from ".
 import { GW_GROUP, type Item, compareAge } from "./kinds.js";
 import { type L4RefProblem, resolveL4BackendRef } from "./l4-backends.js";
 import { isL4Protocol, transportOf } from "./l4-listeners.js";
-import { selectorMismatch } from "./selectors.js";
+import { namespaceAllowed, statusParentRef } from "./attachment.js";
 import { canonicalJson, cmpNum, cmpStr } from "./util.js";
 
 export type L4Kind = "TCPRoute" | "TLSRoute" | "UDPRoute";
@@ -63,30 +63,6 @@ export function indexL4Routes(objects: K8sObject[]): L4RouteItem[] {
     });
   }
   return out.sort((a, b) => compareAge(a, b) || cmpStr(a.kind, b.kind));
-}
-
-function statusParentRef(ref: IParentReference): Record<string, unknown> {
-  const out: Record<string, unknown> = { group: ref.group ?? GW_GROUP, kind: ref.kind ?? "Gateway", name: ref.name };
-  if (ref.namespace) out.namespace = ref.namespace;
-  if (ref.sectionName !== undefined) out.sectionName = ref.sectionName;
-  if (ref.port !== undefined) out.port = ref.port;
-  return out;
-}
-
-function namespaceAllowed(ctx: Context, l: ListenerState, routeNs: string): string | null {
-  switch (l.namespacesFrom) {
-    case "All":
-      return null;
-    case "Same":
-      return routeNs === l.gateway.item.namespace ? null : `only routes from namespace ${l.gateway.item.namespace}`;
-    case "Selector": {
-      if (!l.selector) return "no namespace selector";
-      const why = selectorMismatch(l.selector, ctx.index.labelsOf(routeNs));
-      return why === null ? null : `namespace ${routeNs} not selected (${why})`;
-    }
-    default:
-      return `unknown allowedRoutes.namespaces.from ${l.namespacesFrom}`;
-  }
 }
 
 /** Resolves every backendRef of every rule (their union is the route's weighted backend set). */
