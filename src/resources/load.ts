@@ -15,7 +15,42 @@ export function parseDocuments(text: string, file: string): LoadResult {
   return finishLoad(parseFile(text, file));
 }
 
-export async function loadDirectory(dir: string): Promise<LoadResult> {
+/**
+ * Per-file parse results kept between loads of one folder, keyed by path and compared by content:
+ * a file whose text is unchanged is not parsed or validated again. Callers get copies, so whatever
+ * later steps write into objects (generation, namespace labels) never leaks into the cache.
+ */
+export class ParseCache {
+  private entries = new Map<string, { text: string; result: LoadResult }>();
+
+  /** The parse result for this file and text, fresh copies of the cached one when the text is the same. */
+  parse(file: string, text: string, seen: Set<string>): LoadResult {
+    seen.add(file);
+    const hit = this.entries.get(file);
+    if (hit && hit.text === text) return copyResult(hit.result);
+    const result = parseFile(text, file);
+    this.entries.set(file, { text, result: copyResult(result) });
+    return result;
+  }
+
+  /** Drops files that were not part of the last load (deleted, renamed, unreadable). */
+  retain(seen: Set<string>): void {
+    for (const file of this.entries.keys()) if (!seen.has(file)) this.entries.delete(file);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+}
+
+function copyResult(r: LoadResult): LoadResult {
+  return {
+    objects: r.objects.map((o) => ({ object: structuredClone(o.object), source: { ...o.source }, locate: o.locate })),
+    diagnostics: structuredClone(r.diagnostics),
+  };
+}
+
+export async function loadDirectory(dir: string, cache?: ParseCache): Promise<LoadResult> {
   const result: LoadResult = { objects: [], diagnostics: [] };
   let files: string[];
   try {
@@ -29,6 +64,7 @@ export async function loadDirectory(dir: string): Promise<LoadResult> {
     result.diagnostics.push({ severity: "error", source: { file: dir, line: 1, column: 1 }, message: `cannot read the configuration folder: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, expected: "an existing, readable folder" });
     return result;
   }
+  const seen = new Set<string>();
   for (const file of files) {
     let text: string;
     try {
@@ -39,10 +75,11 @@ export async function loadDirectory(dir: string): Promise<LoadResult> {
       result.diagnostics.push({ severity: "error", source: { file, line: 1, column: 1 }, message: `cannot read the file: ${code ?? (e as Error).message}`, expected: "a readable file" });
       continue;
     }
-    const r = parseFile(text, file);
-    result.objects.push(...r.objects);
-    result.diagnostics.push(...r.diagnostics);
+    const r = cache ? cache.parse(file, text, seen) : parseFile(text, file);
+    for (const o of r.objects) result.objects.push(o);
+    for (const d of r.diagnostics) result.diagnostics.push(d);
   }
+  cache?.retain(seen);
   return finishLoad(result);
 }
 

@@ -4,7 +4,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { DirWatchers } from "./dir-watchers.js";
 import { basename, dirname, join, resolve } from "node:path";
-import { loadDirectory, type LoadResult } from "../../resources/index.js";
+import { loadDirectory, ParseCache, type LoadResult } from "../../resources/index.js";
 import { canonicalJson, GenerationTracker } from "./generations.js";
 
 export interface FileProviderOptions {
@@ -28,6 +28,8 @@ export class FileProvider {
   private readonly forcePoll: boolean;
   private onLoad?: LoadListener;
   private readonly generations = new GenerationTracker();
+  /** Unchanged files are not parsed again: a one-file change in a large folder costs one file. */
+  private readonly parseCache = new ParseCache();
 
   private dirs?: DirWatchers;
   private parentWatcher?: FSWatcher;
@@ -181,7 +183,7 @@ export class FileProvider {
     if (!this.dirs && !this.polling) this.arm();
     // Watch before reading, so a change made during the read triggers another reload.
     await this.syncWatchers();
-    const result = await loadDirectory(this.dir);
+    const result = await loadDirectory(this.dir, this.parseCache);
     if (!this.running) return;
     this.emit(result);
   }
