@@ -48,7 +48,9 @@ export class FileProvider {
 
   constructor(dir: string, opts: FileProviderOptions = {}) {
     this.dir = resolve(dir);
-    this.debounceMs = opts.debounceMs ?? 50;
+    // Long enough to coalesce an editor's or a deploy tool's burst of writes (they come < 5 ms
+    // apart), short enough not to dominate how fast a change is served.
+    this.debounceMs = opts.debounceMs ?? 15;
     this.pollIntervalMs = opts.pollIntervalMs ?? 250;
     this.missingGraceMs = opts.missingGraceMs ?? 1000;
     this.forcePoll = opts.poll ?? false;

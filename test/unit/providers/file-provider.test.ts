@@ -20,14 +20,14 @@ interface Harness {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function harness(files: Record<string, string>, opts: { poll?: boolean; missingGraceMs?: number } = {}): Promise<Harness> {
+async function harness(files: Record<string, string>, opts: { poll?: boolean; missingGraceMs?: number; defaultDebounce?: boolean } = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), "sluice-fp-"));
   for (const [p, c] of Object.entries(files)) {
     mkdirSync(join(dir, p, ".."), { recursive: true });
     writeFileSync(join(dir, p), c);
   }
   const loads: LoadResult[] = [];
-  const provider = new FileProvider(dir, { debounceMs: 40, pollIntervalMs: 50, missingGraceMs: opts.missingGraceMs ?? 2000, poll: opts.poll });
+  const provider = new FileProvider(dir, { debounceMs: opts.defaultDebounce ? undefined : 40, pollIntervalMs: 50, missingGraceMs: opts.missingGraceMs ?? 2000, poll: opts.poll });
   await provider.start((r) => loads.push(r));
   return {
     dir,
@@ -118,8 +118,8 @@ test("deleting a file removes its objects; a new subfolder's files appear", asyn
   }
 });
 
-test("a burst of writes produces one reload with the final content", async () => {
-  const h = await harness({ "a.yaml": svc("a", 80) });
+for (const defaultDebounce of [false, true]) test(`a burst of writes produces one reload with the final content (${defaultDebounce ? "default" : "40 ms"} debounce)`, async () => {
+  const h = await harness({ "a.yaml": svc("a", 80) }, { defaultDebounce });
   try {
     for (let i = 1; i <= 10; i++) {
       writeFileSync(join(h.dir, "a.yaml"), svc("a", 1000 + i));
