@@ -80,14 +80,19 @@ export class ResourceIndex {
 
   constructor(objects: K8sObject[]) {
     // Deduplicate by identity, keeping the canonically smallest copy so input order never matters.
-    const byKey = new Map<string, { obj: K8sObject; json: string }>();
+    // The canonical form is only needed when two objects share an identity: computed on demand.
+    const byKey = new Map<string, { obj: K8sObject; json?: string }>();
     for (const obj of objects) {
       if (!obj || typeof obj !== "object" || !obj.metadata || typeof obj.metadata.name !== "string") continue;
       const key = `${groupOf(obj.apiVersion)}/${obj.kind}/${obj.metadata.namespace || ""}/${obj.metadata.name}`;
-      const json = canonicalJson(obj);
       const prev = byKey.get(key);
-      if (!prev) byKey.set(key, { obj, json });
-      else if (json < prev.json) {
+      if (!prev) {
+        byKey.set(key, { obj });
+        continue;
+      }
+      const json = canonicalJson(obj);
+      prev.json ??= canonicalJson(prev.obj);
+      if (json < prev.json) {
         this.duplicates.push(prev.obj);
         byKey.set(key, { obj, json });
       } else if (json !== prev.json) this.duplicates.push(obj);

@@ -288,3 +288,19 @@ test("RequestRedirect on a backendRef: carried on that backend, refs resolved, r
     ],
   });
 });
+
+test("objects with the same identity: the canonically smallest copy wins whatever the order; identical copies are not duplicates", () => {
+  const a = route("r", { parentRefs: [{ name: "gw" }], hostnames: ["a.example"] });
+  const b = route("r", { parentRefs: [{ name: "gw" }], hostnames: ["b.example"] });
+  const c = route("r", { parentRefs: [{ name: "gw" }], hostnames: ["c.example"] });
+  const winners = [[a, b, c], [c, b, a], [b, c, a], [b, a, c]].map((rs) => {
+    const idx = new ResourceIndex([gatewayClass(), ...rs.map((x) => structuredClone(x))]);
+    assert.equal(idx.duplicates.length, 2);
+    assert.equal(idx.httpRoutes.length, 1);
+    return (idx.httpRoutes[0]!.obj.spec as { hostnames: string[] }).hostnames[0];
+  });
+  assert.deepEqual(winners, ["a.example", "a.example", "a.example", "a.example"]);
+  const same = new ResourceIndex([a, structuredClone(a), structuredClone(a)]);
+  assert.equal(same.duplicates.length, 0);
+  assert.equal(same.httpRoutes.length, 1);
+});
