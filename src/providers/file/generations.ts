@@ -18,12 +18,14 @@ export class GenerationTracker {
 
   constructor(private readonly now: () => Date = () => new Date()) {}
 
-  stamp(objects: readonly LoadedObject[]): void {
+  /** specJson[i], when given, is canonicalSpec() of objects[i] (the caller already computed it). */
+  stamp(objects: readonly LoadedObject[], specJson?: readonly string[]): void {
     const alive = new Set<string>();
-    for (const o of objects) {
+    for (let i = 0; i < objects.length; i++) {
+      const o = objects[i]!;
       const key = refKey(refOf(o.object));
       alive.add(key);
-      const hash = specHash(o.object as unknown as Record<string, unknown>);
+      const hash = sha256(specJson?.[i] ?? canonicalObject(o.object).spec);
       let s = this.seen.get(key);
       if (!s) {
         s = {
@@ -52,10 +54,25 @@ export class GenerationTracker {
   }
 }
 
-function specHash(obj: Record<string, unknown>): string {
-  const rest: Record<string, unknown> = {};
-  for (const [k, v] of Object.entries(obj)) if (k !== "metadata" && k !== "status") rest[k] = v;
-  return createHash("sha256").update(canonicalJson(rest)).digest("hex");
+function sha256(text: string): string {
+  return createHash("sha256").update(text).digest("hex");
+}
+
+/**
+ * canonicalJson of the whole object, and of it without metadata and status (what a generation
+ * counts), built from one pass over its fields.
+ */
+export function canonicalObject(obj: object): { full: string; spec: string } {
+  const o = obj as Record<string, unknown>;
+  const all: string[] = [];
+  const spec: string[] = [];
+  for (const k of Object.keys(o).sort()) {
+    if (o[k] === undefined) continue;
+    const part = `${JSON.stringify(k)}:${canonicalJson(o[k])}`;
+    all.push(part);
+    if (k !== "metadata" && k !== "status") spec.push(part);
+  }
+  return { full: `{${all.join(",")}}`, spec: `{${spec.join(",")}}` };
 }
 
 /** JSON with sorted keys, so equal content hashes equal whatever the key order in the file. */

@@ -5,7 +5,7 @@ import { readdir, stat } from "node:fs/promises";
 import { DirWatchers } from "./dir-watchers.js";
 import { basename, dirname, join, resolve } from "node:path";
 import { loadDirectory, ParseCache, type LoadResult } from "../../resources/index.js";
-import { canonicalJson, GenerationTracker } from "./generations.js";
+import { canonicalJson, canonicalObject, GenerationTracker } from "./generations.js";
 
 export interface FileProviderOptions {
   /** Quiet time after the last change before reloading (editors write in bursts). */
@@ -192,10 +192,14 @@ export class FileProvider {
 
   private emit(result: LoadResult): void {
     // Identical content (a touch, an unrelated file, an editor's backup) is not a change.
-    const key = canonicalJson({ o: result.objects.map((o) => [o.object, o.source]), d: result.diagnostics });
+    // Each object is serialised once, for this key and for the generation bookkeeping.
+    const parts = result.objects.map((o) => canonicalObject(o.object));
+    const objects = result.objects.map((o, i) => `[${parts[i]!.full},${canonicalJson(o.source)}]`);
+    // Same text as canonicalJson({ o: [[object, source], ...], d: diagnostics }).
+    const key = `{"d":${canonicalJson(result.diagnostics)},"o":[${objects.join(",")}]}`;
     if (key === this.lastKey) return;
     this.lastKey = key;
-    this.generations.stamp(result.objects);
+    this.generations.stamp(result.objects, parts.map((p) => p.spec));
     this.onLoad?.(result);
   }
 
