@@ -16,6 +16,11 @@ export interface EchoOptions {
   service?: string;
   /** Serve h2c (HTTP/2 prior knowledge) instead of HTTP/1.1. */
   h2c?: boolean;
+  /**
+   * HTTP/1.1 only: sees every recorded request first and returns true when it answered (or broke)
+   * the request itself; tests use it to simulate misbehaving backends.
+   */
+  intercept?: (rec: EchoRequest, req: http.IncomingMessage, res: http.ServerResponse) => boolean;
 }
 
 export interface EchoRequest {
@@ -140,6 +145,7 @@ export async function startEchoServer(options: EchoOptions = {}): Promise<EchoSe
           body: Buffer.concat(chunks).toString("utf8"),
         };
         record(rec);
+        if (options.intercept?.(rec, req, res)) return;
         respond(ident, rec, (status, headers, body) => {
           if (res.destroyed) return;
           res.writeHead(status, headers);
