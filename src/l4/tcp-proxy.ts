@@ -5,6 +5,7 @@
 import net from "node:net";
 import type { CompiledL4Listener, CompiledL4Route } from "./compile.js";
 import { readClientHelloSni } from "./sni.js";
+import { drainConnections, listenOn } from "../proxy/server-lifecycle.js";
 import { spliceSockets } from "./splice.js";
 
 /** Bound on waiting for a complete ClientHello. */
@@ -95,36 +96,20 @@ export class TcpL4Server {
   }
 
   listen(host: string | undefined): Promise<string | null> {
-    return new Promise((resolve) => {
-      const onError = (err: Error): void => resolve(err.message);
-      this.server.once("error", onError);
-      this.server.listen({ port: this.current.port, host }, () => {
-        this.server.off("error", onError);
-        this.server.on("error", (e: Error) => process.stderr.write(`sluice: l4 listener ${this.current.name}: ${e.message}\n`));
-        resolve(null);
-      });
-    });
+    return listenOn(this.server, this.current.port, host, `l4 listener ${this.current.name}`);
   }
 
   /** Stop accepting; established connections get `graceMs` to finish, then are dropped. */
   close(graceMs: number): Promise<void> {
-    this.closing ??= new Promise<void>((resolve) => {
-      let done = false;
-      const finish = (): void => {
-        if (done) return;
-        done = true;
-        clearTimeout(force);
-        clearInterval(poll);
-        resolve();
-      };
-      this.server.close();
-      const force = setTimeout(() => {
+    if (this.closing) return this.closing;
+    this.server.close();
+    this.closing = drainConnections(
+      graceMs,
+      () => this.sockets.size === 0,
+      () => {
         for (const s of this.sockets) s.destroy();
-        finish();
-      }, graceMs);
-      const poll = setInterval(() => this.sockets.size === 0 && finish(), 50);
-      if (this.sockets.size === 0) finish();
-    });
+      },
+    );
     return this.closing;
   }
 }

@@ -8,6 +8,7 @@ import type tls from "node:tls";
 import type { CompiledListener } from "./compiled.js";
 import { sniffH2c } from "./h2c-sniff.js";
 import { handleRequest } from "./handler.js";
+import { drainConnections, listenOn } from "./server-lifecycle.js";
 import { handleUpgrade } from "./upgrade-handler.js";
 
 export class PortServer {
@@ -96,55 +97,33 @@ export class PortServer {
   }
 
   listen(host: string | undefined): Promise<string | null> {
-    return new Promise((resolve) => {
-      const onError = (err: Error): void => resolve(err.message);
-      this.server.once("error", onError);
-      // No host: node binds "::" dual-stack and falls back to 0.0.0.0 without IPv6.
-      this.server.listen({ port: this.current.port, host }, () => {
-        this.server.off("error", onError);
-        this.server.on("error", (e: Error) => process.stderr.write(`sluice: listener ${this.current.name}: ${e.message}\n`));
-        resolve(null);
-      });
-    });
+    return listenOn(this.server, this.current.port, host, `listener ${this.current.name}`);
   }
 
   /** Stop accepting, let requests in flight finish (bounded by graceMs), then drop what is left. */
   close(graceMs: number): Promise<void> {
     if (this.closing) return this.closing;
-    this.closing = new Promise<void>((resolve) => {
-      const s = this.server;
-      let finished = false;
-      const end = (): void => {
-        if (finished) return;
-        finished = true;
-        clearInterval(poll);
-        clearTimeout(force);
-        resolve();
-      };
-      s.close(() => end());
-      for (const session of this.sessions) session.close();
-      const sweep = (): void => {
-        if (s instanceof http.Server) {
-          s.closeIdleConnections();
-          // Nothing was asked on these yet (h2c sessions close themselves after GOAWAY).
-          for (const sock of this.sniffing) sock.destroy();
-        } else {
-          // HTTP/1.1 connections on the TLS server: idle when no response is being written.
-          for (const sock of this.sockets) {
-            if (this.isIdleH1(sock)) sock.destroy();
-          }
+    const s = this.server;
+    for (const session of this.sessions) session.close();
+    const sweep = (): boolean => {
+      if (s instanceof http.Server) {
+        s.closeIdleConnections();
+        // Nothing was asked on these yet (h2c sessions close themselves after GOAWAY).
+        for (const sock of this.sniffing) sock.destroy();
+      } else {
+        // HTTP/1.1 connections on the TLS server: idle when no response is being written.
+        for (const sock of this.sockets) {
+          if (this.isIdleH1(sock)) sock.destroy();
         }
-        if (this.sockets.size === 0) end();
-      };
-      const poll = setInterval(sweep, 50);
-      const force = setTimeout(() => {
-        for (const session of this.sessions) session.destroy();
-        for (const sock of this.sockets) sock.destroy();
-        if (s instanceof http.Server) s.closeAllConnections();
-        end();
-      }, graceMs);
-      sweep();
-    });
+      }
+      return this.sockets.size === 0;
+    };
+    const force = (): void => {
+      for (const session of this.sessions) session.destroy();
+      for (const sock of this.sockets) sock.destroy();
+      if (s instanceof http.Server) s.closeAllConnections();
+    };
+    this.closing = drainConnections(graceMs, sweep, force, (finish) => s.close(() => finish()));
     return this.closing;
   }
 
