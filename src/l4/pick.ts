@@ -1,6 +1,7 @@
 // Weighted choice of a backend (per connection or per UDP client) and of an endpoint inside it,
-// compiled once per snapshot into cumulative weight tables.
+// compiled once per snapshot. Choices are made at a given point of 0..1 (random, or a client hash).
 import type { IrEndpoint, IrL4Backend } from "../ir/types.js";
+import { WeightedPicker } from "../proxy/weighted.js";
 
 export interface Target {
   host?: string;
@@ -8,46 +9,20 @@ export interface Target {
   path?: string;
 }
 
-interface Table<T> {
-  items: T[];
-  cumulative: number[];
-  total: number;
-}
-
-function table<T>(items: T[], weight: (t: T) => number): Table<T> {
-  const kept: T[] = [];
-  const cumulative: number[] = [];
-  let total = 0;
-  for (const it of items) {
-    const w = weight(it);
-    if (!(w > 0)) continue;
-    total += w;
-    kept.push(it);
-    cumulative.push(total);
-  }
-  return { items: kept, cumulative, total };
-}
-
-function choose<T>(t: Table<T>, r: number): T | undefined {
-  if (t.total === 0) return undefined;
-  const x = r * t.total;
-  // Tables are small (a route's backends): a linear scan beats a binary search here.
-  for (let i = 0; i < t.cumulative.length; i++) if (x < t.cumulative[i]) return t.items[i];
-  return t.items[t.items.length - 1];
-}
-
 interface CompiledBackend {
   name: string | null;
-  endpoints: Table<IrEndpoint>;
+  endpoints: WeightedPicker<IrEndpoint>;
 }
 
 export class BackendPicker {
-  private readonly backends: Table<CompiledBackend>;
+  private readonly backends: WeightedPicker<CompiledBackend>;
 
   constructor(backends: IrL4Backend[]) {
-    this.backends = table(
-      backends.map((b) => ({ name: b.name, weight: b.weight, endpoints: table(b.endpoints, (e) => e.weight) })),
-      (b) => b.weight,
+    this.backends = new WeightedPicker(
+      backends.map((b) => ({
+        item: { name: b.name, endpoints: new WeightedPicker(b.endpoints.map((e) => ({ item: e, weight: e.weight }))) },
+        weight: b.weight,
+      })),
     );
   }
 
@@ -56,9 +31,9 @@ export class BackendPicker {
    * (no backends, or the chosen share is unresolved or has no endpoint) -> refuse.
    */
   pick(r1: number = Math.random(), r2: number = Math.random()): { backend: string; target: Target } | null {
-    const b = choose(this.backends, r1);
+    const b = this.backends.pickAt(r1);
     if (!b || b.name === null) return null;
-    const e = choose(b.endpoints, r2);
+    const e = b.endpoints.pickAt(r2);
     if (!e) return null;
     return { backend: b.name, target: "path" in e ? { path: e.path } : { host: e.address, port: e.port } };
   }

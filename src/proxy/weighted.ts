@@ -60,8 +60,13 @@ export class WeightedPicker<T> {
       this.next = this.next + 1 === seq.length ? 0 : this.next + 1;
       return v;
     }
+    return this.pickAt(Math.random());
+  }
+
+  /** The item at `r` (0..1) of the cumulative weights: weighted random, or a stable choice for a hash. */
+  pickAt(unit: number): T | null {
     if (this.items.length === 0) return null;
-    const r = Math.random() * this.total;
+    const r = unit * this.total;
     const c = this.cumulative;
     let lo = 0;
     let hi = c.length - 1;
