@@ -2,7 +2,7 @@
 import { statSync } from "node:fs";
 import { resolve } from "node:path";
 import { errorsOf, locateDiagnostics, sortDiagnostics, viewOf, warningsOf } from "../control/diagnostics.js";
-import type { LoadResult } from "../control/config-controller.js";
+import type { LoadResult } from "../resources/index.js";
 import type { Diagnostic } from "../resources/types.js";
 import { formatDiagnostic } from "../resources/types.js";
 import { CONTROLLER_NAME } from "../translator/api.js";

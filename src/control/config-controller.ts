@@ -3,17 +3,14 @@
 import type { IrConfig, Snapshot } from "../ir/types.js";
 import type { Logger } from "../observe/log.js";
 import type { ControlMetrics } from "../observe/control-metrics.js";
+import type { LoadResult } from "../resources/index.js";
 import type { Diagnostic, K8sObject, LoadedObject, StatusEntry } from "../resources/types.js";
 import { formatDiagnostic } from "../resources/types.js";
 import type { TranslateResult } from "../translator/api.js";
-import { canonicalJson, sha256Hex } from "./canonical.js";
+import { canonicalJson, sha256Hex } from "../util/canonical-json.js";
 import { errorsOf, locateDiagnostics, sortDiagnostics } from "./diagnostics.js";
 import { StatusStore } from "./status-store.js";
 
-export interface LoadResult {
-  objects: LoadedObject[];
-  diagnostics: Diagnostic[];
-}
 
 export type TranslateFn = (objects: K8sObject[]) => TranslateResult;
 

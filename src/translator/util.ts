@@ -29,6 +29,4 @@ function sortKeys(value: unknown): unknown {
 }
 
 /** Canonical JSON (sorted keys): used to order and deduplicate objects deterministically. */
-export function canonicalJson(value: unknown): string {
-  return JSON.stringify(sortKeys(value));
-}
+export { canonicalJson } from "../util/canonical-json.js";

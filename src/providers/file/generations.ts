@@ -2,6 +2,7 @@
 // generation (+1 whenever anything but metadata/status changes), creationTimestamp and uid.
 import { createHash, randomBytes } from "node:crypto";
 import { refKey, refOf, type LoadedObject } from "../../resources/types.js";
+import { canonicalJson, sha256Hex } from "../../util/canonical-json.js";
 
 interface Seen {
   specHash: string;
@@ -25,7 +26,7 @@ export class GenerationTracker {
       const o = objects[i]!;
       const key = refKey(refOf(o.object));
       alive.add(key);
-      const hash = sha256(specJson?.[i] ?? canonicalObject(o.object).spec);
+      const hash = sha256Hex(specJson?.[i] ?? canonicalObject(o.object).spec);
       let s = this.seen.get(key);
       if (!s) {
         s = {
@@ -54,9 +55,6 @@ export class GenerationTracker {
   }
 }
 
-function sha256(text: string): string {
-  return createHash("sha256").update(text).digest("hex");
-}
 
 /**
  * canonicalJson of the whole object, and of it without metadata and status (what a generation
@@ -73,16 +71,4 @@ export function canonicalObject(obj: object): { full: string; spec: string } {
     if (k !== "metadata" && k !== "status") spec.push(part);
   }
   return { full: `{${all.join(",")}}`, spec: `{${spec.join(",")}}` };
-}
-
-/** JSON with sorted keys, so equal content hashes equal whatever the key order in the file. */
-export function canonicalJson(v: unknown): string {
-  if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
-  if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
-    .join(",")}}`;
 }

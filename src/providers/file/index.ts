@@ -5,7 +5,8 @@ import { readdir, stat } from "node:fs/promises";
 import { DirWatchers } from "./dir-watchers.js";
 import { basename, dirname, join, resolve } from "node:path";
 import { loadDirectory, ParseCache, type LoadResult } from "../../resources/index.js";
-import { canonicalJson, canonicalObject, GenerationTracker } from "./generations.js";
+import { canonicalJson } from "../../util/canonical-json.js";
+import { canonicalObject, GenerationTracker } from "./generations.js";
 
 export interface FileProviderOptions {
   /** Quiet time after the last change before reloading (editors write in bursts). */

@@ -4,7 +4,7 @@ import assert from "node:assert/strict";
 import { utimesSync } from "node:fs";
 import { join } from "node:path";
 import { parse as parseYaml } from "yaml";
-import { canonicalJson, sha256Hex } from "../../../src/control/canonical.js";
+import { canonicalJson, sha256Hex } from "../../../src/util/canonical-json.js";
 import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import { GatewayProcess, freePort } from "../../helpers/gateway.js";
 import { BACKEND, CLASS_AND_GATEWAY, ROUTE, get, json, metricValue, until, type ConfigDump } from "./fixtures.js";

@@ -3,8 +3,9 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { pino } from "pino";
-import { ConfigController, type LoadResult } from "../../../src/control/config-controller.js";
-import { canonicalJson } from "../../../src/control/canonical.js";
+import { ConfigController } from "../../../src/control/config-controller.js";
+import type { LoadResult } from "../../../src/resources/index.js";
+import { canonicalJson } from "../../../src/util/canonical-json.js";
 import { ControlMetrics } from "../../../src/observe/control-metrics.js";
 import type { Snapshot } from "../../../src/ir/types.js";
 import type { Diagnostic, K8sObject, LoadedObject, StatusEntry } from "../../../src/resources/types.js";

@@ -1,6 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { canonicalJson, canonicalObject, GenerationTracker } from "../../../src/providers/file/generations.js";
+import { canonicalObject, GenerationTracker } from "../../../src/providers/file/generations.js";
+import { canonicalJson } from "../../../src/util/canonical-json.js";
 import type { LoadedObject } from "../../../src/resources/types.js";
 
 const objects: Record<string, unknown>[] = [
@@ -34,4 +35,12 @@ test("generations counted from precomputed spec JSON equal those computed by the
   const last = load(82);
   b.stamp(last, last.map((o) => canonicalObject(o.object).spec));
   assert.deepEqual(last.map((o) => o.object.metadata.generation), [1, 1, 3]);
+});
+
+test("canonicalJson equals JSON.stringify of a key-sorted copy, undefined members dropped", () => {
+  const sorted = (v: unknown): unknown =>
+    Array.isArray(v) ? v.map(sorted) : v !== null && typeof v === "object" ? Object.fromEntries(Object.keys(v).sort().filter((k) => (v as Record<string, unknown>)[k] !== undefined).map((k) => [k, sorted((v as Record<string, unknown>)[k])])) : v;
+  for (const v of [null, 1, "x", [3, undefined, { b: 1, a: [null, "é"] }], { z: { y: undefined, x: NaN }, a: true, "k\"q": [] }]) {
+    assert.equal(canonicalJson(v), JSON.stringify(sorted(v)));
+  }
 });
