@@ -1,6 +1,7 @@
 // IR L4 listener -> what a connection needs at accept time: a backend picker per route and, for
 // TLS, an SNI -> route lookup (most specific hostname first, as the translator ordered them).
 import type { IrL4Listener } from "../ir/types.js";
+import { compileHostname, type HostTest } from "../proxy/hostname.js";
 import { BackendPicker } from "./pick.js";
 
 export interface CompiledL4Route {
@@ -20,17 +21,17 @@ export interface CompiledL4Listener {
 
 export function compileL4Listener(l: IrL4Listener): CompiledL4Listener {
   const exact = new Map<string, CompiledL4Route>();
-  const wildcards: { suffix: string; route: CompiledL4Route }[] = [];
+  const wildcards: { length: number; matches: HostTest; route: CompiledL4Route }[] = [];
   let any: CompiledL4Route | null = null;
   const compiled = l.routes.map((r) => ({ ir: r, c: { name: r.name, picker: new BackendPicker(r.backends) } }));
   for (const { ir, c } of compiled) {
     const h = ir.hostname;
     if (h === null || h === "*") any ??= c;
-    else if (h.startsWith("*.")) wildcards.push({ suffix: h.slice(1), route: c });
+    else if (h.startsWith("*.")) wildcards.push({ length: h.length, matches: compileHostname(h), route: c });
     else if (!exact.has(h)) exact.set(h, c);
   }
   // Longest suffix first, so "*.a.example.com" wins over "*.example.com".
-  wildcards.sort((a, b) => b.suffix.length - a.suffix.length);
+  wildcards.sort((a, b) => b.length - a.length);
   return {
     name: l.name,
     port: l.port,
@@ -40,7 +41,7 @@ export function compileL4Listener(l: IrL4Listener): CompiledL4Listener {
       if (serverName === null) return any;
       const e = exact.get(serverName);
       if (e) return e;
-      for (const w of wildcards) if (serverName.length > w.suffix.length && serverName.endsWith(w.suffix)) return w.route;
+      for (const w of wildcards) if (w.matches(serverName)) return w.route;
       return any;
     },
   };
