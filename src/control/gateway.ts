@@ -11,7 +11,7 @@ import type { LoadResult } from "../resources/index.js";
 import { ConfigController, errText } from "./config-controller.js";
 import { DemoBackends } from "./demo-backends.js";
 import { gatewayAddresses } from "./addresses.js";
-import { bindFailuresOf, withBindFailures } from "./bind-failures.js";
+import { BindFailures } from "./bind-failures.js";
 import { viewOf } from "./diagnostics.js";
 import { FileProvider, translate } from "./sources.js";
 import { WorkerPool } from "./worker-pool.js";
@@ -51,29 +51,22 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
   });
 
   const addresses = gatewayAddresses(opts.listenAddress);
-  const failedSince = new Map<number, string>();
+  const bindFailures = new BindFailures();
   const source: AdminSource = {
     ready: () => readiness(controller, pool),
-    statusList: () => {
-      const failures = bindFailuresOf(pool?.states() ?? []);
-      // The transition time of a bind failure is when it was first seen, not when it is shown.
-      for (const port of failedSince.keys()) if (!failures.has(port)) failedSince.delete(port);
-      for (const port of failures.keys()) if (!failedSince.has(port)) failedSince.set(port, new Date().toISOString().replace(/\.\d{3}Z$/, "Z"));
-      const now = [...failedSince.values()].sort().at(-1) ?? "";
-      return {
-        apiVersion: "v1",
-        kind: "List",
-        metadata: { resourceVersion: String(controller.snapshot?.version ?? 0) },
-        items: controller.statuses.list().map(({ object, status }) => {
-          const { status: _fromFile, ...rest } = object;
-          if (status === undefined) return rest;
-          // Where the Gateway is reachable, and whether its ports are bound, are facts of this
-          // host and its workers, not of the (pure) translation.
-          if (object.kind === "Gateway") return { ...rest, status: { addresses, ...withBindFailures(object, status, failures, now) } };
-          return { ...rest, status };
-        }),
-      };
-    },
+    statusList: () => ({
+      apiVersion: "v1",
+      kind: "List",
+      metadata: { resourceVersion: String(controller.snapshot?.version ?? 0) },
+      items: controller.statuses.list().map(({ object, status }) => {
+        const { status: _fromFile, ...rest } = object;
+        if (status === undefined) return rest;
+        // Where the Gateway is reachable, and whether its ports are bound, are facts of this
+        // host and its workers, not of the (pure) translation.
+        if (object.kind === "Gateway") return { ...rest, status: { addresses, ...bindFailures.apply(object, status) } };
+        return { ...rest, status };
+      }),
+    }),
     configDump: () => {
       const views = controller.diagnostics.map(viewOf);
       return {
@@ -112,7 +105,14 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
   log.info({ address: `${admin.address}:${admin.port}` }, "admin server listening");
 
   const init = { accessLog: opts.accessLog, logLevel: opts.logLevel, ...(opts.listenAddress ? { listenAddress: opts.listenAddress } : {}) };
-  pool = new WorkerPool({ count: opts.workers, exec: WORKER_ENTRY, init, log: log.child({ component: "workers" }) });
+  pool = new WorkerPool({
+    count: opts.workers,
+    exec: WORKER_ENTRY,
+    init,
+    log: log.child({ component: "workers" }),
+    // A bind failure's transition time is when a worker reported it.
+    onChange: () => bindFailures.observe(pool?.states() ?? []),
+  });
   pool.start();
 
   const provider = new FileProvider(opts.configDir);
