@@ -1,15 +1,16 @@
-// Routing of HTTP/1.1 Upgrade requests (WebSocket). Same tables as ordinary requests; the answer
-// for a forward is a raw socket pipe to one endpoint of the chosen backend.
+// HTTP/1.1 Upgrade requests (WebSocket): the same routing decision as ordinary requests
+// (route-request.ts); the answer for a forward is a raw socket pipe to one endpoint of the backend.
 import type http from "node:http";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
-import { ACTION_DIRECT, ACTION_REDIRECT, type CompiledListener } from "./compiled.js";
+import type { CompiledListener } from "./compiled.js";
 import type { CompiledRedirect } from "./filters/request-redirect.js";
 import { prepareUpstream, upstreamHeaders } from "./exchange.js";
 import { headerSet } from "./headers.js";
 import { hostOf } from "./hostname.js";
 import { finishRequest } from "./request-log.js";
 import { classify } from "./upstream/errors.js";
+import { routeRequest } from "./route-request.js";
 import { pipeUpgrade } from "./upstream/upgrade.js";
 import type { RequestCounters } from "../observe/proxy-metrics.js";
 
@@ -35,35 +36,14 @@ export function handleUpgrade(L: CompiledListener, req: http.IncomingMessage, so
     finishRequest(L, req, false, start, status, bytes, route, backend, 0, counters, null);
   try {
     const authority = req.headers.host ?? "";
-    const host = hostOf(authority);
-    const gw = L.gateways.lookup(host);
-    if (gw === null) return done(404, rawResponse(socket, 404, "no listener for this host\n"), null, null, L.notFound);
-    if (L.tls !== null) {
-      const sni = (socket as TLSSocket).servername;
-      const sniGw = typeof sni === "string" && sni ? L.gateways.lookup(sni.toLowerCase()) : null;
-      if (sniGw !== null && sniGw !== gw) return done(421, rawResponse(socket, 421, "misdirected request\n"), null, null, gw.notFound);
-    }
-    const url = req.url ?? "/";
-    const q = url.indexOf("?");
-    const path = q < 0 ? url : url.slice(0, q);
-    const query = q < 0 ? "" : url.slice(q + 1);
-    const r = gw.vhosts.lookup(host)?.match(req.method ?? "GET", path, query, req.headers) ?? null;
-    if (r === null) return done(404, rawResponse(socket, 404, "no route\n"), null, null, gw.notFound);
-    if (r.action === ACTION_REDIRECT) {
-      return done(r.redirect!.status, rawRedirect(socket, r.redirect!, host, path, query), r.name, null, r.counters);
-    }
-    if (r.action === ACTION_DIRECT) {
-      return done(r.directStatus, rawResponse(socket, r.directStatus, r.directBody.toString()), r.name, null, r.counters);
-    }
-    const backend = r.backends.pick();
-    if (backend === null || backend.cluster === null) {
-      (backend?.counters ?? r.counters).error("unresolved");
-      return done(500, rawResponse(socket, 500, "backend not resolved\n"), r.name, null, backend?.counters ?? r.counters);
-    }
-    if (backend.redirect !== null) {
-      return done(backend.redirect.status, rawRedirect(socket, backend.redirect, host, path, query), r.name, null, r.counters);
-    }
-    const ep = backend.cluster.pick();
+    const sni = L.tls !== null ? (socket as TLSSocket).servername : undefined;
+    const { host, path, query, decision: d } = routeRequest(L, hostOf(authority), typeof sni === "string" ? sni : undefined, req.method ?? "GET", req.url ?? "/", req.headers);
+    if (d.kind === "reply") return done(d.status, rawResponse(socket, d.status, d.body), d.route?.name ?? null, d.backendLabel, d.counters);
+    if (d.kind === "redirect") return done(d.redirect.status, rawRedirect(socket, d.redirect, host, path, query), d.route.name, null, d.route.counters);
+    const r = d.route;
+    if (d.kind === "direct") return done(r.directStatus, rawResponse(socket, r.directStatus, r.directBody.toString()), r.name, null, r.counters);
+    const backend = d.backend;
+    const ep = backend.cluster!.pick();
     if (ep === null) {
       backend.counters.error("no_endpoint");
       return done(503, rawResponse(socket, 503, "no healthy upstream\n"), r.name, backend.label, backend.counters);
