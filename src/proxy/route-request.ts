@@ -26,25 +26,28 @@ export function routeRequest(L: CompiledListener, host: string, sni: string | un
   const q = url.indexOf("?");
   const path = q < 0 ? url : url.slice(0, q);
   const query = q < 0 ? "" : url.slice(q + 1);
-  const out = (decision: RouteDecision): RoutedRequest => ({ host, path, query, decision });
+  return { host, path, query, decision: decide(L, host, sni, method, path, query, headers) };
+}
+
+function decide(L: CompiledListener, host: string, sni: string | undefined, method: string, path: string, query: string, headers: IncomingHttpHeaders): RouteDecision {
   const gw = L.gateways.lookup(host);
-  if (gw === null) return out({ kind: "reply", status: 404, body: "no listener for this host\n", route: null, backendLabel: null, counters: L.notFound });
+  if (gw === null) return { kind: "reply", status: 404, body: "no listener for this host\n", route: null, backendLabel: null, counters: L.notFound };
   if (L.tls !== null && typeof sni === "string" && sni.length > 0) {
     const sniGw = L.gateways.lookup(sni.toLowerCase());
-    if (sniGw !== null && sniGw !== gw) return out({ kind: "reply", status: 421, body: "misdirected request\n", route: null, backendLabel: null, counters: gw.notFound });
+    if (sniGw !== null && sniGw !== gw) return { kind: "reply", status: 421, body: "misdirected request\n", route: null, backendLabel: null, counters: gw.notFound };
   }
   const table = gw.vhosts.lookup(host);
   const r = table === null ? null : table.match(method, path, query, headers);
-  if (r === null) return out({ kind: "reply", status: 404, body: "no route\n", route: null, backendLabel: null, counters: gw.notFound });
-  if (r.action === ACTION_REDIRECT) return out({ kind: "redirect", route: r, redirect: r.redirect!, edit: r.responseEdit });
-  if (r.action === ACTION_DIRECT) return out({ kind: "direct", route: r });
+  if (r === null) return { kind: "reply", status: 404, body: "no route\n", route: null, backendLabel: null, counters: gw.notFound };
+  if (r.action === ACTION_REDIRECT) return { kind: "redirect", route: r, redirect: r.redirect!, edit: r.responseEdit };
+  if (r.action === ACTION_DIRECT) return { kind: "direct", route: r };
   const backend = r.backends.pick();
   if (backend === null || backend.cluster === null) {
     // No backends, or this share's backendRef did not resolve: 500 as the spec says.
     const counters = backend?.counters ?? r.counters;
     counters.error("unresolved");
-    return out({ kind: "reply", status: 500, body: "backend not resolved\n", route: r, backendLabel: backend?.label ?? null, counters });
+    return { kind: "reply", status: 500, body: "backend not resolved\n", route: r, backendLabel: backend?.label ?? null, counters };
   }
-  if (backend.redirect !== null) return out({ kind: "redirect", route: r, redirect: backend.redirect, edit: backend.responseEdit });
-  return out({ kind: "forward", route: r, backend });
+  if (backend.redirect !== null) return { kind: "redirect", route: r, redirect: backend.redirect, edit: backend.responseEdit };
+  return { kind: "forward", route: r, backend };
 }
