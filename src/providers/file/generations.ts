@@ -1,6 +1,6 @@
 // Keeps the API-server-maintained metadata stable across reloads of a folder:
 // generation (+1 whenever anything but metadata/status changes), creationTimestamp and uid.
-import { createHash, randomBytes } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { refKey, refOf, type LoadedObject } from "../../resources/types.js";
 import { canonicalJson, sha256Hex } from "../../util/canonical-json.js";
 
@@ -50,11 +50,10 @@ export class GenerationTracker {
   }
 
   private makeUid(key: string): string {
-    const h = createHash("sha256").update(`${this.runId}\0${key}\0${this.incarnations++}`).digest("hex");
+    const h = sha256Hex(`${this.runId}\0${key}\0${this.incarnations++}`);
     return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-a${h.slice(17, 20)}-${h.slice(20, 32)}`;
   }
 }
-
 
 /**
  * canonicalJson of the whole object, and of it without metadata and status (what a generation
