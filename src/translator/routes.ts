@@ -5,7 +5,7 @@ import type { IHTTPRouteRule } from "@kubernetes-models/gateway-api/gateway.netw
 import type { IrAction, IrBackend, IrMatch, IrRetry, IrTimeouts, IrValueMatch } from "../ir/types.js";
 import { resolveBackendRef } from "./backends.js";
 import { type Context, refOfItem } from "./context.js";
-import { parseDuration } from "./duration.js";
+import { parseDuration } from "../resources/duration.js";
 import { convertFilters } from "./filters.js";
 import type { HTTPRouteItem } from "./kinds.js";
 import { cmpStr } from "./util.js";

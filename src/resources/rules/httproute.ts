@@ -3,7 +3,8 @@ import { quote } from "../describe.js";
 import type { FieldPath, Reporter } from "../reporter.js";
 import type { K8sObject } from "../types.js";
 import { checkBackendRefPort, checkFilterRepeats, checkFilterShapes, checkParentRefs } from "./common.js";
-import { asArr, asObj, asStr, has, parseDuration, type Obj } from "./util.js";
+import { parseDuration } from "../duration.js";
+import { asArr, asObj, asStr, has, type Obj } from "./util.js";
 
 const HTTP_FILTERS = ["RequestHeaderModifier", "ResponseHeaderModifier", "RequestMirror", "RequestRedirect", "URLRewrite", "ExtensionRef", "CORS", "ExternalAuth"];
 const ONCE = ["CORS", "RequestHeaderModifier", "ResponseHeaderModifier", "RequestRedirect", "URLRewrite"];
@@ -168,7 +169,7 @@ function checkTimeouts(t: Obj | undefined, path: FieldPath, rep: Reporter): void
   if (request === undefined || backend === undefined) return;
   const r = parseDuration(request);
   const b = parseDuration(backend);
-  if (r === undefined || b === undefined || r === 0) return; // malformed values are reported by the schema; "0s" disables the limit
+  if (r === null || b === null || r === 0) return; // malformed values are reported by the schema; "0s" disables the limit
   if (b > r) {
     rep.error([...path, "backendRequest"], `backendRequest ${quote(backend)} is longer than request ${quote(request)}`, `a backendRequest timeout no longer than the request timeout (${request})`);
   }

@@ -1,7 +1,7 @@
 // Unit tests for the translator's tricky rules, on the pure helpers and through translate().
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { parseDuration } from "../../../src/translator/duration.js";
+import { parseDuration } from "../../../src/resources/duration.js";
 import { compareHostSpecificity, effectiveHostnames, intersectHostname } from "../../../src/translator/hostnames.js";
 import { selectorMismatch } from "../../../src/translator/selectors.js";
 import { referencePermitted } from "../../../src/translator/reference-grants.js";

@@ -1,5 +1,6 @@
 // Gateway API Duration (GEP-2257): one to four <number><unit> pairs, units h, m, s, ms.
-// Example: "1h30m", "500ms", "0s". Parsed into whole milliseconds.
+// Example: "1h30m", "500ms", "0s". Parsed into whole milliseconds; used by the field checks of
+// the loader and by the translator.
 
 const PART = /([0-9]{1,5})(ms|h|m|s)/y;
 const UNIT_MS: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1 };
