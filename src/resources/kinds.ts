@@ -29,6 +29,7 @@ import { checkHTTPRoute } from "./rules/httproute.js";
 import { checkGRPCRoute } from "./rules/grpcroute.js";
 import { checkBackend } from "./backend.js";
 import { checkEndpointSlice, checkService } from "./rules/core.js";
+import { POLICY_KINDS, policyKind } from "./policies/index.js";
 
 export const GATEWAY_GROUP = "gateway.networking.k8s.io";
 export const SLUICE_GROUP = "sluice.dev";
@@ -81,3 +82,4 @@ registerKind({ group: "", kind: "Secret", namespaced: true, versions: { v1: v(se
 registerKind({ group: "", kind: "Namespace", namespaced: false, versions: { v1: v(namespaceV1) } });
 registerKind({ group: "discovery.k8s.io", kind: "EndpointSlice", namespaced: true, versions: { v1: v(endpointSliceV1) }, check: checkEndpointSlice });
 registerKind({ group: SLUICE_GROUP, kind: "Backend", namespaced: true, versions: { v1alpha1: undefined }, check: checkBackend });
+for (const p of POLICY_KINDS) registerKind(policyKind(p));

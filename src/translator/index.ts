@@ -11,6 +11,7 @@ import { GW_GROUP, ResourceIndex } from "./kinds.js";
 import { isL4Protocol } from "./l4-listeners.js";
 import { buildL4Listeners, indexL4Routes, translateL4Routes } from "./l4-routes.js";
 import { compileRoute } from "./routes.js";
+import { appliers, PolicyIndex } from "./policies/index.js";
 import { canonicalize, cmpStr } from "./util.js";
 
 export * from "./api.js";
@@ -47,10 +48,13 @@ export function translate(objects: K8sObject[], opts: TranslateOptions): Transla
   const l4Attachments = translateL4Routes(ctx, indexL4Routes(objects), byName, allGateways, statuses);
   for (const g of gateways) statuses.push(gatewayStatus(g));
 
+  const policies = new PolicyIndex(ctx, byName);
+  for (const a of appliers()) policies.consume(a.kind, a.sections);
   // The L7 build sees HTTP/HTTPS listeners only; TCP, TLS and UDP ones go to the L4 section.
-  const config = buildConfig(ctx, gateways.map((g) => ({ ...g, listeners: g.listeners.filter((l) => !isL4Protocol(l.protocol)) })), attachments);
+  const config = buildConfig(ctx, gateways.map((g) => ({ ...g, listeners: g.listeners.filter((l) => !isL4Protocol(l.protocol)) })), attachments, policies);
   const l4Listeners = buildL4Listeners(gateways, l4Attachments);
   if (l4Listeners.length > 0) config.l4Listeners = l4Listeners;
+  statuses.push(...policies.statuses());
   statuses.sort((a, b) => cmpStr(refKey(a.ref), refKey(b.ref)));
   // Grouped by object; within one object, in the (deterministic) order the checks ran, which
   // follows the fields of the object.

@@ -3,6 +3,7 @@ import type { IrConfig, IrFilters, IrGatewayListener, IrListener, IrRoute, IrVir
 import type { Attachment } from "./attachment.js";
 import type { Context } from "./context.js";
 import type { GatewayState, ListenerState } from "./gateways.js";
+import { appliers, type PolicyIndex } from "./policies/index.js";
 import { compareHostSpecificity } from "./hostnames.js";
 import { type RankedMatch, compareMatches } from "./precedence.js";
 import type { CompiledRoute, CompiledRule } from "./routes.js";
@@ -13,7 +14,15 @@ interface Entry extends RankedMatch {
   ruleData: CompiledRule;
 }
 
-function irRoute(e: Entry): IrRoute {
+/** Where the routes being built are served, for policy resolution. */
+interface Served {
+  ctx: Context;
+  policies: PolicyIndex;
+  gateway: GatewayState;
+  listener: ListenerState;
+}
+
+function irRoute(e: Entry, at: Served): IrRoute {
   const r = e.compiled.item;
   const rule = e.ruleData;
   const route: IrRoute = {
@@ -26,10 +35,12 @@ function irRoute(e: Entry): IrRoute {
   if (rule.name !== undefined) route.ref.ruleName = rule.name;
   if (rule.timeouts) route.timeouts = rule.timeouts;
   if (rule.retry) route.retry = rule.retry;
+  const scope = { gateway: at.gateway, listener: at.listener.name, routeKind: route.ref.kind, routeNamespace: r.namespace, routeName: r.name, ...(rule.name !== undefined ? { ruleName: rule.name } : {}) };
+  for (const a of appliers()) a.route?.(at.ctx, at.policies, route, scope);
   return route;
 }
 
-function virtualHosts(attachments: Attachment[]): IrVirtualHost[] {
+function virtualHosts(attachments: Attachment[], at: Served): IrVirtualHost[] {
   const byHost = new Map<string, Entry[]>();
   for (const a of attachments) {
     for (const host of a.hostnames) {
@@ -44,14 +55,14 @@ function virtualHosts(attachments: Attachment[]): IrVirtualHost[] {
   }
   return [...byHost.keys()]
     .sort(compareHostSpecificity)
-    .map((hostname) => ({ hostname, routes: byHost.get(hostname)!.sort(compareMatches).map(irRoute) }));
+    .map((hostname) => ({ hostname, routes: byHost.get(hostname)!.sort(compareMatches).map((e) => irRoute(e, at)) }));
 }
 
 function clustersOf(filters: IrFilters, into: Set<string>): void {
   for (const m of filters.mirrors ?? []) into.add(m.cluster);
 }
 
-export function buildConfig(ctx: Context, gateways: GatewayState[], attachments: Attachment[]): IrConfig {
+export function buildConfig(ctx: Context, gateways: GatewayState[], attachments: Attachment[], policies: PolicyIndex): IrConfig {
   const byListener = new Map<ListenerState, Attachment[]>();
   for (const a of attachments) {
     const list = byListener.get(a.listener);
@@ -68,8 +79,9 @@ export function buildConfig(ctx: Context, gateways: GatewayState[], attachments:
         name: `${g.item.namespace}/${g.item.name}/${l.name}`,
         hostname: l.hostname,
         tls: protocol === "HTTPS" ? { certificates: l.certificates } : null,
-        virtualHosts: virtualHosts(byListener.get(l) ?? []),
+        virtualHosts: virtualHosts(byListener.get(l) ?? [], { ctx, policies, gateway: g, listener: l }),
       };
+      for (const a of appliers()) a.listener?.(ctx, policies, gl, g, l.name);
       const port = byPort.get(l.port) ?? { protocol, listeners: [] };
       port.listeners.push(gl);
       byPort.set(l.port, port);

@@ -39,6 +39,18 @@ export interface Item<T> {
   created: string;
 }
 
+/** The shape every policy kind shares (policy attachment, GEP-713). */
+export interface PolicyTargetRef {
+  group: string;
+  kind: string;
+  name: string;
+  sectionName?: string;
+}
+export interface PolicyObject {
+  spec: { targetRefs: PolicyTargetRef[] } & Record<string, unknown>;
+}
+export type PolicyItem = Item<PolicyObject>;
+
 export type GatewayClassItem = Item<IGatewayClass>;
 export type GatewayItem = Item<IGateway>;
 export type HTTPRouteItem = Item<IHTTPRoute>;
@@ -75,6 +87,10 @@ export class ResourceIndex {
   /** namespace -> grant specs living in it. */
   readonly referenceGrants = new Map<string, IReferenceGrantSpec[]>();
   private readonly namespaceLabels = new Map<string, Record<string, string>>();
+  /** Our policy kinds (sluice.dev *Policy), by kind, oldest first. */
+  readonly policies = new Map<string, PolicyItem[]>();
+  /** Every object by "<group>/<kind>/<namespace>/<name>" (namespace "" for cluster-scoped kinds). */
+  readonly byKey = new Map<string, K8sObject>();
   /** Objects dropped because another object had the same identity. */
   readonly duplicates: K8sObject[] = [];
 
@@ -98,7 +114,12 @@ export class ResourceIndex {
       } else if (json !== prev.json) this.duplicates.push(obj);
     }
     const keys = [...byKey.keys()].sort(cmpStr);
-    for (const k of keys) this.add(byKey.get(k)!.obj);
+    for (const k of keys) {
+      const obj = byKey.get(k)!.obj;
+      this.byKey.set(`${groupOf(obj.apiVersion)}/${obj.kind}/${obj.metadata.namespace || (obj.kind === "GatewayClass" || obj.kind === "Namespace" ? "" : "default")}/${obj.metadata.name}`, obj);
+      this.add(obj);
+    }
+    for (const list of this.policies.values()) list.sort(compareAge);
     this.gatewayClasses.sort((a, b) => cmpStr(a.name, b.name));
     this.gateways.sort(compareAge);
     this.httpRoutes.sort(compareAge);
@@ -150,6 +171,10 @@ export class ResourceIndex {
     } else if (group === SLUICE_GROUP && obj.kind === "Backend") {
       const it = item<{ spec?: BackendSpec }>(obj);
       this.backends.set(key(it), it);
+    } else if (group === SLUICE_GROUP && obj.kind.endsWith("Policy")) {
+      const list = this.policies.get(obj.kind) ?? [];
+      list.push(item<PolicyObject>(obj));
+      this.policies.set(obj.kind, list);
     }
   }
 

@@ -1,0 +1,5 @@
+// Policy attachment and the feature appliers. Importing a feature module registers its applier.
+export { PolicyIndex, backendTargetOfCluster, type AppliedSection, type BackendTarget, type RouteScope, type Sections } from "./attach.js";
+export { appliers, clusterVariant, registerApplier, type PolicyApplier } from "./registry.js";
+// ---- feature appliers (one import per feature module; order = the order they run) ----
+import "./backend-timeout.js";
