@@ -20,6 +20,8 @@ import { compileRequestHeaderModifier } from "./filters/request-header-modifier.
 import { compileRedirect } from "./filters/request-redirect.js";
 import { compileResponseHeaderModifier } from "./filters/response-header-modifier.js";
 import { compileUrlRewrite, mergeRewrite } from "./filters/url-rewrite.js";
+import { compileGuards } from "./guard-factories.js";
+import "./guards/index.js";
 import { HostTable, RouteTable } from "./router.js";
 import { compileMatch, PATH_PREFIX } from "./router-match.js";
 import { TlsSelector } from "./tls.js";
@@ -105,6 +107,7 @@ function compileRoute(
     wantsReplayableBody: retry !== null || anyMirror,
     counters: new RequestCounters(gatewayName, r.name, ""),
     duration: routeDuration(r.name),
+    guards: compileGuards(r, listener),
   };
 }
 

@@ -2,6 +2,7 @@
 import type { AccessLog } from "../observe/access-log.js";
 import type { RequestCounters } from "../observe/proxy-metrics.js";
 import type { HeaderEdit } from "./filters/header-mods.js";
+import type { RequestGuard } from "./guards.js";
 import type { CompiledRedirect } from "./filters/request-redirect.js";
 import type { CompiledRewrite } from "./filters/url-rewrite.js";
 import type { HostTable, RouteTable } from "./router.js";
@@ -59,6 +60,8 @@ export interface CompiledRoute {
   /** Counters for responses the gateway makes itself on this route (backend ""). */
   counters: RequestCounters;
   duration: { observe(v: number): void };
+  /** Checks run before the route answers (auth, CORS, limits ...); null when there are none. */
+  guards: RequestGuard[] | null;
 }
 
 export interface CompiledGateway {

@@ -223,6 +223,8 @@ export class Exchange {
   endpoint = "";
   body: Buffer | Readable | null = null;
   replayable = true;
+  /** Response headers the route's guards added (CORS, rate-limit headers ...), or null. */
+  extraResponse: string[] | null = null;
   private readonly cluster: ClusterRuntime;
 
   constructor(
@@ -351,6 +353,8 @@ export class Exchange {
     }
     const edit = this.backend.responseEdit;
     if (edit !== null) edit(headers);
+    const extra = this.extraResponse;
+    if (extra !== null) for (let i = 0; i < extra.length; i++) headers.push(extra[i]!);
     this.headersSent = true;
     this.status = status;
     try {
@@ -464,7 +468,7 @@ export class Exchange {
       text = "no healthy upstream\n";
     }
     this.status = status;
-    this.bytesOut += sendSimple(this.res, this.isH2, status, text, null, null);
+    this.bytesOut += sendSimple(this.res, this.isH2, status, text, this.extraResponse === null ? null : [...this.extraResponse], null);
     this.finish();
   }
 

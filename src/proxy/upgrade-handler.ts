@@ -1,6 +1,6 @@
 // HTTP/1.1 Upgrade requests (WebSocket): the same routing decision as ordinary requests
 // (route-request.ts); the answer for a forward is a raw socket pipe to one endpoint of the backend.
-import type http from "node:http";
+import { STATUS_CODES, type default as http } from "node:http";
 import type { Duplex } from "node:stream";
 import type { TLSSocket } from "node:tls";
 import type { CompiledListener } from "./compiled.js";
@@ -10,14 +10,13 @@ import { headerSet } from "./headers.js";
 import { hostOf } from "./hostname.js";
 import { finishRequest } from "./request-log.js";
 import { classify } from "./upstream/errors.js";
-import { routeRequest } from "./route-request.js";
+import { routeRequest, type RoutedRequest } from "./route-request.js";
+import { clientIpOf, GuardRun, type GuardReply } from "./guards.js";
 import { pipeUpgrade } from "./upstream/upgrade.js";
 import type { RequestCounters } from "../observe/proxy-metrics.js";
 
-const REASONS: Record<number, string> = { 404: "Not Found", 421: "Misdirected Request", 500: "Internal Server Error", 502: "Bad Gateway", 503: "Service Unavailable" };
-
-function rawResponse(socket: Duplex, status: number, body: string, extra = ""): number {
-  const reason = REASONS[status] ?? "Redirect";
+function rawResponse(socket: Duplex, status: number, body: string | Buffer, extra = ""): number {
+  const reason = STATUS_CODES[status] ?? "Unknown";
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\ncontent-type: text/plain; charset=utf-8\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}connection: close\r\n\r\n${body}`,
   );
@@ -37,7 +36,40 @@ export function handleUpgrade(L: CompiledListener, req: http.IncomingMessage, so
   try {
     const authority = req.headers.host ?? "";
     const sni = L.tls !== null ? (socket as TLSSocket).servername : undefined;
-    const { host, path, query, decision: d } = routeRequest(L, hostOf(authority), typeof sni === "string" ? sni : undefined, req.method ?? "GET", req.url ?? "/", req.headers);
+    const routed = routeRequest(L, hostOf(authority), typeof sni === "string" ? sni : undefined, req.method ?? "GET", req.url ?? "/", req.headers);
+    const d = routed.decision;
+    if (d.kind === "reply" || d.route.guards === null) return answerUpgrade(L, req, socket, head, authority, routed, null, done);
+    const run = new GuardRun(req, false, req.method ?? "GET", routed.host, routed.path, routed.query, clientIpOf(req), req.headers, d.route, L);
+    const r = d.route;
+    const reply = (v: GuardReply): void => {
+      const extra = [...(v.headers ?? []), ...(run.responseAdd ?? [])];
+      let lines = "";
+      for (let i = 0; i + 1 < extra.length; i += 2) lines += `${extra[i]}: ${extra[i + 1]}\r\n`;
+      done(v.status, rawResponse(socket, v.status, v.body, lines), r.name, null, r.counters);
+    };
+    const v = run.run(r.guards!);
+    if (v === null) return answerUpgrade(L, req, socket, head, authority, routed, run, done);
+    if (!(v instanceof Promise)) return reply(v);
+    v.then(
+      (verdict) => {
+        if (socket.destroyed) done(499, 0, r.name, null, r.counters);
+        else if (verdict === null) answerUpgrade(L, req, socket, head, authority, routed, run, done);
+        else reply(verdict);
+      },
+      () => reply({ status: 500, body: "internal error in request check\n" }),
+    );
+  } catch (err) {
+    process.stderr.write(`sluice: upgrade handling error: ${(err as Error)?.stack ?? String(err)}\n`);
+    socket.destroy();
+    done(500, 0, null, null, L.notFound);
+  }
+}
+
+type Done = (status: number, bytes: number, route: string | null, backend: string | null, counters: RequestCounters) => void;
+
+function answerUpgrade(L: CompiledListener, req: http.IncomingMessage, socket: Duplex, head: Buffer, authority: string, routed: RoutedRequest, run: GuardRun | null, done: Done): void {
+  try {
+    const { host, path, query, decision: d } = routed;
     if (d.kind === "reply") return done(d.status, rawResponse(socket, d.status, d.body), d.route?.name ?? null, d.backendLabel, d.counters);
     if (d.kind === "redirect") return done(d.redirect.status, rawRedirect(socket, d.redirect, host, path, query), d.route.name, null, d.route.counters);
     const r = d.route;
@@ -50,6 +82,7 @@ export function handleUpgrade(L: CompiledListener, req: http.IncomingMessage, so
     }
     const headers = upstreamHeaders(req, false, L.scheme, authority);
     const upstreamPath = prepareUpstream(backend, headers, path, query);
+    if (run !== null) run.applyUpstream(headers);
     headerSet(headers, "connection", "upgrade");
     headerSet(headers, "upgrade", String(req.headers.upgrade ?? "websocket"));
     pipeUpgrade(

@@ -1,0 +1,3 @@
+// Request guard features: importing a module registers its factory (see ../guard-factories.ts).
+// One import per feature module.
+export {};
