@@ -1,5 +1,7 @@
 // The IR: a plain, serialisable snapshot handed to data planes. No Kubernetes types leak in.
 // Everything is pre-resolved: references, defaults, policy. Arrays are in their final order.
+import type { IrCors, IrRouteSecurity } from "./security.js";
+export type * from "./security.js";
 
 export interface Snapshot {
   /** Monotonic; bumped by the control plane only when `hash` changes. */
@@ -60,7 +62,8 @@ export interface IrVirtualHost {
 }
 
 export interface IrRouteRef {
-  kind: "HTTPRoute";
+  /** A GRPCRoute's routes carry gRPC semantics: gRPC-aware errors, retries on grpc-status. */
+  kind: "HTTPRoute" | "GRPCRoute";
   namespace: string;
   name: string;
   /** Index of the rule in spec.rules. */
@@ -80,6 +83,8 @@ export interface IrRoute {
   action: IrAction;
   timeouts?: IrTimeouts;
   retry?: IrRetry;
+  /** CORS, authentication, authorization (SecurityPolicy and the CORS filter). */
+  security?: IrRouteSecurity;
 }
 
 export interface IrPathMatch {
@@ -141,6 +146,8 @@ export interface IrFilters {
    * a rule-level RequestRedirect is the route's action instead.
    */
   redirect?: IrRedirect;
+  /** The HTTPRoute CORS filter (rule level only); wins over a SecurityPolicy's cors. */
+  cors?: IrCors;
 }
 
 export interface IrRedirect {
@@ -191,15 +198,42 @@ export interface IrRetry {
    */
   codes: number[];
   backoffMs?: number;
+  /**
+   * gRPC status codes that are retried (GRPCRoute routes): read from a trailers-only response
+   * (grpc-status in the response headers), the only form that can still be retried.
+   */
+  grpcCodes?: number[];
 }
 
 export interface IrCluster {
   /** "<kind>/<namespace>/<name>/<port>", e.g. "service/default/echo/8080". */
   name: string;
-  /** From Service appProtocol: kubernetes.io/h2c -> h2c, kubernetes.io/ws -> ws, else http1. */
+  /**
+   * From Service appProtocol: kubernetes.io/h2c -> h2c, kubernetes.io/ws -> ws, else http1.
+   * A GRPCRoute backend without an appProtocol is h2c (gRPC needs HTTP/2). "h2c" with `tls` set is
+   * HTTP/2 over TLS (ALPN h2).
+   */
   protocol: "http1" | "h2c" | "ws";
   /** Sorted; empty means no healthy endpoint -> 503. */
   endpoints: IrEndpoint[];
+  /** TLS to the endpoints (BackendTLSPolicy); absent: plain text. */
+  tls?: IrClusterTls;
+}
+
+export interface IrClusterTls {
+  /** Trusted CA certificates (PEM bundle); absent: the system's well-known CAs. */
+  caPem?: string;
+  /** Sent as SNI; also the name the certificate must carry when `subjectAltNames` is absent. */
+  servername: string;
+  /** When present, the certificate must carry at least one of these (and `servername` is not checked). */
+  subjectAltNames?: IrSubjectAltName[];
+  /** The policy cannot be applied (e.g. no valid CA certificate): requests fail with 503 and this reason. */
+  error?: string;
+}
+
+export interface IrSubjectAltName {
+  type: "Hostname" | "URI";
+  value: string;
 }
 
 export type IrEndpoint =
