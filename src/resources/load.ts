@@ -19,17 +19,25 @@ export function parseDocuments(text: string, file: string): LoadResult {
  * Per-file parse results kept between loads of one folder, keyed by path and compared by content:
  * a file whose text is unchanged is not parsed or validated again. Callers get copies, so whatever
  * later steps write into objects (generation, namespace labels) never leaks into the cache.
+ * With `shared`, callers get the cached objects themselves (no copy, and the same object for an
+ * unchanged document on every load, which lets later steps cache by identity); they must then
+ * treat the objects as read-only.
  */
 export class ParseCache {
   private entries = new Map<string, { text: string; result: LoadResult }>();
+  private readonly shared: boolean;
+
+  constructor(opts: { shared?: boolean } = {}) {
+    this.shared = opts.shared ?? false;
+  }
 
   /** The parse result for this file and text, fresh copies of the cached one when the text is the same. */
   parse(file: string, text: string, seen: Set<string>): LoadResult {
     seen.add(file);
     const hit = this.entries.get(file);
-    if (hit && hit.text === text) return copyResult(hit.result);
+    if (hit && hit.text === text) return this.shared ? hit.result : copyResult(hit.result);
     const result = parseFile(text, file);
-    this.entries.set(file, { text, result: copyResult(result) });
+    this.entries.set(file, { text, result: this.shared ? result : copyResult(result) });
     return result;
   }
 
@@ -159,7 +167,8 @@ function addNamespaces(objects: LoadedObject[]): LoadedObject[] {
   for (const o of objects) {
     if (o.object.apiVersion === "v1" && o.object.kind === "Namespace") {
       const meta = o.object.metadata;
-      meta.labels = { ...(meta.labels ?? {}), [NAMESPACE_NAME_LABEL]: meta.name };
+      // Written once: a shared cached object keeps the label (and its identity) on later loads.
+      if (meta.labels?.[NAMESPACE_NAME_LABEL] !== meta.name) meta.labels = { ...(meta.labels ?? {}), [NAMESPACE_NAME_LABEL]: meta.name };
       explicit.add(meta.name);
     }
   }

@@ -4,7 +4,7 @@ import { watch, type FSWatcher } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { DirWatchers } from "./dir-watchers.js";
 import { basename, dirname, join, resolve } from "node:path";
-import { loadDirectory, ParseCache, type LoadResult } from "../../resources/index.js";
+import { loadDirectory, ParseCache, type LoadedObject, type LoadResult } from "../../resources/index.js";
 import { canonicalJson } from "../../util/canonical-json.js";
 import { canonicalObject, GenerationTracker } from "./generations.js";
 
@@ -29,8 +29,15 @@ export class FileProvider {
   private readonly forcePoll: boolean;
   private onLoad?: LoadListener;
   private readonly generations = new GenerationTracker();
-  /** Unchanged files are not parsed again: a one-file change in a large folder costs one file. */
-  private readonly parseCache = new ParseCache();
+  /**
+   * Unchanged files are not parsed again: a one-file change in a large folder costs one file.
+   * Shared: an unchanged object is the same object on every load (read-only here; the generation
+   * stamp makes copies), so its serialised form below and the translator's work on it are cached by
+   * identity.
+   */
+  private readonly parseCache = new ParseCache({ shared: true });
+  /** canonicalObject() and the source's JSON of each loaded (read-only) object, by its LoadedObject. */
+  private readonly serialised = new WeakMap<object, { full: string; spec: string; source: string }>();
 
   private dirs?: DirWatchers;
   private parentWatcher?: FSWatcher;
@@ -194,14 +201,23 @@ export class FileProvider {
   private emit(result: LoadResult): void {
     // Identical content (a touch, an unrelated file, an editor's backup) is not a change.
     // Each object is serialised once, for this key and for the generation bookkeeping.
-    const parts = result.objects.map((o) => canonicalObject(o.object));
-    const objects = result.objects.map((o, i) => `[${parts[i]!.full},${canonicalJson(o.source)}]`);
+    const parts = result.objects.map((o) => this.serialise(o));
+    const objects = parts.map((p) => `[${p.full},${p.source}]`);
     // Same text as canonicalJson({ o: [[object, source], ...], d: diagnostics }).
     const key = `{"d":${canonicalJson(result.diagnostics)},"o":[${objects.join(",")}]}`;
     if (key === this.lastKey) return;
     this.lastKey = key;
     this.generations.stamp(result.objects, parts.map((p) => p.spec));
     this.onLoad?.(result);
+  }
+
+  private serialise(o: LoadedObject): { full: string; spec: string; source: string } {
+    let p = this.serialised.get(o);
+    if (p === undefined) {
+      p = { ...canonicalObject(o.object), source: canonicalJson(o.source) };
+      this.serialised.set(o, p);
+    }
+    return p;
   }
 
   private waitForFolder(): void {

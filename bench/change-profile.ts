@@ -1,0 +1,110 @@
+// Where a route change's time goes, phase by phase, in one process: the same steps `sluice run`
+// takes for a one-route addition (load with the parse cache, the provider's change key, translate,
+// canonical JSON + hash, statuses, IPC encode/decode, worker compile), on N generated routes.
+// Usage: node --import tsx bench/change-profile.ts [--routes 5000] [--changes 10]
+// --cpu-prof FILE writes a V8 CPU profile of the changes only (not the initial load) to FILE.
+import { renameSync, writeFileSync } from "node:fs";
+import { Session } from "node:inspector/promises";
+import { join } from "node:path";
+import { parseArgs } from "node:util";
+import { performance } from "node:perf_hooks";
+import { ConfigController } from "../src/control/config-controller.js";
+import type { Snapshot } from "../src/ir/types.js";
+import { AccessLog } from "../src/observe/access-log.js";
+import { ControlMetrics } from "../src/observe/control-metrics.js";
+import { configureLog } from "../src/observe/log.js";
+import { FileProvider } from "../src/providers/file/index.js";
+import { compileSnapshot } from "../src/proxy/compile.js";
+import { EndpointRegistry } from "../src/proxy/upstream/cluster.js";
+import type { LoadResult } from "../src/resources/index.js";
+import { CONTROLLER_NAME } from "../src/translator/api.js";
+import { translate } from "../src/translator/index.js";
+import { removeTempDir, tempDir } from "./lib/procs.js";
+import { gatewayYaml, routeYaml } from "./lib/servers.js";
+import { median } from "./lib/stats.js";
+
+const { values: opt } = parseArgs({
+  options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, "cpu-prof": { type: "string" } },
+});
+const N = Number(opt.routes);
+const CHANGES = Number(opt.changes);
+
+const dir = tempDir(`change-profile-${N}`);
+writeFileSync(join(dir, "gateway.yaml"), gatewayYaml(18080, 18081));
+const docs: string[] = [];
+for (let i = 0; i < N; i++) docs.push(routeYaml(`r${i}`, 18081, `r${i}.bench.test`, `/r${i}`));
+writeFileSync(join(dir, "routes.yaml"), docs.join("---\n"));
+
+const phases = new Map<string, number[]>();
+function add(name: string, ms: number): void {
+  const l = phases.get(name) ?? [];
+  l.push(ms);
+  phases.set(name, l);
+}
+function time<T>(name: string, f: () => T): T {
+  const t = performance.now();
+  const v = f();
+  const ms = performance.now() - t;
+  const l = phases.get(name) ?? [];
+  l.push(ms);
+  phases.set(name, l);
+  return v;
+}
+
+const log = configureLog("silent");
+let published: Snapshot | null = null;
+let published2: unknown = null;
+const controller = new ConfigController({
+  translate: (objects) => time("translate", () => translate(objects, { controllerName: CONTROLLER_NAME })),
+  metrics: new ControlMetrics(),
+  log,
+  publish: (s) => (published = s),
+});
+const registry = new EndpointRegistry();
+const accessLog = new AccessLog("off");
+const provider = new FileProvider(dir);
+let loaded: ((l: LoadResult) => void) | null = null;
+
+/** One load through the controller and one worker's decode + compile, each phase timed. */
+function handle(load: LoadResult, record: boolean): void {
+  const t = performance.now();
+  controller.onLoad(load);
+  add("controller total (translate, hash, statuses)", performance.now() - t);
+  const snap = published as Snapshot | null;
+  if (!snap) throw new Error("no snapshot published");
+  const msg = { type: "snapshot", snapshot: snap };
+  const wire = time("IPC encode (JSON.stringify)", () => JSON.stringify(msg));
+  published2 = time("IPC decode (JSON.parse)", () => JSON.parse(wire));
+  const decoded = (published2 as { snapshot: Snapshot }).snapshot;
+  time("worker compile", () => compileSnapshot(decoded, registry, accessLog));
+  if (!record) phases.clear();
+}
+
+await provider.start((l) => (loaded ? loaded(l) : handle(l, false)));
+const session = opt["cpu-prof"] ? new Session() : null;
+if (session) {
+  session.connect();
+  await session.post("Profiler.enable");
+  await session.post("Profiler.start");
+}
+for (let k = 0; k < CHANGES; k++) {
+  const t = performance.now();
+  const got = new Promise<LoadResult>((r) => (loaded = r));
+  writeFileSync(join(dir, `add${k}.yaml.tmp`), routeYaml(`add${k}`, 18081, `add${k}.bench.test`, `/add${k}`));
+  renameSync(join(dir, `add${k}.yaml.tmp`), join(dir, `add${k}.yaml`));
+  const load = await got;
+  add("watch + debounce + load + provider", performance.now() - t);
+  handle(load, true);
+  add("end to end (one worker)", performance.now() - t);
+}
+await provider.stop();
+if (session) {
+  const { profile } = await session.post("Profiler.stop");
+  writeFileSync(opt["cpu-prof"]!, JSON.stringify(profile));
+}
+removeTempDir(dir);
+await accessLog.close();
+await registry.closeAll();
+console.log(`routes: ${N}, changes: ${CHANGES} (one route file added each), medians in ms`);
+for (const [name, l] of phases) console.log(`${name.padEnd(48)} ${median(l).toFixed(1).padStart(8)}  (min ${Math.min(...l).toFixed(1)}, max ${Math.max(...l).toFixed(1)})`);
+process.exit(0);
