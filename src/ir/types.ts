@@ -240,7 +240,7 @@ export type IrEndpoint =
   | { address: string; port: number; weight: number }
   | { path: string; weight: number };
 
-// ---- L4 routes (TCPRoute, TLSRoute passthrough, UDPRoute), served by src/l4 ----
+// ---- L4 routes (TCPRoute, TLSRoute passthrough/terminate, UDPRoute), served by src/l4 ----
 
 /** Additive section of IrConfig; absent when no L4 listener is programmed. */
 export interface IrL4Config {
@@ -252,13 +252,32 @@ export interface IrL4Listener {
   /** Unique, e.g. "tcp-9000", "tls-9443", "udp-5353". TCP/TLS and UDP may share a port number. */
   name: string;
   port: number;
-  /** TLS is passthrough: the ClientHello's SNI picks the route, bytes are not decrypted. */
+  /** TLS: the ClientHello's SNI picks the route (see gatewayListeners for Terminate). */
   protocol: "TCP" | "TLS" | "UDP";
   /**
    * TCP/UDP: the first route serves every connection (the oldest attached route wins).
    * TLS: routes by hostname, most specific first; a connection takes the first whose hostname
-   * matches its SNI; no match closes the connection.
+   * matches its SNI; no match closes the connection. Kept for readers that route by SNI alone:
+   * src/l4 serves TLS from `gatewayListeners` (listener isolation, Terminate).
    */
+  routes: IrL4Route[];
+  /**
+   * TLS only: the Gateway listeners sharing this port, most specific hostname first. The SNI picks
+   * the first whose hostname matches (listener isolation, as on HTTPS), then the first of its
+   * routes whose hostname matches; no match closes the connection. Absent: `routes`, passthrough.
+   */
+  gatewayListeners?: IrL4GatewayListener[];
+}
+
+export interface IrL4GatewayListener {
+  /** "<namespace>/<gateway>/<listener name>" */
+  name: string;
+  /** Exact or "*.suffix"; null matches any SNI, and connections without one. */
+  hostname: string | null;
+  /** tls.mode Terminate: the gateway completes the handshake with these certificates (picked by
+   * SNI, the first by default) and relays plaintext to the backend. null: Passthrough. */
+  tls: IrTls | null;
+  /** Most specific hostname first. */
   routes: IrL4Route[];
 }
 
