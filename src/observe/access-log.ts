@@ -20,6 +20,30 @@ export interface AccessEntry {
   requestId: string | null;
 }
 
+/** One L4 session (TCP/TLS connection or UDP client session), written when it ends. */
+export interface L4AccessEntry {
+  /** Session start. */
+  time: string;
+  protocol: "TCP" | "TLS" | "UDP";
+  /** L4 listener, e.g. "tcp-9000". */
+  listener: string;
+  /** "address:port" of the client. */
+  client: string;
+  sni: string | null;
+  /** TLS listeners: "passthrough" or "terminate". */
+  tls: "passthrough" | "terminate" | null;
+  route: string | null;
+  backend: string | null;
+  /** Endpoint connected to. */
+  upstream: string | null;
+  /** ok, no_route, unresolved, no_endpoint, connect_error, tls_error, bad_hello, limit. */
+  result: string;
+  /** Client -> backend, backend -> client (UDP: datagram payloads). */
+  bytesIn: number;
+  bytesOut: number;
+  durationMs: number;
+}
+
 const FLUSH_BYTES = 64 * 1024;
 const FLUSH_MS = 100;
 
@@ -38,7 +62,7 @@ export class AccessLog {
     });
   }
 
-  write(e: AccessEntry): void {
+  write(e: AccessEntry | L4AccessEntry): void {
     if (!this.enabled) return;
     const line = JSON.stringify(e) + "\n";
     this.batch.push(line);
