@@ -6,6 +6,7 @@ import type { IHTTPPathModifier } from "@kubernetes-models/gateway-api/gateway.n
 import type { IrFilters, IrHeaderMods, IrPathModifier, IrRedirect } from "../ir/types.js";
 import { resolveBackendRef } from "./backends.js";
 import type { Context } from "./context.js";
+import { corsOf } from "./cors.js";
 import type { RefProblem } from "./routes.js";
 
 export interface ConvertedFilters {
@@ -96,6 +97,13 @@ export function convertFilters(
         }
         break;
       }
+      case "CORS": {
+        if (level === "backendRef") {
+          out.unsupported ??= "a CORS filter on a backendRef is not supported";
+          problems.push({ reason: "UnsupportedValue", field: `${at}.type`, message: "a CORS filter on a backendRef is not supported; matching requests answer 500", expected: "the CORS filter in the rule's filters" });
+        } else out.filters.cors = corsOf(f.cors ?? {});
+        break;
+      }
       case "ExtensionRef": {
         const e = f.extensionRef;
         const what = e ? `${e.group ? e.group + "/" : ""}${e.kind} ${e.name}` : "(none)";
@@ -105,7 +113,7 @@ export function convertFilters(
       }
       default:
         out.unsupported ??= `filter type ${f.type} is not supported`;
-        problems.push({ reason: "UnsupportedValue", field: `${at}.type`, message: `filter type ${f.type} is not supported; matching requests answer 500`, expected: "RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, URLRewrite, RequestMirror" });
+        problems.push({ reason: "UnsupportedValue", field: `${at}.type`, message: `filter type ${f.type} is not supported; matching requests answer 500`, expected: "RequestHeaderModifier, ResponseHeaderModifier, RequestRedirect, URLRewrite, RequestMirror, CORS" });
     }
   });
   return out;

@@ -1,3 +1,3 @@
 // Request guard features: importing a module registers its factory (see ../guard-factories.ts).
 // One import per feature module.
-export {};
+import "./cors.js";

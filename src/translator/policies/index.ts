@@ -3,3 +3,4 @@ export { PolicyIndex, backendTargetOfCluster, type AppliedSection, type BackendT
 export { appliers, clusterVariant, registerApplier, type PolicyApplier } from "./registry.js";
 // ---- feature appliers (one import per feature module; order = the order they run) ----
 import "./backend-timeout.js";
+import "./security-cors.js";

@@ -111,6 +111,8 @@ export interface Expectation {
   /** Prefix of the pod that must answer. */
   backend?: string;
   namespace?: string;
+  /** The gateway itself answers (e.g. a CORS preflight): the backend must not see the request. */
+  gatewayAnswers?: boolean;
   /** For 3xx: the Location's parts. Unset parts default to the request's (host: to what came back). */
   redirect?: { scheme?: string; host?: string; port?: string; path?: string };
 }
@@ -143,6 +145,10 @@ const joinVals = (v: string[] | undefined): string | undefined => (v === undefin
 export function compare(e: Expectation, res: HttpResponse, scheme: "http" | "https" = "http"): string | null {
   const statuses = e.status === undefined ? [200] : Array.isArray(e.status) ? e.status : [e.status];
   if (!statuses.includes(res.status)) return `expected status ${statuses.join("|")}, got ${res.status} (body: ${res.body.slice(0, 300)})`;
+  if (e.gatewayAnswers) {
+    if (res.echo) return `expected the gateway to answer, but the backend did (pod ${res.echo.pod})`;
+    return compareResponseHeaders(e, res);
+  }
   if (res.status === 200 || res.status === 204) {
     const echo = res.echo;
     if (!echo) return `expected a response from an echo backend, got body ${JSON.stringify(res.body.slice(0, 300))}`;
@@ -165,15 +171,8 @@ export function compare(e: Expectation, res: HttpResponse, scheme: "http" | "htt
       const got = joinVals(echo.headers[name.toLowerCase()]);
       if (got !== undefined) return `backend request has header ${name}: ${JSON.stringify(got)}, expected it absent`;
     }
-    for (const [name, val] of Object.entries(e.responseHeaders ?? {})) {
-      const got = joinVals(res.headers[name.toLowerCase()]);
-      if (got === undefined) return `response lacks header ${name} (headers: ${JSON.stringify(res.headers)})`;
-      if (got !== val) return `response header ${name} is ${JSON.stringify(got)}, expected ${JSON.stringify(val)}`;
-    }
-    for (const name of e.responseAbsentHeaders ?? []) {
-      const got = joinVals(res.headers[name.toLowerCase()]);
-      if (got !== undefined) return `response has header ${name}: ${JSON.stringify(got)}, expected it absent`;
-    }
+    const headerDiff = compareResponseHeaders(e, res);
+    if (headerDiff !== null) return headerDiff;
     if (!echo.pod.startsWith(e.backend ?? "")) return `answered by pod ${echo.pod}, expected ${e.backend}*`;
   } else if (res.status >= 300 && res.status < 400 && e.redirect) {
     const loc = res.headers["location"]?.[0];
@@ -200,6 +199,19 @@ export function compare(e: Expectation, res: HttpResponse, scheme: "http" | "htt
     }
     if (gotScheme !== want.scheme) return `Location ${loc}: scheme ${gotScheme}, expected ${want.scheme}`;
     if (u.pathname !== want.path) return `Location ${loc}: path ${u.pathname}, expected ${want.path}`;
+  }
+  return null;
+}
+
+function compareResponseHeaders(e: Expectation, res: HttpResponse): string | null {
+  for (const [name, val] of Object.entries(e.responseHeaders ?? {})) {
+    const got = joinVals(res.headers[name.toLowerCase()]);
+    if (got === undefined) return `response lacks header ${name} (headers: ${JSON.stringify(res.headers)})`;
+    if (got !== val) return `response header ${name} is ${JSON.stringify(got)}, expected ${JSON.stringify(val)}`;
+  }
+  for (const name of e.responseAbsentHeaders ?? []) {
+    const got = joinVals(res.headers[name.toLowerCase()]);
+    if (got !== undefined) return `response has header ${name}: ${JSON.stringify(got)}, expected it absent`;
   }
   return null;
 }

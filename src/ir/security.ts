@@ -1,0 +1,66 @@
+// IR for request security on a route: CORS, client address rules, authentication, authorization.
+// Resolved by the translator from HTTPRoute filters and SecurityPolicy sections; the proxy compiles
+// each into a request guard (src/proxy/guards/).
+
+export interface IrRouteSecurity {
+  cors?: IrCors;
+  /** SecurityPolicy authorization: allow/deny by client address and identity. */
+  authorization?: IrAuthorization;
+  basicAuth?: IrBasicAuth;
+  apiKeyAuth?: IrApiKeyAuth;
+}
+
+export interface IrCors {
+  /**
+   * "*" (any origin), an exact origin "https://www.foo.com", or a pattern with one "*" standing for
+   * one or more host labels: "https://*.foo.com". Lowercase.
+   */
+  allowOrigins: string[];
+  /** Uppercase; "*" allows any. */
+  allowMethods: string[];
+  /** Lowercase; "*" allows any. */
+  allowHeaders: string[];
+  exposeHeaders: string[];
+  /** Preflight cache lifetime the browser is told. */
+  maxAgeSeconds?: number;
+  allowCredentials: boolean;
+}
+
+/** Where the client's address is read from: the socket, or X-Forwarded-For behind trusted proxies. */
+export interface IrClientIp {
+  /** Number of trusted proxies in front of the gateway that append to X-Forwarded-For; 0: socket. */
+  xffTrustedHops: number;
+}
+
+export interface IrAuthorization {
+  defaultAction: "Allow" | "Deny";
+  /** First matching rule decides. */
+  rules: IrAuthorizationRule[];
+  /** From the listener's ClientTrafficPolicy; absent: the socket's address. */
+  clientIp?: IrClientIp;
+}
+
+export interface IrAuthorizationRule {
+  name: string;
+  action: "Allow" | "Deny";
+  /** CIDRs the client address must be in (any); empty: any address. */
+  clientCIDRs: string[];
+}
+
+export interface IrBasicAuth {
+  /** user -> password hash as in an htpasswd file ({SHA}base64, $2y$/$2a$/$2b$ bcrypt, $apr1$ is not supported). */
+  users: { user: string; hash: string }[];
+  /** Forward the Authorization header to the backend (default: removed). */
+  forwardUsernameHeader?: string;
+}
+
+export interface IrApiKeyAuth {
+  /** Where the key is looked for, in order. Header names lowercase. */
+  extractFrom: { headers: string[]; params: string[]; cookies: string[] };
+  /** key -> client id. */
+  credentials: { clientId: string; key: string }[];
+  /** Request header that carries the client id to the backend. */
+  forwardClientIdHeader?: string;
+  /** Keep the credential header/param on the upstream request (default: removed). */
+  sanitize: boolean;
+}
