@@ -19,6 +19,7 @@ import { validate as backendTLSPolicyV1alpha3 } from "@kubernetes-models/gateway
 import { validate as tlsRouteV1alpha3 } from "@kubernetes-models/gateway-api/_schemas/IoK8sSigsGatewayApiApisV1alpha3TLSRoute";
 import { validate as serviceV1 } from "kubernetes-models/_schemas/IoK8sApiCoreV1Service";
 import { validate as secretV1 } from "kubernetes-models/_schemas/IoK8sApiCoreV1Secret";
+import { validate as configMapV1 } from "kubernetes-models/_schemas/IoK8sApiCoreV1ConfigMap";
 import { validate as namespaceV1 } from "kubernetes-models/_schemas/IoK8sApiCoreV1Namespace";
 import { validate as endpointSliceV1 } from "kubernetes-models/_schemas/IoK8sApiDiscoveryV1EndpointSlice";
 import type { Reporter } from "./reporter.js";
@@ -79,6 +80,8 @@ registerKind({ group: GATEWAY_GROUP, kind: "ReferenceGrant", namespaced: true, v
 registerKind({ group: GATEWAY_GROUP, kind: "BackendTLSPolicy", namespaced: true, versions: { v1: v(backendTLSPolicyV1), v1alpha3: v(backendTLSPolicyV1alpha3) } });
 registerKind({ group: "", kind: "Service", namespaced: true, versions: { v1: v(serviceV1) }, check: checkService });
 registerKind({ group: "", kind: "Secret", namespaced: true, versions: { v1: v(secretV1) } });
+// CA bundles for BackendTLSPolicy (key ca.crt).
+registerKind({ group: "", kind: "ConfigMap", namespaced: true, versions: { v1: v(configMapV1) } });
 registerKind({ group: "", kind: "Namespace", namespaced: false, versions: { v1: v(namespaceV1) } });
 registerKind({ group: "discovery.k8s.io", kind: "EndpointSlice", namespaced: true, versions: { v1: v(endpointSliceV1) }, check: checkEndpointSlice });
 registerKind({ group: SLUICE_GROUP, kind: "Backend", namespaced: true, versions: { v1alpha1: undefined }, check: checkBackend });
