@@ -1,6 +1,7 @@
 // Weighted choice of a backend (per connection or per UDP client) and of an endpoint inside it,
 // compiled once per snapshot. Choices are made at a given point of 0..1 (random, or a client hash).
 import type { IrEndpoint, IrL4Backend } from "../ir/types.js";
+import type { L4BackendCells, L4RouteStats } from "../observe/l4-metrics.js";
 import { WeightedPicker } from "../proxy/weighted.js";
 
 export interface Target {
@@ -9,33 +10,54 @@ export interface Target {
   path?: string;
 }
 
-interface CompiledBackend {
+export interface CompiledBackend {
+  /** null: the backendRef did not resolve. */
   name: string | null;
   endpoints: WeightedPicker<IrEndpoint>;
+  /** Counters bound at compile time (null when compiled without stats, e.g. in unit tests). */
+  cells: L4BackendCells | null;
+}
+
+export interface Choice {
+  backend: CompiledBackend;
+  /** null: the share is refused (unresolved backendRef, or no endpoint). */
+  target: Target | null;
 }
 
 export class BackendPicker {
   private readonly backends: WeightedPicker<CompiledBackend>;
 
-  constructor(backends: IrL4Backend[]) {
+  constructor(backends: IrL4Backend[], stats: L4RouteStats | null = null) {
     this.backends = new WeightedPicker(
       backends.map((b) => ({
-        item: { name: b.name, endpoints: new WeightedPicker(b.endpoints.map((e) => ({ item: e, weight: e.weight }))) },
+        item: {
+          name: b.name,
+          endpoints: new WeightedPicker(b.endpoints.map((e) => ({ item: e, weight: e.weight }))),
+          cells: stats ? stats.backend(b.name) : null,
+        },
         weight: b.weight,
       })),
     );
   }
 
+  /** Picks a backend by `r1` (0..1) and one of its endpoints by `r2`; null when there are no backends. */
+  choose(r1: number = Math.random(), r2: number = Math.random()): Choice | null {
+    const b = this.backends.pickAt(r1);
+    if (!b) return null;
+    if (b.name === null) return { backend: b, target: null };
+    const e = b.endpoints.pickAt(r2);
+    if (!e) return { backend: b, target: null };
+    return { backend: b, target: "path" in e ? { path: e.path } : { host: e.address, port: e.port } };
+  }
+
   /**
-   * Picks a backend by `r1` (0..1) and one of its endpoints by `r2`. null: nothing to connect to
-   * (no backends, or the chosen share is unresolved or has no endpoint) -> refuse.
+   * Like choose, but null whenever there is nothing to connect to (no backends, or the chosen share
+   * is unresolved or has no endpoint) -> refuse.
    */
   pick(r1: number = Math.random(), r2: number = Math.random()): { backend: string; target: Target } | null {
-    const b = this.backends.pickAt(r1);
-    if (!b || b.name === null) return null;
-    const e = b.endpoints.pickAt(r2);
-    if (!e) return null;
-    return { backend: b.name, target: "path" in e ? { path: e.path } : { host: e.address, port: e.port } };
+    const c = this.choose(r1, r2);
+    if (!c || c.target === null || c.backend.name === null) return null;
+    return { backend: c.backend.name, target: c.target };
   }
 }
 

@@ -3,6 +3,7 @@
 // it, established ones keep theirs); removed ones stop accepting and drain.
 import type { ListenerResult } from "../control/messages.js";
 import type { IrConfig } from "../ir/types.js";
+import type { AccessLog } from "../observe/access-log.js";
 import { compileL4Listener, type CompiledL4Listener } from "./compile.js";
 import { TcpL4Server } from "./tcp-proxy.js";
 import { UdpL4Server } from "./udp-proxy.js";
@@ -12,6 +13,8 @@ export interface L4PlaneOptions {
   /** Grace for established connections of a removed listener (default 10 s). */
   drainMs?: number;
   udpIdleMs?: number;
+  /** One record per connection / UDP session, in the L7 access log. */
+  log?: AccessLog | null;
 }
 
 type Server = TcpL4Server | UdpL4Server;
@@ -45,7 +48,8 @@ export class L4DataPlane {
         results.push({ name: l.name, port: l.port, ok: true });
         continue;
       }
-      const srv: Server = l.protocol === "UDP" ? new UdpL4Server(l, { idleMs: this.opts.udpIdleMs }) : new TcpL4Server(l);
+      const log = this.opts.log ?? null;
+      const srv: Server = l.protocol === "UDP" ? new UdpL4Server(l, { idleMs: this.opts.udpIdleMs, log }) : new TcpL4Server(l, { log });
       const err = await srv.listen(this.opts.listenAddress);
       if (err === null) {
         this.servers.set(key, srv);

@@ -1,24 +1,39 @@
-// One TCP or TLS-passthrough listener. Each accepted connection reads the listener state current at
-// accept time (a snapshot swap leaves established connections alone), picks a backend, connects and
-// hands both sockets to spliceSockets. TLS passthrough first reads the ClientHello to route by SNI,
-// then replays the bytes it read to the backend.
+// One TCP or TLS listener. Each accepted connection reads the listener state current at accept time
+// (a snapshot swap leaves established connections alone), picks a backend, connects and hands both
+// sockets to spliceSockets. TLS first reads the ClientHello to route by SNI; in Passthrough it then
+// replays the bytes it read to the backend, in Terminate it replays them into a TLS server socket
+// (the listener's certificate, picked by SNI) and relays the plaintext.
 import net from "node:net";
-import type { CompiledL4Listener, CompiledL4Route } from "./compile.js";
+import tls from "node:tls";
+import type { AccessLog } from "../observe/access-log.js";
+import type { L4Result } from "../observe/l4-metrics.js";
+import type { CompiledL4Listener, CompiledL4Route, SniMatch } from "./compile.js";
+import type { Choice, Target } from "./pick.js";
+import { logSession, newSession, type SessionInfo } from "./session-log.js";
 import { readClientHelloSni } from "./sni.js";
 import { drainConnections, listenOn } from "../proxy/server-lifecycle.js";
 import { spliceSockets } from "./splice.js";
 
-/** Bound on waiting for a complete ClientHello. */
+/** Bound on waiting for a complete ClientHello (and, in Terminate, for the whole handshake). */
 const HELLO_TIMEOUT_MS = 10_000;
 /** Bound on connecting to a backend. */
 const CONNECT_TIMEOUT_MS = 10_000;
 
+export interface TcpL4Options {
+  log?: AccessLog | null;
+}
+
 export class TcpL4Server {
   readonly server: net.Server;
   private readonly sockets = new Set<net.Socket>();
+  private readonly log: AccessLog | null;
   closing: Promise<void> | null = null;
 
-  constructor(public current: CompiledL4Listener) {
+  constructor(
+    public current: CompiledL4Listener,
+    opts: TcpL4Options = {},
+  ) {
+    this.log = opts.log ?? null;
     this.server = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (sock) => this.onConnection(sock));
   }
 
@@ -31,54 +46,103 @@ export class TcpL4Server {
     this.track(client);
     client.on("error", () => client.destroy());
     const l = this.current;
-    if (l.protocol === "TLS") this.routeBySni(client, l);
-    else this.forward(client, l.route, null);
+    const s = newSession(l.protocol === "TLS" ? "TLS" : "TCP", l.name, client.remoteAddress, client.remotePort);
+    if (l.protocol === "TLS") this.routeBySni(client, l, s);
+    else if (l.route === null) this.refuse(client, s, l.stats.noRoute, "no_route");
+    else this.forward(client, s, l.route, null);
   }
 
-  private routeBySni(client: net.Socket, l: CompiledL4Listener): void {
+  /** Closes a connection that gets no backend, counting and logging why. */
+  private refuse(client: net.Socket, s: SessionInfo, cell: { n: number }, result: L4Result): void {
+    cell.n++;
+    client.destroy();
+    logSession(this.log, s, result, 0, 0);
+  }
+
+  private routeBySni(client: net.Socket, l: CompiledL4Listener, s: SessionInfo): void {
     let buf: Buffer = Buffer.alloc(0);
-    const timer = setTimeout(() => client.destroy(), HELLO_TIMEOUT_MS);
-    const onData = (chunk: Buffer): void => {
-      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
-      const r = readClientHelloSni(buf);
-      if (r.state === "more") return;
+    const timer = setTimeout(() => done(null), HELLO_TIMEOUT_MS);
+    const done = (m: SniMatch | null): void => {
       clearTimeout(timer);
       client.off("data", onData);
       client.off("end", onEnd);
       client.pause();
-      if (r.state === "invalid") {
-        client.destroy();
-        return;
-      }
-      // No route for this name: close without answering, as a passthrough proxy cannot alert.
-      this.forward(client, l.routeForSni(r.serverName), buf);
+      // Not a ClientHello, or none in time: nothing to route by.
+      if (m === null) return this.refuse(client, s, l.stats.badHello, "bad_hello");
+      s.tls = m.terminate ? "terminate" : "passthrough";
+      // No route for this name: close without answering (no certificate to alert with in passthrough;
+      // in Terminate, refusing before the handshake tells the client the same, sooner).
+      if (m.route === null) return this.refuse(client, s, l.stats.noRoute, "no_route");
+      if (m.terminate) this.terminate(client, s, m.route, m, buf);
+      else this.forward(client, s, m.route, buf);
     };
-    const onEnd = (): void => {
-      clearTimeout(timer);
-      client.destroy();
+    const onData = (chunk: Buffer): void => {
+      buf = buf.length === 0 ? chunk : Buffer.concat([buf, chunk]);
+      const r = readClientHelloSni(buf);
+      if (r.state === "more") return;
+      if (r.state === "invalid") return done(null);
+      s.sni = r.serverName;
+      done(l.forSni(r.serverName));
     };
+    const onEnd = (): void => done(null);
     client.on("data", onData);
     client.on("end", onEnd);
     client.resume();
   }
 
-  private forward(client: net.Socket, route: CompiledL4Route | null, head: Buffer | null): void {
-    const choice = route?.picker.pick() ?? null;
-    if (!choice) {
-      client.destroy();
-      return;
+  /** Picks a backend; counts and closes the client when the pick leaves nothing to connect to. */
+  private choose(client: net.Socket, s: SessionInfo, route: CompiledL4Route): (Choice & { target: Target }) | null {
+    s.route = route.name;
+    const c = route.picker.choose();
+    if (c === null) {
+      // A route whose backendRefs all have weight 0 (or none): its share of nothing is refused.
+      this.refuse(client, s, route.stats.result("", "no_endpoint"), "no_endpoint");
+      return null;
     }
-    const t = choice.target;
+    s.backend = c.backend.name;
+    if (c.target === null) {
+      const cells = c.backend.cells;
+      this.refuse(client, s, cells ? cells.refused : { n: 0 }, c.backend.name === null ? "unresolved" : "no_endpoint");
+      return null;
+    }
+    const t = c.target;
+    s.upstream = t.path ?? `${t.host}:${t.port}`;
+    return c as Choice & { target: Target };
+  }
+
+  private connect(t: Target): net.Socket {
     const backend =
       t.path !== undefined
         ? net.connect({ path: t.path, allowHalfOpen: true })
         : net.connect({ host: t.host, port: t.port!, allowHalfOpen: true, noDelay: true });
     this.track(backend);
-    backend.setTimeout(CONNECT_TIMEOUT_MS, () => backend.destroy());
+    backend.setTimeout(CONNECT_TIMEOUT_MS, () => backend.destroy(new Error("connect timeout")));
+    return backend;
+  }
+
+  /** Relays `client` <-> `backend` until both are closed, then counts bytes and logs the session. */
+  private relay(client: net.Socket, backend: net.Socket, s: SessionInfo, route: CompiledL4Route, c: Choice): void {
+    if (c.backend.cells) c.backend.cells.ok.n++;
+    const st = route.stats;
+    st.active.n++;
+    spliceSockets(client, backend, (bytes) => {
+      st.active.n--;
+      st.bytesIn.n += bytes.up;
+      st.bytesOut.n += bytes.down;
+      logSession(this.log, s, "ok", bytes.up, bytes.down);
+    });
+  }
+
+  private forward(client: net.Socket, s: SessionInfo, route: CompiledL4Route, head: Buffer | null): void {
+    const c = this.choose(client, s, route);
+    if (c === null) return;
+    const backend = this.connect(c.target);
     const onConnectError = (): void => {
       // Connect failure: the client learns by its connection closing.
       backend.destroy();
       client.destroy();
+      if (c.backend.cells) c.backend.cells.connectError.n++;
+      logSession(this.log, s, "connect_error", 0, 0);
     };
     backend.once("error", onConnectError);
     backend.once("connect", () => {
@@ -90,8 +154,56 @@ export class TcpL4Server {
       }
       client.setNoDelay(true);
       if (head && head.length > 0) backend.write(head);
-      spliceSockets(client, backend);
+      this.relay(client, backend, s, route, c);
       client.resume();
+    });
+  }
+
+  /**
+   * TLS Terminate: the ClientHello already read goes back in front of the socket's data and a TLS
+   * server socket takes over. The backend is connected while the handshake runs; the relay starts
+   * once both are ready, and either failing closes the other.
+   */
+  private terminate(client: net.Socket, s: SessionInfo, route: CompiledL4Route, m: SniMatch, hello: Buffer): void {
+    const c = this.choose(client, s, route);
+    if (c === null) return;
+    const context = m.terminate!.select(s.sni ?? "");
+    if (context === null) return this.refuse(client, s, route.stats.result(c.backend.name ?? "", "tls_error"), "tls_error");
+    client.unshift(hello);
+    const secure = new tls.TLSSocket(client, { isServer: true, secureContext: context });
+    const backend = this.connect(c.target);
+    const timer = setTimeout(() => fail("tls_error"), HELLO_TIMEOUT_MS);
+    let pending = 2;
+    let failed = false;
+    const fail = (result: L4Result): void => {
+      if (failed || pending === 0) return;
+      failed = true;
+      clearTimeout(timer);
+      secure.destroy();
+      client.destroy();
+      backend.destroy();
+      if (result === "connect_error") {
+        if (c.backend.cells) c.backend.cells.connectError.n++;
+      } else route.stats.result(c.backend.name ?? "", result).n++;
+      logSession(this.log, s, result, 0, 0);
+    };
+    const ready = (): void => {
+      if (failed || --pending > 0) return;
+      clearTimeout(timer);
+      secure.off("error", onTlsError);
+      backend.off("error", onConnectError);
+      this.relay(secure, backend, s, route, c);
+    };
+    const onTlsError = (): void => fail("tls_error");
+    const onConnectError = (): void => fail("connect_error");
+    secure.on("error", onTlsError);
+    secure.once("close", () => fail("tls_error"));
+    secure.once("secure", ready);
+    backend.once("error", onConnectError);
+    backend.once("connect", () => {
+      backend.setTimeout(0);
+      backend.setNoDelay(true);
+      ready();
     });
   }
 

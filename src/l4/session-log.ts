@@ -1,0 +1,53 @@
+// The end of every L4 session (TCP/TLS connection, UDP client session): one access-log record in the
+// same JSON log as the L7 requests. Counters are bumped where the outcome is known (tcp-proxy,
+// udp-proxy); this only writes the record.
+import type { AccessLog } from "../observe/access-log.js";
+import type { L4Result } from "../observe/l4-metrics.js";
+
+export interface SessionInfo {
+  /** Date.now() at accept (UDP: first datagram). */
+  start: number;
+  protocol: "TCP" | "TLS" | "UDP";
+  listener: string;
+  client: string;
+  sni: string | null;
+  /** TLS listeners: how the session was served. */
+  tls: "passthrough" | "terminate" | null;
+  route: string | null;
+  backend: string | null;
+  /** The endpoint connected to ("host:port" or a unix socket path). */
+  upstream: string | null;
+}
+
+export function newSession(protocol: SessionInfo["protocol"], listener: string, address: string | undefined, port: number | undefined): SessionInfo {
+  return {
+    start: Date.now(),
+    protocol,
+    listener,
+    client: address === undefined ? "" : address.includes(":") ? `[${address}]:${port ?? 0}` : `${address}:${port ?? 0}`,
+    sni: null,
+    tls: null,
+    route: null,
+    backend: null,
+    upstream: null,
+  };
+}
+
+export function logSession(log: AccessLog | null, s: SessionInfo, result: L4Result, bytesIn: number, bytesOut: number): void {
+  if (log === null || !log.enabled) return;
+  log.write({
+    time: new Date(s.start).toISOString(),
+    protocol: s.protocol,
+    listener: s.listener,
+    client: s.client,
+    sni: s.sni,
+    tls: s.tls,
+    route: s.route,
+    backend: s.backend,
+    upstream: s.upstream,
+    result,
+    bytesIn,
+    bytesOut,
+    durationMs: Date.now() - s.start,
+  });
+}
