@@ -33,7 +33,7 @@ export class ProxyDataPlane {
   constructor(private readonly opts: DataPlaneOptions) {
     this.log = new AccessLog(opts.accessLog);
     this.drainMs = opts.drainMs ?? 10_000;
-    this.l4 = new L4DataPlane({ listenAddress: opts.listenAddress, drainMs: this.drainMs });
+    this.l4 = new L4DataPlane({ listenAddress: opts.listenAddress, drainMs: this.drainMs, log: this.log });
   }
 
   /** Serialised: concurrent applies run one after another. */
