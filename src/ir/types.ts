@@ -16,6 +16,8 @@ export interface IrConfig extends IrL4Config {
   listeners: IrListener[];
   /** Sorted by name. */
   clusters: IrCluster[];
+  /** Network policy (CiliumNetworkPolicy) selecting our Gateways; absent when none does. */
+  networkPolicy?: IrNetworkPolicy;
 }
 
 export interface IrListener {
@@ -296,4 +298,48 @@ export interface IrL4Backend {
   weight: number;
   /** Sorted. Empty: the share is refused (connection closed / datagram dropped). */
   endpoints: IrEndpoint[];
+}
+
+// ---- Network policy at the gateway's edge (cilium.io/v2 CiliumNetworkPolicy), see src/translator/network-policy.ts ----
+
+/**
+ * L3/L4 ingress policy, already scoped to the listener ports of the Gateways each policy selects.
+ * Enforced by the kernel (src/ebpf) and at accept time by the workers, from the same compiled form.
+ */
+export interface IrNetworkPolicy {
+  /** In order: deny rules beat allow rules; among allow rules the first one gets the counter. */
+  rules: IrPolicyRule[];
+  /** Listener ports of Gateways selected by a policy with ingress allow rules (default deny, as Cilium does). */
+  defaultDenyPorts: IrPolicyPort[];
+}
+
+export interface IrPolicyRule {
+  /** "<ns>/<policy>/spec.ingress[0]": stable, used as the counter's rule label. */
+  id: string;
+  verdict: "allow" | "deny";
+  from: IrPolicyCidr[];
+  /** Never empty: a rule is always scoped to some listener ports. */
+  ports: IrPolicyPort[];
+  /** L7 rules of an allow rule (toPorts.rules.http): a request on its ports must match one. */
+  http?: IrPolicyHttpRule[];
+}
+
+export interface IrPolicyCidr {
+  cidr: string;
+  except?: string[];
+}
+
+export interface IrPolicyPort {
+  protocol: "TCP" | "UDP" | "SCTP" | "ANY";
+  port: number;
+  endPort?: number;
+}
+
+export interface IrPolicyHttpRule {
+  /** Regular expressions matched against the whole value (as Cilium's are). */
+  method?: string;
+  path?: string;
+  host?: string;
+  /** Required headers: lowercase name, and the exact value when given. */
+  headers?: { name: string; value?: string }[];
 }
