@@ -1,6 +1,6 @@
 // Listener rules for the L4 protocols: which route kind each carries, TLS modes we serve, and the
 // transport a protocol binds (TCP and UDP listeners may share a port number).
-import type { ListenerState, RouteGroupKind } from "./gateways.js";
+import type { RouteGroupKind } from "./gateways.js";
 import { GW_GROUP } from "./kinds.js";
 
 export const L4_KINDS_BY_PROTOCOL: [string, RouteGroupKind[]][] = [
@@ -24,23 +24,11 @@ export function transportOf(protocol: string): "tcp" | "udp" {
 }
 
 /**
- * TLS listeners: Passthrough is served (SNI routing without decryption). Terminate on a TLS
- * listener is not implemented yet, so it is reported instead of silently half-working.
+ * TLS listeners: Passthrough (SNI routing without decryption) and Terminate (the gateway completes
+ * the handshake with the listener's certificates and relays plaintext) are both served, also mixed
+ * on one port: the SNI picks the listener before any byte is decrypted.
  */
 export function tlsListenerVerdict(mode: string): { reason: string; message: string } | null {
-  if (mode === "Passthrough") return null;
-  return { reason: "UnsupportedValue", message: `tls.mode ${mode} on a TLS listener is not supported yet: use Passthrough (or an HTTPS listener to terminate)` };
-}
-
-/** Terminate and Passthrough TLS listeners on one port cannot be told apart before the handshake. */
-export function markMixedTlsModes(listeners: ListenerState[]): void {
-  const byPort = new Map<number, ListenerState[]>();
-  for (const l of listeners) if (l.protocol === "TLS") byPort.set(l.port, [...(byPort.get(l.port) ?? []), l]);
-  for (const [port, ls] of byPort) {
-    const modes = new Set(ls.map((l) => l.tlsMode ?? "Terminate"));
-    if (modes.size < 2) continue;
-    for (const l of ls) {
-      l.accepted = { ok: false, reason: "ProtocolConflict", message: `TLS listeners on port ${port} mix tls.mode Terminate and Passthrough` };
-    }
-  }
+  if (mode === "Passthrough" || mode === "Terminate") return null;
+  return { reason: "UnsupportedValue", message: `tls.mode ${mode} is not supported: use Passthrough or Terminate` };
 }

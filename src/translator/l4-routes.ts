@@ -1,9 +1,10 @@
-// TCPRoute, TLSRoute and UDPRoute: attachment to TCP / TLS (passthrough) / UDP listeners, route
-// parent status, and the L4 part of the IR. TCP and UDP listeners serve their oldest attached
-// route; TLS listeners pick a route by SNI, most specific hostname first (oldest route on a tie).
+// TCPRoute, TLSRoute and UDPRoute: attachment to TCP / TLS (Passthrough or Terminate) / UDP
+// listeners, route parent status, and the L4 part of the IR. TCP and UDP listeners serve their
+// oldest attached route; on TLS ports the SNI picks the listener (most specific hostname), then a
+// route of that listener, most specific hostname first (oldest route on a tie).
 import type { IBackendRef } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/BackendRef";
 import type { IParentReference } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/ParentReference";
-import type { IrL4Backend, IrL4Listener, IrL4Route } from "../ir/types.js";
+import type { IrL4Backend, IrL4GatewayListener, IrL4Listener, IrL4Route } from "../ir/types.js";
 import type { Condition, K8sObject, StatusEntry } from "../resources/types.js";
 import { groupOf } from "../resources/types.js";
 import { condition, sortConditions } from "./conditions.js";
@@ -189,41 +190,61 @@ function routeName(route: L4RouteItem): string {
   return `${route.kind.toLowerCase()}/${route.namespace}/${route.name}`;
 }
 
+/** One route entry per hostname (the oldest route keeps a hostname), most specific first. */
+function tlsRoutes(entries: L4Attachment[]): IrL4Route[] {
+  const taken = new Set<string>();
+  const routes: IrL4Route[] = [];
+  for (const a of entries)
+    for (const h of a.hostnames) {
+      if (taken.has(h)) continue;
+      taken.add(h);
+      routes.push({ name: routeName(a.route), hostname: h, backends: a.backends });
+    }
+  return routes.sort((x, y) => compareHostSpecificity(x.hostname, y.hostname));
+}
+
+const byAge = (a: L4Attachment, b: L4Attachment): number => compareAge(a.route, b.route) || cmpStr(a.route.kind, b.route.kind);
+
 /** Programmed L4 listeners, merged per transport and port, with their routes in serving order. */
 export function buildL4Listeners(gateways: GatewayState[], attachments: L4Attachment[]): IrL4Listener[] {
-  const byPort = new Map<string, { port: number; protocol: "TCP" | "TLS" | "UDP"; entries: L4Attachment[] }>();
+  const byPort = new Map<string, { port: number; protocol: "TCP" | "TLS" | "UDP"; entries: L4Attachment[]; listeners: ListenerState[] }>();
   for (const g of gateways) {
     for (const l of g.listeners) {
       if (!l.programmed.ok || !isL4Protocol(l.protocol)) continue;
       const key = `${transportOf(l.protocol)}/${l.port}`;
-      const slot = byPort.get(key) ?? { port: l.port, protocol: l.protocol as "TCP" | "TLS" | "UDP", entries: [] };
+      const slot = byPort.get(key) ?? { port: l.port, protocol: l.protocol as "TCP" | "TLS" | "UDP", entries: [], listeners: [] };
       slot.entries.push(...attachments.filter((a) => a.listener === l));
+      slot.listeners.push(l);
       byPort.set(key, slot);
     }
   }
   const out: IrL4Listener[] = [];
   for (const slot of byPort.values()) {
     // Attachments are in route age order already: the oldest route wins a tie.
-    const ordered = [...slot.entries].sort((a, b) => compareAge(a.route, b.route) || cmpStr(a.route.kind, b.route.kind));
-    const routes: IrL4Route[] = [];
+    const ordered = [...slot.entries].sort(byAge);
+    const name = `${slot.protocol.toLowerCase()}-${slot.port}`;
     if (slot.protocol === "TLS") {
-      const taken = new Set<string>();
-      for (const a of ordered)
-        for (const h of a.hostnames) {
-          if (taken.has(h)) continue;
-          taken.add(h);
-          routes.push({ name: routeName(a.route), hostname: h, backends: a.backends });
-        }
-      routes.sort((x, y) => compareHostSpecificity(x.hostname, y.hostname));
-    } else {
-      const seen = new Set<L4RouteItem>();
-      for (const a of ordered) {
-        if (seen.has(a.route)) continue;
-        seen.add(a.route);
-        routes.push({ name: routeName(a.route), hostname: null, backends: a.backends });
-      }
+      // Listener isolation: the SNI picks the most specific listener hostname, then a route of that
+      // listener only. Terminate listeners carry their certificates.
+      const gatewayListeners: IrL4GatewayListener[] = slot.listeners
+        .map((l) => ({
+          name: `${l.gateway.item.namespace}/${l.gateway.item.name}/${l.name}`,
+          hostname: l.hostname,
+          tls: l.tlsMode === "Terminate" ? { certificates: l.certificates } : null,
+          routes: tlsRoutes(ordered.filter((a) => a.listener === l)),
+        }))
+        .sort((x, y) => compareHostSpecificity(x.hostname, y.hostname) || cmpStr(x.name, y.name));
+      out.push({ name, port: slot.port, protocol: "TLS", routes: tlsRoutes(ordered), gatewayListeners });
+      continue;
     }
-    out.push({ name: `${slot.protocol.toLowerCase()}-${slot.port}`, port: slot.port, protocol: slot.protocol, routes });
+    const seen = new Set<L4RouteItem>();
+    const routes: IrL4Route[] = [];
+    for (const a of ordered) {
+      if (seen.has(a.route)) continue;
+      seen.add(a.route);
+      routes.push({ name: routeName(a.route), hostname: null, backends: a.backends });
+    }
+    out.push({ name, port: slot.port, protocol: slot.protocol, routes });
   }
   return out.sort((a, b) => cmpStr(transportOf(a.protocol), transportOf(b.protocol)) || cmpNum(a.port, b.port));
 }
