@@ -9,7 +9,7 @@ import { condition, sortConditions } from "./conditions.js";
 import { type Context, refOfItem } from "./context.js";
 import { normalizeHostname } from "./hostnames.js";
 import { GW_GROUP, type GatewayClassItem, type GatewayItem } from "./kinds.js";
-import { L4_KINDS_BY_PROTOCOL, markMixedTlsModes, tlsListenerVerdict, transportOf } from "./l4-listeners.js";
+import { L4_KINDS_BY_PROTOCOL, tlsListenerVerdict, transportOf } from "./l4-listeners.js";
 import type { LabelSelector } from "./selectors.js";
 
 export interface RouteGroupKind {
@@ -120,7 +120,6 @@ function validateGateway(ctx: Context, gw: GatewayItem): GatewayState {
     ctx.report("error", refOfItem(gw), "spec.infrastructure.parametersRef", msg, "no parametersRef");
   }
   (spec.listeners ?? []).forEach((l, i) => state.listeners.push(validateListener(ctx, state, l, i)));
-  markMixedTlsModes(state.listeners);
   return state;
 }
 
@@ -177,11 +176,14 @@ function validateListener(ctx: Context, gw: GatewayState, l: IListener, index: n
     if (mode !== "Terminate") {
       st.accepted = { ok: false, reason: "UnsupportedValue", message: `tls.mode ${mode} is not valid on HTTPS listeners` };
     }
+  }
+  // HTTPS listeners, and TLS listeners in mode Terminate, answer the handshake with their certificates.
+  if (protocol === "HTTPS" || st.tlsMode === "Terminate") {
     const refs = l.tls?.certificateRefs ?? [];
     const certProblems: Verdict[] = [];
     if (refs.length === 0) {
-      certProblems.push({ ok: false, reason: "InvalidCertificateRef", message: "HTTPS listener has no tls.certificateRefs" });
-      ctx.report("error", refOfItem(gw.item), `spec.listeners[${index}].tls.certificateRefs`, "HTTPS listener has no certificate", "at least one Secret of type kubernetes.io/tls");
+      certProblems.push({ ok: false, reason: "InvalidCertificateRef", message: `${protocol} listener has no tls.certificateRefs` });
+      ctx.report("error", refOfItem(gw.item), `spec.listeners[${index}].tls.certificateRefs`, `${protocol} listener has no certificate`, "at least one Secret of type kubernetes.io/tls");
     }
     refs.forEach((ref, j) => {
       const r = resolveCertificate(ctx, gw.item.namespace, ref);
@@ -258,7 +260,7 @@ function programmedVerdict(g: GatewayState, l: ListenerState): Verdict {
   if (!l.accepted.ok) return no(`listener not accepted: ${l.accepted.message}`);
   if (l.conflict) return no(`listener conflicted: ${l.conflict.message}`);
   if (l.supportedKinds.length === 0) return no("no supported route kinds");
-  if (l.protocol === "HTTPS" && l.certificates.length === 0) return no("no valid certificate");
+  if ((l.protocol === "HTTPS" || l.tlsMode === "Terminate") && l.certificates.length === 0) return no("no valid certificate");
   return { ok: true, reason: "Programmed", message: "Programmed" };
 }
 
@@ -267,7 +269,7 @@ function reportListenerProblems(ctx: Context, g: GatewayState): void {
   for (const l of g.listeners) {
     const field = `spec.listeners[${l.index}]`;
     if (!l.accepted.ok) {
-      const expected = l.accepted.reason === "UnsupportedProtocol" ? "protocol HTTP, HTTPS, TLS, TCP or UDP" : l.protocol === "TLS" ? "tls.mode Passthrough, alone on its port" : "tls.mode Terminate";
+      const expected = l.accepted.reason === "UnsupportedProtocol" ? "protocol HTTP, HTTPS, TLS, TCP or UDP" : l.protocol === "TLS" ? "tls.mode Passthrough or Terminate" : "tls.mode Terminate";
       ctx.report("error", ref, l.accepted.reason === "UnsupportedProtocol" ? `${field}.protocol` : `${field}.tls.mode`, l.accepted.message, expected);
     }
     if (l.conflict) {
