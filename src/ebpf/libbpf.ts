@@ -55,9 +55,28 @@ export interface Libbpf {
   ifIndex(name: string): number;
   /** Text logged by libbpf during the last call that failed (the verifier's log, for instance). */
   lastMessages(): string[];
+  /** bpf_map_create with map_flags (and an inner map fd for map-in-map); returns the map fd. */
+  mapCreate(type: number, name: string, keySize: number, valueSize: number, maxEntries: number, flags?: number): number;
+  /** bpf_map_update_batch: `count` keys and values laid out back to back, in one syscall. */
+  mapUpdateBatch(fd: number, keys: Buffer, values: Buffer, count: number): void;
+  /** bpf_map_get_fd_by_id: an fd of a map another process (or program) holds. */
+  mapFdById(id: number): number;
+  /** The kernel's name of the map behind an fd (bpf_obj_get_info_by_fd). */
+  mapName(fd: number): string;
 }
 
 export const BPF_TCX_INGRESS = 46;
+/** cgroup sock_addr attach types (linux/bpf.h enum bpf_attach_type). */
+export const BPF_CGROUP_INET4_CONNECT = 10;
+export const BPF_CGROUP_INET6_CONNECT = 11;
+export const BPF_CGROUP_UDP4_SENDMSG = 14;
+export const BPF_CGROUP_UDP6_SENDMSG = 15;
+export const BPF_CGROUP_UDP4_RECVMSG = 19;
+export const BPF_CGROUP_UDP6_RECVMSG = 20;
+export const BPF_CGROUP_INET4_GETPEERNAME = 29;
+export const BPF_CGROUP_INET6_GETPEERNAME = 30;
+export const BPF_MAP_TYPE_ARRAY = 2;
+export const BPF_F_INNER_MAP = 1 << 12;
 export const CLONE_NEWNET = 0x40000000;
 
 let cached: Libbpf | undefined;
@@ -125,6 +144,10 @@ function bind(): Libbpf {
   const lookup = fn<number>("int bpf_map_lookup_elem(int fd, void *key, _Out_ void *value)");
   const cpus = fn<number>("int libbpf_num_possible_cpus()");
   const progLoad = fn<number>("int bpf_prog_load(int type, const char *name, const char *license, void *insns, size_t cnt, void *opts)");
+  const mapCreate = fn<number>("int bpf_map_create(int type, const char *name, uint32_t key_size, uint32_t value_size, uint32_t max_entries, void *opts)");
+  const updateBatch = fn<number>("int bpf_map_update_batch(int fd, void *keys, void *values, _Inout_ uint32_t *count, void *opts)");
+  const mapFdById = fn<number>("int bpf_map_get_fd_by_id(uint32_t id)");
+  const objInfo = fn<number>("int bpf_obj_get_info_by_fd(int fd, _Inout_ void *info, _Inout_ uint32_t *len)");
   const closeFd = cfn<number>("int close(int fd)");
   const setns = cfn<number>("int setns(int fd, int nstype)");
   const ifNameToIndex = cfn<number>("unsigned int if_nametoindex(const char *name)");
@@ -202,5 +225,37 @@ function bind(): Libbpf {
     },
     ifIndex: (name) => ifNameToIndex(name),
     lastMessages: () => [...recent],
+    mapCreate(type, name, keySize, valueSize, maxEntries, flags = 0) {
+      // struct bpf_map_create_opts (libbpf 1.x): sz, btf_fd, btf_key/value/vmlinux_value_type_id,
+      // inner_map_fd, map_flags @28, map_extra, numa_node, map_ifindex: 48 bytes.
+      const opts = Buffer.alloc(48);
+      opts.writeBigUInt64LE(48n, 0);
+      opts.writeUInt32LE(flags >>> 0, 28);
+      mark();
+      const rc = mapCreate(type, name, keySize, valueSize, maxEntries, opts);
+      check(`bpf_map_create(${name})`, rc);
+      return rc;
+    },
+    mapUpdateBatch(fd, keys, values, count) {
+      // struct bpf_map_batch_opts: sz, elem_flags, flags.
+      const opts = Buffer.alloc(24);
+      opts.writeBigUInt64LE(24n, 0);
+      const n = [count];
+      check("bpf_map_update_batch", updateBatch(fd, keys, values, n, opts));
+    },
+    mapFdById(id) {
+      const rc = mapFdById(id);
+      check(`bpf_map_get_fd_by_id(${id})`, rc);
+      return rc;
+    },
+    mapName(fd) {
+      // struct bpf_map_info: name[16] at offset 24, 88 bytes in all.
+      const info = Buffer.alloc(88);
+      const len = [88];
+      check("bpf_obj_get_info_by_fd", objInfo(fd, info, len));
+      const name = info.subarray(24, 40);
+      const end = name.indexOf(0);
+      return name.subarray(0, end < 0 ? 16 : end).toString("utf8");
+    },
   };
 }
