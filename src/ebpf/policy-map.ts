@@ -41,8 +41,16 @@ export interface PolicyRule {
 }
 
 export interface PolicyModel {
+  /** Verdict for packets no rule matches (outside `defaultDenyPorts`). */
   defaultVerdict: Verdict;
   rules: PolicyRule[];
+  /**
+   * Destinations that are default-deny whatever `defaultVerdict` says: a packet to one of them that
+   * no allow rule matches is dropped (and counted as a default drop). This scopes a policy's
+   * default deny to the gateway's own listener ports, so the rest of the host's traffic on the
+   * interface (SSH, the admin port, replies to the gateway's backend connections) is untouched.
+   */
+  defaultDenyPorts?: PortMatch[];
 }
 
 export type MapName = "src4" | "src6" | "ports";
@@ -76,6 +84,8 @@ export const MAX_SLOTS = 4096;
 
 /** Rule index standing for "the policy's default verdict" inside a class table. */
 const DEFAULT_RULE = -1;
+/** Rule index standing for "default deny of a defaultDenyPorts destination". */
+const DEFAULT_DROP_RULE = -2;
 
 const PROTO_NUM: Record<Exclude<Protocol, "ANY">, number> = { TCP: 6, UDP: 17, SCTP: 132 };
 const L4_PROTOS = [6, 17, 132] as const;
@@ -143,7 +153,9 @@ export function compilePolicy(model: PolicyModel, previous?: CompiledPolicy): Co
     taken.add(next);
   }
   const defaultSlot = model.defaultVerdict === "deny" ? SLOT_DEFAULT_DROP : SLOT_DEFAULT_PASS;
-  const slotOf = (rule: number): number => (rule === DEFAULT_RULE ? defaultSlot : (slots.get(rules[rule].id) ?? SLOT_NOT_IP));
+  const slotOf = (rule: number): number =>
+    rule === DEFAULT_RULE ? defaultSlot : rule === DEFAULT_DROP_RULE ? SLOT_DEFAULT_DROP : (slots.get(rules[rule].id) ?? SLOT_NOT_IP);
+  const denyPorts = model.defaultDenyPorts ?? [];
 
   // --- source selectors ---
   const selectors: Selector[] = [];
@@ -169,6 +181,13 @@ export function compilePolicy(model: PolicyModel, previous?: CompiledPolicy): Co
   for (const s of selectors) {
     prefixes.set(prefixKey(s.cidr), s.cidr);
     for (const e of s.except) prefixes.set(prefixKey(e), e);
+  }
+  // Port-scoped default deny lives in the class tables, so every address needs a class.
+  if (denyPorts.length > 0) {
+    for (const all of ["0.0.0.0/0", "::/0"]) {
+      const p = parseCidr(all) as Prefix;
+      prefixes.set(prefixKey(p), p);
+    }
   }
 
   // --- classes: rule set per prefix -> port table -> content-hashed id ---
@@ -200,7 +219,7 @@ export function compilePolicy(model: PolicyModel, previous?: CompiledPolicy): Co
     const setKey = set.join(",");
     let cls = classOfSet.get(setKey);
     if (cls === undefined) {
-      const table = portTable(set, rules, model.defaultVerdict);
+      const table = portTable(set, rules, model.defaultVerdict, denyPorts);
       const encoded = table.flatMap((e) => encodePortEntries(0, e, slotOf(e.rule)));
       const signature = encoded.map((x) => `${x.key.subarray(8).toString("hex")}=${x.value.toString("hex")}/${x.prefixlen}`).join(";");
       cls = classId(signature, (id) => {
@@ -223,13 +242,21 @@ function comparePrefix(a: Prefix, b: Prefix): number {
 }
 
 /** Resolves the rules of one class into a disjoint table (deny beats allow, earlier rule gets the counter). */
-function portTable(set: number[], rules: PolicyRule[], defaultVerdict: Verdict): PortEntry[] {
+function portTable(set: number[], rules: PolicyRule[], defaultVerdict: Verdict, denyPorts: PortMatch[]): PortEntry[] {
   const out: PortEntry[] = [];
   const l3 = set.filter((i) => rules[i].ports.length === 0);
+  // Real rules first (deny beats allow, the earliest allow gets the counter); the port-scoped
+  // default deny only answers where no rule of the class applies.
   const pick = (cands: number[]): { rule: number; verdict: Verdict } | undefined => {
-    const deny = cands.find((i) => rules[i].verdict === "deny");
+    const real = cands.filter((i) => i >= 0);
+    const deny = real.find((i) => rules[i].verdict === "deny");
     if (deny !== undefined) return { rule: deny, verdict: "deny" };
-    return cands.length ? { rule: cands[0], verdict: "allow" } : undefined;
+    if (real.length) return { rule: real[0], verdict: "allow" };
+    return cands.includes(DEFAULT_DROP_RULE) ? { rule: DEFAULT_DROP_RULE, verdict: "deny" } : undefined;
+  };
+  const range = (pm: PortMatch): { lo: number; hi: number } => {
+    const all = pm.port === 0 && pm.endPort === undefined;
+    return all ? { lo: 0, hi: 65535 } : { lo: pm.port, hi: Math.max(pm.port, pm.endPort ?? pm.port) };
   };
   // Every class answers for every packet: where no rule of the class applies, the default verdict
   // is written into the class itself. The default thus only decides addresses outside every
@@ -242,11 +269,11 @@ function portTable(set: number[], rules: PolicyRule[], defaultVerdict: Verdict):
     for (const i of set) {
       for (const pm of rules[i].ports) {
         if (pm.protocol !== "ANY" && PROTO_NUM[pm.protocol] !== proto) continue;
-        const all = pm.port === 0 && pm.endPort === undefined;
-        const lo = all ? 0 : pm.port;
-        const hi = all ? 65535 : Math.max(pm.port, pm.endPort ?? pm.port);
-        intervals.push({ lo, hi, rule: i });
+        intervals.push({ ...range(pm), rule: i });
       }
+    }
+    for (const pm of denyPorts) {
+      if (pm.protocol === "ANY" || PROTO_NUM[pm.protocol] === proto) intervals.push({ ...range(pm), rule: DEFAULT_DROP_RULE });
     }
     if (intervals.length === 0) continue; // the class-level entry (if any) answers for this protocol
     for (const i of l3) intervals.push({ lo: 0, hi: 65535, rule: i });

@@ -37,6 +37,7 @@ spec:
   assert.deepEqual(p.rules, [
     {
       id: "gw/edge/spec.ingress[0]",
+      field: "spec.ingress[0]",
       verdict: "allow",
       from: [{ cidr: "192.0.2.0/24" }, { cidr: "10.0.0.0/8", except: ["10.96.0.0/12"] }],
       ports: [
@@ -44,7 +45,7 @@ spec:
         { protocol: "TCP", port: 8000, endPort: 8100 },
       ],
     },
-    { id: "gw/edge/spec.ingressDeny[0]", verdict: "deny", from: [{ cidr: "192.0.2.66/32" }], ports: [] },
+    { id: "gw/edge/spec.ingressDeny[0]", field: "spec.ingressDeny[0]", verdict: "deny", from: [{ cidr: "192.0.2.66/32" }], ports: [] },
   ]);
   const c = compilePolicy(mergePolicies([p]));
   assert.equal(evaluate(c, "192.0.2.1", TCP, 443).verdict, "allow");
@@ -147,9 +148,8 @@ spec:
 `),
   );
   assert.deepEqual(p.issues, []);
-  assert.deepEqual(p.l7, [
-    { ruleId: "gw/l7/spec.ingress[0]", field: "spec.ingress[0].toPorts[0].rules.http", ports: [{ protocol: "TCP", port: 80 }], http: [{ method: "GET", path: "/public/.*" }] },
-  ]);
+  assert.deepEqual(p.rules[0].http, [{ method: "GET", path: "/public/.*" }]);
+  assert.equal(p.rules[0].id, "gw/l7/spec.ingress[0].toPorts[0]");
   assert.equal(p.rules[0].ports[0].port, 80);
 });
 
