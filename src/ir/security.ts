@@ -50,7 +50,7 @@ export interface IrAuthorizationRule {
 export interface IrBasicAuth {
   /** user -> password hash as in an htpasswd file ({SHA}base64, $2y$/$2a$/$2b$ bcrypt, $apr1$ is not supported). */
   users: { user: string; hash: string }[];
-  /** Forward the Authorization header to the backend (default: removed). */
+  /** Request header that carries the authenticated user name to the backend. */
   forwardUsernameHeader?: string;
 }
 
@@ -61,6 +61,6 @@ export interface IrApiKeyAuth {
   credentials: { clientId: string; key: string }[];
   /** Request header that carries the client id to the backend. */
   forwardClientIdHeader?: string;
-  /** Keep the credential header/param on the upstream request (default: removed). */
+  /** Remove the key (header, query parameter, cookie) from the request before it is forwarded. */
   sanitize: boolean;
 }

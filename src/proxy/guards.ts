@@ -32,6 +32,8 @@ export interface GuardRequest {
   removeUpstreamHeader(name: string): void;
   /** Adds a header to the response the client gets, whoever makes it (backend or gateway). */
   addResponseHeader(name: string, value: string): void;
+  /** Replaces the query string sent upstream (without "?"; "" drops it), e.g. to strip a credential. */
+  replaceUpstreamQuery(query: string): void;
 }
 
 /** A response the gateway sends instead of forwarding. */
@@ -55,6 +57,8 @@ export class GuardRun implements GuardRequest {
   upstreamSet: string[] | null = null;
   upstreamRemove: string[] | null = null;
   responseAdd: string[] | null = null;
+  /** null: the request's own query goes upstream. */
+  upstreamQuery: string | null = null;
 
   constructor(
     readonly req: Req,
@@ -79,6 +83,10 @@ export class GuardRun implements GuardRequest {
 
   addResponseHeader(name: string, value: string): void {
     (this.responseAdd ??= []).push(name.toLowerCase(), value);
+  }
+
+  replaceUpstreamQuery(query: string): void {
+    this.upstreamQuery = query;
   }
 
   /**

@@ -86,7 +86,7 @@ function answer(L: CompiledListener, req: Req, res: Res, isH2: boolean, start: n
     }
     case "forward": {
       const headers = upstreamHeaders(req, isH2, L.scheme, authority);
-      const upstreamPath = prepareUpstream(d.backend, headers, path, query);
+      const upstreamPath = prepareUpstream(d.backend, headers, path, run?.upstreamQuery ?? query);
       if (run !== null) run.applyUpstream(headers);
       const ex = new Exchange(L, req, res, isH2, start, d.route, d.backend, method, upstreamPath, headers);
       ex.extraResponse = extra;

@@ -81,7 +81,7 @@ function answerUpgrade(L: CompiledListener, req: http.IncomingMessage, socket: D
       return done(503, rawResponse(socket, 503, "no healthy upstream\n"), r.name, backend.label, backend.counters);
     }
     const headers = upstreamHeaders(req, false, L.scheme, authority);
-    const upstreamPath = prepareUpstream(backend, headers, path, query);
+    const upstreamPath = prepareUpstream(backend, headers, path, run?.upstreamQuery ?? query);
     if (run !== null) run.applyUpstream(headers);
     headerSet(headers, "connection", "upgrade");
     headerSet(headers, "upgrade", String(req.headers.upgrade ?? "websocket"));

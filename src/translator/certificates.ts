@@ -5,16 +5,11 @@ import type { IrCertificate } from "../ir/types.js";
 import type { Context } from "./context.js";
 import { GW_GROUP } from "./kinds.js";
 import { referencePermitted } from "./reference-grants.js";
+import { secretValue } from "./secrets.js";
 
 export type CertResult =
   | { ok: true; cert: IrCertificate }
   | { ok: false; reason: "InvalidCertificateRef" | "RefNotPermitted"; message: string; expected: string };
-
-function secretValue(data: Record<string, string> | undefined, stringData: Record<string, string> | undefined, key: string): string | null {
-  if (stringData && typeof stringData[key] === "string") return stringData[key];
-  if (data && typeof data[key] === "string") return Buffer.from(data[key], "base64").toString("utf8");
-  return null;
-}
 
 export function resolveCertificate(ctx: Context, gatewayNs: string, ref: ISecretObjectReference): CertResult {
   const group = ref.group ?? "";

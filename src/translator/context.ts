@@ -3,18 +3,29 @@ import type { IrCluster } from "../ir/types.js";
 import type { Diagnostic, ObjectRef, Severity } from "../resources/types.js";
 import { groupOf } from "../resources/types.js";
 import type { Item, ResourceIndex } from "./kinds.js";
+import type { TranslateMemo } from "./memo.js";
 
 export class Context {
   readonly diagnostics: Diagnostic[] = [];
   /** Clusters referenced by some route or mirror, by name. */
-  readonly clusters = new Map<string, IrCluster>();
+  readonly clusters: Map<string, IrCluster>;
 
   constructor(
     readonly index: ResourceIndex,
     readonly controllerName: string,
-  ) {}
+    /** Reuse of an earlier translate()'s results (see memo.ts); null for a plain translation. */
+    readonly memo: TranslateMemo | null = null,
+  ) {
+    this.clusters = memo ? memo.newClusterMap() : new Map<string, IrCluster>();
+  }
 
+  private readonly reported = new Set<string>();
+
+  /** One diagnostic per distinct problem, however many routes or listeners run into it. */
   report(severity: Severity, ref: ObjectRef, field: string | undefined, message: string, expected?: string): void {
+    const key = `${severity}\u0000${ref.group}/${ref.kind}/${ref.namespace ?? ""}/${ref.name}\u0000${field ?? ""}\u0000${message}`;
+    if (this.reported.has(key)) return;
+    this.reported.add(key);
     const d: Diagnostic = { severity, ref, message };
     if (field) d.field = field;
     if (expected) d.expected = expected;

@@ -1,3 +1,6 @@
 // Request guard features: importing a module registers its factory (see ../guard-factories.ts).
 // One import per feature module.
 import "./cors.js";
+import "./authorization.js";
+import "./basic-auth.js";
+import "./api-key.js";

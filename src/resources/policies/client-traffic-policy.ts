@@ -10,7 +10,10 @@ export const CLIENT_TRAFFIC_POLICY: PolicyKindSpec = {
   targets: [TARGET_GATEWAY],
   sections: {
     tls: { scope: "listener", schema: OBJ },
-    clientIPDetection: { scope: "listener", schema: OBJ },
+    clientIPDetection: {
+      scope: "listener",
+      schema: { type: "object", properties: { xForwardedFor: { type: "object", required: ["numTrustedHops"], properties: { numTrustedHops: { type: "integer", minimum: 0, maximum: 64 } } } } },
+    },
     connection: { scope: "listener", schema: OBJ },
     headers: { scope: "listener", schema: OBJ },
     timeout: { scope: "listener", schema: OBJ },

@@ -4,3 +4,4 @@ export { appliers, clusterVariant, registerApplier, type PolicyApplier } from ".
 // ---- feature appliers (one import per feature module; order = the order they run) ----
 import "./backend-timeout.js";
 import "./security-cors.js";
+import "./security-access.js";
