@@ -31,6 +31,7 @@ import { checkGRPCRoute } from "./rules/grpcroute.js";
 import { checkBackend } from "./backend.js";
 import { checkEndpointSlice, checkService } from "./rules/core.js";
 import { POLICY_KINDS, policyKind } from "./policies/index.js";
+import { checkCiliumNetworkPolicy, CILIUM_GROUP } from "./rules/cilium-network-policy.js";
 
 export const GATEWAY_GROUP = "gateway.networking.k8s.io";
 export const SLUICE_GROUP = "sluice.dev";
@@ -86,3 +87,6 @@ registerKind({ group: "", kind: "Namespace", namespaced: false, versions: { v1: 
 registerKind({ group: "discovery.k8s.io", kind: "EndpointSlice", namespaced: true, versions: { v1: v(endpointSliceV1) }, check: checkEndpointSlice });
 registerKind({ group: SLUICE_GROUP, kind: "Backend", namespaced: true, versions: { v1alpha1: undefined }, check: checkBackend });
 for (const p of POLICY_KINDS) registerKind(policyKind(p));
+// Network policy at the gateway's edge: the Cilium shapes, validated by hand (no generated schema).
+registerKind({ group: CILIUM_GROUP, kind: "CiliumNetworkPolicy", namespaced: true, versions: { v2: undefined }, check: checkCiliumNetworkPolicy });
+registerKind({ group: CILIUM_GROUP, kind: "CiliumClusterwideNetworkPolicy", namespaced: false, versions: { v2: undefined }, check: checkCiliumNetworkPolicy });

@@ -10,6 +10,7 @@ import { buildConfig } from "./ir-build.js";
 import { GW_GROUP, ResourceIndex } from "./kinds.js";
 import { isL4Protocol } from "./l4-listeners.js";
 import { buildL4Listeners, indexL4Routes, translateL4Routes } from "./l4-routes.js";
+import { buildServiceVips } from "./l4-vips.js";
 import { compileRoute } from "./routes.js";
 import { appliers, PolicyIndex } from "./policies/index.js";
 import { canonicalize, cmpStr } from "./util.js";
@@ -54,6 +55,8 @@ export function translate(objects: K8sObject[], opts: TranslateOptions): Transla
   const config = buildConfig(ctx, gateways.map((g) => ({ ...g, listeners: g.listeners.filter((l) => !isL4Protocol(l.protocol)) })), attachments, policies);
   const l4Listeners = buildL4Listeners(gateways, l4Attachments);
   if (l4Listeners.length > 0) config.l4Listeners = l4Listeners;
+  const serviceVips = buildServiceVips(index);
+  if (serviceVips.length > 0) config.serviceVips = serviceVips;
   statuses.push(...policies.statuses());
   statuses.sort((a, b) => cmpStr(refKey(a.ref), refKey(b.ref)));
   // Grouped by object; within one object, in the (deterministic) order the checks ran, which
