@@ -248,6 +248,22 @@ export type IrEndpoint =
 export interface IrL4Config {
   /** Sorted by protocol family (tcp before udp), then port. */
   l4Listeners?: IrL4Listener[];
+  /**
+   * Service cluster IPs with their ready endpoints, for kernel L4 load balancing of local clients
+   * (src/ebpf/l4-lb.ts). Sorted by name; absent when no Service has a cluster IP.
+   */
+  serviceVips?: IrServiceVip[];
+}
+
+export interface IrServiceVip {
+  /** "service/<ns>/<name>/<port>/<tcp|udp>" */
+  name: string;
+  /** spec.clusterIPs (or spec.clusterIP), IP literals only, in the Service's order. */
+  addresses: string[];
+  port: number;
+  protocol: "TCP" | "UDP";
+  /** Ready endpoints of the EndpointSlice port named like the Service port; sorted. */
+  endpoints: IrEndpoint[];
 }
 
 export interface IrL4Listener {
