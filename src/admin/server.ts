@@ -3,6 +3,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { stringify as toYaml } from "yaml";
+import type { FlowHub } from "../observe/flow-hub.js";
+import { handleFlows } from "./flows.js";
 
 export interface ReadyView {
   ready: boolean;
@@ -18,6 +20,8 @@ export interface AdminSource {
   statusList(): { apiVersion: "v1"; kind: "List"; metadata: Record<string, unknown>; items: unknown[] };
   configDump(): unknown;
   metrics(): Promise<{ contentType: string; text: string }>;
+  /** The flow stream (GET /flows, /flows/status); absent: 404. */
+  flows?: FlowHub;
 }
 
 export interface AdminServer {
@@ -85,8 +89,13 @@ async function handle(source: AdminSource, req: http.IncomingMessage, res: http.
       send(res, 200, m.contentType, m.text);
       return;
     }
+    case "/flows":
+    case "/flows/status":
+      if (source.flows) return handleFlows(source.flows, url, req, res);
+      send(res, 404, "text/plain; charset=utf-8", "flows are not available\n");
+      return;
     default:
-      send(res, 404, "text/plain; charset=utf-8", `not found: ${url.pathname} (try /healthz, /ready, /status, /config_dump, /metrics)\n`);
+      send(res, 404, "text/plain; charset=utf-8", `not found: ${url.pathname} (try /healthz, /ready, /status, /config_dump, /metrics, /flows)\n`);
   }
 }
 

@@ -4,6 +4,7 @@ import { fileURLToPath } from "node:url";
 import { AggregatorRegistry } from "prom-client";
 import { startAdminServer, type AdminServer, type AdminSource, type ReadyView } from "../admin/server.js";
 import { ControlMetrics } from "../observe/control-metrics.js";
+import { FlowHub } from "../observe/flow-hub.js";
 import type { Logger } from "../observe/log.js";
 import { formatDiagnostic } from "../resources/types.js";
 import { CONTROLLER_NAME } from "../translator/api.js";
@@ -44,15 +45,19 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
 
   let pool: WorkerPool | null = null;
   const controller = new ConfigController({
-    translate: (objects) => translate(objects, { controllerName: CONTROLLER_NAME }),
+    translate: (objects, memo) => translate(objects, { controllerName: CONTROLLER_NAME, memo }),
     metrics,
     log: log.child({ component: "config" }),
     publish: (snapshot) => pool?.publish(snapshot),
   });
 
+  // The flow stream: kernel flow events are published into it (eBPF manager), workers' L7/L4
+  // records are fetched from or shipped by the workers (see src/observe/flow-hub.ts).
+  const flows = new FlowHub();
   const addresses = gatewayAddresses(opts.listenAddress);
   const bindFailures = new BindFailures();
   const source: AdminSource = {
+    flows,
     ready: () => readiness(controller, pool),
     statusList: () => ({
       apiVersion: "v1",
@@ -112,7 +117,9 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
     log: log.child({ component: "workers" }),
     // A bind failure's transition time is when a worker reported it.
     onChange: () => bindFailures.observe(pool?.states() ?? []),
+    onFlows: (records, lost) => flows.fromWorker(records, lost),
   });
+  flows.attachWorkers(pool);
   pool.start();
 
   const provider = new FileProvider(opts.configDir);

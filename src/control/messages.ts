@@ -1,5 +1,7 @@
 // IPC between the control process and L7 worker processes (node:cluster).
 import type { Snapshot } from "../ir/types.js";
+import type { FlowFilterSpec } from "../observe/flow-filter.js";
+import type { FlowRecord } from "../observe/flow-record.js";
 
 /** Options a worker needs from the command line; sent once, before the first snapshot. */
 export interface WorkerInit {
@@ -14,7 +16,11 @@ export interface WorkerInit {
 export type ToWorker =
   | { type: "init"; init: WorkerInit }
   | { type: "snapshot"; snapshot: Snapshot }
-  | { type: "shutdown" };
+  | { type: "shutdown" }
+  /** Flow stream (src/observe/flow-recorder.ts answers these in the worker): ship batches while on. */
+  | { type: "flows-follow"; on: boolean }
+  /** Asks for the last `limit` records of the worker's ring that match `filter`. */
+  | { type: "flows-recent"; id: number; limit: number; filter: FlowFilterSpec };
 
 export interface ListenerResult {
   name: string;
@@ -31,9 +37,13 @@ export type FromWorker =
    * reach a process before it listens are dropped, and an ESM entry listens only after all its
    * imports loaded, so the control process sends init + snapshot only after this message.
    */
-  | { type: "ready" };
+  | { type: "ready" }
+  /** A batch of flow records while the stream is followed; `lost` counts records dropped since the last batch. */
+  | { type: "flows"; records: FlowRecord[]; lost: number }
+  /** The answer to a flows-recent request. */
+  | { type: "flows-recent"; id: number; records: FlowRecord[] };
 
 export function isFromWorker(m: unknown): m is FromWorker {
   const t = typeof m === "object" && m !== null ? (m as { type?: unknown }).type : undefined;
-  return t === "applied" || t === "apply-failed" || t === "ready";
+  return t === "applied" || t === "apply-failed" || t === "ready" || t === "flows" || t === "flows-recent";
 }

@@ -3,6 +3,8 @@
 import cluster, { type Worker } from "node:cluster";
 import type { Snapshot } from "../ir/types.js";
 import type { Logger } from "../observe/log.js";
+import type { FlowFilterSpec } from "../observe/flow-filter.js";
+import type { FlowRecord } from "../observe/flow-record.js";
 import { isFromWorker, type FromWorker, type ListenerResult, type ToWorker, type WorkerInit } from "./messages.js";
 
 export interface WorkerState {
@@ -35,6 +37,8 @@ export interface WorkerPoolOptions {
   log: Logger;
   /** Called whenever a worker's state changes (applied, died, restarted). */
   onChange?: () => void;
+  /** Flow record batches shipped by workers while the flow stream is followed. */
+  onFlows?: (records: FlowRecord[], lost: number) => void;
 }
 
 const MAX_BACKOFF_MS = 5000;
@@ -43,6 +47,9 @@ export class WorkerPool {
   private readonly slots: Slot[] = [];
   private current: Snapshot | null = null;
   private stopping = false;
+  private flowFollow = false;
+  private flowQueries = new Map<number, { waiting: Set<Worker>; records: FlowRecord[]; done: () => void }>();
+  private nextFlowQuery = 1;
 
   constructor(private readonly opts: WorkerPoolOptions) {}
 
@@ -73,6 +80,41 @@ export class WorkerPool {
   publish(snapshot: Snapshot): void {
     this.current = snapshot;
     for (const slot of this.slots) this.sendSnapshot(slot);
+  }
+
+  /** Flow stream: workers ship record batches while on (workers started later are told too). */
+  setFlowFollow(on: boolean): void {
+    this.flowFollow = on;
+    for (const slot of this.slots) if (slot.listening) this.send(slot, { type: "flows-follow", on });
+  }
+
+  /** The last `limit` matching flow records of each live worker; a worker that does not answer in time is left out. */
+  recentFlows(limit: number, filter: FlowFilterSpec, timeoutMs = 1000): Promise<FlowRecord[]> {
+    const id = this.nextFlowQuery++;
+    const live = this.slots.filter((s) => s.listening && s.worker?.isConnected());
+    if (live.length === 0) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      const q = { waiting: new Set(live.map((s) => s.worker!)), records: [] as FlowRecord[], done: () => {} };
+      const timer = setTimeout(() => q.done(), timeoutMs);
+      q.done = () => {
+        clearTimeout(timer);
+        this.flowQueries.delete(id);
+        resolve(q.records);
+      };
+      this.flowQueries.set(id, q);
+      for (const s of live) this.send(s, { type: "flows-recent", id, limit, filter });
+    });
+  }
+
+  private onFlowMessage(worker: Worker, m: Extract<FromWorker, { type: "flows" | "flows-recent" }>): void {
+    if (m.type === "flows") {
+      this.opts.onFlows?.(m.records, m.lost);
+      return;
+    }
+    const q = this.flowQueries.get(m.id);
+    if (!q || !q.waiting.delete(worker)) return;
+    for (const r of m.records) q.records.push(r);
+    if (q.waiting.size === 0) q.done();
   }
 
   private fork(slot: Slot): void {
@@ -113,11 +155,13 @@ export class WorkerPool {
 
   private onMessage(slot: Slot, worker: Worker, m: FromWorker): void {
     if (slot.worker !== worker) return;
+    if (m.type === "flows" || m.type === "flows-recent") return this.onFlowMessage(worker, m);
     if (m.type === "ready") {
       if (slot.listening) return;
       slot.listening = true;
       this.send(slot, { type: "init", init: this.opts.init });
       this.sendSnapshot(slot);
+      if (this.flowFollow) this.send(slot, { type: "flows-follow", on: true });
       return;
     }
     if (m.type === "applied") {

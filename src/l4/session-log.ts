@@ -3,6 +3,7 @@
 // udp-proxy); this only writes the record.
 import type { AccessLog } from "../observe/access-log.js";
 import type { L4Result } from "../observe/l4-metrics.js";
+import { flowRecorder } from "../observe/flow-recorder.js";
 
 export interface SessionInfo {
   /** Date.now() at accept (UDP: first datagram). */
@@ -17,9 +18,11 @@ export interface SessionInfo {
   backend: string | null;
   /** The endpoint connected to ("host:port" or a unix socket path). */
   upstream: string | null;
+  /** The listener's port (flow records). */
+  port?: number;
 }
 
-export function newSession(protocol: SessionInfo["protocol"], listener: string, address: string | undefined, port: number | undefined): SessionInfo {
+export function newSession(protocol: SessionInfo["protocol"], listener: string, address: string | undefined, port: number | undefined, listenerPort?: number): SessionInfo {
   return {
     start: Date.now(),
     protocol,
@@ -30,10 +33,12 @@ export function newSession(protocol: SessionInfo["protocol"], listener: string, 
     route: null,
     backend: null,
     upstream: null,
+    port: listenerPort,
   };
 }
 
 export function logSession(log: AccessLog | null, s: SessionInfo, result: L4Result, bytesIn: number, bytesOut: number): void {
+  flowRecorder.l4(s, result, bytesIn, bytesOut);
   if (log === null || !log.enabled) return;
   log.write({
     time: new Date(s.start).toISOString(),

@@ -46,7 +46,7 @@ export class TcpL4Server {
     this.track(client);
     client.on("error", () => client.destroy());
     const l = this.current;
-    const s = newSession(l.protocol === "TLS" ? "TLS" : "TCP", l.name, client.remoteAddress, client.remotePort);
+    const s = newSession(l.protocol === "TLS" ? "TLS" : "TCP", l.name, client.remoteAddress, client.remotePort, l.port);
     if (l.protocol === "TLS") this.routeBySni(client, l, s);
     else if (l.route === null) this.refuse(client, s, l.stats.noRoute, "no_route");
     else this.forward(client, s, l.route, null);

@@ -118,7 +118,7 @@ export class UdpL4Server {
       decidedBy: l,
       route,
       result: "no_route",
-      info: newSession("UDP", l.name, client.address, client.port),
+      info: newSession("UDP", l.name, client.address, client.port, l.port),
       lastSeen: Date.now(),
       ready: false,
       queue: [],

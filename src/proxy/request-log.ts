@@ -1,4 +1,5 @@
 // The end of every request: metrics, access log line, in-flight accounting for graceful swaps.
+import { flowRecorder } from "../observe/flow-recorder.js";
 import type { RequestCounters } from "../observe/proxy-metrics.js";
 import type { CompiledListener } from "./compiled.js";
 import type { Req } from "./respond.js";
@@ -20,6 +21,8 @@ export function finishRequest(
   const ms = performance.now() - start;
   counters.count(status);
   if (duration !== null) duration.observe(ms / 1000);
+  // The flow stream's record of this request: a few field stores into a reused ring slot.
+  flowRecorder.http(L, req, isH2, ms, status, bytesOut, route, backend, upstreamStatus);
   const snap = L.snapshot;
   if (snap.log.enabled) {
     const h = req.headers;
