@@ -9,95 +9,12 @@ import dgram from "node:dgram";
 import net from "node:net";
 import tls from "node:tls";
 import { GatewayProcess, freePort } from "../../helpers/gateway.js";
-import { selfSignedCert, type CertPair } from "../../conformance/harness/certs.js";
-
-interface TcpBackend {
-  name: string;
-  port: number;
-  connections: number;
-  server: net.Server;
-}
-
-/** Echoes every byte; after the client's FIN it sends "|<name>|<bytes seen>" and ends (half-close). */
-async function tcpEcho(name: string): Promise<TcpBackend> {
-  const b: TcpBackend = { name, port: 0, connections: 0, server: net.createServer({ allowHalfOpen: true }) };
-  b.server.on("connection", (s) => {
-    b.connections++;
-    let seen = 0;
-    s.on("data", (c: Buffer) => {
-      seen += c.length;
-      s.write(c);
-    });
-    s.on("end", () => s.end(`|${name}|${seen}`));
-    s.on("error", () => s.destroy());
-  });
-  await new Promise<void>((r) => b.server.listen(0, "127.0.0.1", r));
-  b.port = (b.server.address() as net.AddressInfo).port;
-  return b;
-}
-
-interface TlsBackend {
-  name: string;
-  port: number;
-  cert: CertPair;
-  server: tls.Server;
-}
-
-async function tlsEcho(name: string, dnsNames: string[]): Promise<TlsBackend> {
-  const cert = selfSignedCert(dnsNames, `${name}.backend`);
-  const server = tls.createServer({ cert: cert.certPem, key: cert.keyPem }, (s) => {
-    s.on("data", (c: Buffer) => s.write(Buffer.concat([Buffer.from(`${name}:`), c])));
-    s.on("error", () => s.destroy());
-  });
-  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
-  return { name, port: (server.address() as net.AddressInfo).port, cert, server };
-}
-
-async function udpEcho(name: string): Promise<{ port: number; sock: dgram.Socket; peers: Set<string> }> {
-  const sock = dgram.createSocket("udp4");
-  const peers = new Set<string>();
-  sock.on("message", (m, r) => {
-    peers.add(`${r.address}:${r.port}`);
-    sock.send(Buffer.concat([Buffer.from(`${name}:`), m]), r.port, r.address);
-  });
-  await new Promise<void>((r) => sock.bind(0, "127.0.0.1", r));
-  return { port: sock.address().port, sock, peers };
-}
-
-/** Sends `payload`, half-closes, and returns everything received until the gateway closes. */
-function tcpExchange(port: number, payload: Buffer, timeoutMs = 10_000): Promise<Buffer> {
-  return new Promise((resolve, reject) => {
-    const chunks: Buffer[] = [];
-    const s = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
-    const t = setTimeout(() => {
-      s.destroy();
-      reject(new Error("timeout"));
-    }, timeoutMs);
-    s.on("data", (c: Buffer) => chunks.push(c));
-    s.on("error", (e) => {
-      clearTimeout(t);
-      reject(e);
-    });
-    s.on("close", () => {
-      clearTimeout(t);
-      resolve(Buffer.concat(chunks));
-    });
-    s.on("end", () => s.end());
-    s.end(payload);
-  });
-}
-
-const backendYaml = (name: string, port: number): string => `apiVersion: sluice.dev/v1alpha1
-kind: Backend
-metadata: {name: ${name}}
-spec: {endpoints: [{ip: {address: 127.0.0.1, port: ${port}}}]}
----
-`;
+import { backendYaml, tcpEcho, tcpExchange, tlsEcho, udpEcho, type TcpBackend, type TlsBackend, type UdpBackend } from "./backends.js";
 
 let gw: GatewayProcess;
 let a: TcpBackend, b: TcpBackend;
 let ta: TlsBackend, tb: TlsBackend;
-let ua: Awaited<ReturnType<typeof udpEcho>>;
+let ua: UdpBackend;
 let tcpPort: number, weightPort: number, tlsPort: number, udpPort: number;
 
 function config(swapped: boolean): string {
