@@ -63,9 +63,34 @@ export interface Libbpf {
   mapFdById(id: number): number;
   /** The kernel's name of the map behind an fd (bpf_obj_get_info_by_fd). */
   mapName(fd: number): string;
+  /** bpf_prog_attach(prog_fd, target_fd, attach_type, flags): programs attached to a map or a cgroup fd. */
+  progAttach(progFd: number, targetFd: number, attachType: number, flags?: number): void;
+  /** bpf_prog_detach2; false when that program was not attached there. */
+  progDetach(progFd: number, targetFd: number, attachType: number): boolean;
+  /** Ids of every BPF map on the host (root only), in id order. */
+  mapIds(): number[];
+  /** bpf_obj_get_info_by_fd for a map: its type, sizes and name. */
+  mapInfo(fd: number): BpfMapInfo;
+  /** getsockopt(fd, level, name) into `out`; returns the length the kernel wrote. */
+  getsockopt(fd: number, level: number, name: number, out: Buffer): number;
+  /** setsockopt with an int value. */
+  setsockoptInt(fd: number, level: number, name: number, value: number): void;
+}
+
+export interface BpfMapInfo {
+  type: number;
+  id: number;
+  keySize: number;
+  valueSize: number;
+  maxEntries: number;
+  name: string;
 }
 
 export const BPF_TCX_INGRESS = 46;
+/** enum bpf_attach_type values used with progAttach / linkCreate. */
+export const BPF_CGROUP_SOCK_OPS = 3;
+export const BPF_SK_SKB_STREAM_VERDICT = 5;
+export const BPF_SK_MSG_VERDICT = 7;
 /** cgroup sock_addr attach types (linux/bpf.h enum bpf_attach_type). */
 export const BPF_CGROUP_INET4_CONNECT = 10;
 export const BPF_CGROUP_INET6_CONNECT = 11;
@@ -151,6 +176,11 @@ function bind(): Libbpf {
   const closeFd = cfn<number>("int close(int fd)");
   const setns = cfn<number>("int setns(int fd, int nstype)");
   const ifNameToIndex = cfn<number>("unsigned int if_nametoindex(const char *name)");
+  const progAttach = fn<number>("int bpf_prog_attach(int prog_fd, int attachable_fd, int type, unsigned int flags)");
+  const progDetach2 = fn<number>("int bpf_prog_detach2(int prog_fd, int attachable_fd, int type)");
+  const mapNextId = fn<number>("int bpf_map_get_next_id(uint32_t start_id, _Out_ uint32_t *next_id)");
+  const getsockopt = cfn<number>("int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)");
+  const setsockopt = cfn<number>("int setsockopt(int fd, int level, int name, const uint8_t *value, uint32_t len)");
 
   const mark = () => {
     recent = [];
@@ -256,6 +286,56 @@ function bind(): Libbpf {
       const name = info.subarray(24, 40);
       const end = name.indexOf(0);
       return name.subarray(0, end < 0 ? 16 : end).toString("utf8");
+    },
+    progAttach(prog, target, type, flags = 0) {
+      mark();
+      check(`bpf_prog_attach(attach_type ${type})`, progAttach(prog, target, type, flags));
+    },
+    progDetach(prog, target, type) {
+      const rc = progDetach2(prog, target, type);
+      if (rc === -constants.errno.ENOENT) return false;
+      check(`bpf_prog_detach2(attach_type ${type})`, rc);
+      return true;
+    },
+    mapIds() {
+      const ids: number[] = [];
+      const next = [0];
+      let id = 0;
+      // Bounded: ids come back strictly increasing from a finite space.
+      for (let i = 0; i < 1_000_000; i++) {
+        const rc = mapNextId(id, next);
+        if (rc === -constants.errno.ENOENT) break;
+        check("bpf_map_get_next_id", rc);
+        id = next[0]!;
+        ids.push(id);
+      }
+      return ids;
+    },
+    mapInfo(fd) {
+      // struct bpf_map_info: type, id, key_size, value_size, max_entries, map_flags (u32 each), name[16].
+      const info = Buffer.alloc(88);
+      const len = [88];
+      check("bpf_obj_get_info_by_fd", objInfo(fd, info, len));
+      const nameBytes = info.subarray(24, 40);
+      const end = nameBytes.indexOf(0);
+      return {
+        type: info.readUInt32LE(0),
+        id: info.readUInt32LE(4),
+        keySize: info.readUInt32LE(8),
+        valueSize: info.readUInt32LE(12),
+        maxEntries: info.readUInt32LE(16),
+        name: nameBytes.subarray(0, end < 0 ? 16 : end).toString("utf8"),
+      };
+    },
+    getsockopt(fd, level, name, out) {
+      const len = [out.length];
+      if (getsockopt(fd, level, name, out, len) !== 0) throw new BpfError(`getsockopt(${level}, ${name})`, koffi.errno());
+      return len[0]!;
+    },
+    setsockoptInt(fd, level, name, value) {
+      const v = Buffer.alloc(4);
+      v.writeInt32LE(value);
+      if (setsockopt(fd, level, name, v, 4) !== 0) throw new BpfError(`setsockopt(${level}, ${name})`, koffi.errno());
     },
   };
 }

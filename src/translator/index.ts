@@ -13,6 +13,7 @@ import { buildL4Listeners, indexL4Routes, translateL4Routes } from "./l4-routes.
 import { buildServiceVips } from "./l4-vips.js";
 import { compileRoute } from "./routes.js";
 import { appliers, PolicyIndex } from "./policies/index.js";
+import { translateNetworkPolicies } from "./network-policy.js";
 import { canonicalize, cmpStr } from "./util.js";
 
 export * from "./api.js";
@@ -58,6 +59,9 @@ export function translate(objects: K8sObject[], opts: TranslateOptions): Transla
   const serviceVips = buildServiceVips(index);
   if (serviceVips.length > 0) config.serviceVips = serviceVips;
   statuses.push(...policies.statuses());
+  const netpol = translateNetworkPolicies(ctx, objects, gateways);
+  if (netpol.policy) config.networkPolicy = netpol.policy;
+  statuses.push(...netpol.statuses);
   statuses.sort((a, b) => cmpStr(refKey(a.ref), refKey(b.ref)));
   // Grouped by object; within one object, in the (deterministic) order the checks ran, which
   // follows the fields of the object.
