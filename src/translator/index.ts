@@ -7,20 +7,41 @@ import { type Attachment, attachRoute, ourParents } from "./attachment.js";
 import { Context } from "./context.js";
 import { type GatewayState, gatewayStatus, translateGatewayClasses, translateGateways } from "./gateways.js";
 import { buildConfig } from "./ir-build.js";
-import { GW_GROUP, ResourceIndex } from "./kinds.js";
+import { GW_GROUP, type HTTPRouteItem, ResourceIndex } from "./kinds.js";
 import { isL4Protocol } from "./l4-listeners.js";
 import { buildL4Listeners, indexL4Routes, translateL4Routes } from "./l4-routes.js";
 import { buildServiceVips } from "./l4-vips.js";
+import type { RouteOutcome } from "./memo.js";
 import { compileRoute } from "./routes.js";
 import { appliers, PolicyIndex } from "./policies/index.js";
 import { translateNetworkPolicies } from "./network-policy.js";
 import { canonicalize, cmpStr } from "./util.js";
 
 export * from "./api.js";
+export { TranslateMemo } from "./memo.js";
+
+/** One HTTPRoute: its parents, rules and status. Depends on the route and non-route objects only (see memo.ts). */
+function httpRoute(ctx: Context, route: HTTPRouteItem, byName: Map<string, GatewayState>, allGateways: Set<string>): RouteOutcome | null {
+  const parents = ourParents(route, byName);
+  (route.typed.spec?.parentRefs ?? []).forEach((p, i) => {
+    if ((p.group ?? GW_GROUP) !== GW_GROUP || (p.kind ?? "Gateway") !== "Gateway") return;
+    const key = `${p.namespace || route.namespace}/${p.name}`;
+    if (!allGateways.has(key)) {
+      ctx.report("warning", { group: GW_GROUP, kind: "HTTPRoute", namespace: route.namespace, name: route.name }, `spec.parentRefs[${i}]`, `Gateway ${key} not found`, "the name of an existing Gateway");
+    }
+  });
+  if (parents.length === 0) return null; // Not ours: no status, no diagnostics about its rules.
+  const compiled = compileRoute(ctx, route);
+  const r = attachRoute(ctx, compiled, parents);
+  return { attachments: r.attachments, status: { ref: { group: GW_GROUP, kind: "HTTPRoute", namespace: route.namespace, name: route.name }, status: { parents: r.statuses } } };
+}
 
 export function translate(objects: K8sObject[], opts: TranslateOptions): TranslateResult {
+  const memo = opts.memo ?? null;
+  memo?.begin(objects);
   const index = new ResourceIndex(objects);
-  const ctx = new Context(index, opts.controllerName);
+  memo?.indexed(index.policies.size);
+  const ctx = new Context(index, opts.controllerName, memo);
   const statuses: StatusEntry[] = [];
   for (const dup of index.duplicates) {
     ctx.report("error", refOf(dup), undefined, "defined more than once with different content; one copy is ignored", "one definition per kind/namespace/name");
@@ -33,19 +54,11 @@ export function translate(objects: K8sObject[], opts: TranslateOptions): Transla
 
   const attachments: Attachment[] = [];
   for (const route of index.httpRoutes) {
-    const parents = ourParents(route, byName);
-    (route.typed.spec?.parentRefs ?? []).forEach((p, i) => {
-      if ((p.group ?? GW_GROUP) !== GW_GROUP || (p.kind ?? "Gateway") !== "Gateway") return;
-      const key = `${p.namespace || route.namespace}/${p.name}`;
-      if (!allGateways.has(key)) {
-        ctx.report("warning", { group: GW_GROUP, kind: "HTTPRoute", namespace: route.namespace, name: route.name }, `spec.parentRefs[${i}]`, `Gateway ${key} not found`, "the name of an existing Gateway");
-      }
-    });
-    if (parents.length === 0) continue; // Not ours: no status, no diagnostics about its rules.
-    const compiled = compileRoute(ctx, route);
-    const r = attachRoute(ctx, compiled, parents);
+    const run = (): RouteOutcome | null => httpRoute(ctx, route, byName, allGateways);
+    const r = memo ? memo.route(ctx, route, byName, run) : run();
+    if (!r) continue;
     attachments.push(...r.attachments);
-    statuses.push({ ref: { group: GW_GROUP, kind: "HTTPRoute", namespace: route.namespace, name: route.name }, status: { parents: r.statuses } });
+    if (r.status) statuses.push(r.status);
   }
   const l4Attachments = translateL4Routes(ctx, indexL4Routes(objects), byName, allGateways, statuses);
   for (const g of gateways) statuses.push(gatewayStatus(g));
@@ -66,5 +79,8 @@ export function translate(objects: K8sObject[], opts: TranslateOptions): Transla
   // Grouped by object; within one object, in the (deterministic) order the checks ran, which
   // follows the fields of the object.
   const diagnostics = ctx.diagnostics.sort((a, b) => cmpStr(a.ref ? refKey(a.ref) : "", b.ref ? refKey(b.ref) : ""));
-  return canonicalize({ config, statuses, diagnostics });
+  if (!memo) return canonicalize({ config, statuses, diagnostics });
+  const out = memo.canonicalize({ config, statuses, diagnostics });
+  memo.end();
+  return out;
 }

@@ -53,9 +53,19 @@ function virtualHosts(attachments: Attachment[], at: Served): IrVirtualHost[] {
       byHost.set(host, list);
     }
   }
-  return [...byHost.keys()]
-    .sort(compareHostSpecificity)
-    .map((hostname) => ({ hostname, routes: byHost.get(hostname)!.sort(compareMatches).map((e) => irRoute(e, at)) }));
+  const memo = at.ctx.memo;
+  if (!memo) {
+    return [...byHost.keys()]
+      .sort(compareHostSpecificity)
+      .map((hostname) => ({ hostname, routes: byHost.get(hostname)!.sort(compareMatches).map((e) => irRoute(e, at)) }));
+  }
+  // Same result, with last time's order and virtual hosts reused where nothing changed (memo.ts).
+  const key = `${at.gateway.item.namespace}/${at.gateway.item.name}/${at.listener.name}`;
+  return memo.sortedHosts(key, byHost.keys()).map((hostname) => {
+    const entries = byHost.get(hostname)!.sort(compareMatches);
+    const ids = entries.flatMap((e) => [e.compiled, e.rule, e.matchIndex]);
+    return memo.vhost(key, hostname, ids, () => ({ hostname, routes: entries.map((e) => irRoute(e, at)) }));
+  });
 }
 
 function clustersOf(filters: IrFilters, into: Set<string>): void {
