@@ -18,7 +18,7 @@ import { compileSnapshot } from "../src/proxy/compile.js";
 import { EndpointRegistry } from "../src/proxy/upstream/cluster.js";
 import type { LoadResult } from "../src/resources/index.js";
 import { CONTROLLER_NAME } from "../src/translator/api.js";
-import { translate } from "../src/translator/index.js";
+import * as translator from "../src/translator/index.js";
 import { removeTempDir, tempDir } from "./lib/procs.js";
 import { gatewayYaml, routeYaml } from "./lib/servers.js";
 import { median } from "./lib/stats.js";
@@ -51,11 +51,12 @@ function time<T>(name: string, f: () => T): T {
   return v;
 }
 
+const { translate } = translator;
 const log = configureLog("silent");
 let published: Snapshot | null = null;
 let published2: unknown = null;
 const controller = new ConfigController({
-  translate: (objects) => time("translate", () => translate(objects, { controllerName: CONTROLLER_NAME })),
+  translate: (objects, m?: unknown) => time("translate", () => translate(objects, { controllerName: CONTROLLER_NAME, ...(m ? { memo: m } : {}) } as Parameters<typeof translate>[1])),
   metrics: new ControlMetrics(),
   log,
   publish: (s) => (published = s),

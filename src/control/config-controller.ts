@@ -7,12 +7,15 @@ import type { LoadResult } from "../resources/index.js";
 import type { Diagnostic, K8sObject, LoadedObject, StatusEntry } from "../resources/types.js";
 import { formatDiagnostic } from "../resources/types.js";
 import type { TranslateResult } from "../translator/api.js";
-import { canonicalJson, sha256Hex } from "../util/canonical-json.js";
+import { TranslateMemo } from "../translator/memo.js";
+import { sha256Hex } from "../util/canonical-json.js";
+import { CanonicalTextCache } from "./config-text.js";
 import { errorsOf, locateDiagnostics, sortDiagnostics } from "./diagnostics.js";
 import { StatusStore } from "./status-store.js";
 
 
-export type TranslateFn = (objects: K8sObject[]) => TranslateResult;
+/** `memo` is the controller's, kept across loads: pass it on to translate() (see translator/memo.ts). */
+export type TranslateFn = (objects: K8sObject[], memo: TranslateMemo) => TranslateResult;
 
 export interface ConfigControllerOptions {
   translate: TranslateFn;
@@ -30,6 +33,9 @@ export class ConfigController {
   readonly statuses = new StatusStore();
   loads = 0;
   private loggedKey = "";
+  /** Translation results reused between loads: a change costs about what changed. */
+  private readonly memo = new TranslateMemo();
+  private readonly texts = new CanonicalTextCache((o) => this.memo.isShared(o));
 
   constructor(private readonly opts: ConfigControllerOptions) {}
 
@@ -47,7 +53,7 @@ export class ConfigController {
     }
     let result: TranslateResult;
     try {
-      result = this.opts.translate(load.objects.map((lo) => lo.object));
+      result = this.opts.translate(load.objects.map((lo) => lo.object), this.memo);
     } catch (err) {
       this.fail([{ severity: "error", message: `internal error while translating the configuration: ${errText(err)}`, expected: "a bug report with the folder that caused it" }]);
       return;
@@ -55,15 +61,16 @@ export class ConfigController {
     let hash: string;
     let config: IrConfig;
     try {
-      const text = canonicalJson(result.config);
-      hash = sha256Hex(text);
-      // Workers get the canonical form too: what they run is exactly what was hashed.
-      config = JSON.parse(text) as IrConfig;
+      // Workers get the canonical form: what they run is exactly what was hashed. Parts the
+      // translator handed out unchanged are canonical already and keep their text (config-text.ts).
+      config = this.texts.canonical(result.config);
+      hash = sha256Hex(this.texts.text(config));
     } catch (err) {
       this.fail([{ severity: "error", message: `translator produced a config that is not serialisable: ${errText(err)}` }]);
       return;
     }
-    this.diagnostics = sortDiagnostics([...load.diagnostics, ...locateDiagnostics(result.diagnostics, load.objects)]);
+    const located = result.diagnostics.length > 0 ? locateDiagnostics(result.diagnostics, load.objects) : [];
+    this.diagnostics = sortDiagnostics([...load.diagnostics, ...located]);
     this.logDiagnostics();
     this.updateStatuses(load.objects, result.statuses);
     const errorCount = this.errors.length;

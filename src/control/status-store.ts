@@ -14,27 +14,49 @@ export interface StatusItem {
   status?: Record<string, unknown>;
 }
 
+/** The stamped status of one object and the condition stamps it used, reused while `raw` is the same object. */
+interface Stamped {
+  raw: Record<string, unknown>;
+  status: Record<string, unknown>;
+  stamps: [string, Stamp][];
+}
+
 export class StatusStore {
   private stamps = new Map<string, Stamp>();
   private items: StatusItem[] = [];
+  private stamped = new Map<string, Stamped>();
 
-  /** Replaces the stored objects and statuses with those of a new translation. */
+  /**
+   * Replaces the stored objects and statuses with those of a new translation. A status that is the
+   * same object as last time (the translator hands unchanged ones out again) keeps its stamped copy.
+   */
   update(objects: K8sObject[], statuses: StatusEntry[], now: Date = new Date()): void {
     const byRef = new Map<string, Record<string, unknown>>();
     for (const s of statuses) byRef.set(refKey(s.ref), s.status);
     const nextStamps = new Map<string, Stamp>();
+    const nextStamped = new Map<string, Stamped>();
     const time = now.toISOString().replace(/\.\d{3}Z$/, "Z");
     const items: StatusItem[] = [];
     for (const object of objects) {
       const key = refKey(refOf(object));
       const raw = byRef.get(key);
       const item: StatusItem = { object };
-      if (raw !== undefined) item.status = this.stamp(raw, key, time, nextStamps) as Record<string, unknown>;
+      if (raw !== undefined) {
+        let st = this.stamped.get(key);
+        if (st === undefined || st.raw !== raw) {
+          const local = new Map<string, Stamp>();
+          st = { raw, status: this.stamp(raw, key, time, local) as Record<string, unknown>, stamps: [...local] };
+        }
+        for (const [k, v] of st.stamps) nextStamps.set(k, v);
+        nextStamped.set(key, st);
+        item.status = st.status;
+      }
       items.push(item);
     }
     items.sort(compareItems);
     this.items = items;
     this.stamps = nextStamps;
+    this.stamped = nextStamped;
   }
 
   list(): StatusItem[] {

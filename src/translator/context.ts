@@ -23,6 +23,7 @@ export class Context {
 
   /** One diagnostic per distinct problem, however many routes or listeners run into it. */
   report(severity: Severity, ref: ObjectRef, field: string | undefined, message: string, expected?: string): void {
+    this.memo?.onReport(severity, ref, field, message, expected);
     const key = `${severity}\u0000${ref.group}/${ref.kind}/${ref.namespace ?? ""}/${ref.name}\u0000${field ?? ""}\u0000${message}`;
     if (this.reported.has(key)) return;
     this.reported.add(key);

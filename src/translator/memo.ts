@@ -1,0 +1,269 @@
+// Memoised translation: what translate() computed for an HTTPRoute, a virtual host and their
+// canonical copies is reused by the next translate() when it would compute the same thing again.
+//
+// The rule that keeps this exact: a route's translation (compile, parent attachment, status,
+// diagnostics, the clusters it resolves) depends only on the route object and on the objects that
+// are not HTTPRoutes (Gateways, Services, Backends, grants, namespaces, policies ...: "the
+// environment"). So while the environment is unchanged, an HTTPRoute object seen last time (the
+// same object: the file provider keeps unchanged objects' identity) gets last time's results, with
+// their side effects replayed in the same order. Any change to the environment drops everything.
+// A virtual host whose ordered route entries are the same compiled pieces as last time is last
+// time's object, unless policies exist (their appliers write into the routes as they are built).
+// Objects handed to translate() with a memo must not be changed afterwards.
+import type { IrCluster, IrVirtualHost } from "../ir/types.js";
+import type { K8sObject, StatusEntry } from "../resources/types.js";
+import type { Attachment } from "./attachment.js";
+import type { Context } from "./context.js";
+import type { GatewayState } from "./gateways.js";
+import { compareHostSpecificity } from "./hostnames.js";
+import type { HTTPRouteItem } from "./kinds.js";
+import type { CompiledRoute } from "./routes.js";
+import { canonicalJson, cmpStr } from "./util.js";
+
+/** What the HTTPRoute loop produces for one route. */
+export interface RouteOutcome {
+  attachments: Attachment[];
+  /** null: the route has none of our Gateways as parent (no status). */
+  status: StatusEntry | null;
+}
+
+type Report = Parameters<Context["report"]>;
+
+interface RouteRecord {
+  /** Every ctx.report() call the route made, replayed through report() (which drops repeats). */
+  reports: Report[];
+  clusters: [string, IrCluster][];
+  compiled: CompiledRoute | null;
+  /** Attachments by gateway key and listener position (listener states are rebuilt each time). */
+  attachments: { gateway: string; listener: number; hostnames: string[] }[];
+  status: StatusEntry | null;
+}
+
+interface VhostRecord {
+  /** Ordered entries: compiled route, rule index, match index. */
+  entries: unknown[];
+  vhost: IrVirtualHost;
+}
+
+/** A Map that logs the keys looked up while a route is translated (the clusters it resolves). */
+export class RecordingMap<K, V> extends Map<K, V> {
+  log: K[] | null = null;
+
+  override has(k: K): boolean {
+    this.log?.push(k);
+    return super.has(k);
+  }
+
+  override get(k: K): V | undefined {
+    this.log?.push(k);
+    return super.get(k);
+  }
+}
+
+function isHttpRoute(o: K8sObject): boolean {
+  return o.kind === "HTTPRoute" && typeof o.apiVersion === "string" && o.apiVersion.startsWith("gateway.networking.k8s.io/");
+}
+
+export class TranslateMemo {
+  private env: K8sObject[] = [];
+  private envSame = false;
+  private routes = new Map<K8sObject, RouteRecord>();
+  private nextRoutes = new Map<K8sObject, RouteRecord>();
+  private vhosts = new Map<string, VhostRecord>();
+  private nextVhosts = new Map<string, VhostRecord>();
+  private hostOrder = new Map<string, string[]>();
+  private readonly copies = new WeakMap<object, object>();
+  private readonly stable = new WeakSet<object>();
+  private readonly sharedCopies = new WeakSet<object>();
+  private vhostReuse = false;
+  private reports: Report[] | null = null;
+  /** A translate() that began and did not end (it threw): its records are not to be trusted. */
+  private open = false;
+  /** Counters for tests and the change profile: what the last translate() reused. */
+  stats = { routesReused: 0, routesTranslated: 0, vhostsReused: 0, vhostsBuilt: 0 };
+
+  /** Starts a translate(): decides whether last time's route results are still valid. */
+  begin(objects: K8sObject[]): void {
+    const env: K8sObject[] = [];
+    for (const o of objects) if (o && typeof o === "object" && !isHttpRoute(o)) env.push(o);
+    this.envSame = !this.open && sameObjects(this.env, env);
+    this.env = env;
+    this.open = true;
+    if (!this.envSame) {
+      this.routes.clear();
+      this.vhosts.clear();
+    }
+    this.nextRoutes = new Map();
+    this.nextVhosts = new Map();
+    this.stats = { routesReused: 0, routesTranslated: 0, vhostsReused: 0, vhostsBuilt: 0 };
+  }
+
+  /** Called once the index is built: virtual hosts are reused only when no policy can write into routes. */
+  indexed(policyCount: number): void {
+    this.vhostReuse = policyCount === 0;
+  }
+
+  /** Ends a translate(): only what this one used is kept for the next. */
+  end(): void {
+    this.open = false;
+    this.routes = this.nextRoutes;
+    this.vhosts = this.nextVhosts;
+  }
+
+  newClusterMap(): Map<string, IrCluster> {
+    return new RecordingMap<string, IrCluster>();
+  }
+
+  /** The HTTPRoute loop body for one route: last time's outcome replayed, or `run` recorded. */
+  route(ctx: Context, route: HTTPRouteItem, gateways: Map<string, GatewayState>, run: () => RouteOutcome | null): RouteOutcome | null {
+    const prev = this.routes.get(route.obj);
+    if (prev) {
+      this.nextRoutes.set(route.obj, prev);
+      this.stats.routesReused++;
+      return replay(ctx, prev, gateways);
+    }
+    this.stats.routesTranslated++;
+    const clusters = ctx.clusters as RecordingMap<string, IrCluster>;
+    const reports: Report[] = [];
+    const log: string[] = [];
+    clusters.log = log;
+    this.reports = reports;
+    let out: RouteOutcome | null;
+    try {
+      out = run();
+    } finally {
+      clusters.log = null;
+      this.reports = null;
+    }
+    const rec: RouteRecord = {
+      reports,
+      clusters: [...new Set(log)].filter((n) => Map.prototype.has.call(clusters, n)).map((n) => [n, Map.prototype.get.call(clusters, n) as IrCluster]),
+      compiled: out?.attachments[0]?.route ?? null,
+      attachments: [],
+      status: out?.status ?? null,
+    };
+    for (const a of out?.attachments ?? []) {
+      rec.attachments.push({ gateway: `${a.listener.gateway.item.namespace}/${a.listener.gateway.item.name}`, listener: a.listener.gateway.listeners.indexOf(a.listener), hostnames: a.hostnames });
+    }
+    if (rec.status) this.stable.add(rec.status);
+    this.nextRoutes.set(route.obj, rec);
+    return out;
+  }
+
+  /** Called by Context.report(): records the call while a route is being translated. */
+  onReport(...args: Report): void {
+    this.reports?.push(args);
+  }
+
+  /** Hostnames of one gateway listener, most specific first: last order patched when it is close. */
+  sortedHosts(listenerKey: string, hosts: Iterable<string>): string[] {
+    const want = new Set(hosts);
+    const prev = this.hostOrder.get(listenerKey);
+    let out: string[];
+    if (!prev || want.size < 64) out = [...want].sort(compareHostSpecificity);
+    else {
+      out = prev.filter((h) => want.has(h));
+      const have = new Set(out);
+      const added = [...want].filter((h) => !have.has(h));
+      if (added.length > 16) out = [...want].sort(compareHostSpecificity);
+      // compareHostSpecificity is a total order on distinct names: inserting gives the sorted list.
+      else for (const h of added) out.splice(lowerBound(out, h), 0, h);
+    }
+    this.hostOrder.set(listenerKey, out);
+    return out;
+  }
+
+  /** A virtual host built from these ordered entries: last time's object when they are the same. */
+  vhost(listenerKey: string, hostname: string, entries: unknown[], build: () => IrVirtualHost): IrVirtualHost {
+    const key = `${listenerKey}\0${hostname}`;
+    if (this.vhostReuse) {
+      const prev = this.vhosts.get(key);
+      if (prev && prev.entries.length === entries.length && prev.entries.every((e, i) => e === entries[i])) {
+        this.nextVhosts.set(key, prev);
+        this.stats.vhostsReused++;
+        return prev.vhost;
+      }
+    }
+    this.stats.vhostsBuilt++;
+    const vhost = build();
+    if (this.vhostReuse) {
+      this.stable.add(vhost);
+      this.nextVhosts.set(key, { entries, vhost });
+    }
+    return vhost;
+  }
+
+  /** canonicalize() with the canonical copies of reused objects kept: same output, less work. */
+  canonicalize<T>(value: T): T {
+    return this.sortKeys(value) as T;
+  }
+
+  private sortKeys(value: unknown): unknown {
+    if (value === null || typeof value !== "object") return value;
+    const hit = this.copies.get(value);
+    if (hit !== undefined) return hit;
+    let out: unknown;
+    if (Array.isArray(value)) out = value.map((v) => this.sortKeys(v));
+    else {
+      const src = value as Record<string, unknown>;
+      const o: Record<string, unknown> = {};
+      for (const k of Object.keys(src).sort(cmpStr)) {
+        const v = src[k];
+        if (v !== undefined) o[k] = this.sortKeys(v);
+      }
+      out = o;
+    }
+    if (this.stable.has(value)) {
+      this.copies.set(value, out as object);
+      this.sharedCopies.add(out as object);
+    }
+    return out;
+  }
+
+  /**
+   * True for an output object that later translate() calls may return again (the same object, as
+   * long as its inputs do not change): callers can cache what they derive from it by identity.
+   */
+  isShared(o: object): boolean {
+    return this.sharedCopies.has(o);
+  }
+}
+
+function replay(ctx: Context, rec: RouteRecord, gateways: Map<string, GatewayState>): RouteOutcome | null {
+  for (const r of rec.reports) ctx.report(...r);
+  for (const [name, cluster] of rec.clusters) if (!ctx.clusters.has(name)) ctx.clusters.set(name, cluster);
+  if (!rec.status) return null;
+  const attachments: Attachment[] = [];
+  for (const a of rec.attachments) {
+    const listener = gateways.get(a.gateway)!.listeners[a.listener]!;
+    // attachRoute's side effect on the listener's status.
+    listener.attachedRoutes++;
+    attachments.push({ listener, route: rec.compiled!, hostnames: a.hostnames });
+  }
+  return { attachments, status: rec.status };
+}
+
+function lowerBound(sorted: string[], h: string): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareHostSpecificity(sorted[mid]!, h) < 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Same objects, by identity, or by content for the ones that are new objects (e.g. made-up namespaces). */
+function sameObjects(prev: K8sObject[], next: K8sObject[]): boolean {
+  if (prev.length !== next.length) return false;
+  const before = new Set(prev);
+  const after = new Set(next);
+  const gone = prev.filter((o) => !after.has(o));
+  const added = next.filter((o) => !before.has(o));
+  if (gone.length !== added.length) return false;
+  if (gone.length === 0) return true;
+  const a = gone.map(canonicalJson).sort(cmpStr);
+  const b = added.map(canonicalJson).sort(cmpStr);
+  return a.every((x, i) => x === b[i]);
+}

@@ -1,0 +1,50 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { CanonicalTextCache } from "../../../src/control/config-text.js";
+import { canonicalJson } from "../../../src/util/canonical-json.js";
+
+function rng(seed: number): () => number {
+  let s = seed >>> 0;
+  return () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32);
+}
+
+function value(rand: () => number, depth: number): unknown {
+  const r = rand();
+  if (depth > 3 || r < 0.3) return [null, 0, -1.5, "a\"b", "ü", true, false, undefined, 1e21][Math.floor(rand() * 9)];
+  if (r < 0.6) return Array.from({ length: Math.floor(rand() * 4) }, () => value(rand, depth + 1));
+  const o: Record<string, unknown> = {};
+  for (let i = Math.floor(rand() * 5); i > 0; i--) o[["b", "a", "ab", "Z", "é", "a1", "_"][Math.floor(rand() * 7)]!] = value(rand, depth + 1);
+  return o;
+}
+
+test("cached canonical text equals canonicalJson, with and without shared parts, on every call", () => {
+  const rand = rng(5);
+  for (let i = 0; i < 300; i++) {
+    const v = { v: value(rand, 0) };
+    const shared = new WeakSet<object>();
+    // Mark some nested canonical objects as shared, the way the translator's memo does.
+    const c = new CanonicalTextCache((o) => shared.has(o));
+    const canon = c.canonical(v);
+    const walk = (x: unknown): void => {
+      if (x && typeof x === "object") {
+        if (rand() < 0.3) shared.add(x);
+        for (const y of Object.values(x)) walk(y);
+      }
+    };
+    walk(canon);
+    const want = canonicalJson(v);
+    assert.equal(c.text(canon), want);
+    assert.equal(c.text(canon), want, "second call, from the cache");
+    // (Integer-like keys would be reordered by any JS object; the IR has none.)
+    assert.equal(JSON.stringify(canon), want, "canonical() has sorted keys and no undefined members");
+  }
+});
+
+test("a shared object is taken as it is: its text is cached by identity", () => {
+  const shared = { b: 1, a: 2 };
+  const c = new CanonicalTextCache((o) => o === shared);
+  assert.equal(c.canonical({ x: shared }).x, shared);
+  assert.equal(c.text({ x: shared }), '{"x":{"a":2,"b":1}}');
+  shared.b = 5; // a shared object must never change; if it does, the cached text shows it
+  assert.equal(c.text({ x: shared }), '{"x":{"a":2,"b":1}}');
+});
