@@ -16,6 +16,8 @@ export interface CompiledL4Route {
 
 /** What the SNI of a TLS connection selects. */
 export interface SniMatch {
+  /** How the Gateway listener the SNI selected serves it; null: no listener matched. */
+  mode: "passthrough" | "terminate" | null;
   route: CompiledL4Route | null;
   /** mode Terminate: the certificates to answer with; null: passthrough. */
   terminate: TlsSelector | null;
@@ -67,7 +69,7 @@ interface CompiledGatewayListener {
   terminate: TlsSelector | null;
 }
 
-const NO_MATCH: SniMatch = { route: null, terminate: null };
+const NO_MATCH: SniMatch = { mode: null, route: null, terminate: null };
 
 export function compileL4Listener(l: IrL4Listener): CompiledL4Listener {
   // One compiled route (picker + counters) per route name, shared by the flat and per-listener views.
@@ -86,11 +88,11 @@ export function compileL4Listener(l: IrL4Listener): CompiledL4Listener {
   const gateways: CompiledGatewayListener[] = (l.gatewayListeners ?? []).map((g) => compileGatewayListener(g, compileRoute));
   const forSni =
     l.gatewayListeners === undefined
-      ? (serverName: string | null): SniMatch => ({ route: flatTable.lookup(serverName), terminate: null })
+      ? (serverName: string | null): SniMatch => ({ mode: "passthrough", route: flatTable.lookup(serverName), terminate: null })
       : (serverName: string | null): SniMatch => {
           for (const g of gateways) {
             if (g.matches === null || (serverName !== null && g.matches(serverName))) {
-              return { route: g.table.lookup(serverName), terminate: g.terminate };
+              return { mode: g.terminate ? "terminate" : "passthrough", route: g.table.lookup(serverName), terminate: g.terminate };
             }
           }
           return NO_MATCH;

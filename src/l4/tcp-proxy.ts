@@ -69,7 +69,7 @@ export class TcpL4Server {
       client.pause();
       // Not a ClientHello, or none in time: nothing to route by.
       if (m === null) return this.refuse(client, s, l.stats.badHello, "bad_hello");
-      s.tls = m.terminate ? "terminate" : "passthrough";
+      s.tls = m.mode;
       // No route for this name: close without answering (no certificate to alert with in passthrough;
       // in Terminate, refusing before the handshake tells the client the same, sooner).
       if (m.route === null) return this.refuse(client, s, l.stats.noRoute, "no_route");
