@@ -6,6 +6,7 @@ import { condition, sortConditions } from "./conditions.js";
 import { type Context, refOfItem } from "./context.js";
 import type { GatewayState, ListenerState } from "./gateways.js";
 import { effectiveHostnames } from "./hostnames.js";
+import type { GRPCRouteItem } from "./grpc-routes.js";
 import { GW_GROUP, type HTTPRouteItem } from "./kinds.js";
 import type { CompiledRoute } from "./routes.js";
 import { selectorMismatch } from "./selectors.js";
@@ -24,7 +25,7 @@ export interface ParentStatus {
 }
 
 /** The parentRefs of a route that name one of our Gateways, with that Gateway. */
-export function ourParents(route: HTTPRouteItem, gateways: Map<string, GatewayState>): { index: number; ref: IParentReference; gateway: GatewayState }[] {
+export function ourParents(route: HTTPRouteItem | GRPCRouteItem, gateways: Map<string, GatewayState>): { index: number; ref: IParentReference; gateway: GatewayState }[] {
   const out: { index: number; ref: IParentReference; gateway: GatewayState }[] = [];
   const seen = new Set<string>();
   (route.typed.spec?.parentRefs ?? []).forEach((ref, index) => {
@@ -75,6 +76,7 @@ export function attachRoute(
   parents: { index: number; ref: IParentReference; gateway: GatewayState }[],
 ): { statuses: ParentStatus[]; attachments: Attachment[] } {
   const item = route.item;
+  const kind = route.kind ?? "HTTPRoute";
   const gen = item.generation;
   const statuses: ParentStatus[] = [];
   const attachments: Attachment[] = [];
@@ -95,8 +97,8 @@ export function attachRoute(
     } else {
       const why: string[] = [];
       const allowed = selected.filter((l) => {
-        if (!l.supportedKinds.some((k) => k.group === GW_GROUP && k.kind === "HTTPRoute")) {
-          why.push(`listener ${l.name} does not allow HTTPRoute`);
+        if (!l.supportedKinds.some((k) => k.group === GW_GROUP && k.kind === kind)) {
+          why.push(`listener ${l.name} does not allow ${kind}`);
           return false;
         }
         const nsWhy = namespaceAllowed(ctx, l, item.namespace);

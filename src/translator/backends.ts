@@ -3,6 +3,7 @@
 import type { IBackendObjectReference } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/BackendObjectReference";
 import type { IServicePort } from "kubernetes-models/v1/ServicePort";
 import type { IrCluster, IrEndpoint } from "../ir/types.js";
+import { backendTls } from "./backend-tls.js";
 import type { Context } from "./context.js";
 import { GW_GROUP, SLUICE_GROUP, type BackendSpec, type Item } from "./kinds.js";
 import { referencePermitted } from "./reference-grants.js";
@@ -22,6 +23,17 @@ function serviceProtocol(appProtocol: string | undefined): Protocol | undefined 
   if (appProtocol === "kubernetes.io/h2c") return "h2c";
   if (appProtocol === "kubernetes.io/ws") return "ws";
   return undefined;
+}
+
+/**
+ * gRPC needs HTTP/2: a GRPCRoute backend whose port names no protocol is spoken to over HTTP/2
+ * (the spec lets the route type imply it). Such clusters get their own name, since an HTTPRoute to
+ * the same port speaks HTTP/1.1.
+ */
+function inferredForRoute(routeKind: string, appProtocol: string | undefined, protocol: Protocol): { protocol: Protocol; suffix: string } {
+  if (routeKind !== "GRPCRoute" || protocol === "h2c") return { protocol, suffix: "" };
+  if (appProtocol === undefined || appProtocol === "" || appProtocol.toLowerCase() === "https") return { protocol: "h2c", suffix: "/grpc" };
+  return { protocol, suffix: "" };
 }
 
 /** Backend appProtocols (the loader admits the same two values). */
@@ -97,10 +109,10 @@ export function checkBackendRef(
 export function resolveBackendRef(ctx: Context, routeKind: string, routeNs: string, ref: IBackendObjectReference): BackendResolution {
   const t = checkBackendRef(ctx, routeKind, routeNs, ref);
   if (!t.ok) return t;
-  return t.isService ? resolveService(ctx, t.ns, ref.name, ref.port) : resolveBackend(ctx, t.ns, ref.name);
+  return t.isService ? resolveService(ctx, t.ns, ref.name, ref.port, routeKind) : resolveBackend(ctx, t.ns, ref.name, routeKind);
 }
 
-function resolveService(ctx: Context, ns: string, name: string, port: number | undefined): BackendResolution {
+function resolveService(ctx: Context, ns: string, name: string, port: number | undefined, routeKind: string): BackendResolution {
   const id = `${ns}/${name}`;
   const svc = ctx.index.services.get(id);
   if (!svc) return { ok: false, reason: "BackendNotFound", message: `Service ${id} not found`, expected: "an existing Service" };
@@ -113,22 +125,28 @@ function resolveService(ctx: Context, ns: string, name: string, port: number | u
     const have = (spec.ports ?? []).map((p) => p.port).join(", ");
     return { ok: false, reason: "BackendNotFound", message: `Service ${id} has no port ${port}`, expected: `one of its ports${have ? ` (${have})` : ""}` };
   }
-  const protocol = serviceProtocol(servicePort?.appProtocol);
-  if (!protocol || (servicePort?.protocol !== undefined && servicePort.protocol !== "TCP")) {
+  let declared = serviceProtocol(servicePort?.appProtocol);
+  // appProtocol https is spoken only with a BackendTLSPolicy saying how to verify the backend.
+  const tls = backendTls(ctx, "Service", ns, name, servicePort?.name);
+  if (!declared && tls && servicePort?.appProtocol?.toLowerCase() === "https") declared = "http1";
+  if (!declared || (servicePort?.protocol !== undefined && servicePort.protocol !== "TCP")) {
     return {
       ok: false,
       reason: "UnsupportedProtocol",
       message: `Service ${id} port ${port} uses ${servicePort?.appProtocol ? `appProtocol ${servicePort.appProtocol}` : `protocol ${servicePort?.protocol}`}`,
-      expected: "TCP with no appProtocol, http, kubernetes.io/h2c or kubernetes.io/ws",
+      expected: "TCP with no appProtocol, http, kubernetes.io/h2c or kubernetes.io/ws (https with a BackendTLSPolicy targeting the port)",
     };
   }
-  const clusterName = `service/${ns}/${name}/${port}`;
+  const { protocol, suffix } = inferredForRoute(routeKind, servicePort?.appProtocol, declared);
+  const clusterName = `service/${ns}/${name}/${port}${suffix}`;
   if (!ctx.clusters.has(clusterName)) {
     const endpoints =
       spec.type === "ExternalName" && spec.externalName
         ? [{ address: spec.externalName, port, weight: 1 }]
         : sliceEndpoints(ctx.index.endpointSlices.get(id) ?? [], servicePort);
-    ctx.clusters.set(clusterName, { name: clusterName, protocol, endpoints });
+    const cluster: IrCluster = { name: clusterName, protocol, endpoints };
+    if (tls) cluster.tls = tls;
+    ctx.clusters.set(clusterName, cluster);
   }
   return { ok: true, cluster: clusterName };
 }
@@ -161,13 +179,13 @@ function sliceEndpoints(slices: Item<SliceLike>[], servicePort: IServicePort | u
 }
 
 /** Our Backend kind. A port on the backendRef is ignored: the endpoints carry their own ports. */
-function resolveBackend(ctx: Context, ns: string, name: string): BackendResolution {
+function resolveBackend(ctx: Context, ns: string, name: string, routeKind: string): BackendResolution {
   const id = `${ns}/${name}`;
   const be = ctx.index.backends.get(id);
   if (!be) return { ok: false, reason: "BackendNotFound", message: `Backend ${id} not found`, expected: "an existing Backend" };
   const spec: BackendSpec = be.typed.spec ?? {};
-  const protocol = backendProtocol(spec.appProtocols ?? []);
-  if (!protocol) {
+  const declared = backendProtocol(spec.appProtocols ?? []);
+  if (!declared) {
     return {
       ok: false,
       reason: "UnsupportedProtocol",
@@ -175,7 +193,8 @@ function resolveBackend(ctx: Context, ns: string, name: string): BackendResoluti
       expected: "kubernetes.io/h2c or kubernetes.io/ws (or none for HTTP/1.1)",
     };
   }
-  const clusterName = `backend/${ns}/${name}`;
+  const { protocol, suffix } = inferredForRoute(routeKind, (spec.appProtocols ?? [])[0], declared);
+  const clusterName = `backend/${ns}/${name}${suffix}`;
   if (!ctx.clusters.has(clusterName)) {
     const endpoints: IrEndpoint[] = [];
     for (const e of spec.endpoints ?? []) {
@@ -184,7 +203,10 @@ function resolveBackend(ctx: Context, ns: string, name: string): BackendResoluti
       else if (e.fqdn) endpoints.push({ address: e.fqdn.hostname.toLowerCase(), port: e.fqdn.port, weight });
       else if (e.unix) endpoints.push({ path: e.unix.path, weight });
     }
-    ctx.clusters.set(clusterName, { name: clusterName, protocol, endpoints: endpoints.sort(compareEndpoints) });
+    const cluster: IrCluster = { name: clusterName, protocol, endpoints: endpoints.sort(compareEndpoints) };
+    const tls = backendTls(ctx, "Backend", ns, name, undefined);
+    if (tls) cluster.tls = tls;
+    ctx.clusters.set(clusterName, cluster);
   }
   return { ok: true, cluster: clusterName };
 }

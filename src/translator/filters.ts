@@ -59,6 +59,8 @@ export function convertFilters(
   field: string,
   level: "rule" | "backendRef",
   problems: RefProblem[],
+  /** The referrer kind ReferenceGrants for mirror backends are checked against. */
+  routeKind: "HTTPRoute" | "GRPCRoute" = "HTTPRoute",
 ): ConvertedFilters {
   const out: ConvertedFilters = { filters: {}, redirect: null, unsupported: null };
   (list ?? []).forEach((f, i) => {
@@ -88,7 +90,7 @@ export function convertFilters(
       case "RequestMirror": {
         const m = f.requestMirror;
         if (!m) break;
-        const res = resolveBackendRef(ctx, "HTTPRoute", routeNs, m.backendRef);
+        const res = resolveBackendRef(ctx, routeKind, routeNs, m.backendRef);
         if (res.ok) {
           (out.filters.mirrors ??= []).push({ cluster: res.cluster, percent: mirrorPercent(m.percent, m.fraction) });
         } else {

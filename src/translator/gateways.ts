@@ -19,8 +19,8 @@ export interface RouteGroupKind {
 
 /** Route kinds a listener of each protocol can carry today. */
 const KINDS_BY_PROTOCOL = new Map<string, RouteGroupKind[]>([
-  ["HTTP", [{ group: GW_GROUP, kind: "HTTPRoute" }]],
-  ["HTTPS", [{ group: GW_GROUP, kind: "HTTPRoute" }]],
+  ["HTTP", [{ group: GW_GROUP, kind: "HTTPRoute" }, { group: GW_GROUP, kind: "GRPCRoute" }]],
+  ["HTTPS", [{ group: GW_GROUP, kind: "HTTPRoute" }, { group: GW_GROUP, kind: "GRPCRoute" }]],
   ...L4_KINDS_BY_PROTOCOL,
 ]);
 

@@ -6,6 +6,8 @@ import type { TranslateOptions, TranslateResult } from "./api.js";
 import { type Attachment, attachRoute, ourParents } from "./attachment.js";
 import { Context } from "./context.js";
 import { type GatewayState, gatewayStatus, translateGatewayClasses, translateGateways } from "./gateways.js";
+import { backendTlsStatuses } from "./backend-tls.js";
+import { settleKindConflicts, translateGrpcRoutes } from "./grpc-routes.js";
 import { buildConfig } from "./ir-build.js";
 import { GW_GROUP, type HTTPRouteItem, ResourceIndex } from "./kinds.js";
 import { isL4Protocol } from "./l4-listeners.js";
@@ -53,13 +55,18 @@ export function translate(objects: K8sObject[], opts: TranslateOptions): Transla
   const allGateways = new Set(index.gateways.map((g) => `${g.namespace}/${g.name}`));
 
   const attachments: Attachment[] = [];
+  const outcomes: RouteOutcome[] = [];
   for (const route of index.httpRoutes) {
     const run = (): RouteOutcome | null => httpRoute(ctx, route, byName, allGateways);
     const r = memo ? memo.route(ctx, route, byName, run) : run();
-    if (!r) continue;
+    if (r) outcomes.push(r);
+  }
+  outcomes.push(...translateGrpcRoutes(ctx, byName, allGateways));
+  for (const r of settleKindConflicts(ctx, outcomes)) {
     attachments.push(...r.attachments);
     if (r.status) statuses.push(r.status);
   }
+  statuses.push(...backendTlsStatuses(ctx, attachments));
   const l4Attachments = translateL4Routes(ctx, indexL4Routes(objects), byName, allGateways, statuses);
   for (const g of gateways) statuses.push(gatewayStatus(g));
 

@@ -25,9 +25,10 @@ interface Served {
 function irRoute(e: Entry, at: Served): IrRoute {
   const r = e.compiled.item;
   const rule = e.ruleData;
+  const kind = e.compiled.kind ?? "HTTPRoute";
   const route: IrRoute = {
-    name: `httproute/${r.namespace}/${r.name}/rule/${rule.index}/match/${e.matchIndex}`,
-    ref: { kind: "HTTPRoute", namespace: r.namespace, name: r.name, rule: rule.index, match: e.matchIndex },
+    name: `${kind.toLowerCase()}/${r.namespace}/${r.name}/rule/${rule.index}/match/${e.matchIndex}`,
+    ref: { kind, namespace: r.namespace, name: r.name, rule: rule.index, match: e.matchIndex },
     match: e.match,
     filters: rule.filters,
     action: rule.action,

@@ -5,10 +5,11 @@
 // PathPrefix (longest pattern first), as Envoy Gateway does: placed after prefixes, a regex would
 // never be reached on a host that has the usual PathPrefix "/" catch-all.
 import type { IrMatch } from "../ir/types.js";
-import { type HTTPRouteItem, compareAge } from "./kinds.js";
+import { type Item, compareAge } from "./kinds.js";
 
 export interface RankedMatch {
-  route: HTTPRouteItem;
+  /** An HTTPRoute or GRPCRoute (their matches are compared alike, see grpc-routes.ts). */
+  route: Item<unknown>;
   rule: number;
   matchIndex: number;
   match: IrMatch;

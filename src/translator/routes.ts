@@ -7,6 +7,7 @@ import { resolveBackendRef } from "./backends.js";
 import { type Context, refOfItem } from "./context.js";
 import { parseDuration } from "../resources/duration.js";
 import { convertFilters } from "./filters.js";
+import type { GRPCRouteItem } from "./grpc-routes.js";
 import type { HTTPRouteItem } from "./kinds.js";
 import { cmpStr } from "./util.js";
 
@@ -30,7 +31,9 @@ export interface CompiledRule {
 }
 
 export interface CompiledRoute {
-  item: HTTPRouteItem;
+  /** Absent: HTTPRoute. */
+  kind?: "HTTPRoute" | "GRPCRoute";
+  item: HTTPRouteItem | GRPCRouteItem;
   hostnames: string[];
   rules: CompiledRule[];
   /** In field order; the first ResolvedRefs problem gives the condition's reason. */
