@@ -8,6 +8,30 @@ export interface IrRouteSecurity {
   authorization?: IrAuthorization;
   basicAuth?: IrBasicAuth;
   apiKeyAuth?: IrApiKeyAuth;
+  jwt?: IrJwt;
+}
+
+export interface IrJwt {
+  /** Requests without a token pass (an invalid token is still refused). */
+  optional: boolean;
+  providers: IrJwtProvider[];
+}
+
+export interface IrJwtProvider {
+  name: string;
+  /** Required "iss"; also picks the provider for a token when several are configured. */
+  issuer?: string;
+  /** The token's "aud" must contain one of these (none: not checked). */
+  audiences: string[];
+  /** Exactly one of remoteJwks / localJwks. */
+  remoteJwks?: { uri: string; cacheDurationMs: number };
+  /** A JWKS document (JSON text). */
+  localJwks?: string;
+  /** Where the token is looked for; empty lists: the Authorization header with "Bearer ". */
+  extractFrom: { headers: { name: string; valuePrefix: string }[]; params: string[]; cookies: string[] };
+  /** Claims copied to request headers (claim names may be dotted paths into objects). */
+  claimToHeaders: { header: string; claim: string }[];
+  clockSkewSeconds: number;
 }
 
 export interface IrCors {
@@ -43,8 +67,18 @@ export interface IrAuthorization {
 export interface IrAuthorizationRule {
   name: string;
   action: "Allow" | "Deny";
-  /** CIDRs the client address must be in (any); empty: any address. */
+  /** CIDRs the client address must be in (any); empty: any address. Every given condition must hold. */
   clientCIDRs: string[];
+  /** The request must carry a valid token of this provider with these scopes and claim values. */
+  jwt?: IrJwtPrincipal;
+}
+
+export interface IrJwtPrincipal {
+  provider: string;
+  /** All required; read from "scope" (space-separated) or "scp" (list or string), as IdPs issue them. */
+  scopes: string[];
+  /** Each claim must have one of the values (for a list claim: contain one). */
+  claims: { name: string; values: string[] }[];
 }
 
 export interface IrBasicAuth {

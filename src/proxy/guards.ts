@@ -34,6 +34,17 @@ export interface GuardRequest {
   addResponseHeader(name: string, value: string): void;
   /** Replaces the query string sent upstream (without "?"; "" drops it), e.g. to strip a credential. */
   replaceUpstreamQuery(query: string): void;
+  /** Who the request is, as established by the authentication guards that ran before. */
+  readonly principal: Principal;
+}
+
+/** Identities authentication guards establish, for later guards (authorization, rate limits). */
+export interface Principal {
+  jwt?: { provider: string; claims: Record<string, unknown> };
+  /** API key client id. */
+  clientId?: string;
+  /** Basic auth user. */
+  user?: string;
 }
 
 /** A response the gateway sends instead of forwarding. */
@@ -59,6 +70,7 @@ export class GuardRun implements GuardRequest {
   responseAdd: string[] | null = null;
   /** null: the request's own query goes upstream. */
   upstreamQuery: string | null = null;
+  readonly principal: Principal = {};
 
   constructor(
     readonly req: Req,

@@ -27,6 +27,7 @@ class ApiKeyGuard implements RequestGuard {
     if (found === null) return MISSING;
     const client = this.clients.get(digest(found.key));
     if (client === undefined) return INVALID;
+    g.principal.clientId = client;
     if (this.cfg.forwardClientIdHeader) g.setUpstreamHeader(this.cfg.forwardClientIdHeader, client);
     if (this.cfg.sanitize) this.strip(g, found);
     return null;

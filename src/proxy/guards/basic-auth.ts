@@ -42,6 +42,7 @@ class BasicAuthGuard implements RequestGuard {
   }
 
   private pass(g: GuardRequest, user: string): null {
+    g.principal.user = user;
     if (this.cfg.forwardUsernameHeader) g.setUpstreamHeader(this.cfg.forwardUsernameHeader, user);
     return null;
   }

@@ -4,3 +4,4 @@ import "./cors.js";
 import "./authorization.js";
 import "./basic-auth.js";
 import "./api-key.js";
+import "./jwt.js";

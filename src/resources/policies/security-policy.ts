@@ -29,6 +29,41 @@ const SECRET_REF = {
 
 const HEADER_NAME = { type: "string", pattern: "^[A-Za-z0-9!#$%&'*+.^_`|~-]+$" } as const;
 
+/** JWT providers (Envoy Gateway's shape; clockSkew is ours, Envoy's default of 60 s when unset). */
+const JWT = {
+  type: "object",
+  required: ["providers"],
+  properties: {
+    optional: { type: "boolean" },
+    providers: {
+      type: "array",
+      minItems: 1,
+      maxItems: 4,
+      items: {
+        type: "object",
+        required: ["name"],
+        properties: {
+          name: { type: "string", minLength: 1, maxLength: 253 },
+          issuer: { type: "string", minLength: 1 },
+          audiences: { type: "array", items: { type: "string", minLength: 1 } },
+          remoteJWKS: { type: "object", required: ["uri"], properties: { uri: { type: "string", pattern: "^https?://" }, cacheDuration: DURATION_SCHEMA } },
+          localJWKS: { type: "object", required: ["type", "inline"], properties: { type: { type: "string", enum: ["Inline"] }, inline: { type: "string", minLength: 2 } } },
+          claimToHeaders: { type: "array", items: { type: "object", required: ["header", "claim"], properties: { header: HEADER_NAME, claim: { type: "string", minLength: 1 } } } },
+          extractFrom: {
+            type: "object",
+            properties: {
+              headers: { type: "array", items: { type: "object", required: ["name"], properties: { name: HEADER_NAME, valuePrefix: { type: "string" } } } },
+              params: { type: "array", items: { type: "string", minLength: 1 } },
+              cookies: { type: "array", items: { type: "string", minLength: 1 } },
+            },
+          },
+          clockSkew: DURATION_SCHEMA,
+        },
+      },
+    },
+  },
+} as const;
+
 /** Allow/deny by client address (IP allow/deny lists); the first matching rule decides. */
 const AUTHORIZATION = {
   type: "object",
@@ -42,7 +77,21 @@ const AUTHORIZATION = {
         properties: {
           name: { type: "string", minLength: 1 },
           action: { type: "string", enum: ["Allow", "Deny"] },
-          principal: { type: "object", properties: { clientCIDRs: { type: "array", minItems: 1, items: { type: "string" } } } },
+          principal: {
+            type: "object",
+            properties: {
+              clientCIDRs: { type: "array", minItems: 1, items: { type: "string" } },
+              jwt: {
+                type: "object",
+                required: ["provider"],
+                properties: {
+                  provider: { type: "string", minLength: 1 },
+                  scopes: { type: "array", items: { type: "string", minLength: 1 } },
+                  claims: { type: "array", items: { type: "object", required: ["name", "values"], properties: { name: { type: "string", minLength: 1 }, valueType: { type: "string", enum: ["String", "StringArray"] }, values: { type: "array", minItems: 1, items: { type: "string" } } } } },
+                },
+              },
+            },
+          },
         },
       },
     },
@@ -77,7 +126,7 @@ export const SECURITY_POLICY: PolicyKindSpec = {
   targets: [TARGET_GATEWAY, TARGET_HTTPROUTE, TARGET_GRPCROUTE],
   sections: {
     cors: { scope: "route", schema: CORS },
-    jwt: { scope: "route", schema: OBJ },
+    jwt: { scope: "route", schema: JWT },
     oidc: { scope: "route", schema: OBJ },
     apiKeyAuth: { scope: "route", schema: API_KEY_AUTH },
     basicAuth: { scope: "route", schema: BASIC_AUTH },
@@ -85,8 +134,37 @@ export const SECURITY_POLICY: PolicyKindSpec = {
     authorization: { scope: "route", schema: AUTHORIZATION },
   },
   check(obj, rep) {
+    const providers = asArr(asObj(asObj(obj.spec)?.jwt)?.providers);
+    const names = new Set<string>();
+    providers.forEach((raw, i) => {
+      const p = asObj(raw);
+      if (!p) return;
+      const at = ["spec", "jwt", "providers", i];
+      if (typeof p.name === "string") {
+        if (names.has(p.name)) rep.error([...at, "name"], `provider name ${quote(p.name)} is used twice`, "a distinct name per provider");
+        names.add(p.name);
+      }
+      const remote = p.remoteJWKS !== undefined;
+      const local = p.localJWKS !== undefined;
+      if (remote === local) rep.error(at, remote ? "both remoteJWKS and localJWKS are set" : "neither remoteJWKS nor localJWKS is set", "exactly one of remoteJWKS {uri} or localJWKS {type: Inline, inline}");
+      const inline = asObj(p.localJWKS)?.inline;
+      if (typeof inline === "string") {
+        let keys: unknown;
+        try {
+          keys = (JSON.parse(inline) as { keys?: unknown }).keys;
+        } catch (e) {
+          rep.error([...at, "localJWKS", "inline"], `not valid JSON: ${(e as Error).message}`, 'a JWKS document: {"keys": [ ... ]}');
+          return;
+        }
+        if (!Array.isArray(keys) || keys.length === 0) rep.error([...at, "localJWKS", "inline"], "the JWKS has no keys", 'a JWKS document: {"keys": [ ... ]} with at least one key');
+      }
+    });
     const rules = asArr(asObj(asObj(obj.spec)?.authorization)?.rules);
     rules.forEach((r, i) => {
+      const pr = asObj(asObj(asObj(r)?.principal)?.jwt)?.provider;
+      if (typeof pr === "string" && !names.has(pr)) {
+        rep.error(["spec", "authorization", "rules", i, "principal", "jwt", "provider"], `no JWT provider named ${quote(pr)} in this policy`, names.size ? `one of ${[...names].map((n) => quote(n)).join(", ")}` : "a provider defined under spec.jwt.providers");
+      }
       asArr(asObj(asObj(r)?.principal)?.clientCIDRs).forEach((c, j) => {
         if (typeof c === "string" && !validCidr(c)) {
           rep.error(["spec", "authorization", "rules", i, "principal", "clientCIDRs", j], `${quote(c)} is not a CIDR`, 'an address/prefix such as "10.0.0.0/8", "192.168.1.7/32" or "2001:db8::/32"');

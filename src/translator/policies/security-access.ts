@@ -1,6 +1,8 @@
-// SecurityPolicy authorization (allow/deny by client address), basicAuth and apiKeyAuth -> IR.
+// SecurityPolicy authorization (allow/deny by client address and JWT identity), jwt, basicAuth and
+// apiKeyAuth -> IR.
 // The client address comes from the listener's ClientTrafficPolicy clientIPDetection.
-import type { IrApiKeyAuth, IrAuthorization, IrBasicAuth, IrRouteSecurity } from "../../ir/types.js";
+import type { IrApiKeyAuth, IrAuthorization, IrAuthorizationRule, IrBasicAuth, IrJwt, IrRouteSecurity } from "../../ir/types.js";
+import { parseDuration } from "../../resources/duration.js";
 import type { Context } from "../context.js";
 import type { PolicyItem } from "../kinds.js";
 import { policySecret, type SecretRef } from "../secrets.js";
@@ -9,7 +11,11 @@ import { registerApplier } from "./registry.js";
 
 interface AuthorizationSpec {
   defaultAction?: "Allow" | "Deny";
-  rules?: { name?: string; action: "Allow" | "Deny"; principal?: { clientCIDRs?: string[] } }[];
+  rules?: {
+    name?: string;
+    action: "Allow" | "Deny";
+    principal?: { clientCIDRs?: string[]; jwt?: { provider: string; scopes?: string[]; claims?: { name: string; values: string[] }[] } };
+  }[];
 }
 interface BasicAuthSpec {
   users: SecretRef;
@@ -22,14 +28,60 @@ interface ApiKeyAuthSpec {
   sanitize?: boolean;
 }
 
+interface JwtSpec {
+  optional?: boolean;
+  providers: {
+    name: string;
+    issuer?: string;
+    audiences?: string[];
+    remoteJWKS?: { uri: string; cacheDuration?: string };
+    localJWKS?: { inline: string };
+    claimToHeaders?: { header: string; claim: string }[];
+    extractFrom?: { headers?: { name: string; valuePrefix?: string }[]; params?: string[]; cookies?: string[] };
+    clockSkew?: string;
+  }[];
+}
+
 const KIND = "SecurityPolicy";
+/** Envoy's defaults: JWKS cached 5 minutes, 60 s of clock skew. */
+const JWKS_CACHE_MS = 300_000;
+const CLOCK_SKEW_S = 60;
+
+function jwtOf(s: AppliedSection): IrJwt {
+  const spec = s.value as JwtSpec;
+  return {
+    optional: spec.optional === true,
+    providers: spec.providers.map((p) => {
+      const out: IrJwt["providers"][number] = {
+        name: p.name,
+        audiences: [...(p.audiences ?? [])],
+        extractFrom: {
+          headers: (p.extractFrom?.headers ?? []).map((h) => ({ name: h.name.toLowerCase(), valuePrefix: h.valuePrefix ?? "" })),
+          params: [...(p.extractFrom?.params ?? [])],
+          cookies: [...(p.extractFrom?.cookies ?? [])],
+        },
+        claimToHeaders: (p.claimToHeaders ?? []).map((c) => ({ header: c.header.toLowerCase(), claim: c.claim })),
+        clockSkewSeconds: p.clockSkew !== undefined ? Math.floor((parseDuration(p.clockSkew) ?? 0) / 1000) : CLOCK_SKEW_S,
+      };
+      if (p.issuer !== undefined) out.issuer = p.issuer;
+      if (p.remoteJWKS) out.remoteJwks = { uri: p.remoteJWKS.uri, cacheDurationMs: p.remoteJWKS.cacheDuration !== undefined ? parseDuration(p.remoteJWKS.cacheDuration) ?? JWKS_CACHE_MS : JWKS_CACHE_MS };
+      if (p.localJWKS) out.localJwks = p.localJWKS.inline;
+      return out;
+    }),
+  };
+}
 
 function authorizationOf(s: AppliedSection, policies: PolicyIndex, scope: RouteScope): IrAuthorization {
   const spec = s.value as AuthorizationSpec;
   const out: IrAuthorization = {
     // Envoy Gateway's default: with rules and no defaultAction, what no rule allows is denied.
     defaultAction: spec.defaultAction ?? "Deny",
-    rules: (spec.rules ?? []).map((r, i) => ({ name: r.name ?? `rule-${i}`, action: r.action, clientCIDRs: [...(r.principal?.clientCIDRs ?? [])] })),
+    rules: (spec.rules ?? []).map((r, i) => {
+      const rule: IrAuthorizationRule = { name: r.name ?? `rule-${i}`, action: r.action, clientCIDRs: [...(r.principal?.clientCIDRs ?? [])] };
+      const j = r.principal?.jwt;
+      if (j) rule.jwt = { provider: j.provider, scopes: [...(j.scopes ?? [])], claims: (j.claims ?? []).map((c) => ({ name: c.name, values: [...c.values] })) };
+      return rule;
+    }),
   };
   const hops = (policies.listenerSections("ClientTrafficPolicy", scope.gateway, scope.listener).get("clientIPDetection")?.value as { xForwardedFor?: { numTrustedHops?: number } } | undefined)?.xForwardedFor?.numTrustedHops;
   if (hops !== undefined && hops > 0) out.clientIp = { xffTrustedHops: hops };
@@ -95,7 +147,7 @@ function report(ctx: Context, p: PolicyItem, field: string, message: string, exp
 
 registerApplier({
   kind: KIND,
-  sections: ["authorization", "basicAuth", "apiKeyAuth"],
+  sections: ["authorization", "basicAuth", "apiKeyAuth", "jwt"],
   route(ctx, policies, route, scope) {
     const sections = policies.sections(KIND, scope);
     const sec: IrRouteSecurity = {};
@@ -107,6 +159,8 @@ registerApplier({
       // An unusable user list must not open the route: nobody can log in.
       sec.basicAuth = b ?? { users: [] };
     }
+    const jwt = sections.get("jwt");
+    if (jwt) sec.jwt = jwtOf(jwt);
     const keys = sections.get("apiKeyAuth");
     if (keys) {
       const k = apiKeyAuthOf(ctx, keys);
