@@ -22,6 +22,7 @@ const COMMANDS: Record<string, (argv: string[]) => Promise<number>> = {
   validate: async (argv) => (await import("./validate.js")).validateCommand(argv),
   status: async (argv) => (await import("./status.js")).statusCommand(argv),
   doctor: async (argv) => (await import("./doctor.js")).doctorCommand(argv),
+  observe: async (argv) => (await import("./observe.js")).observeCommand(argv),
   version: versionCommand,
 };
 

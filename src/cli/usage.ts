@@ -8,6 +8,7 @@ Commands:
   validate   Check a configuration folder and print every error and warning
   status     Print each resource with its status conditions (from a running gateway)
   doctor     Report what the kernel and privileges allow for the eBPF data path
+  observe    Print the flow stream of a running gateway (kernel, L4 and HTTP flows)
   version    Print the version
 
 Options:
@@ -78,4 +79,34 @@ mounts, BTF, the system libbpf, and whether a trivial program and the edge-polic
 Options:
   -o, --output FORMAT   text or json (default: text)
   -h, --help            Show this help
+`;
+
+export const OBSERVE_USAGE = `Usage: sluice observe [options]
+
+Prints the flow stream of a running gateway, live, from its admin server (GET /flows):
+  kernel  edge network policy events: a new flow (first allowed packet of a 5-tuple) or a drop
+          (per 5-tuple, at most one event a second, counting the packets dropped since the last)
+  l4      one record per TCP / TLS passthrough connection or UDP session, when it ends
+  l7      one record per HTTP request, when it ends
+Verdicts: forwarded, dropped (policy drop, no route, or refused by the gateway with 4xx/5xx),
+answered (redirects, direct responses), error (the backend could not be reached).
+
+Filters may be repeated (any value matches) and combined (all must match):
+      --from X          Source: a CIDR or address, or the name of the listener the flow came in on
+      --to X            Destination: a CIDR or address, or a listener, route or backend name
+      --verdict V       forwarded, dropped, answered or error
+      --port P          Source or destination port (for HTTP, the listener's port)
+      --protocol P      tcp, udp, icmp, ... or http, tls
+A name matches when its "/"-separated parts appear in the full name: "web", "default/web" and
+"httproute/default/web" all match route "httproute/default/web/rule/0/match/0".
+
+Options:
+      --admin URL       Admin server URL (default: http://127.0.0.1:9901)
+      --last N          First print the N most recent matching flows (default 0)
+      --no-follow       Print the most recent flows (--last, default 100) and exit
+  -o, --output FORMAT   text or json (one JSON object a line) (default: text)
+  -h, --help            Show this help
+
+Exit codes: 0 stopped by Ctrl-C (or done with --no-follow), 1 the gateway could not be reached or
+closed the stream, 2 usage error.
 `;
