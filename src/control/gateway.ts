@@ -16,6 +16,9 @@ import { BindFailures } from "./bind-failures.js";
 import { viewOf } from "./diagnostics.js";
 import { FileProvider, translate } from "./sources.js";
 import { WorkerPool } from "./worker-pool.js";
+import type { L4LbPlane } from "../ebpf/l4-lb.js";
+import { registerSockmapMetrics, startSocketAcceleration } from "../ebpf/sockmap.js";
+import { configureKernelSplice } from "../ebpf/splice.js";
 
 export interface RunOptions {
   configDir: string;
@@ -27,6 +30,14 @@ export interface RunOptions {
   accessLog: string;
   logLevel: string;
   demoBackends: boolean;
+  /** cgroup v2 whose processes get kernel (socket-level) L4 load balancing; off when undefined. */
+  l4LbCgroup?: string;
+  /** Socket acceleration (sock_ops + sk_msg on the gateway's cgroup); default on. */
+  sockmap?: boolean;
+  /** cgroup v2 directory for the gateway's processes (default: <cgroup2 mount>/sluice-<pid>). */
+  cgroup?: string;
+  /** Kernel splicing of L4 TCP routes in the workers; default on. */
+  splice?: boolean;
 }
 
 export const WORKER_ENTRY = fileURLToPath(new URL("../proxy/worker-main.js", import.meta.url));
@@ -40,21 +51,33 @@ export interface RunningGateway {
 
 export async function runGateway(opts: RunOptions, log: Logger): Promise<RunningGateway> {
   const metrics = new ControlMetrics();
+  // First: the workers and demo backends started below inherit the cgroup and the splice setting.
+  const sockmap = startSocketAcceleration({ enabled: opts.sockmap !== false, cgroup: opts.cgroup, log: log.child({ component: "sockmap" }) });
+  registerSockmapMetrics(metrics.registry, sockmap);
+  configureKernelSplice(opts.splice !== false, log.child({ component: "l4-splice" }));
   const aggregator = new AggregatorRegistry();
   const demo = opts.demoBackends ? new DemoBackends(log.child({ component: "demo" })) : null;
 
   let pool: WorkerPool | null = null;
+  let l4lb: L4LbPlane | null = null;
   const controller = new ConfigController({
     translate: (objects, memo) => translate(objects, { controllerName: CONTROLLER_NAME, memo }),
     metrics,
     log: log.child({ component: "config" }),
-    publish: (snapshot) => pool?.publish(snapshot),
+    publish: (snapshot) => {
+      l4lb?.apply(snapshot.config);
+      pool?.publish(snapshot);
+    },
   });
 
   // The flow stream: kernel flow events are published into it (eBPF manager), workers' L7/L4
   // records are fetched from or shipped by the workers (see src/observe/flow-hub.ts).
   const flows = new FlowHub();
   const addresses = gatewayAddresses(opts.listenAddress);
+  if (opts.l4LbCgroup) {
+    const { startL4LbPlane } = await import("../ebpf/l4-lb.js");
+    l4lb = startL4LbPlane({ cgroup: opts.l4LbCgroup, addresses: addresses.map((a) => a.value), log: log.child({ component: "l4lb" }) });
+  }
   const bindFailures = new BindFailures();
   const source: AdminSource = {
     flows,
@@ -144,7 +167,10 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
         log.warn({ err: errText(err) }, "provider did not stop cleanly");
       }
       await pool?.stop(STOP_TIMEOUT_MS);
+      l4lb?.close();
       await Promise.all([admin.close(), demo?.close()]);
+      const cgroupProblem = sockmap?.close();
+      if (cgroupProblem) log.warn({ problem: cgroupProblem }, "socket acceleration: cgroup not cleaned up");
       log.info("stopped");
     })());
   return { stop };
