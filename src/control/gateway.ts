@@ -17,8 +17,6 @@ import { viewOf } from "./diagnostics.js";
 import { FileProvider, translate } from "./sources.js";
 import { WorkerPool } from "./worker-pool.js";
 import type { L4LbPlane } from "../ebpf/l4-lb.js";
-import { registerSockmapMetrics, startSocketAcceleration } from "../ebpf/sockmap.js";
-import { configureKernelSplice } from "../ebpf/splice.js";
 
 export interface RunOptions {
   configDir: string;
@@ -32,12 +30,6 @@ export interface RunOptions {
   demoBackends: boolean;
   /** cgroup v2 whose processes get kernel (socket-level) L4 load balancing; off when undefined. */
   l4LbCgroup?: string;
-  /** Socket acceleration (sock_ops + sk_msg on the gateway's cgroup); default on. */
-  sockmap?: boolean;
-  /** cgroup v2 directory for the gateway's processes (default: <cgroup2 mount>/sluice-<pid>). */
-  cgroup?: string;
-  /** Kernel splicing of L4 TCP routes in the workers; default on. */
-  splice?: boolean;
 }
 
 export const WORKER_ENTRY = fileURLToPath(new URL("../proxy/worker-main.js", import.meta.url));
@@ -51,10 +43,6 @@ export interface RunningGateway {
 
 export async function runGateway(opts: RunOptions, log: Logger): Promise<RunningGateway> {
   const metrics = new ControlMetrics();
-  // First: the workers and demo backends started below inherit the cgroup and the splice setting.
-  const sockmap = startSocketAcceleration({ enabled: opts.sockmap !== false, cgroup: opts.cgroup, log: log.child({ component: "sockmap" }) });
-  registerSockmapMetrics(metrics.registry, sockmap);
-  configureKernelSplice(opts.splice !== false, log.child({ component: "l4-splice" }));
   const aggregator = new AggregatorRegistry();
   const demo = opts.demoBackends ? new DemoBackends(log.child({ component: "demo" })) : null;
 
@@ -169,8 +157,6 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
       await pool?.stop(STOP_TIMEOUT_MS);
       l4lb?.close();
       await Promise.all([admin.close(), demo?.close()]);
-      const cgroupProblem = sockmap?.close();
-      if (cgroupProblem) log.warn({ problem: cgroupProblem }, "socket acceleration: cgroup not cleaned up");
       log.info("stopped");
     })());
   return { stop };
