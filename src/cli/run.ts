@@ -18,6 +18,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       "access-log": { type: "string" },
       "log-level": { type: "string" },
       "demo-backends": { type: "boolean" },
+      "l4-lb-cgroup": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     RUN_USAGE,
@@ -61,6 +62,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         accessLog: str(values["access-log"]) ?? "stdout",
         logLevel,
         demoBackends: values["demo-backends"] === true,
+        ...(str(values["l4-lb-cgroup"]) ? { l4LbCgroup: str(values["l4-lb-cgroup"])! } : {}),
       },
       log,
     );

@@ -34,6 +34,10 @@ Options:
       --log-level L         fatal, error, warn, info, debug, trace or silent (default: info)
       --demo-backends       Start an echo server on each 127.0.0.1 endpoint of the folder's
                             Backends labelled sluice.dev/demo: echo
+      --l4-lb-cgroup PATH   Kernel L4 load balancing for the processes in this cgroup v2 (absolute,
+                            or relative to the cgroup2 mount; created when missing): their
+                            connect()/sendmsg() to a TCP/UDP listener or a Service cluster IP go
+                            straight to a backend picked by Maglev hashing (default: off)
   -h, --help                Show this help
 
 Logs are JSON lines on stderr; the access log is JSON lines on stdout by default.
