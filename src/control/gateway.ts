@@ -16,6 +16,7 @@ import { BindFailures } from "./bind-failures.js";
 import { viewOf } from "./diagnostics.js";
 import { FileProvider, translate } from "./sources.js";
 import { WorkerPool } from "./worker-pool.js";
+import { DEFAULT_BPFFS, EbpfManager } from "../ebpf/manager.js";
 import type { L4LbPlane } from "../ebpf/l4-lb.js";
 
 export interface RunOptions {
@@ -28,6 +29,8 @@ export interface RunOptions {
   accessLog: string;
   logLevel: string;
   demoBackends: boolean;
+  /** Network policy in the kernel: interfaces to attach to (none: userspace only), --no-ebpf, bpffs path. */
+  ebpf?: { interfaces: string[]; disabled: boolean; bpffs?: string };
   /** cgroup v2 whose processes get kernel (socket-level) L4 load balancing; off when undefined. */
   l4LbCgroup?: string;
 }
@@ -38,7 +41,8 @@ const STOP_TIMEOUT_MS = 5000;
 const METRICS_WAIT_MS = 2000;
 
 export interface RunningGateway {
-  stop(): Promise<void>;
+  /** keepKernelState: leave the pinned network policy enforcing for the next run (a restart). */
+  stop(opts?: { keepKernelState?: boolean }): Promise<void>;
 }
 
 export async function runGateway(opts: RunOptions, log: Logger): Promise<RunningGateway> {
@@ -47,6 +51,7 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
   const demo = opts.demoBackends ? new DemoBackends(log.child({ component: "demo" })) : null;
 
   let pool: WorkerPool | null = null;
+  let ebpf: EbpfManager | null = null;
   let l4lb: L4LbPlane | null = null;
   const controller = new ConfigController({
     translate: (objects, memo) => translate(objects, { controllerName: CONTROLLER_NAME, memo }),
@@ -54,6 +59,7 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
     log: log.child({ component: "config" }),
     publish: (snapshot) => {
       l4lb?.apply(snapshot.config);
+      ebpf?.apply(snapshot.config);
       pool?.publish(snapshot);
     },
   });
@@ -61,6 +67,12 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
   // The flow stream: kernel flow events are published into it (eBPF manager), workers' L7/L4
   // records are fetched from or shipped by the workers (see src/observe/flow-hub.ts).
   const flows = new FlowHub();
+  // Before the provider starts: the first snapshot already reaches the kernel.
+  ebpf = new EbpfManager(
+    { interfaces: opts.ebpf?.interfaces ?? [], disabled: opts.ebpf?.disabled ?? false, bpffs: opts.ebpf?.bpffs ?? DEFAULT_BPFFS, flows },
+    log.child({ component: "ebpf" }),
+  );
+  ebpf.start();
   const addresses = gatewayAddresses(opts.listenAddress);
   if (opts.l4LbCgroup) {
     const { startL4LbPlane } = await import("../ebpf/l4-lb.js");
@@ -107,7 +119,7 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
         // The control metrics are still worth serving when a worker does not answer.
         workerText = `# worker metrics unavailable: ${errText(err)}\n`;
       }
-      const controlText = await metrics.text();
+      const controlText = joinExposition(await metrics.text(), ebpf?.metricsText() ?? "");
       return { contentType: aggregator.contentType, text: joinExposition(workerText, controlText) };
     },
   };
@@ -146,7 +158,7 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
   log.info({ config: opts.configDir, workers: opts.workers }, "sluice started");
 
   let stopping: Promise<void> | null = null;
-  const stop = (): Promise<void> =>
+  const stop = (stopOpts: { keepKernelState?: boolean } = {}): Promise<void> =>
     (stopping ??= (async () => {
       log.info("stopping");
       try {
@@ -155,6 +167,7 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
         log.warn({ err: errText(err) }, "provider did not stop cleanly");
       }
       await pool?.stop(STOP_TIMEOUT_MS);
+      await ebpf?.stop({ keepPinned: stopOpts.keepKernelState === true });
       l4lb?.close();
       await Promise.all([admin.close(), demo?.close()]);
       log.info("stopped");
