@@ -14,9 +14,11 @@
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import type { IrConfig, IrNetworkPolicy } from "../ir/types.js";
+import type { FlowRecord } from "../observe/flow-record.js";
 import type { Logger } from "../observe/log.js";
 import { canonicalJson } from "../util/canonical-json.js";
 import { detectBpfSupport } from "./capabilities.js";
+import { FlowReader } from "./flow-reader.js";
 import { libbpf } from "./libbpf.js";
 import { bpfObjectPath, EdgePolicy, type Attachment, type Counter } from "./policy-loader.js";
 import { policyModelOf, ruleVerdicts } from "./policy-model.js";
@@ -43,6 +45,8 @@ export interface EbpfOptions {
   disabled: boolean;
   /** bpffs mount point for pins (mounted when missing). */
   bpffs: string;
+  /** Where kernel flow events go (the control process's flow hub); none: flow events stay off. */
+  flows?: { publish(r: FlowRecord): void };
 }
 
 export interface InterfaceState {
@@ -57,6 +61,7 @@ export type Datapath = "kernel" | "userspace";
 
 export class EbpfManager {
   private readonly edges = new Map<string, EdgePolicy>();
+  private readonly readers = new Map<string, FlowReader>();
   private readonly states = new Map<string, InterfaceState>();
   private appliedKey: string | null = null;
   private policy: IrNetworkPolicy | undefined;
@@ -118,6 +123,7 @@ export class EbpfManager {
           this.edges.set(ifname, edge);
           this.states.set(ifname, { ifname, pinDir: dir, ...(a ? { mode: a.mode } : {}) });
           if (edge.reusedMaps) this.log.info({ ifname, dir }, "re-using the policy maps pinned by an earlier run");
+          this.startFlows(ifname, edge);
         } catch (e) {
           edge.close({ unpin: !edge.reusedMaps });
           throw e;
@@ -209,9 +215,14 @@ export class EbpfManager {
    * Clean stop: detach and remove the pins. With keepPinned (a restart), the kernel keeps enforcing
    * the last policy until the next run takes the pins over.
    */
-  stop(opts: { keepPinned?: boolean } = {}): void {
+  async stop(opts: { keepPinned?: boolean } = {}): Promise<void> {
     if (this.stopped) return;
     this.stopped = true;
+    // Flow readers first: they use the object's maps, which close() releases.
+    await Promise.all(
+      [...this.readers].map(([ifname, r]) => r.stop().catch((e: unknown) => this.log.warn({ ifname, err: (e as Error).message }, "stopping the flow reader failed"))),
+    );
+    this.readers.clear();
     for (const [ifname, edge] of this.edges) {
       try {
         edge.close({ unpin: !opts.keepPinned });
@@ -226,6 +237,23 @@ export class EbpfManager {
       );
     }
     this.edges.clear();
+  }
+
+  private startFlows(ifname: string, edge: EdgePolicy): void {
+    const hub = this.opts.flows;
+    if (!hub) return;
+    try {
+      const names = (slot: number): string | undefined => {
+        for (const [id, s] of edge.compiled().slots) if (s === slot) return id;
+        return undefined;
+      };
+      const reader: FlowReader = new FlowReader((name) => edge.mapFd(name), (e) => hub.publish(reader.record(e)), { ruleName: names });
+      reader.start();
+      this.readers.set(ifname, reader);
+    } catch (e) {
+      // The program may be an older build without flow events: policy works without them.
+      this.log.warn({ ifname, err: (e as Error).message }, "kernel flow events are not available on this interface");
+    }
   }
 
   private fallback(reason: string): void {

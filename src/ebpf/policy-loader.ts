@@ -300,6 +300,12 @@ export class EdgePolicy {
     return attachment;
   }
 
+  /** The fd of any map of the loaded object (the flow reader's maps live there too). */
+  mapFd(name: string): number {
+    this.assertOpen();
+    return this.b.mapFd(this.b.findMap(this.obj, name));
+  }
+
   /** Records who holds the pin directory (read by the next run and by `sluice doctor`). */
   writeOwner(text: string): void {
     if (this.metaFd !== undefined) metaWrite(this.metaFd, META_KEY_OWNER, text);
