@@ -1,5 +1,6 @@
 // IPC between the control process and L7 worker processes (node:cluster).
 import type { Snapshot } from "../ir/types.js";
+import type { SnapshotDelta } from "../proxy/snapshot-delta.js";
 import type { FlowFilterSpec } from "../observe/flow-filter.js";
 import type { FlowRecord } from "../observe/flow-record.js";
 
@@ -16,6 +17,8 @@ export interface WorkerInit {
 export type ToWorker =
   | { type: "init"; init: WorkerInit }
   | { type: "snapshot"; snapshot: Snapshot }
+  /** The next snapshot as a difference from the one sent before (src/proxy/snapshot-delta.ts). */
+  | { type: "snapshot-delta"; delta: SnapshotDelta }
   | { type: "shutdown" }
   /** Flow stream (src/observe/flow-recorder.ts answers these in the worker): ship batches while on. */
   | { type: "flows-follow"; on: boolean }
@@ -38,6 +41,8 @@ export type FromWorker =
    * imports loaded, so the control process sends init + snapshot only after this message.
    */
   | { type: "ready" }
+  /** A snapshot-delta whose base is not the worker's last snapshot: send the full one. */
+  | { type: "resync"; version: number }
   /** A batch of flow records while the stream is followed; `lost` counts records dropped since the last batch. */
   | { type: "flows"; records: FlowRecord[]; lost: number }
   /** The answer to a flows-recent request. */
@@ -45,5 +50,5 @@ export type FromWorker =
 
 export function isFromWorker(m: unknown): m is FromWorker {
   const t = typeof m === "object" && m !== null ? (m as { type?: unknown }).type : undefined;
-  return t === "applied" || t === "apply-failed" || t === "ready" || t === "flows" || t === "flows-recent";
+  return t === "applied" || t === "apply-failed" || t === "ready" || t === "flows" || t === "flows-recent" || t === "resync";
 }

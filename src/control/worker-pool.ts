@@ -5,6 +5,7 @@ import type { Snapshot } from "../ir/types.js";
 import type { Logger } from "../observe/log.js";
 import type { FlowFilterSpec } from "../observe/flow-filter.js";
 import type { FlowRecord } from "../observe/flow-record.js";
+import { makeDelta, type SnapshotDelta } from "../proxy/snapshot-delta.js";
 import { isFromWorker, type FromWorker, type ListenerResult, type ToWorker, type WorkerInit } from "./messages.js";
 
 export interface WorkerState {
@@ -27,6 +28,8 @@ interface Slot {
   listening: boolean;
   startedAt: number;
   backoffMs: number;
+  /** Hash of the last snapshot sent to this worker (a delta needs it as its base). */
+  sentHash: string | null;
 }
 
 export interface WorkerPoolOptions {
@@ -66,6 +69,7 @@ export class WorkerPool {
         listening: false,
         startedAt: 0,
         backoffMs: 100,
+        sentHash: null,
       };
       this.slots.push(slot);
       this.fork(slot);
@@ -76,10 +80,29 @@ export class WorkerPool {
     return this.slots.map((s) => ({ ...s.state, listeners: [...s.state.listeners] }));
   }
 
-  /** Sends a new snapshot to every live worker. */
+  /**
+   * Sends a new snapshot to every live worker: as a delta from the previous one to a worker that
+   * has that one (made once, shared), else whole.
+   */
   publish(snapshot: Snapshot): void {
+    const prev = this.current;
     this.current = snapshot;
-    for (const slot of this.slots) this.sendSnapshot(slot);
+    let delta: SnapshotDelta | null | undefined;
+    for (const slot of this.slots) {
+      if (prev && slot.sentHash === prev.hash && this.canSend(slot)) {
+        if (delta === undefined) delta = makeDelta(prev, snapshot);
+        if (delta) {
+          this.send(slot, { type: "snapshot-delta", delta });
+          slot.sentHash = snapshot.hash;
+          continue;
+        }
+      }
+      this.sendSnapshot(slot);
+    }
+  }
+
+  private canSend(slot: Slot): boolean {
+    return slot.listening && slot.worker !== null && slot.worker.isConnected();
   }
 
   /** Flow stream: workers ship record batches while on (workers started later are told too). */
@@ -128,6 +151,7 @@ export class WorkerPool {
     slot.state.listeners = [];
     delete slot.state.error;
     slot.listening = false;
+    slot.sentHash = null;
     worker.on("message", (m: unknown) => {
       if (isFromWorker(m)) this.onMessage(slot, worker, m);
     });
@@ -139,8 +163,9 @@ export class WorkerPool {
 
   private sendSnapshot(slot: Slot): void {
     const snap = this.current;
-    if (!snap || !slot.listening || !slot.worker || !slot.worker.isConnected()) return;
+    if (!snap || !this.canSend(slot)) return;
     this.send(slot, { type: "snapshot", snapshot: snap });
+    slot.sentHash = snap.hash;
   }
 
   private send(slot: Slot, msg: ToWorker): void {
@@ -156,6 +181,11 @@ export class WorkerPool {
   private onMessage(slot: Slot, worker: Worker, m: FromWorker): void {
     if (slot.worker !== worker) return;
     if (m.type === "flows" || m.type === "flows-recent") return this.onFlowMessage(worker, m);
+    if (m.type === "resync") {
+      this.opts.log.debug({ worker: slot.state.id, version: m.version }, "worker asked for the full snapshot");
+      this.sendSnapshot(slot);
+      return;
+    }
     if (m.type === "ready") {
       if (slot.listening) return;
       slot.listening = true;

@@ -1,6 +1,6 @@
 // Snapshot -> compiled tables: routers, filter closures, weighted pickers, clusters, metric children.
 // Runs once per apply; it throws on anything unusable so a bad snapshot is never half-applied.
-import type { IrBackend, IrFilters, IrListener, IrRoute, Snapshot } from "../ir/types.js";
+import type { IrBackend, IrCluster, IrFilters, IrListener, IrRoute, IrVirtualHost, Snapshot } from "../ir/types.js";
 import type { AccessLog } from "../observe/access-log.js";
 import { RequestCounters, routeDuration } from "../observe/proxy-metrics.js";
 import {
@@ -32,6 +32,8 @@ export interface CompiledSnapshot {
   state: SnapshotState;
   listeners: CompiledListener[];
   certKeys: Set<string>;
+  /** Called once the snapshot serves: its cluster runtimes become the cache's. */
+  commit: () => void;
 }
 
 const DEFAULT_BACKOFF_MS = 25;
@@ -111,12 +113,83 @@ function compileRoute(
   };
 }
 
+/**
+ * What one compile leaves for the next: cluster runtimes by name (kept while the cluster's IR is
+ * unchanged, so pickers and endpoints carry over) and the route table of each virtual host object
+ * (a snapshot rebuilt from a delta has the unchanged virtual hosts as the very same objects).
+ */
+export class CompileCache {
+  clusters = new Map<string, { ir: IrCluster; text: string; runtime: ClusterRuntime; keys: Set<string> }>();
+  readonly vhosts = new WeakMap<IrVirtualHost, VhostEntry>();
+  /** Counters for tests and the change profile: what the last compile reused. */
+  stats = { vhostsReused: 0, vhostsCompiled: 0, clustersReused: 0, clustersBuilt: 0 };
+}
+
+interface VhostEntry {
+  table: RouteTable<CompiledRoute>;
+  port: number;
+  protocol: string;
+  gateway: string;
+  /** The cluster runtimes its routes hold: reusable only while each name still maps to the same one. */
+  deps: [string, ClusterRuntime][];
+}
+
+function clusterNames(r: IrRoute, into: Set<string>): void {
+  for (const m of r.filters.mirrors ?? []) into.add(m.cluster);
+  if (r.action.type !== "forward") return;
+  for (const b of r.action.backends) {
+    if (b.cluster !== null) into.add(b.cluster);
+    for (const m of b.filters.mirrors ?? []) into.add(m.cluster);
+  }
+}
+
+function buildClusters(irClusters: IrCluster[], registry: EndpointRegistry, cache: CompileCache): { clusters: Map<string, ClusterRuntime>; keys: Set<string>; next: CompileCache["clusters"] } {
+  const clusters = new Map<string, ClusterRuntime>();
+  const keys = new Set<string>();
+  const next: CompileCache["clusters"] = new Map();
+  for (const c of irClusters) {
+    const prev = cache.clusters.get(c.name);
+    let entry = prev && (prev.ir === c || prev.text === JSON.stringify(c)) ? { ...prev, ir: c } : undefined;
+    if (entry) cache.stats.clustersReused++;
+    else {
+      const built = registry.build([c]);
+      entry = { ir: c, text: JSON.stringify(c), runtime: built.clusters.get(c.name)!, keys: built.keys };
+      cache.stats.clustersBuilt++;
+    }
+    next.set(c.name, entry);
+    clusters.set(c.name, entry.runtime);
+    for (const k of entry.keys) keys.add(k);
+  }
+  return { clusters, keys, next };
+}
+
+function compileVhost(vh: IrVirtualHost, l: IrListener, gateway: string, clusters: Map<string, ClusterRuntime>, cache: CompileCache): RouteTable<CompiledRoute> {
+  const prev = cache.vhosts.get(vh);
+  if (prev && prev.port === l.port && prev.protocol === l.protocol && prev.gateway === gateway && prev.deps.every(([n, rt]) => clusters.get(n) === rt)) {
+    cache.stats.vhostsReused++;
+    return prev.table;
+  }
+  cache.stats.vhostsCompiled++;
+  const table = new RouteTable(vh.routes.map((r) => compileRoute(r, l, gateway, clusters)));
+  const names = new Set<string>();
+  for (const r of vh.routes) clusterNames(r, names);
+  const deps: [string, ClusterRuntime][] = [];
+  for (const n of names) {
+    const rt = clusters.get(n);
+    if (rt) deps.push([n, rt]);
+  }
+  cache.vhosts.set(vh, { table, port: l.port, protocol: l.protocol, gateway, deps });
+  return table;
+}
+
 export function compileSnapshot(
   snapshot: Snapshot,
   registry: EndpointRegistry,
   log: AccessLog,
+  cache: CompileCache = new CompileCache(),
 ): CompiledSnapshot {
-  const { clusters, keys } = registry.build(snapshot.config.clusters);
+  cache.stats = { vhostsReused: 0, vhostsCompiled: 0, clustersReused: 0, clustersBuilt: 0 };
+  const { clusters, keys, next } = buildClusters(snapshot.config.clusters, registry, cache);
   const state: SnapshotState = { version: snapshot.version, inflight: 0, onIdle: null, endpointKeys: keys, log };
   const certKeys = new Set<string>();
   const seenPorts = new Set<number>();
@@ -126,7 +199,7 @@ export function compileSnapshot(
     const gateways = l.gatewayListeners.map((g): { hostname: string | null; value: CompiledGateway } => {
       const vhosts = g.virtualHosts.map((vh) => ({
         hostname: vh.hostname,
-        value: new RouteTable(vh.routes.map((r) => compileRoute(r, l, g.name, clusters))),
+        value: compileVhost(vh, l, g.name, clusters, cache),
       }));
       return {
         hostname: g.hostname,
@@ -146,5 +219,7 @@ export function compileSnapshot(
       snapshot: state,
     };
   });
-  return { state, listeners, certKeys };
+  // Taken over by the cache only once this snapshot serves (a failed apply must not hand its
+  // runtimes, whose endpoints may be released, to the next compile).
+  return { state, listeners, certKeys, commit: () => void (cache.clusters = next) };
 }

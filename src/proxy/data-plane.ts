@@ -4,7 +4,7 @@ import type { ListenerResult } from "../control/messages.js";
 import type { Snapshot } from "../ir/types.js";
 import { L4DataPlane } from "../l4/plane.js";
 import { AccessLog } from "../observe/access-log.js";
-import { compileSnapshot, type CompiledSnapshot } from "./compile.js";
+import { CompileCache, compileSnapshot, type CompiledSnapshot } from "./compile.js";
 import type { SnapshotState } from "./compiled.js";
 import { PortServer } from "./listeners.js";
 import { pruneContextCache } from "./tls.js";
@@ -23,6 +23,8 @@ export class ProxyDataPlane {
   private readonly registry = new EndpointRegistry();
   private readonly log: AccessLog;
   private current: CompiledSnapshot | null = null;
+  /** Compiled pieces of the serving snapshot that the next compile reuses where unchanged. */
+  private readonly cache = new CompileCache();
   /** Replaced snapshots with requests still in flight. */
   private readonly retired = new Set<SnapshotState>();
   private readonly drainMs: number;
@@ -46,7 +48,7 @@ export class ProxyDataPlane {
   private async applyNow(snapshot: Snapshot): Promise<ListenerResult[]> {
     if (this.closed) throw new Error("data plane is closed");
     // Compile everything first: a snapshot that cannot be compiled changes nothing.
-    const next = compileSnapshot(snapshot, this.registry, this.log);
+    const next = compileSnapshot(snapshot, this.registry, this.log, this.cache);
     const wanted = new Map(next.listeners.map((l) => [l.port, l]));
     const closing: Promise<void>[] = [];
     for (const [port, ps] of this.servers) {
@@ -80,6 +82,7 @@ export class ProxyDataPlane {
     }
     const prev = this.current;
     this.current = next;
+    next.commit();
     if (prev) this.retire(prev.state);
     else void this.releaseEndpoints();
     const certs = new Set(next.certKeys);

@@ -2,7 +2,9 @@
 // data plane, and acknowledged. A failed apply leaves the previous snapshot serving.
 import { AggregatorRegistry } from "prom-client";
 import type { FromWorker, ListenerResult, ToWorker } from "../control/messages.js";
+import type { Snapshot } from "../ir/types.js";
 import { ProxyDataPlane } from "./data-plane.js";
+import { applyDelta } from "./snapshot-delta.js";
 
 // prom-client answers the control process's metrics requests only in workers that built one.
 new AggregatorRegistry();
@@ -13,6 +15,8 @@ let plane: ProxyDataPlane | null = null;
 let shuttingDown = false;
 /** The last snapshot applied, so a re-sent snapshot is acknowledged without re-applying. */
 let last: { version: number; hash: string; listeners: ListenerResult[] } | null = null;
+/** The last snapshot received (full, or rebuilt from a delta): the base of the next delta. */
+let received: Snapshot | null = null;
 
 function send(m: FromWorker): void {
   if (process.send && process.connected) process.send(m);
@@ -45,27 +49,45 @@ function onMessage(raw: unknown): void {
     case "init":
       plane ??= new ProxyDataPlane({ listenAddress: m.init.listenAddress, accessLog: m.init.accessLog, drainMs: DRAIN_MS });
       break;
-    case "snapshot": {
-      const { version, hash } = m.snapshot;
-      if (last && last.version === version && last.hash === hash) {
-        send({ type: "applied", version, listeners: last.listeners });
+    case "snapshot-delta": {
+      // Rebuilt against the last snapshot received (applies run in order, so that is the base
+      // the control process assumed); any mismatch gets the full snapshot instead.
+      let snapshot: Snapshot;
+      try {
+        if (!received) throw new Error("no snapshot yet");
+        snapshot = applyDelta(received, m.delta);
+      } catch {
+        send({ type: "resync", version: m.delta.version });
         break;
       }
-      // A snapshot before init still gets served, with defaults.
-      plane ??= new ProxyDataPlane({ accessLog: "stdout", drainMs: DRAIN_MS });
-      plane.apply(m.snapshot).then(
-        (listeners) => {
-          last = { version, hash, listeners };
-          send({ type: "applied", version, listeners });
-        },
-        (err: unknown) => send({ type: "apply-failed", version, error: err instanceof Error ? err.message : String(err) }),
-      );
+      applySnapshot(snapshot);
       break;
     }
+    case "snapshot":
+      applySnapshot(m.snapshot);
+      break;
     case "shutdown":
       void shutdown();
       break;
   }
+}
+
+function applySnapshot(snapshot: Snapshot): void {
+  received = snapshot;
+  const { version, hash } = snapshot;
+  if (last && last.version === version && last.hash === hash) {
+    send({ type: "applied", version, listeners: last.listeners });
+    return;
+  }
+  // A snapshot before init still gets served, with defaults.
+  plane ??= new ProxyDataPlane({ accessLog: "stdout", drainMs: DRAIN_MS });
+  plane.apply(snapshot).then(
+    (listeners) => {
+      last = { version, hash, listeners };
+      send({ type: "applied", version, listeners });
+    },
+    (err: unknown) => send({ type: "apply-failed", version, error: err instanceof Error ? err.message : String(err) }),
+  );
 }
 
 process.on("message", onMessage);

@@ -21,6 +21,7 @@ setTimeout(() => {
       if (!init) process.send({ type: "apply-failed", version: m.snapshot.version, error: "no init" });
       else process.send({ type: "applied", version: m.snapshot.version, listeners: [] });
     }
+    if (m.type === "snapshot-delta") process.send({ type: "applied", version: m.delta.version, listeners: [] });
     if (m.type === "shutdown") process.exit(0);
   });
   process.send({ type: "ready" });
