@@ -3,7 +3,8 @@
 // predicate over their recent records. Values of one filter are alternatives (OR); different
 // filters must all hold (AND), as in Hubble.
 //   from      CIDR or address: the source IP is inside; name: the flow came in through that listener
-//   to        CIDR or address: the destination IP is inside; name: the flow's listener, route or backend
+//   to        CIDR or address: the destination IP, or the backend endpoint's (l7), is inside;
+//             name: the flow's listener, route or backend
 //   verdict   forwarded | dropped | answered | error
 //   port      source or destination port
 //   protocol  transport (tcp, udp, icmp, ...) or application (http, tls); case-insensitive
@@ -105,6 +106,13 @@ function nameMatches(full: string | null | undefined, parts: string[]): boolean 
   return false;
 }
 
+/** "10.0.0.1:80" / "[::1]:80" -> the address; a socket path gives "" (matches no CIDR). */
+function upstreamIp(u: string): string {
+  if (u.startsWith("[")) return u.slice(1, u.indexOf("]"));
+  const c = u.lastIndexOf(":");
+  return c > 0 && u.indexOf(":") === c ? u.slice(0, c) : "";
+}
+
 function ipIn(ip: string, prefixes: Prefix[]): boolean {
   if (prefixes.length === 0 || !ip) return false;
   const a = parseCidr(ip);
@@ -120,7 +128,7 @@ export function compileFlowFilter(spec: FlowFilterSpec): FlowPredicate {
   const to = side(spec.to);
   if (to) {
     tests.push(
-      (r) => ipIn(r.dst.ip, to.prefixes) || to.names.some((n) => nameMatches(r.listener, n) || nameMatches(r.route, n) || nameMatches(r.backend, n)),
+      (r) => ipIn(r.dst.ip, to.prefixes) || (r.upstream !== undefined && ipIn(upstreamIp(r.upstream), to.prefixes)) || to.names.some((n) => nameMatches(r.listener, n) || nameMatches(r.route, n) || nameMatches(r.backend, n)),
     );
   }
   if (spec.verdict?.length) {

@@ -35,6 +35,8 @@ export interface FlowRecord {
   listener?: string;
   route?: string | null;
   backend?: string | null;
+  /** l7: the backend endpoint the request went to ("host:port" or a socket path). */
+  upstream?: string;
   /** Kernel: the network policy rule that decided ("default-allow" / "default-deny" when none did). */
   rule?: string;
   /** Kernel: packets this event stands for (a drop event sums the drops since the previous one). */
@@ -104,6 +106,7 @@ export function formatFlow(r: FlowRecord): string {
     if (r.listener) parts.push(`listener=${r.listener}`);
     if (r.route) parts.push(`route=${r.route}`);
     if (r.backend) parts.push(`backend=${r.backend}`);
+    if (r.upstream) parts.push(`upstream=${r.upstream}`);
     if (r.bytes !== undefined || r.bytesOut !== undefined) parts.push(`in=${r.bytes ?? 0}B out=${r.bytesOut ?? 0}B`);
     if (r.durationMs !== undefined) parts.push(`${r.durationMs}ms`);
   }

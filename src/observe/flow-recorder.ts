@@ -9,6 +9,7 @@
 // In a cluster worker the module answers those control messages itself (it is loaded by every
 // worker through the request log), so the worker entry needs no flow code.
 import cluster from "node:cluster";
+import { hostOf } from "../proxy/hostname.js";
 import { compileFlowFilter, type FlowFilterSpec } from "./flow-filter.js";
 import { l7Verdict, plainIp, type FlowRecord, type FlowVerdict } from "./flow-record.js";
 
@@ -36,7 +37,10 @@ class Slot {
   status = 0;
   upstreamStatus = 0;
   route: string | null = null;
+  /** l7: what the access log calls backend: the endpoint once connected, else the backend label. */
   backend: string | null = null;
+  /** l7: the backend label ("" when the gateway answered itself). */
+  label = "";
   bytesIn = 0;
   bytesOut = 0;
   protocol = "";
@@ -45,10 +49,12 @@ class Slot {
   verdict: FlowVerdict = "forwarded";
 }
 
-/** What an HTTP request passes in: the listener and the request (structural, no proxy import). */
+/** What an HTTP request passes in: the port listener and the request (structural, no proxy import). */
 interface ListenerLike {
   name: string;
   port: number;
+  /** The Gateway listeners sharing the port, by Host ("<namespace>/<gateway>/<listener>"). */
+  gateways: { lookup(host: string): { name: string } | null };
 }
 interface RequestLike {
   method?: string;
@@ -90,6 +96,12 @@ export class FlowRecorder {
   private following = false;
   private timer: NodeJS.Timeout | null = null;
   private pendingSends = 0;
+  /**
+   * The latest port listener per port: the Gateway listener a request came through is looked up by
+   * its Host when the record is read, not on the hot path (after a config change, with the newer
+   * configuration). Only the latest is kept so old snapshots are not held by the ring.
+   */
+  private readonly byPort = new Map<number, ListenerLike>();
 
   constructor(
     readonly size = RING_SIZE,
@@ -105,10 +117,22 @@ export class FlowRecorder {
   }
 
   /** One finished HTTP request (hot path: field stores only). */
-  http(L: ListenerLike, req: RequestLike, isH2: boolean, durationMs: number, status: number, bytesOut: number, route: string | null, backend: string | null, upstreamStatus: number): void {
+  http(
+    L: ListenerLike,
+    req: RequestLike,
+    isH2: boolean,
+    durationMs: number,
+    status: number,
+    bytesOut: number,
+    route: string | null,
+    backend: string | null,
+    upstreamStatus: number,
+    label: string,
+  ): void {
     const s = this.next();
     const h = req.headers;
     const sock = req.socket;
+    if (this.byPort.get(L.port) !== L) this.byPort.set(L.port, L);
     s.kind = KIND_L7;
     s.startMs = Date.now() - durationMs;
     s.durationMs = durationMs;
@@ -126,6 +150,7 @@ export class FlowRecorder {
     s.upstreamStatus = upstreamStatus;
     s.route = route;
     s.backend = backend;
+    s.label = label;
     const cl = h["content-length"];
     s.bytesIn = typeof cl === "string" ? Number(cl) || 0 : 0;
     s.bytesOut = bytesOut;
@@ -166,8 +191,13 @@ export class FlowRecorder {
       durationMs: Math.round(s.durationMs * 1000) / 1000,
     };
     if (s.kind === KIND_L7) {
+      const gw = this.byPort.get(s.lport)?.gateways.lookup(hostOf(s.host));
+      const upstream = s.backend !== null && s.backend !== s.label ? s.backend : undefined;
       return {
         ...base,
+        listener: gw?.name ?? s.listener,
+        backend: s.label || (upstream === undefined ? s.backend : null),
+        ...(upstream !== undefined ? { upstream } : {}),
         source: "l7",
         type: "request",
         verdict: l7Verdict(s.status, s.backend, s.upstreamStatus),

@@ -133,7 +133,8 @@ export class RequestCounters {
   constructor(
     private readonly listener: string,
     private readonly route: string,
-    private readonly backend: string,
+    /** The backend (cluster) label; "" for answers the gateway makes itself. Read by the flow recorder. */
+    readonly backend: string,
   ) {}
 
   count(code: number): void {
