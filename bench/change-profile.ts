@@ -54,7 +54,6 @@ function time<T>(name: string, f: () => T): T {
 const { translate } = translator;
 const log = configureLog("silent");
 let published: Snapshot | null = null;
-let published2: unknown = null;
 const controller = new ConfigController({
   translate: (objects, m?: unknown) => time("translate", () => translate(objects, { controllerName: CONTROLLER_NAME, ...(m ? { memo: m } : {}) } as Parameters<typeof translate>[1])),
   metrics: new ControlMetrics(),
@@ -62,6 +61,12 @@ const controller = new ConfigController({
   publish: (s) => (published = s),
 });
 const registry = new EndpointRegistry();
+// Older trees (for before/after runs) have no deltas or compile cache: full snapshots then.
+const delta_ = await import("../src/proxy/snapshot-delta.js").catch(() => null);
+const compileMod = (await import("../src/proxy/compile.js")) as { CompileCache?: new () => unknown };
+const compileCache = compileMod.CompileCache ? new compileMod.CompileCache() : null;
+let prevSnap: Snapshot | null = null;
+let workerSnap: Snapshot | null = null;
 const accessLog = new AccessLog("off");
 const provider = new FileProvider(dir);
 let loaded: ((l: LoadResult) => void) | null = null;
@@ -73,11 +78,19 @@ function handle(load: LoadResult, record: boolean): void {
   add("controller total (translate, hash, statuses)", performance.now() - t);
   const snap = published as Snapshot | null;
   if (!snap) throw new Error("no snapshot published");
-  const msg = { type: "snapshot", snapshot: snap };
+  // What the worker pool sends: a delta from the previous snapshot when that works, else all of it.
+  const delta = prevSnap && delta_ ? time("make delta", () => delta_!.makeDelta(prevSnap!, snap)) : null;
+  const msg = delta ? { type: "snapshot-delta", delta } : { type: "snapshot", snapshot: snap };
   const wire = time("IPC encode (JSON.stringify)", () => JSON.stringify(msg));
-  published2 = time("IPC decode (JSON.parse)", () => JSON.parse(wire));
-  const decoded = (published2 as { snapshot: Snapshot }).snapshot;
-  time("worker compile", () => compileSnapshot(decoded, registry, accessLog));
+  add("IPC bytes (KiB)", wire.length / 1024);
+  const decoded = time("IPC decode (JSON.parse)", () => JSON.parse(wire)) as { snapshot?: Snapshot; delta?: unknown };
+  const full = decoded.delta ? time("worker: rebuild from delta", () => delta_!.applyDelta(workerSnap!, decoded.delta as never)) : decoded.snapshot!;
+  time("worker compile", () => {
+    const c = compileSnapshot(full, registry, accessLog, ...(compileCache ? [compileCache] : []));
+    (c as { commit?: () => void }).commit?.();
+  });
+  workerSnap = full;
+  prevSnap = snap;
   if (!record) phases.clear();
 }
 

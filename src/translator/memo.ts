@@ -146,6 +146,8 @@ export class TranslateMemo {
       rec.attachments.push({ gateway: `${a.listener.gateway.item.namespace}/${a.listener.gateway.item.name}`, listener: a.listener.gateway.listeners.indexOf(a.listener), hostnames: a.hostnames });
     }
     if (rec.status) this.stable.add(rec.status);
+    // Cluster objects come from the environment: the same object while it is unchanged.
+    for (const [, c] of rec.clusters) this.stable.add(c);
     this.nextRoutes.set(route.obj, rec);
     return out;
   }
