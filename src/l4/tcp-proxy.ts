@@ -12,7 +12,7 @@ import type { Choice, Target } from "./pick.js";
 import { logSession, newSession, type SessionInfo } from "./session-log.js";
 import { readClientHelloSni } from "./sni.js";
 import { drainConnections, listenOn } from "../proxy/server-lifecycle.js";
-import { spliceSockets } from "./splice.js";
+import { spliceSockets, type SpliceStats } from "./splice.js";
 
 /** Bound on waiting for a complete ClientHello (and, in Terminate, for the whole handshake). */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -120,17 +120,24 @@ export class TcpL4Server {
     return backend;
   }
 
-  /** Relays `client` <-> `backend` until both are closed, then counts bytes and logs the session. */
+  /**
+   * Relays `client` <-> `backend` until both are closed, then counts bytes and logs the session.
+   * Raw TCP pairs go to spliceSockets (the kernel may take them over); a terminated TLS session's
+   * plaintext only exists in this process, so it is always piped here (a TLSSocket exposes the raw
+   * socket's fd, which a kernel splice would wrongly relay as is).
+   */
   private relay(client: net.Socket, backend: net.Socket, s: SessionInfo, route: CompiledL4Route, c: Choice): void {
     if (c.backend.cells) c.backend.cells.ok.n++;
     const st = route.stats;
     st.active.n++;
-    spliceSockets(client, backend, (bytes) => {
+    const done = (bytes: SpliceStats): void => {
       st.active.n--;
       st.bytesIn.n += bytes.up;
       st.bytesOut.n += bytes.down;
       logSession(this.log, s, "ok", bytes.up, bytes.down);
-    });
+    };
+    if (client instanceof tls.TLSSocket) pipePlaintext(client, backend, done);
+    else spliceSockets(client, backend, done);
   }
 
   private forward(client: net.Socket, s: SessionInfo, route: CompiledL4Route, head: Buffer | null): void {
@@ -224,4 +231,30 @@ export class TcpL4Server {
     );
     return this.closing;
   }
+}
+
+/**
+ * Userspace relay for a terminated TLS session: pipe() gives back-pressure and ends the other
+ * side's write half on a FIN (half-close); an error or reset on either side destroys both; `done`
+ * once both are closed.
+ */
+function pipePlaintext(client: tls.TLSSocket, backend: net.Socket, done: (stats: SpliceStats) => void): void {
+  const stats: SpliceStats = { up: 0, down: 0 };
+  client.on("data", (c: Buffer) => (stats.up += c.length));
+  backend.on("data", (c: Buffer) => (stats.down += c.length));
+  client.pipe(backend);
+  backend.pipe(client);
+  const fail = (): void => {
+    client.destroy();
+    backend.destroy();
+  };
+  client.on("error", fail);
+  backend.on("error", fail);
+  let closed = 0;
+  const onClose = (hadError: boolean): void => {
+    if (hadError) fail();
+    if (++closed === 2) done(stats);
+  };
+  client.on("close", onClose);
+  backend.on("close", onClose);
 }
