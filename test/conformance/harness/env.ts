@@ -8,6 +8,7 @@ import { GatewayProcess, freePort, type ReadyState } from "../../helpers/gateway
 import { startEchoServer, type EchoRequest, type EchoServer } from "../../../src/demo/echo-server.js";
 import { selfSignedCert, tlsSecretYaml, type CertPair } from "./certs.js";
 import { startRetryBackend } from "./retry-backend.js";
+import { isL4PodKind, startL4Pod, type L4PodKind } from "./l4-pods.js";
 
 export const GATEWAY_CLASS = "sluice-conformance";
 export const CONTROLLER_NAME = "sluice.dev/gateway-controller";
@@ -40,7 +41,7 @@ export interface EnvOptions {
   workers?: number;
 }
 
-type PodKind = "http" | "h2c" | "retry";
+type PodKind = "http" | "h2c" | "retry" | L4PodKind;
 
 const PLACEHOLDER = /\{\{(class|port|endpoint)(?::([^}]+))?\}\}/g;
 
@@ -149,5 +150,6 @@ async function startPod(spec: string): Promise<EchoServer> {
   if (!namespace || !pod || !kind) throw new Error(`bad endpoint placeholder "${spec}" (want NS/POD/KIND)`);
   const service = pod.replace(/-pod-\d+$/, "");
   if (kind === "retry") return startRetryBackend({ namespace, pod, service });
+  if (isL4PodKind(kind)) return startL4Pod(kind, { namespace, pod, service });
   return startEchoServer({ namespace, pod, service, h2c: kind === "h2c" });
 }
