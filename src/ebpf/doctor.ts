@@ -3,6 +3,8 @@ import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { release } from "node:os";
 import { detectBpfSupport } from "./capabilities.js";
 import { bpfObjectPath, EdgePolicy } from "./policy-loader.js";
+import { inspectPinned, type PinnedInterface } from "./pinned-report.js";
+import { L4LoadBalancer } from "./l4-lb.js";
 
 export interface DoctorCounter {
   packets: number;
@@ -18,6 +20,15 @@ export interface DoctorReport {
   libbpf: { version?: string; file?: string };
   trivialProgram: { loads: boolean; error?: string };
   policyProgram: { object?: string; loads?: boolean; error?: string };
+  /** The socket-level L4 load balancer (bpf/lb.bpf.c): built, and whether it passes the verifier. */
+  l4LbProgram?: { object?: string; loads?: boolean; error?: string };
+  /** Present when a running L4 load balancer was passed in. */
+  l4Lb?: {
+    cgroup: string;
+    tableSize: number;
+    services: Record<string, { connect: number; sendmsg: number; refused: number; missing: number; backends: Record<string, number> }>;
+    skipped: Array<{ name: string; reason: string }>;
+  };
   /** Present when a running EdgePolicy was passed in. */
   edgePolicy?: {
     attachments: Array<{ ifindex: number; ifname?: string; netns?: string; mode: string }>;
@@ -26,6 +37,8 @@ export interface DoctorReport {
     enabled: boolean;
     counters: { rules: Record<string, DoctorCounter>; defaultPass: DoctorCounter; defaultDrop: DoctorCounter; notIp: DoctorCounter };
   };
+  /** Network policy pinned under <bpffs>/sluice by running (or crashed) gateways. */
+  pinned?: { bpffs: string; interfaces: PinnedInterface[]; error?: string };
   /** The datapath verdict in one sentence. */
   summary: string;
   ok: boolean;
@@ -34,8 +47,12 @@ export interface DoctorReport {
 export interface DoctorOptions {
   /** A live policy program whose attachments, map sizes and counters to include. */
   policy?: EdgePolicy;
+  /** A live L4 load balancer whose cgroup, services and counters to include. */
+  l4Lb?: L4LoadBalancer;
   /** Skip loading dist/bpf/policy.bpf.o (it needs the build and root). */
   skipPolicyLoad?: boolean;
+  /** bpffs mount whose <bpffs>/sluice pins to report (when it is mounted and readable). */
+  bpffs?: string;
 }
 
 function readNumber(path: string): number | undefined {
@@ -85,6 +102,25 @@ export function runDoctor(opts: DoctorOptions = {}): DoctorReport {
       report.policyProgram.error = (e as Error).message;
     }
   }
+  const lb: NonNullable<DoctorReport["l4LbProgram"]> = {};
+  try {
+    lb.object = bpfObjectPath("lb");
+  } catch (e) {
+    lb.error = (e as Error).message;
+  }
+  if (lb.object && s.trivialLoad && !opts.skipPolicyLoad) {
+    try {
+      L4LoadBalancer.probe(lb.object);
+      lb.loads = true;
+    } catch (e) {
+      lb.loads = false;
+      lb.error = (e as Error).message;
+    }
+  }
+  report.l4LbProgram = lb;
+  if (opts.l4Lb) {
+    report.l4Lb = { cgroup: opts.l4Lb.cgroupPath, tableSize: opts.l4Lb.tableSize, services: opts.l4Lb.counters(), skipped: opts.l4Lb.skipped() };
+  }
   if (opts.policy) {
     const c = opts.policy.compiled();
     const n = (m: string) => [...c.entries.values()].filter((e) => e.map === m).length;
@@ -102,6 +138,17 @@ export function runDoctor(opts: DoctorOptions = {}): DoctorReport {
         notIp: num(counters.notIp),
       },
     };
+  }
+  if (opts.bpffs && s.ok) {
+    report.pinned = { bpffs: opts.bpffs, interfaces: [] };
+    if (!s.bpffs.includes(opts.bpffs)) report.pinned.error = `${opts.bpffs} is not a bpffs mount in this mount namespace`;
+    else {
+      try {
+        report.pinned.interfaces = inspectPinned(opts.bpffs);
+      } catch (e) {
+        report.pinned.error = (e as Error).message;
+      }
+    }
   }
   if (!s.ok) report.summary = s.reason ?? "eBPF is unavailable; running the userspace path";
   else if (report.policyProgram.loads === false) {
@@ -127,6 +174,17 @@ export function formatDoctor(r: DoctorReport): string {
     `trivial program  ${r.trivialProgram.loads ? "loads" : `does not load${r.trivialProgram.error ? `: ${r.trivialProgram.error}` : ""}`}`,
     `policy program   ${r.policyProgram.object ? `${r.policyProgram.object}${r.policyProgram.loads === undefined ? "" : r.policyProgram.loads ? " (loads)" : ` (does not load: ${r.policyProgram.error})`}` : (r.policyProgram.error ?? "not built")}`,
   ];
+  if (r.l4LbProgram) {
+    const p = r.l4LbProgram;
+    lines.push(`l4 lb program    ${p.object ? `${p.object}${p.loads === undefined ? "" : p.loads ? " (loads)" : ` (does not load: ${p.error})`}` : (p.error ?? "not built")}`);
+  }
+  if (r.l4Lb) {
+    lines.push(`l4 lb            cgroup ${r.l4Lb.cgroup}; Maglev table ${r.l4Lb.tableSize} entries per service`);
+    for (const [name, c] of Object.entries(r.l4Lb.services)) {
+      lines.push(`  ${name}: ${c.connect} connects, ${c.sendmsg} datagrams, ${c.refused} refused, ${c.missing} left to the proxy`);
+    }
+    for (const sk of r.l4Lb.skipped) lines.push(`  ${sk.name}: userspace (${sk.reason})`);
+  }
   if (r.edgePolicy) {
     const e = r.edgePolicy;
     lines.push(
@@ -136,6 +194,26 @@ export function formatDoctor(r: DoctorReport): string {
       `  default drop   ${e.counters.defaultDrop.packets} packets, ${e.counters.defaultDrop.bytes} bytes`,
       ...Object.entries(e.counters.rules).map(([id, c]) => `  rule ${id}: ${c.packets} packets, ${c.bytes} bytes`),
     );
+  }
+  if (r.pinned) {
+    const p = r.pinned;
+    if (p.error) lines.push(`pinned policy    ${p.error}`);
+    else if (p.interfaces.length === 0) lines.push(`pinned policy    none under ${p.bpffs}/sluice`);
+    for (const i of p.interfaces) {
+      const owner = i.owner ? `pid ${i.owner.pid} (${i.owner.alive ? "running" : "gone: the next run takes over or removes it"})` : "unknown owner";
+      const link = i.link
+        ? `${i.link.mode} link ${i.link.linkId}, program ${i.link.programId}, ifindex ${i.link.ifindex}${i.link.ifindexNow && i.link.ifindexNow !== i.link.ifindex ? ` (the interface now has ifindex ${i.link.ifindexNow})` : ""}`
+        : "not attached";
+      lines.push(`pinned policy    ${i.ifname}: ${link}; ${owner}; ${i.dir}`);
+      if (i.error) lines.push(`  error          ${i.error}`);
+      const maps = Object.entries(i.maps).filter(([m]) => m !== "config" && m !== "counters");
+      if (maps.length) lines.push(`  maps           ${maps.map(([m, v]) => `${m} ${v.entries}/${v.maxEntries}`).join(", ")}`);
+      if (i.counters) {
+        const c = i.counters;
+        lines.push(`  default pass   ${c.defaultPass.packets} packets, ${c.defaultPass.bytes} bytes`, `  default drop   ${c.defaultDrop.packets} packets, ${c.defaultDrop.bytes} bytes`);
+        for (const [id, v] of Object.entries(c.rules)) lines.push(`  rule ${id}: ${v.packets} packets, ${v.bytes} bytes`);
+      }
+    }
   }
   lines.push(`=> ${r.summary}`, `   eBPF usable: ${yes(r.ok)}`);
   return lines.join("\n") + "\n";

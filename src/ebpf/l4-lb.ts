@@ -240,6 +240,17 @@ export class L4LoadBalancer {
     this.tablesFd = fd("lb_tables");
   }
 
+  /** Opens and loads the object (verifier included) without attaching anything; throws on failure. */
+  static probe(objectPath = bpfObjectPath("lb")): void {
+    const b = libbpf();
+    const obj = b.objectOpenFile(objectPath);
+    try {
+      b.objectLoad(obj);
+    } finally {
+      b.objectClose(obj);
+    }
+  }
+
   /** Loads the programs and attaches them to the cgroup. Throws with libbpf's explanation. */
   static open(opts: L4LbOptions): L4LoadBalancer {
     const tableSize = opts.tableSize ?? DEFAULT_TABLE_SIZE;

@@ -4,6 +4,7 @@
 // their backend across table swaps; a removed backend gets nothing new; UDP replies come from the VIP.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { formatDoctor, runDoctor } from "../../src/ebpf/doctor.js";
 import { L4LoadBalancer } from "../../src/ebpf/l4-lb.js";
 import type { LbModel, LbService } from "../../src/ebpf/l4-lb-model.js";
 import { freePort } from "../helpers/gateway.js";
@@ -149,6 +150,17 @@ test("UDP: a connected socket is rewritten at connect() and reports the VIP as i
   assert.match(String(r.backend), /^u[023]$/);
   assert.equal(r.peer, `${HOST}:${vipUdp}`);
   assert.equal(r.from, `${HOST}:${vipUdp}`);
+});
+
+test("doctor reports the L4 LB program, the cgroup and per-service counters", { skip }, () => {
+  const r = runDoctor({ l4Lb: lb });
+  assert.equal(r.l4LbProgram?.loads, true, r.l4LbProgram?.error);
+  assert.equal(r.l4Lb?.cgroup, cg.path);
+  assert.equal(r.l4Lb?.tableSize, 4099);
+  assert.ok((r.l4Lb?.services.udp?.sendmsg ?? 0) >= 200, JSON.stringify(r.l4Lb?.services));
+  const text = formatDoctor(r);
+  assert.match(text, /^l4 lb program\s+\S+lb\.bpf\.o \(loads\)$/m);
+  assert.match(text, /^  udp: \d+ connects, \d+ datagrams/m);
 });
 
 test("services removed from the model leave the kernel; after close nothing is attached", { skip }, async () => {
