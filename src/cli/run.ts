@@ -18,6 +18,9 @@ export async function runCommand(argv: string[]): Promise<number> {
       "access-log": { type: "string" },
       "log-level": { type: "string" },
       "demo-backends": { type: "boolean" },
+      interface: { type: "string", multiple: true },
+      "no-ebpf": { type: "boolean" },
+      bpffs: { type: "string" },
       "l4-lb-cgroup": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
@@ -46,6 +49,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   const workers = intOption(values.workers, "workers", RUN_USAGE, 1, 1024) ?? os.availableParallelism();
   const adminPort = intOption(values["admin-port"], "admin-port", RUN_USAGE, 0, 65535) ?? 9901;
   const listenAddress = str(values["listen-address"]);
+  const interfaces = interfaceList(values.interface);
   const log = configureLog(logLevel);
 
   let gw;
@@ -62,6 +66,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         accessLog: str(values["access-log"]) ?? "stdout",
         logLevel,
         demoBackends: values["demo-backends"] === true,
+        ebpf: { interfaces, disabled: values["no-ebpf"] === true, ...(str(values.bpffs) ? { bpffs: resolve(str(values.bpffs)!) } : {}) },
         ...(str(values["l4-lb-cgroup"]) ? { l4LbCgroup: str(values["l4-lb-cgroup"])! } : {}),
       },
       log,
@@ -86,7 +91,8 @@ export async function runCommand(argv: string[]): Promise<number> {
         return;
       }
       log.info({ signal: sig }, "signal received");
-      gw.stop().then(
+      // SIGUSR2: stop for a restart, leaving the pinned network policy enforcing until the next run.
+      gw.stop({ keepKernelState: sig === "SIGUSR2" }).then(
         () => done(0),
         (err: unknown) => {
           log.error({ err: String(err) }, "error while stopping");
@@ -96,5 +102,15 @@ export async function runCommand(argv: string[]): Promise<number> {
     };
     process.on("SIGINT", onSignal);
     process.on("SIGTERM", onSignal);
+    process.on("SIGUSR2", onSignal);
   });
+}
+
+/** --interface NAME, repeatable: Linux interface names (1-15 bytes, no "/" or whitespace). */
+function interfaceList(v: unknown): string[] {
+  const list = Array.isArray(v) ? v.filter((x): x is string => typeof x === "string") : typeof v === "string" ? [v] : [];
+  for (const name of list) {
+    if (!/^[^\s/:]{1,15}$/.test(name) || name === "." || name === "..") throw new UsageError(`--interface must be a network interface name (1-15 characters, no "/" or spaces), got "${name}"`, RUN_USAGE);
+  }
+  return [...new Set(list)];
 }

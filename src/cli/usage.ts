@@ -38,9 +38,17 @@ Options:
                             or relative to the cgroup2 mount; created when missing): their
                             connect()/sendmsg() to a TCP/UDP listener or a Service cluster IP go
                             straight to a backend picked by Maglev hashing (default: off)
+      --interface NAME      Enforce network policy (CiliumNetworkPolicy) in the kernel on this
+                            interface: XDP, tcx ingress where XDP does not attach. Repeatable.
+                            Without it, or without eBPF, policy is enforced at accept time only
+      --no-ebpf             Never use the kernel datapath for network policy (userspace only)
+      --bpffs PATH          bpffs mount for pinned policy state, mounted when missing (default:
+                            /sys/fs/bpf); pins live under PATH/sluice/<interface>
   -h, --help                Show this help
 
 Logs are JSON lines on stderr; the access log is JSON lines on stdout by default.
+SIGINT/SIGTERM stop cleanly (kernel programs detached). SIGUSR2 stops for a restart: the pinned
+network policy keeps enforcing until the next \`sluice run\` with the same --bpffs takes it over.
 `;
 
 export const VALIDATE_USAGE = `Usage: sluice validate DIR [options]
@@ -78,9 +86,11 @@ Options:
 export const DOCTOR_USAGE = `Usage: sluice doctor [options]
 
 Reports what this machine allows for the eBPF data path: kernel, privileges, bpffs and cgroup2
-mounts, BTF, the system libbpf, and whether a trivial program and the edge-policy program load.
+mounts, BTF, the system libbpf, and whether a trivial program and the edge-policy program load;
+then the network policy pinned by running gateways: what is attached where, map sizes, counters.
 
 Options:
+      --bpffs PATH      bpffs mount the gateways pin under (default: /sys/fs/bpf)
   -o, --output FORMAT   text or json (default: text)
   -h, --help            Show this help
 `;
