@@ -91,7 +91,12 @@ function compileRoute(
   if (r.retry && r.retry.attempts > 0) {
     const codes = new Uint8Array(600);
     for (const c of r.retry.codes) if (c >= 0 && c < 600) codes[c] = 1;
-    retry = { attempts: r.retry.attempts, codes, backoffMs: r.retry.backoffMs ?? DEFAULT_BACKOFF_MS };
+    let grpcCodes: Uint8Array | null = null;
+    if (r.retry.grpcCodes !== undefined && r.retry.grpcCodes.length > 0) {
+      grpcCodes = new Uint8Array(32);
+      for (const c of r.retry.grpcCodes) if (c > 0 && c < 32) grpcCodes[c] = 1;
+    }
+    retry = { attempts: r.retry.attempts, codes, backoffMs: r.retry.backoffMs ?? DEFAULT_BACKOFF_MS, grpcCodes };
   }
   const anyMirror = backends.some((b) => b.item.mirrors !== null);
   return {

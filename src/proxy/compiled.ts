@@ -40,6 +40,8 @@ export interface CompiledRetry {
   /** Indexed by status code. */
   codes: Uint8Array;
   backoffMs: number;
+  /** Indexed by gRPC status code (trailers-only responses); null when none are retried. */
+  grpcCodes: Uint8Array | null;
 }
 
 export interface CompiledRoute {

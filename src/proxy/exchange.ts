@@ -13,6 +13,9 @@ import type { ClusterRuntime } from "./upstream/cluster.js";
 import type { EndpointRuntime } from "./upstream/endpoint.js";
 import type { H1Connection, H1Handler } from "./upstream/h1-pool.js";
 import { classify, UpstreamTimeoutError } from "./upstream/errors.js";
+import { tlsFailure } from "./upstream/tls-connect.js";
+import { GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE, grpcStatusOf, grpcTimeoutMs, isGrpcRequest, respondTrailersOnly, sendGrpcStatus } from "./grpc.js";
+import { ReplayCopy } from "./grpc-replay.js";
 import { sendMirror, teeToMirrors } from "./upstream/mirror.js";
 import type { UpstreamErrorReason } from "../observe/proxy-metrics.js";
 
@@ -128,6 +131,8 @@ class PoolAttempt implements H1Handler {
 class H2Attempt {
   stream: http2.ClientHttp2Stream | null = null;
   discard = false;
+  /** The response was one HEADERS frame that ended the stream (gRPC trailers-only). */
+  trailersOnly = false;
   constructor(readonly ex: Exchange) {}
 
   cancel(): void {
@@ -136,7 +141,7 @@ class H2Attempt {
   }
 
   start(ep: EndpointRuntime, method: string, path: string, headers: string[], body: Buffer | Readable | null): void {
-    const h: http2.OutgoingHttpHeaders = { ":method": method, ":path": path, ":scheme": "http" };
+    const h: http2.OutgoingHttpHeaders = { ":method": method, ":path": path, ":scheme": ep.tls !== null ? "https" : "http" };
     for (let i = 0; i < headers.length; i += 2) {
       const k = headers[i]!;
       if (k === "host") h[":authority"] = headers[i + 1];
@@ -148,7 +153,8 @@ class H2Attempt {
     if (h[":authority"] === undefined) h[":authority"] = ep.label;
     const s = ep.h2().request(h, { endStream: body === null });
     this.stream = s;
-    s.on("response", (rh) => {
+    s.on("response", (rh, flags) => {
+      this.trailersOnly = (flags & 0x1) /* END_STREAM */ !== 0;
       const list: string[] = [];
       for (const k of Object.keys(rh)) {
         if (k.charCodeAt(0) === 58 || isHopByHop(k)) continue;
@@ -161,6 +167,7 @@ class H2Attempt {
     s.on("data", (chunk: Buffer) => {
       if (!this.ex.onUpstreamData(this, chunk)) s.pause();
     });
+    s.on("trailers", (t) => this.ex.onUpstreamTrailers(this, t));
     s.on("end", () => this.ex.onUpstreamEnd(this));
     s.on("error", (err) => this.ex.onUpstreamError(this, err));
     s.on("close", () => {
@@ -223,6 +230,10 @@ export class Exchange {
   endpoint = "";
   body: Buffer | Readable | null = null;
   replayable = true;
+  /** A gRPC call (content-type application/grpc*): errors are answered with a grpc-status. */
+  readonly grpc: boolean;
+  /** gRPC request bodies stream to the first attempt while a copy is kept for retries. */
+  copy: ReplayCopy | null = null;
   /** Response headers the route's guards added (CORS, rate-limit headers ...), or null. */
   extraResponse: string[] | null = null;
   private readonly cluster: ClusterRuntime;
@@ -241,6 +252,7 @@ export class Exchange {
   ) {
     this.cluster = backend.cluster!;
     this.retriesLeft = route.retry !== null ? route.retry.attempts : 0;
+    this.grpc = isGrpcRequest(req.headers);
     (res as Res & Tagged)[kExchange] = this;
     res.on("close", onResClose);
   }
@@ -252,7 +264,14 @@ export class Exchange {
     const hasBody = this.isH2
       ? !(req as http2.Http2ServerRequest).stream.endAfterHeaders
       : (h["content-length"] !== undefined && h["content-length"] !== "0") || h["transfer-encoding"] !== undefined;
-    if (this.route.requestMs > 0) this.requestTimer = setTimeout(onRequestTimeout, this.route.requestMs, this);
+    let requestMs = this.route.requestMs;
+    if (this.grpc) {
+      // The client's deadline bounds the call here too, so the gateway answers DEADLINE_EXCEEDED
+      // and frees the backend stream instead of leaving it to run on.
+      const g = grpcTimeoutMs(h["grpc-timeout"]);
+      if (g > 0 && (requestMs === 0 || g < requestMs)) requestMs = g;
+    }
+    if (requestMs > 0) this.requestTimer = setTimeout(onRequestTimeout, requestMs, this);
     if (!hasBody) {
       this.body = null;
       this.begin();
@@ -272,9 +291,20 @@ export class Exchange {
       });
       return;
     }
+    if (this.grpc && this.route.retry !== null) {
+      this.copy = new ReplayCopy(req, MAX_REPLAY_BODY);
+      this.body = this.copy.stream;
+      this.begin();
+      return;
+    }
     this.body = req;
     this.replayable = false;
     this.begin();
+  }
+
+  /** Whether another attempt can be given the whole request body. */
+  private canReplay(): boolean {
+    return this.replayable && (this.copy === null || this.copy.complete);
   }
 
   private begin(): void {
@@ -295,6 +325,11 @@ export class Exchange {
   }
 
   attempt(): void {
+    if (this.cluster.tlsError !== null) {
+      this.backend.counters.error("connect");
+      this.fail("connect", false, `upstream TLS not usable: ${this.cluster.tlsError}`);
+      return;
+    }
     const ep = this.cluster.pick();
     if (ep === null) {
       this.backend.counters.error("no_endpoint");
@@ -304,7 +339,7 @@ export class Exchange {
     this.endpoint = ep.label;
     const n = ++this.attempts;
     if (this.route.backendRequestMs > 0) this.attemptTimer = setTimeout(onAttemptTimeout, this.route.backendRequestMs, this, n);
-    const body = this.body;
+    const body = n > 1 && this.copy !== null ? this.copy.replay() : this.body;
     try {
       if (this.cluster.protocol === "h2c") {
         const a = new H2Attempt(this);
@@ -333,9 +368,19 @@ export class Exchange {
     this.clearAttemptTimer();
     this.upstreamStatus = status;
     const retry = this.route.retry;
-    if (retry !== null && this.retriesLeft > 0 && retry.codes[status] === 1 && this.replayable) {
-      a.discard = true;
-      return true;
+    if (retry !== null && this.retriesLeft > 0 && this.canReplay()) {
+      if (retry.codes[status] === 1) {
+        a.discard = true;
+        return true;
+      }
+      // A gRPC failure before any message (trailers-only) can be retried on its grpc-status.
+      if (retry.grpcCodes !== null && list !== null && a instanceof H2Attempt && a.trailersOnly) {
+        const g = grpcStatusOf(list);
+        if (g > 0 && retry.grpcCodes[g] === 1) {
+          a.discard = true;
+          return true;
+        }
+      }
     }
     if (this.requestTimer !== null) {
       clearTimeout(this.requestTimer);
@@ -358,6 +403,13 @@ export class Exchange {
     this.headersSent = true;
     this.status = status;
     try {
+      if (this.isH2 && a instanceof H2Attempt && a.trailersOnly) {
+        // Pass a trailers-only response on as one: gRPC clients read its status only that way.
+        respondTrailersOnly(this.res, status, headers);
+        this.current = null;
+        this.finish();
+        return true;
+      }
       writeHead(this.res, this.isH2, status, headers);
     } catch {
       // Invalid upstream header for this client protocol: answer 502 instead.
@@ -368,6 +420,18 @@ export class Exchange {
       return false;
     }
     return true;
+  }
+
+  /** HTTP/2 response trailers (grpc-status ...) go on to HTTP/2 clients. */
+  onUpstreamTrailers(a: Attempt, trailers: http2.IncomingHttpHeaders): void {
+    if (a !== this.current || a.discard || this.done || !this.isH2 || !this.headersSent) return;
+    const out: Record<string, string | string[]> = {};
+    for (const k of Object.keys(trailers)) {
+      if (k.charCodeAt(0) === 58 || isHopByHop(k)) continue;
+      const v = trailers[k];
+      if (v !== undefined) out[k] = v;
+    }
+    (this.res as http2.Http2ServerResponse).addTrailers(out);
   }
 
   onUpstreamData(a: Attempt, chunk: Buffer): boolean {
@@ -404,11 +468,11 @@ export class Exchange {
     // GEP-1731: connection errors (refused, reset, closed before the response) and an attempt that
     // hits the backendRequest timeout are retriable whatever the codes; the request timeout still
     // bounds the whole exchange. Retry needs the request body at hand (buffered, or none).
-    if (this.retriesLeft > 0 && this.replayable) {
+    if (this.retriesLeft > 0 && this.canReplay()) {
       this.scheduleRetry();
       return;
     }
-    this.fail(reason);
+    this.fail(reason, false, tlsFailure(err) ?? undefined);
   }
 
   private scheduleRetry(): void {
@@ -454,10 +518,10 @@ export class Exchange {
    * no connection could be made or it was reset or closed before response headers, 504 on timeout,
    * 502 (`invalidResponse`) when the upstream answered something this client cannot be given.
    */
-  fail(reason: UpstreamErrorReason, invalidResponse = false): void {
+  fail(reason: UpstreamErrorReason, invalidResponse = false, detail?: string): void {
     if (this.done) return;
     let status = 503;
-    let text = "upstream connect error or disconnect/reset before headers\n";
+    let text = detail !== undefined ? `${detail}\n` : "upstream connect error or disconnect/reset before headers\n";
     if (invalidResponse) {
       status = 502;
       text = "invalid upstream response\n";
@@ -468,7 +532,9 @@ export class Exchange {
       text = "no healthy upstream\n";
     }
     this.status = status;
-    this.bytesOut += sendSimple(this.res, this.isH2, status, text, this.extraResponse === null ? null : [...this.extraResponse], null);
+    const extra = this.extraResponse === null ? null : [...this.extraResponse];
+    if (this.grpc) sendGrpcStatus(this.res, this.isH2, status === 504 ? GRPC_DEADLINE_EXCEEDED : GRPC_UNAVAILABLE, text, extra);
+    else this.bytesOut += sendSimple(this.res, this.isH2, status, text, extra, null);
     this.finish();
   }
 

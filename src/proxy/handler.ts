@@ -5,6 +5,7 @@ import type { TLSSocket } from "node:tls";
 import type { CompiledListener, CompiledRoute } from "./compiled.js";
 import { Exchange, exchangeOf, prepareUpstream, upstreamHeaders } from "./exchange.js";
 import { hostOf } from "./hostname.js";
+import { grpcCodeFor, isGrpcRequest, sendGrpcStatus } from "./grpc.js";
 import { finishRequest } from "./request-log.js";
 import { sendSimple, type Req, type Res } from "./respond.js";
 import { routeRequest, type RoutedRequest } from "./route-request.js";
@@ -59,7 +60,7 @@ function route(L: CompiledListener, req: Req, res: Res, isH2: boolean, start: nu
 function guardReply(L: CompiledListener, req: Req, res: Res, isH2: boolean, start: number, r: CompiledRoute, v: GuardReply, run: GuardRun): void {
   const extra = v.headers ? [...v.headers] : [];
   if (run.responseAdd !== null) extra.push(...run.responseAdd);
-  const n = sendSimple(res, isH2, v.status, v.body, extra, null);
+  const n = isGrpcRequest(req.headers) ? sendGrpcStatus(res, isH2, grpcCodeFor(v.status), String(v.body), extra) : sendSimple(res, isH2, v.status, v.body, extra, null);
   finishRequest(L, req, isH2, start, v.status, n, r.name, null, 0, r.counters, r.duration);
 }
 
@@ -68,7 +69,8 @@ function answer(L: CompiledListener, req: Req, res: Res, isH2: boolean, start: n
   const extra = run?.responseAdd ?? null;
   switch (d.kind) {
     case "reply": {
-      const n = sendSimple(res, isH2, d.status, d.body, null, null);
+      // gRPC clients get a grpc-status; metrics and the log keep the HTTP status it stands for.
+      const n = isGrpcRequest(req.headers) ? sendGrpcStatus(res, isH2, grpcCodeFor(d.status), d.body, null) : sendSimple(res, isH2, d.status, d.body, null, null);
       finishRequest(L, req, isH2, start, d.status, n, d.route?.name ?? null, d.backendLabel, 0, d.counters, d.route?.duration ?? null);
       return;
     }
@@ -80,7 +82,9 @@ function answer(L: CompiledListener, req: Req, res: Res, isH2: boolean, start: n
     }
     case "direct": {
       const r = d.route;
-      const n = sendSimple(res, isH2, r.directStatus, r.directBody, extra === null ? null : [...extra], r.responseEdit);
+      const n = isGrpcRequest(req.headers)
+        ? sendGrpcStatus(res, isH2, grpcCodeFor(r.directStatus), r.directBody.length > 0 ? r.directBody.toString() : "no usable backend for this route", extra)
+        : sendSimple(res, isH2, r.directStatus, r.directBody, extra === null ? null : [...extra], r.responseEdit);
       finishRequest(L, req, isH2, start, r.directStatus, n, r.name, null, 0, r.counters, r.duration);
       return;
     }

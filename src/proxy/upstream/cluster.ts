@@ -2,11 +2,14 @@
 import type { IrCluster } from "../../ir/types.js";
 import { WeightedPicker } from "../weighted.js";
 import { EndpointRuntime, type UpstreamProtocol } from "./endpoint.js";
+import { upstreamTls } from "./tls-connect.js";
 
 export class ClusterRuntime {
   readonly picker: WeightedPicker<EndpointRuntime>;
   /** "ws" clusters speak HTTP/1.1 (upgrades ride on it). */
   readonly protocol: UpstreamProtocol;
+  /** Set when the cluster's TLS settings cannot be used: every request fails with this reason. */
+  tlsError: string | null = null;
 
   constructor(
     readonly name: string,
@@ -37,11 +40,12 @@ export class EndpointRegistry {
       const proto: UpstreamProtocol = c.protocol === "h2c" ? "h2c" : "http1";
       const eps: EndpointRuntime[] = [];
       const weights: number[] = [];
+      const t = c.tls !== undefined && c.tls.error === undefined ? upstreamTls(c.tls, proto === "h2c" ? "h2" : "http/1.1") : null;
       for (const ep of c.endpoints) {
-        const key = EndpointRuntime.keyOf(ep, proto);
+        const key = EndpointRuntime.keyOf(ep, proto, t?.key);
         let rt = this.live.get(key);
         if (!rt) {
-          rt = new EndpointRuntime(key, ep, proto);
+          rt = new EndpointRuntime(key, ep, proto, t);
           this.live.set(key, rt);
         }
         keys.add(key);
@@ -50,7 +54,9 @@ export class EndpointRegistry {
         weights.push(ep.weight);
       }
       if (weights.length > 0 && weights.every((w) => !(w > 0))) weights.fill(1);
-      out.set(c.name, new ClusterRuntime(c.name, eps, weights, c.protocol));
+      const cluster = new ClusterRuntime(c.name, eps, weights, c.protocol);
+      if (c.tls?.error !== undefined) cluster.tlsError = c.tls.error;
+      out.set(c.name, cluster);
     }
     return { clusters: out, keys };
   }

@@ -3,9 +3,11 @@
 // not drop warm connections; the registry closes the ones no snapshot uses any more.
 import http2 from "node:http2";
 import net from "node:net";
+import tls from "node:tls";
 import { Pool } from "undici";
 import type { IrEndpoint } from "../../ir/types.js";
 import { H1Pool } from "./h1-pool.js";
+import type { UpstreamTls } from "./tls-connect.js";
 
 export type UpstreamProtocol = "http1" | "h2c";
 
@@ -26,6 +28,8 @@ export class EndpointRuntime {
     readonly key: string,
     ep: IrEndpoint,
     readonly protocol: UpstreamProtocol,
+    /** TLS to this endpoint (BackendTLSPolicy), or null for plain text. */
+    readonly tls: UpstreamTls | null = null,
   ) {
     if ("path" in ep) {
       this.socketPath = ep.path;
@@ -40,13 +44,21 @@ export class EndpointRuntime {
     }
   }
 
-  static keyOf(ep: IrEndpoint, protocol: UpstreamProtocol): string {
-    return "path" in ep ? `${protocol}|unix:${ep.path}` : `${protocol}|${ep.address}|${ep.port}`;
+  static keyOf(ep: IrEndpoint, protocol: UpstreamProtocol, tlsKey = ""): string {
+    const base = "path" in ep ? `${protocol}|unix:${ep.path}` : `${protocol}|${ep.address}|${ep.port}`;
+    return tlsKey === "" ? base : `${base}|tls:${tlsKey}`;
   }
 
-  /** Origin used for undici and h2c; unix sockets use a placeholder host. */
+  /** Origin used for undici and HTTP/2; unix sockets use a placeholder host. */
   private origin(): string {
-    return this.socketPath !== null ? "http://localhost" : `http://${this.label}`;
+    const scheme = this.tls !== null ? "https" : "http";
+    return this.socketPath !== null ? `${scheme}://localhost` : `${scheme}://${this.label}`;
+  }
+
+  /** A new TLS connection to this endpoint (TLS clusters only). */
+  connectTls(): tls.TLSSocket {
+    const where = this.socketPath !== null ? { path: this.socketPath } : { host: this.host!, port: this.port };
+    return tls.connect({ ...this.tls!.options, ...where });
   }
 
   h1(): Pool {
@@ -60,6 +72,7 @@ export class EndpointRuntime {
         headersTimeout: 300_000,
         bodyTimeout: 300_000,
         ...(this.socketPath !== null ? { socketPath: this.socketPath } : {}),
+        ...(this.tls !== null ? { connect: { ...this.tls.options } } : {}),
       });
       this.pool = p;
     }
@@ -70,7 +83,7 @@ export class EndpointRuntime {
   raw(): H1Pool {
     let p = this.rawPool;
     if (p === null) {
-      p = new H1Pool({ host: this.host, port: this.port, socketPath: this.socketPath, label: this.label }, POOL_CONNECTIONS);
+      p = new H1Pool({ host: this.host, port: this.port, socketPath: this.socketPath, label: this.label, tls: this.tls?.options ?? null }, POOL_CONNECTIONS);
       this.rawPool = p;
     }
     return p;
@@ -80,10 +93,10 @@ export class EndpointRuntime {
   h2(): http2.ClientHttp2Session {
     const s = this.session;
     if (s !== null && !s.closed && !s.destroyed) return s;
-    const opts: http2.SecureClientSessionOptions = {};
+    const opts: http2.SecureClientSessionOptions = this.tls !== null ? { ...this.tls.options } : {};
     if (this.socketPath !== null) {
       const path = this.socketPath;
-      opts.createConnection = () => net.connect(path);
+      opts.createConnection = this.tls !== null ? () => this.connectTls() : () => net.connect(path);
     }
     const session = http2.connect(this.origin(), opts);
     const drop = (): void => {

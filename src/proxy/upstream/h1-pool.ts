@@ -4,6 +4,7 @@
 // profile put undici at about 15% of a worker's CPU. Requests with a body still go through undici.
 // One request at a time per connection; an idle connection is reused LIFO (warmest first).
 import net from "node:net";
+import tls from "node:tls";
 import { UpstreamTimeoutError } from "./errors.js";
 import { ResponseParser, type ResponseSink } from "./h1-response-parser.js";
 
@@ -43,6 +44,8 @@ export interface H1Target {
   socketPath: string | null;
   /** Host header when the request has none. */
   label: string;
+  /** TLS connection options (BackendTLSPolicy), or null for plain text. */
+  tls?: tls.ConnectionOptions | null;
 }
 
 class H1Connection implements ResponseSink {
@@ -57,7 +60,8 @@ class H1Connection implements ResponseSink {
   quietSweeps = 0;
 
   constructor(private readonly pool: H1Pool, t: H1Target) {
-    const s = t.socketPath !== null ? net.connect(t.socketPath) : net.connect(t.port, t.host!);
+    const where = t.socketPath !== null ? { path: t.socketPath } : { host: t.host!, port: t.port };
+    const s = t.tls ? tls.connect({ ...t.tls, ...where }) : t.socketPath !== null ? net.connect(t.socketPath) : net.connect(t.port, t.host!);
     this.socket = s;
     s.setNoDelay(true);
     s.setTimeout(CONNECT_TIMEOUT_MS);

@@ -15,7 +15,7 @@ export function pipeUpgrade(
   onFail: (err: Error) => void,
   onClose: (bytesOut: number) => void,
 ): void {
-  const upstream = ep.socketPath !== null ? net.connect(ep.socketPath) : net.connect(ep.port, ep.host!);
+  const upstream = ep.tls !== null ? ep.connectTls() : ep.socketPath !== null ? net.connect(ep.socketPath) : net.connect(ep.port, ep.host!);
   let connected = false;
   let closed = false;
   const close = (): void => {
@@ -25,7 +25,7 @@ export function pipeUpgrade(
     upstream.destroy();
     onClose(upstream.bytesRead);
   };
-  upstream.once("connect", () => {
+  upstream.once(ep.tls !== null ? "secureConnect" : "connect", () => {
     connected = true;
     let text = `${method} ${path} HTTP/1.1\r\n`;
     for (let i = 0; i < headers.length; i += 2) text += `${headers[i]}: ${headers[i + 1]}\r\n`;
