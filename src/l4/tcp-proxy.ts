@@ -12,6 +12,7 @@ import type { Choice, Target } from "./pick.js";
 import { logSession, newSession, type SessionInfo } from "./session-log.js";
 import { readClientHelloSni } from "./sni.js";
 import { drainConnections, listenOn } from "../proxy/server-lifecycle.js";
+import { admitConnection } from "../proxy/conn-policy.js";
 import { spliceSockets, type SpliceStats } from "./splice.js";
 
 /** Bound on waiting for a complete ClientHello (and, in Terminate, for the whole handshake). */
@@ -43,6 +44,7 @@ export class TcpL4Server {
   }
 
   private onConnection(client: net.Socket): void {
+    if (!admitConnection(client)) return;
     this.track(client);
     client.on("error", () => client.destroy());
     const l = this.current;

@@ -10,6 +10,7 @@ import type { AccessLog } from "../observe/access-log.js";
 import type { L4Result } from "../observe/l4-metrics.js";
 import type { CompiledL4Listener, CompiledL4Route } from "./compile.js";
 import { unitHash } from "./pick.js";
+import { admitDatagram } from "../proxy/conn-policy.js";
 import { logSession, newSession, type SessionInfo } from "./session-log.js";
 
 export const UDP_IDLE_MS = 60_000;
@@ -89,6 +90,7 @@ export class UdpL4Server {
   }
 
   private onMessage(msg: Buffer, rinfo: dgram.RemoteInfo): void {
+    if (!admitDatagram(rinfo.address, this.current.port)) return;
     const key = `${rinfo.address}|${rinfo.port}`;
     let s = this.sessions.get(key);
     if (s !== undefined && s.upstream === null && s.decidedBy !== this.current) {

@@ -7,6 +7,7 @@ import { AccessLog } from "../observe/access-log.js";
 import { CompileCache, compileSnapshot, type CompiledSnapshot } from "./compile.js";
 import type { SnapshotState } from "./compiled.js";
 import { PortServer } from "./listeners.js";
+import { setNetworkPolicy } from "./conn-policy.js";
 import { pruneContextCache } from "./tls.js";
 import { EndpointRegistry } from "./upstream/cluster.js";
 
@@ -49,6 +50,8 @@ export class ProxyDataPlane {
     if (this.closed) throw new Error("data plane is closed");
     // Compile everything first: a snapshot that cannot be compiled changes nothing.
     const next = compileSnapshot(snapshot, this.registry, this.log, this.cache);
+    // Accept-time network policy of this snapshot (compiled once; unchanged sections are a no-op).
+    setNetworkPolicy(snapshot.config.networkPolicy);
     const wanted = new Map(next.listeners.map((l) => [l.port, l]));
     const closing: Promise<void>[] = [];
     for (const [port, ps] of this.servers) {

@@ -6,6 +6,7 @@ import http2 from "node:http2";
 import type net from "node:net";
 import type tls from "node:tls";
 import type { CompiledListener } from "./compiled.js";
+import { admitConnection } from "./conn-policy.js";
 import { sniffH2c } from "./h2c-sniff.js";
 import { handleRequest } from "./handler.js";
 import { drainConnections, listenOn } from "./server-lifecycle.js";
@@ -42,6 +43,8 @@ export class PortServer {
       s.on("session", this.onSession);
       s.on("secureConnection", (sock: tls.TLSSocket) => this.track(sock));
       s.on("tlsClientError", () => {});
+      // Network policy before the TLS handshake: a denied client is reset at accept.
+      s.prependListener("connection", (sock: net.Socket) => void admitConnection(sock));
       this.server = s;
     } else {
       const s = http.createServer({ keepAliveTimeout: 65_000 }, onRequest);
@@ -64,6 +67,7 @@ export class PortServer {
         }
       };
       s.on("connection", (sock: net.Socket) => {
+        if (!admitConnection(sock)) return;
         this.track(sock);
         this.sniffing.add(sock);
         sniffH2c(sock, s.headersTimeout, dispatch);
