@@ -1,7 +1,9 @@
 // The IR: a plain, serialisable snapshot handed to data planes. No Kubernetes types leak in.
 // Everything is pre-resolved: references, defaults, policy. Arrays are in their final order.
 import type { IrCors, IrRouteSecurity } from "./security.js";
+import type { IrRateLimit } from "./rate-limit.js";
 export type * from "./security.js";
+export type * from "./rate-limit.js";
 
 export interface Snapshot {
   /** Monotonic; bumped by the control plane only when `hash` changes. */
@@ -87,6 +89,8 @@ export interface IrRoute {
   retry?: IrRetry;
   /** CORS, authentication, authorization (SecurityPolicy and the CORS filter). */
   security?: IrRouteSecurity;
+  /** BackendTrafficPolicy rateLimit. */
+  rateLimit?: IrRateLimit;
 }
 
 export interface IrPathMatch {

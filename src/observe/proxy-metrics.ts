@@ -8,7 +8,7 @@ import { Counter, register, type Metric, type MetricValueWithName } from "prom-c
 export type UpstreamErrorReason = "connect" | "reset" | "timeout" | "no_endpoint" | "unresolved";
 
 /** A count since the last collection, for one label set; queued on first increment. */
-class Pending {
+export class Pending {
   n = 0;
   constructor(
     readonly labels: Record<string, string>,
@@ -21,7 +21,7 @@ class Pending {
 }
 
 /** A prom-client Counter fed from Pending counts when it is collected. */
-class BatchedCounter {
+export class BatchedCounter {
   readonly queue: Pending[] = [];
   constructor(name: string, help: string, labelNames: string[]) {
     const existing = register.getSingleMetric(name);

@@ -5,3 +5,4 @@ import "./authorization.js";
 import "./basic-auth.js";
 import "./api-key.js";
 import "./jwt.js";
+import "./rate-limit.js";

@@ -5,3 +5,4 @@ export { appliers, clusterVariant, registerApplier, type PolicyApplier } from ".
 import "./backend-timeout.js";
 import "./security-cors.js";
 import "./security-access.js";
+import "./rate-limit.js";

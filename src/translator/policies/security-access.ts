@@ -7,6 +7,7 @@ import type { Context } from "../context.js";
 import type { PolicyItem } from "../kinds.js";
 import { policySecret, type SecretRef } from "../secrets.js";
 import type { AppliedSection, PolicyIndex, RouteScope } from "./attach.js";
+import { clientIpFor } from "./client-ip.js";
 import { registerApplier } from "./registry.js";
 
 interface AuthorizationSpec {
@@ -83,8 +84,8 @@ function authorizationOf(s: AppliedSection, policies: PolicyIndex, scope: RouteS
       return rule;
     }),
   };
-  const hops = (policies.listenerSections("ClientTrafficPolicy", scope.gateway, scope.listener).get("clientIPDetection")?.value as { xForwardedFor?: { numTrustedHops?: number } } | undefined)?.xForwardedFor?.numTrustedHops;
-  if (hops !== undefined && hops > 0) out.clientIp = { xffTrustedHops: hops };
+  const clientIp = clientIpFor(policies, scope);
+  if (clientIp) out.clientIp = clientIp;
   return out;
 }
 
@@ -169,7 +170,3 @@ registerApplier({
     if (Object.keys(sec).length > 0) route.security = { ...route.security, ...sec };
   },
 });
-
-// clientIPDetection is read by the route features that need the client's address (authorization
-// above, rate limits); declared here so the policy status does not call it unsupported.
-registerApplier({ kind: "ClientTrafficPolicy", sections: ["clientIPDetection"] });
