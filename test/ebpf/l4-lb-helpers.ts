@@ -116,7 +116,7 @@ export interface TcpNamed {
 }
 
 /** A TCP backend that sends its name on accept and again for every line it receives. */
-export async function tcpNamed(name: string): Promise<TcpNamed> {
+export async function tcpNamed(name: string, host = "127.0.0.1"): Promise<TcpNamed> {
   const peers: number[] = [];
   const sockets = new Set<net.Socket>();
   const server = net.createServer((s) => {
@@ -134,7 +134,7 @@ export async function tcpNamed(name: string): Promise<TcpNamed> {
       }
     });
   });
-  await new Promise<void>((res) => server.listen(0, "127.0.0.1", res));
+  await new Promise<void>((res) => server.listen(0, host, res));
   const port = (server.address() as net.AddressInfo).port;
   return {
     name,

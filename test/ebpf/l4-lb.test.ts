@@ -48,6 +48,9 @@ after(async () => {
   await cg?.destroy();
 });
 
+/** The UDP service as the UDP tests leave it. */
+const udpNow = () => svc("udp", "UDP", vipUdp, [be(udp[0]!, 1), be(udp[2]!, 2), be(udp[3]!, 1)]);
+
 function model(services: LbService[]): LbModel {
   return { services, skipped: [] };
 }
@@ -135,7 +138,7 @@ test("UDP: sockets keep their backend when one is added (Maglev), a removed back
   // Expected: 1/5 of the sockets move to the new backend, next to none between the old ones.
   assert.ok(withinBinomial(second.length - kept, second.length, 1 / 5), `moved ${second.length - kept} of ${second.length}`);
   assert.ok(movedElsewhere <= 3, `${movedElsewhere} sockets moved between old backends`);
-  lb.sync(model([svc("udp", "UDP", vipUdp, [be(udp[0]!, 1), be(udp[2]!, 2), be(udp[3]!, 1)])]));
+  lb.sync(model([udpNow()]));
   const third = (await client.call({ op: "udp-again" })).results!;
   const counts = countBy(third);
   assert.equal(counts.u1, undefined, JSON.stringify(counts));
@@ -150,6 +153,26 @@ test("UDP: a connected socket is rewritten at connect() and reports the VIP as i
   assert.match(String(r.backend), /^u[023]$/);
   assert.equal(r.peer, `${HOST}:${vipUdp}`);
   assert.equal(r.from, `${HOST}:${vipUdp}`);
+});
+
+test("IPv6: connect6 balances a [::1] VIP across [::1] backends and getpeername shows the VIP", { skip }, async () => {
+  const v6 = await Promise.all(["s0", "s1"].map((n) => tcpNamed(n, "::1")));
+  try {
+    const port = await freePort("::1");
+    // The UDP service stays (later tests read it); v6 is added next to it and removed after.
+    const r = lb.sync(model([udpNow(), { name: "v6", proto: "TCP", vips: [{ family: 6, address: "::1", port }], backends: v6.map((b) => ({ family: 6 as const, address: "::1", port: b.port, weight: 1 })), refuseWeight: 0 }]));
+    // Diff-based: the unchanged UDP service is not touched, only the new one gets a table.
+    assert.deepEqual(r, { added: ["v6"], changed: [], removed: [], tables: 1 });
+    const n = 100;
+    const results = (await client.call({ op: "connect", host: "::1", port, n })).results!;
+    const counts = countBy(results);
+    assert.ok(withinBinomial(counts.s0 ?? 0, n, 0.5) && (counts.s0 ?? 0) + (counts.s1 ?? 0) === n, JSON.stringify(counts));
+    assert.ok(results.every((x) => x.peerPort === port && x.peerAddress === "::1"));
+    assert.equal(lb.counters().v6!.connect, n);
+    assert.deepEqual(lb.sync(model([udpNow()])).removed, ["v6"]);
+  } finally {
+    await Promise.all(v6.map((b) => b.close()));
+  }
 });
 
 test("doctor reports the L4 LB program, the cgroup and per-service counters", { skip }, () => {
