@@ -17,7 +17,9 @@ let gw: GatewayProcess;
 let client: Client;
 let tcp: TcpNamed[] = [];
 let udp: UdpNamed[] = [];
-let tcpPort: number, udpPort: number;
+let tcpPort: number, udpPort: number, svcPort: number;
+/** A Service cluster IP on loopback: nothing listens there, only the kernel rewrite can answer. */
+const CLUSTER_IP = "127.0.0.77";
 
 const backend = (name: string, port: number) => `apiVersion: sluice.dev/v1alpha1
 kind: Backend
@@ -42,7 +44,21 @@ spec:
   - {name: tcp, port: ${tcpPort}, protocol: TCP}
   - {name: udp, port: ${udpPort}, protocol: UDP}
 ---
-${tcp.map((t) => backend(t.name, t.port)).join("")}${udp.map((u) => backend(u.name, u.port)).join("")}apiVersion: gateway.networking.k8s.io/v1alpha2
+${tcp.map((t) => backend(t.name, t.port)).join("")}${udp.map((u) => backend(u.name, u.port)).join("")}apiVersion: v1
+kind: Service
+metadata: {name: svc}
+spec:
+  clusterIP: ${CLUSTER_IP}
+  ports: [{name: web, port: ${svcPort}, protocol: TCP}]
+---
+apiVersion: discovery.k8s.io/v1
+kind: EndpointSlice
+metadata: {name: svc-1, labels: {kubernetes.io/service-name: svc}}
+addressType: IPv4
+ports: [{name: web, port: ${tcp[0]!.port}, protocol: TCP}]
+endpoints: [{addresses: ["${HOST}"]}]
+---
+apiVersion: gateway.networking.k8s.io/v1alpha2
 kind: TCPRoute
 metadata: {name: weighted}
 spec:
@@ -64,7 +80,7 @@ before(async () => {
   if (skip) return;
   tcp = await Promise.all(["t0", "t1", "t2", "t3"].map(tcpNamed));
   udp = await Promise.all(["u0", "u1", "u2"].map(udpNamed));
-  [tcpPort, udpPort] = await Promise.all([freePort(), freePort()]);
+  [tcpPort, udpPort, svcPort] = await Promise.all([freePort(), freePort(), freePort()]);
   cg = new TestCgroup();
   gw = await GatewayProcess.start({ files: { "l4.yaml": config({ t0: 1, t1: 2, t2: 3 }, UDP0) }, args: ["--l4-lb-cgroup", cg.path, "--log-level", "info"] });
   client = await startClient(cg.path);
@@ -88,11 +104,11 @@ async function listenerCount(metric: string, listener: string): Promise<number> 
   return sum;
 }
 
-function kernelStats(port: number, proto: "TCP" | "UDP") {
+function kernelStats(port: number, proto: "TCP" | "UDP", address = HOST) {
   const maps = LbMaps.ofProcess(gw.proc.pid!);
   try {
-    const slot = maps.slotOf({ family: 4, address: HOST, port }, proto);
-    assert.notEqual(slot, undefined, `no VIP entry for ${proto} ${HOST}:${port}`);
+    const slot = maps.slotOf({ family: 4, address, port }, proto);
+    assert.notEqual(slot, undefined, `no VIP entry for ${proto} ${address}:${port}`);
     return { ...maps.stats(slot!), hits: maps.backendHits() };
   } finally {
     maps.close();
@@ -178,6 +194,13 @@ test("UDP: a backend removed from the YAML gets no datagram; the other sockets k
   assert.equal((counts.u0 ?? 0) + (counts.u2 ?? 0), afterRemoval.length, JSON.stringify(counts));
   const kept = afterRemoval.filter((x, i) => before[i]!.backend !== "u1" && x.backend === before[i]!.backend).length;
   assert.ok(kept >= before.filter((x) => x.backend !== "u1").length - 3, `only ${kept} sockets kept their backend`);
+});
+
+test("Service cluster IP: connections to clusterIP:port reach its EndpointSlice endpoint", { skip }, async () => {
+  const results = (await client.call({ op: "connect", host: CLUSTER_IP, port: svcPort, n: 5 })).results!;
+  assert.deepEqual(countBy(results), { t0: 5 });
+  assert.ok(results.every((x) => x.peerAddress === CLUSTER_IP && x.peerPort === svcPort), "getpeername() shows the cluster IP");
+  assert.equal(kernelStats(svcPort, "TCP", CLUSTER_IP).connect, 5);
 });
 
 test("after a clean stop nothing stays attached to the cgroup", { skip }, async () => {
