@@ -3,6 +3,8 @@
 // the client side. Used by the quickstart (--demo-backends) and by the test suites.
 import http from "node:http";
 import http2 from "node:http2";
+import https from "node:https";
+import type { TLSSocket } from "node:tls";
 import type { AddressInfo } from "node:net";
 import { WebSocketServer } from "ws";
 
@@ -16,6 +18,8 @@ export interface EchoOptions {
   service?: string;
   /** Serve h2c (HTTP/2 prior knowledge) instead of HTTP/1.1. */
   h2c?: boolean;
+  /** Serve HTTPS (HTTP/1.1) with this certificate; requests then record the SNI they came with. */
+  tls?: { certPem: string; keyPem: string };
   /**
    * HTTP/1.1 only: sees every recorded request first and returns true when it answered (or broke)
    * the request itself; tests use it to simulate misbehaving backends.
@@ -30,6 +34,8 @@ export interface EchoRequest {
   proto: string;
   headers: Record<string, string[]>;
   body: string;
+  /** TLS servers only: the server name (SNI) the client sent, "" when none. */
+  sni?: string;
 }
 
 /** The JSON body the echo server answers with. */
@@ -132,7 +138,7 @@ export async function startEchoServer(options: EchoOptions = {}): Promise<EchoSe
     });
     server = s;
   } else {
-    const s = http.createServer((req, res) => {
+    const onRequest = (req: http.IncomingMessage, res: http.ServerResponse): void => {
       const chunks: Buffer[] = [];
       req.on("data", (c: Buffer) => chunks.push(c));
       req.on("end", () => {
@@ -144,6 +150,7 @@ export async function startEchoServer(options: EchoOptions = {}): Promise<EchoSe
           headers: headerMap(req.rawHeaders),
           body: Buffer.concat(chunks).toString("utf8"),
         };
+        if (options.tls) rec.sni = (req.socket as TLSSocket).servername || "";
         record(rec);
         if (options.intercept?.(rec, req, res)) return;
         respond(ident, rec, (status, headers, body) => {
@@ -152,7 +159,8 @@ export async function startEchoServer(options: EchoOptions = {}): Promise<EchoSe
           res.end(body);
         });
       });
-    });
+    };
+    const s = options.tls ? https.createServer({ cert: options.tls.certPem, key: options.tls.keyPem }, onRequest) : http.createServer(onRequest);
     s.keepAliveTimeout = 65_000;
     // WebSocket: echo every message back, prefixed with the pod name so tests can see who answered.
     const wss = new WebSocketServer({ noServer: true });
