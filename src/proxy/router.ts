@@ -9,17 +9,25 @@ export interface Routable {
 }
 
 const EMPTY = new Int32Array(0);
+const NO_BUCKETS = new Map<string, Int32Array>();
+
+/** Up to this many routes a table is scanned in order: buckets would cost more memory than they save time. */
+export const SCAN_LIMIT = 4;
 
 /**
  * Routes of one virtual host. Candidates are narrowed by the request's first path segment: a route
  * whose match pins the first segment sits in that segment's bucket, the others in `wild`; merging
- * the two index lists in ascending order keeps the configured precedence exactly.
+ * the two index lists in ascending order keeps the configured precedence exactly. Small tables
+ * (most virtual hosts have one or two routes) are scanned in order instead.
  */
 export class RouteTable<R extends Routable> {
-  private readonly buckets = new Map<string, Int32Array>();
-  private readonly wild: Int32Array;
+  private readonly buckets: Map<string, Int32Array> = NO_BUCKETS;
+  /** null: scan every route in order. */
+  private readonly wild: Int32Array | null = null;
 
   constructor(readonly routes: R[]) {
+    if (routes.length <= SCAN_LIMIT) return;
+    this.buckets = new Map();
     const tmp = new Map<string, number[]>();
     const wild: number[] = [];
     routes.forEach((r, i) => {
@@ -37,6 +45,10 @@ export class RouteTable<R extends Routable> {
 
   match(method: string, path: string, query: string, headers: IncomingHttpHeaders): R | null {
     const routes = this.routes;
+    if (this.wild === null) {
+      for (let k = 0; k < routes.length; k++) if (requestMatches(routes[k]!.match, method, path, query, headers)) return routes[k]!;
+      return null;
+    }
     const bucket = this.buckets.size === 0 ? EMPTY : this.buckets.get(firstSegmentOf(path)) ?? EMPTY;
     const wild = this.wild;
     let i = 0;
