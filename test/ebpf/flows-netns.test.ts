@@ -7,8 +7,8 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { EdgePolicy } from "../../src/ebpf/policy-loader.js";
-import { libbpf, type Ptr } from "../../src/ebpf/libbpf.js";
+import { rmSync } from "node:fs";
+import { EdgePolicy, inNetns } from "../../src/ebpf/policy-loader.js";
 import { FlowReader } from "../../src/ebpf/flow-reader.js";
 import type { KernelFlowEvent } from "../../src/ebpf/flow-event.js";
 import { FlowHub } from "../../src/observe/flow-hub.js";
@@ -25,13 +25,6 @@ const policy: PolicyModel = {
     { id: "bad-net", verdict: "deny", from: [{ cidr: "10.77.2.0/24" }], ports: [] },
   ],
 };
-
-/** The policy object's map fds. EdgePolicy keeps its libbpf object private; the eBPF manager is to expose a lookup. */
-function mapFdOf(p: EdgePolicy): (name: string) => number {
-  const obj = Reflect.get(p, "obj") as Ptr;
-  const b = libbpf();
-  return (name) => b.mapFd(b.findMap(obj, name));
-}
 
 function ruleNames(p: EdgePolicy): (slot: number) => string | undefined {
   return (slot) => [...p.compiled().slots].find(([, s]) => s === slot)?.[0];
@@ -82,21 +75,28 @@ async function until(fn: () => boolean, ms = 2000): Promise<void> {
   while (!fn() && Date.now() < deadline) await sleep(20);
 }
 
+let runs = 0;
+
+/** As the eBPF manager runs it: loaded with a pin directory, linked in the server namespace, the reader on the object's maps. */
 async function withFlows(fn: (t: Topology, p: EdgePolicy, events: KernelFlowEvent[], reader: FlowReader) => Promise<void>, dropIntervalMs?: number): Promise<void> {
   const topo = await createTopology();
+  const pinDir = `/sys/fs/bpf/sluice-flows-test-${process.pid}-${runs++}`;
   let p: EdgePolicy | undefined;
   let reader: FlowReader | undefined;
   try {
-    p = EdgePolicy.load();
-    p.attach(topo.serverIf, { netns: topo.serverNs, mode: "xdp" });
+    const edge = EdgePolicy.load(undefined, { pinDir });
+    p = edge;
+    const a = inNetns(topo.serverNs, () => edge.attachPinned(topo.serverIf, "xdp"));
+    assert.equal(a?.mode, "xdp");
     p.apply(policy);
     const events: KernelFlowEvent[] = [];
-    reader = new FlowReader(mapFdOf(p), (e) => events.push(e), { ruleName: ruleNames(p), waitMs: 50, ...(dropIntervalMs !== undefined ? { dropIntervalMs } : {}) });
+    reader = new FlowReader((name) => edge.mapFd(name), (e) => events.push(e), { ruleName: ruleNames(p), waitMs: 50, ...(dropIntervalMs !== undefined ? { dropIntervalMs } : {}) });
     reader.start();
     await fn(topo, p, events, reader);
   } finally {
     await reader?.stop();
-    p?.close();
+    p?.close({ unpin: true });
+    rmSync(pinDir, { recursive: true, force: true });
     topo.destroy();
   }
 }
