@@ -78,7 +78,7 @@ const UDP0 = { u0: 1, u1: 1, u2: 2 };
 
 before(async () => {
   if (skip) return;
-  tcp = await Promise.all(["t0", "t1", "t2", "t3"].map(tcpNamed));
+  tcp = await Promise.all(["t0", "t1", "t2", "t3"].map((n) => tcpNamed(n)));
   udp = await Promise.all(["u0", "u1", "u2"].map(udpNamed));
   [tcpPort, udpPort, svcPort] = await Promise.all([freePort(), freePort(), freePort()]);
   cg = new TestCgroup();

@@ -31,7 +31,7 @@ const svc = (name: string, proto: "TCP" | "UDP", port: number, backends: LbServi
 
 before(async () => {
   if (skip) return;
-  tcp = await Promise.all(["t0", "t1", "t2", "t3"].map(tcpNamed));
+  tcp = await Promise.all(["t0", "t1", "t2", "t3"].map((n) => tcpNamed(n)));
   udp = await Promise.all(["u0", "u1", "u2", "u3"].map(udpNamed));
   // VIP ports nobody listens on: a connection only succeeds if the kernel rewrote it.
   [vipTcp, vipUdp, vipRefuse] = await Promise.all([freePort(), freePort(), freePort()]);
