@@ -487,6 +487,9 @@ export function startL4LbPlane(opts: { cgroup: string; addresses: string[]; tabl
     return null;
   }
   opts.log.info({ cgroup: lb.cgroupPath, tableSize: lb.tableSize }, "kernel L4 load balancing attached (socket-level, cgroup connect/sendmsg)");
+  if (mountsOfType("cgroup2").includes(lb.cgroupPath)) {
+    opts.log.warn({ cgroup: lb.cgroupPath }, "kernel L4 load balancing is attached to a root cgroup: every process under it is balanced");
+  }
   let lastSkipped = "";
   return {
     lb,
