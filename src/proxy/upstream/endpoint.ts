@@ -7,7 +7,7 @@ import tls from "node:tls";
 import { Pool } from "undici";
 import type { IrEndpoint } from "../../ir/types.js";
 import { H1Pool } from "./h1-pool.js";
-import type { UpstreamTls } from "./tls-connect.js";
+import { undiciConnector, type UpstreamTls } from "./tls-connect.js";
 
 export type UpstreamProtocol = "http1" | "h2c";
 
@@ -72,7 +72,7 @@ export class EndpointRuntime {
         headersTimeout: 300_000,
         bodyTimeout: 300_000,
         ...(this.socketPath !== null ? { socketPath: this.socketPath } : {}),
-        ...(this.tls !== null ? { connect: { ...this.tls.options } } : {}),
+        ...(this.tls !== null ? { connect: undiciConnector(this.tls, this.socketPath) } : {}),
       });
       this.pool = p;
     }

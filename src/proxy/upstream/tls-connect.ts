@@ -5,6 +5,7 @@
 import { createHash } from "node:crypto";
 import type { PeerCertificate } from "node:tls";
 import tls from "node:tls";
+import { buildConnector } from "undici";
 import type { IrClusterTls } from "../../ir/types.js";
 
 export interface UpstreamTls {
@@ -25,6 +26,16 @@ export function upstreamTls(t: IrClusterTls, alpn: "h2" | "http/1.1"): UpstreamT
   if (t.caPem !== undefined) options.ca = t.caPem;
   const key = createHash("sha256").update(JSON.stringify([t.caPem ?? "", t.servername, t.subjectAltNames ?? [], alpn])).digest("hex").slice(0, 16);
   return { options, key };
+}
+
+/**
+ * undici's connector for a TLS cluster. undici would send the request's Host as SNI; the policy's
+ * hostname is what the backend must be asked for, whatever Host the client used.
+ */
+export function undiciConnector(t: UpstreamTls, socketPath: string | null): buildConnector.connector {
+  const base = buildConnector({ ...t.options, ...(socketPath !== null ? { socketPath } : {}) });
+  const servername = t.options.servername;
+  return (opts, cb) => base({ ...opts, servername }, cb);
 }
 
 function identityCheck(t: IrClusterTls): (host: string, cert: PeerCertificate) => Error | undefined {
