@@ -23,6 +23,7 @@ const KIND_L4 = 1;
 
 class Slot {
   kind = KIND_L7;
+  /** l7: performance.now() at the start; l4: Date.now() at the start. */
   startMs = 0;
   durationMs = 0;
   listener = "";
@@ -121,6 +122,8 @@ export class FlowRecorder {
     L: ListenerLike,
     req: RequestLike,
     isH2: boolean,
+    /** performance.now() when the request started (no clock read here). */
+    start: number,
     durationMs: number,
     status: number,
     bytesOut: number,
@@ -134,7 +137,7 @@ export class FlowRecorder {
     const sock = req.socket;
     if (this.byPort.get(L.port) !== L) this.byPort.set(L.port, L);
     s.kind = KIND_L7;
-    s.startMs = Date.now() - durationMs;
+    s.startMs = start;
     s.durationMs = durationMs;
     s.listener = L.name;
     s.lport = L.port;
@@ -178,9 +181,11 @@ export class FlowRecorder {
   }
 
   private record(s: Slot): FlowRecord {
+    // l7 start times are performance.now() values; l4 ones are Date.now().
+    const startMs = s.kind === KIND_L7 ? performance.timeOrigin + s.startMs : s.startMs;
     const src = s.rport === undefined ? splitHostPort(s.raddr ?? "") : { ip: plainIp(s.raddr), port: s.rport };
     const base = {
-      time: new Date(s.startMs).toISOString(),
+      time: new Date(startMs).toISOString(),
       src,
       dst: { ip: plainIp(s.laddr), port: s.lport },
       listener: s.listener,

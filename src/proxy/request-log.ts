@@ -22,7 +22,7 @@ export function finishRequest(
   counters.count(status);
   if (duration !== null) duration.observe(ms / 1000);
   // The flow stream's record of this request: a few field stores into a reused ring slot.
-  flowRecorder.http(L, req, isH2, ms, status, bytesOut, route, backend, upstreamStatus, counters.backend);
+  flowRecorder.http(L, req, isH2, start, ms, status, bytesOut, route, backend, upstreamStatus, counters.backend);
   const snap = L.snapshot;
   if (snap.log.enabled) {
     const h = req.headers;

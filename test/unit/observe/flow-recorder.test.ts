@@ -19,10 +19,10 @@ function req(path: string, host = "a.example:8080", remote = "::ffff:127.0.0.1")
 
 test("HTTP records: fields, verdicts, the Gateway listener by Host, IPv4-mapped addresses made plain", () => {
   const r = new FlowRecorder(8);
-  r.http(L, req("/ok"), false, 1.5, 200, 100, "httproute/default/api/rule/0/match/0", "127.0.0.1:3000", 200, "backend/default/echo/3000");
-  r.http(L, req("/none", "other.example"), false, 0.2, 404, 10, null, null, 0, "");
-  r.http(L, req("/moved"), false, 0.2, 302, 0, "httproute/default/r/rule/0/match/0", null, 0, "");
-  r.http(L, req("/down"), false, 3, 503, 20, "httproute/default/api/rule/0/match/0", "backend/default/echo/3000", 0, "backend/default/echo/3000");
+  r.http(L, req("/ok"), false, performance.now(), 1.5, 200, 100, "httproute/default/api/rule/0/match/0", "127.0.0.1:3000", 200, "backend/default/echo/3000");
+  r.http(L, req("/none", "other.example"), false, performance.now(), 0.2, 404, 10, null, null, 0, "");
+  r.http(L, req("/moved"), false, performance.now(), 0.2, 302, 0, "httproute/default/r/rule/0/match/0", null, 0, "");
+  r.http(L, req("/down"), false, performance.now(), 3, 503, 20, "httproute/default/api/rule/0/match/0", "backend/default/echo/3000", 0, "backend/default/echo/3000");
   const [ok, none, moved, down] = r.recent(10);
   assert.deepEqual(
     { source: ok!.source, verdict: ok!.verdict, src: ok!.src, dst: ok!.dst, listener: ok!.listener, backend: ok!.backend, upstream: ok!.upstream, bytes: ok!.bytes, bytesOut: ok!.bytesOut, http: ok!.http },
@@ -63,7 +63,7 @@ test("L4 records: client address split, TLS as the application, results as verdi
 
 test("the ring keeps the last N, oldest first; recent() filters before it limits", () => {
   const r = new FlowRecorder(4);
-  for (let i = 0; i < 10; i++) r.http(L, req(`/${i}`), false, 0, i % 2 ? 404 : 200, 0, null, i % 2 ? null : "e:1", 0, "");
+  for (let i = 0; i < 10; i++) r.http(L, req(`/${i}`), false, performance.now(), 0, i % 2 ? 404 : 200, 0, null, i % 2 ? null : "e:1", 0, "");
   assert.deepEqual(r.recent(10).map((x) => x.http?.path), ["/6", "/7", "/8", "/9"]);
   assert.deepEqual(r.recent(2).map((x) => x.http?.path), ["/8", "/9"]);
   assert.deepEqual(r.recent(10, { verdict: ["dropped"] }).map((x) => x.http?.path), ["/7", "/9"]);
@@ -78,32 +78,32 @@ test("following: batches hold what happened since the follow began; overwritten 
     callbacks.push(done);
     return accept;
   });
-  r.http(L, req("/before"), false, 0, 200, 0, null, null, 0, "");
+  r.http(L, req("/before"), false, performance.now(), 0, 200, 0, null, null, 0, "");
   r.follow(true);
   r.flush();
   assert.equal(sent.length, 0, "nothing new, nothing sent");
-  r.http(L, req("/a"), false, 0, 200, 0, null, null, 0, "");
-  r.http(L, req("/b"), false, 0, 200, 0, null, null, 0, "");
+  r.http(L, req("/a"), false, performance.now(), 0, 200, 0, null, null, 0, "");
+  r.http(L, req("/b"), false, performance.now(), 0, 200, 0, null, null, 0, "");
   r.flush();
   assert.deepEqual(sent[0]!.records.map((x) => x.http?.path), ["/a", "/b"]);
   assert.equal(sent[0]!.lost, 0);
 
-  for (let i = 0; i < 6; i++) r.http(L, req(`/c${i}`), false, 0, 200, 0, null, null, 0, "");
+  for (let i = 0; i < 6; i++) r.http(L, req(`/c${i}`), false, performance.now(), 0, 200, 0, null, null, 0, "");
   r.flush();
   assert.deepEqual(sent[1]!.records.map((x) => x.http?.path), ["/c2", "/c3", "/c4", "/c5"]);
   assert.equal(sent[1]!.lost, 2, "two were overwritten before the flush");
 
   // The channel reports a backlog: later batches are dropped (and counted) until sends complete.
   accept = false;
-  r.http(L, req("/d"), false, 0, 200, 0, null, null, 0, "");
+  r.http(L, req("/d"), false, performance.now(), 0, 200, 0, null, null, 0, "");
   r.flush();
   assert.equal(sent.length, 3);
-  r.http(L, req("/e"), false, 0, 200, 0, null, null, 0, "");
+  r.http(L, req("/e"), false, performance.now(), 0, 200, 0, null, null, 0, "");
   r.flush();
   assert.equal(sent.length, 3, "not sent while backed up");
   accept = true;
   for (const cb of callbacks.splice(0)) cb();
-  r.http(L, req("/f"), false, 0, 200, 0, null, null, 0, "");
+  r.http(L, req("/f"), false, performance.now(), 0, 200, 0, null, null, 0, "");
   r.flush();
   assert.equal(sent.length, 4);
   assert.deepEqual(sent[3]!.records.map((x) => x.http?.path), ["/f"]);
