@@ -7,7 +7,10 @@ export function policyModelOf(np: IrNetworkPolicy): PolicyModel {
   return {
     // Outside the selected Gateways' listener ports the policy has no say (see translator/network-policy.ts).
     defaultVerdict: "allow",
-    rules: np.rules.map((r) => ({ id: r.id, verdict: r.verdict, from: r.from, ports: r.ports })),
+    // Among overlapping allow rules the first one decides (and counts). Rules without L7 HTTP rules
+    // come first: one of them allowing a source means any request is allowed, as in Cilium, where
+    // the allowed requests are the union over the matching rules.
+    rules: [...np.rules.filter((r) => !r.http), ...np.rules.filter((r) => r.http)].map((r) => ({ id: r.id, verdict: r.verdict, from: r.from, ports: r.ports })),
     defaultDenyPorts: np.defaultDenyPorts,
   };
 }

@@ -16,19 +16,29 @@ let decisions: BatchedCounter | null = null;
 
 interface Active {
   key: string;
+  policy: IrNetworkPolicy;
   evaluator: PolicyEvaluator;
   /** Counter children per slot and protocol, bound once per policy. */
   pending: Map<number, Pending>;
 }
 
 let active: Active | null = null;
+/** The policy of the snapshot being compiled (guards are built from it); active once it serves. */
+let staged: Active | null = null;
 
-/** Installs the policy of a new snapshot (a no-op when the section is unchanged). */
-export function setNetworkPolicy(np: IrNetworkPolicy | undefined): void {
+/**
+ * Compiles the policy of a snapshot about to be compiled (a no-op when the section is unchanged).
+ * It takes effect at commitNetworkPolicy(), once the whole snapshot compiled.
+ */
+export function stageNetworkPolicy(np: IrNetworkPolicy | undefined): void {
   const key = np ? canonicalJson(np) : "";
-  if (key === (active?.key ?? "")) return;
+  const base = staged ?? active;
+  if (key === (base?.key ?? "")) {
+    staged = base;
+    return;
+  }
   if (!np) {
-    active = null;
+    staged = null;
     return;
   }
   decisions ??= new BatchedCounter(
@@ -36,7 +46,22 @@ export function setNetworkPolicy(np: IrNetworkPolicy | undefined): void {
     "Connections (TCP) and datagrams (UDP) decided by the network policy at accept time in the workers, by rule and verdict.",
     ["rule", "verdict", "protocol"],
   );
-  active = { key, evaluator: new PolicyEvaluator(compilePolicy(policyModelOf(np), active?.evaluator.compiled)), pending: new Map() };
+  staged = { key, policy: np, evaluator: new PolicyEvaluator(compilePolicy(policyModelOf(np), base?.evaluator.compiled)), pending: new Map() };
+}
+
+export function commitNetworkPolicy(): void {
+  active = staged;
+}
+
+/** Installs a snapshot's policy at once (stage + commit). */
+export function setNetworkPolicy(np: IrNetworkPolicy | undefined): void {
+  stageNetworkPolicy(np);
+  commitNetworkPolicy();
+}
+
+/** The staged policy and its evaluator: what the request guards of the snapshot being compiled use. */
+export function stagedNetworkPolicy(): { policy: IrNetworkPolicy; evaluator: PolicyEvaluator } | null {
+  return staged;
 }
 
 function count(a: Active, d: Decision, proto: number): void {

@@ -7,7 +7,7 @@ import { AccessLog } from "../observe/access-log.js";
 import { CompileCache, compileSnapshot, type CompiledSnapshot } from "./compile.js";
 import type { SnapshotState } from "./compiled.js";
 import { PortServer } from "./listeners.js";
-import { setNetworkPolicy } from "./conn-policy.js";
+import { commitNetworkPolicy, stageNetworkPolicy } from "./conn-policy.js";
 import { pruneContextCache } from "./tls.js";
 import { EndpointRegistry } from "./upstream/cluster.js";
 
@@ -49,9 +49,11 @@ export class ProxyDataPlane {
   private async applyNow(snapshot: Snapshot): Promise<ListenerResult[]> {
     if (this.closed) throw new Error("data plane is closed");
     // Compile everything first: a snapshot that cannot be compiled changes nothing.
+    // Network policy first: the L7 guards compiled with the snapshot read it. Accept-time checks
+    // switch to it once the snapshot compiled (unchanged sections are a no-op).
+    stageNetworkPolicy(snapshot.config.networkPolicy);
     const next = compileSnapshot(snapshot, this.registry, this.log, this.cache);
-    // Accept-time network policy of this snapshot (compiled once; unchanged sections are a no-op).
-    setNetworkPolicy(snapshot.config.networkPolicy);
+    commitNetworkPolicy();
     const wanted = new Map(next.listeners.map((l) => [l.port, l]));
     const closing: Promise<void>[] = [];
     for (const [port, ps] of this.servers) {

@@ -6,3 +6,4 @@ import "./basic-auth.js";
 import "./api-key.js";
 import "./jwt.js";
 import "./rate-limit.js";
+import "./network-policy.js";

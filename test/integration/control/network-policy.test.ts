@@ -190,3 +190,59 @@ test("userspace enforcement: HTTP and TCPRoute listeners reset denied sources at
     await gw.stop();
   }
 });
+
+function request(port: number, method: string, path: string, headers: Record<string, string> = {}): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = net.connect({ host: "127.0.0.1", port });
+    let data = "";
+    s.on("connect", () => s.write(`${method} ${path} HTTP/1.1\r\nhost: x\r\n${Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join("")}content-length: 0\r\nconnection: close\r\n\r\n`));
+    s.on("data", (d: Buffer) => (data += d.toString("latin1")));
+    s.on("error", reject);
+    s.on("close", () => resolve(Number(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? 0)));
+  });
+}
+
+test("L7 rules.http: the proxy answers 403 to requests the rule that admitted the client does not allow", async () => {
+  const [httpPort, tcpPort, echoPort] = [await freePort(), await freePort(), await freePort()];
+  const l7 = `apiVersion: cilium.io/v2
+kind: CiliumNetworkPolicy
+metadata: { name: l7, namespace: default }
+spec:
+  endpointSelector: {}
+  ingress:
+    - fromCIDR: [127.0.0.1/32]
+      toPorts:
+        - ports: [{ port: "${httpPort}", protocol: TCP }]
+          rules:
+            http:
+              - { method: GET, path: "/public/.*" }
+              - { method: POST, path: /submit, headers: ["X-Token: abc"] }
+    - fromCIDR: [127.0.0.3/32]
+      toPorts:
+        - ports: [{ port: "${httpPort}", protocol: TCP }]
+`;
+  const gw = await GatewayProcess.start({ files: { "config.yaml": config(httpPort, tcpPort, echoPort), "policy.yaml": l7 }, args: ["--demo-backends"] });
+  try {
+    assert.equal(await request(httpPort, "GET", "/public/a"), 200);
+    assert.equal(await request(httpPort, "GET", "/private"), 403);
+    assert.equal(await request(httpPort, "DELETE", "/public/a"), 403);
+    assert.equal(await request(httpPort, "POST", "/submit", { "x-token": "abc" }), 200);
+    assert.equal(await request(httpPort, "POST", "/submit", { "x-token": "nope" }), 403);
+    assert.equal(await request(httpPort, "POST", "/submit?x=1", { "x-token": "abc" }), 403, "the path regex matches the whole path with its query, as Cilium's does");
+    // 127.0.0.3 is admitted by a rule without HTTP rules: any request.
+    assert.equal(await new Promise<string>((resolve) => {
+      const s = net.connect({ host: "127.0.0.1", port: httpPort, localAddress: "127.0.0.3" });
+      let data = "";
+      s.on("connect", () => s.write("DELETE /anything HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n"));
+      s.on("data", (d: Buffer) => (data += d.toString("latin1")));
+      s.on("close", () => resolve(/^HTTP\/1\.1 (\d{3})/.exec(data)?.[1] ?? "none"));
+      s.on("error", () => resolve("error"));
+    }), "200");
+    const metrics = await (await fetch(gw.admin("/metrics"))).text();
+    const rule = "default/l7/spec.ingress[0].toPorts[0]";
+    assert.match(metrics, new RegExp(`sluice_policy_http_requests_total\\{rule="${rule.replace(/[[\]./]/g, "\\$&")}",verdict="allow"\\} 2`));
+    assert.match(metrics, new RegExp(`sluice_policy_http_requests_total\\{rule="${rule.replace(/[[\]./]/g, "\\$&")}",verdict="deny"\\} 4`));
+  } finally {
+    await gw.stop();
+  }
+});
