@@ -9,6 +9,7 @@ import { startEchoServer, type EchoRequest, type EchoServer } from "../../../src
 import { selfSignedCert, tlsSecretYaml, type CertPair } from "./certs.js";
 import { startRetryBackend } from "./retry-backend.js";
 import { isL4PodKind, startL4Pod, type L4PodKind } from "./l4-pods.js";
+import { isBackendTlsPodKind, startBackendTlsPod, type BackendTlsPodKind } from "./grpc.js";
 
 export const GATEWAY_CLASS = "sluice-conformance";
 export const CONTROLLER_NAME = "sluice.dev/gateway-controller";
@@ -41,7 +42,7 @@ export interface EnvOptions {
   workers?: number;
 }
 
-type PodKind = "http" | "h2c" | "retry" | L4PodKind;
+type PodKind = "http" | "h2c" | "retry" | L4PodKind | BackendTlsPodKind;
 
 const PLACEHOLDER = /\{\{(class|port|endpoint)(?::([^}]+))?\}\}/g;
 
@@ -151,5 +152,6 @@ async function startPod(spec: string): Promise<EchoServer> {
   const service = pod.replace(/-pod-\d+$/, "");
   if (kind === "retry") return startRetryBackend({ namespace, pod, service });
   if (isL4PodKind(kind)) return startL4Pod(kind, { namespace, pod, service });
+  if (isBackendTlsPodKind(kind)) return startBackendTlsPod(kind, { namespace, pod, service });
   return startEchoServer({ namespace, pod, service, h2c: kind === "h2c" });
 }
