@@ -164,7 +164,7 @@ test("TCP: the active-connections gauge follows an open connection", async () =>
 });
 
 test("TLS Terminate: ok and no_route counted; plaintext bytes counted", async () => {
-  const s = tls.connect({ host: "127.0.0.1", port: tlsPort, servername: "t.example.com", ca: cert.certPem, allowHalfOpen: true });
+  const s = tls.connect({ host: "127.0.0.1", port: tlsPort, servername: "t.example.com", ca: cert.certPem });
   const got = await new Promise<string>((res, rej) => {
     let out = "";
     s.once("secureConnect", () => s.end("hello"));

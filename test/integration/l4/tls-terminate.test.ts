@@ -120,7 +120,7 @@ interface Outcome {
 /** TLS to the gateway with SNI, trusting `ca`; sends, half-closes (TLS close_notify + FIN), reads to the end. */
 function tlsExchange(servername: string, ca: string, payload: Buffer, halfClose = true): Promise<Outcome> {
   return new Promise((resolve, reject) => {
-    const s = tls.connect({ host: "127.0.0.1", port, servername, ca, allowHalfOpen: true });
+    const s = tls.connect({ host: "127.0.0.1", port, servername, ca });
     const chunks: Buffer[] = [];
     let fingerprint = "";
     const t = setTimeout(() => {
