@@ -133,7 +133,9 @@ const expectValue = (text: string, name: string, labels: Record<string, string>,
 test("TCP: connections by result and exact bytes both ways", async () => {
   for (let i = 0; i < 3; i++) assert.equal((await tcpExchange(tcpPort, Buffer.alloc(100, 1))).length, 100 + "|a|100".length);
   // Unresolved backendRef: refused, counted under its own result.
-  assert.equal((await tcpExchange(brokenPort, Buffer.from("x"))).length, 0);
+  // The gateway closes at once; with the client's byte unread, the close may arrive as a reset.
+  const refused = await tcpExchange(brokenPort, Buffer.from("x")).catch((e: NodeJS.ErrnoException) => (e.code === "ECONNRESET" ? Buffer.alloc(0) : Promise.reject(e)));
+  assert.equal(refused.length, 0);
   const listener = `tcp-${tcpPort}`;
   const route = "tcproute/default/plain";
   await eventuallyMetrics(
