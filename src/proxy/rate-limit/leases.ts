@@ -17,13 +17,19 @@ interface Lease {
   window: number;
   windowMs: number;
   tokens: number;
-  /** The authority granted fewer than asked: nothing is left in this window. */
+  /** The authority granted fewer than asked: nothing is left in this window (until `spentUntil`). */
   spent: boolean;
+  /**
+   * Global counters are asked again after this time even when spent: the answer may change when
+   * Redis becomes unreachable (fail open) or comes back. Local counts never go down in a window.
+   */
+  spentUntil: number;
   waiters: ((ok: boolean) => void)[] | null;
   asking: boolean;
 }
 
 const ANSWER_TIMEOUT_MS = 2000;
+const GLOBAL_RECHECK_MS = 1000;
 
 export interface Authority {
   acquire(m: Omit<AcquireMessage, "type" | "id">): Promise<number>;
@@ -102,14 +108,18 @@ export class LeaseTable {
     let l = this.leases.get(key);
     if (l === undefined || l.window !== window) {
       if (l === undefined && this.leases.size > 100_000) this.sweep(now);
-      l = { window, windowMs: spec.windowMs, tokens: 0, spent: false, waiters: null, asking: false };
+      l = { window, windowMs: spec.windowMs, tokens: 0, spent: false, spentUntil: Infinity, waiters: null, asking: false };
       this.leases.set(key, l);
     }
     if (l.tokens > 0) {
       l.tokens--;
       return true;
     }
-    if (l.spent || spec.limit === 0) return false;
+    if (spec.limit === 0) return false;
+    if (l.spent) {
+      if (now < l.spentUntil) return false;
+      l.spent = false;
+    }
     const lease = l;
     return new Promise<boolean>((resolve) => {
       (lease.waiters ??= []).push(resolve);
@@ -124,7 +134,10 @@ export class LeaseTable {
     void this.authority.acquire({ key, window: l.window, windowMs: spec.windowMs, limit: spec.limit, want, global: spec.global, failClosed: spec.failClosed }).then((granted) => {
       l.asking = false;
       l.tokens += granted;
-      if (granted < want) l.spent = true;
+      if (granted < want) {
+        l.spent = true;
+        l.spentUntil = spec.global ? Date.now() + GLOBAL_RECHECK_MS : Infinity;
+      }
       const waiters = l.waiters ?? [];
       l.waiters = null;
       let i = 0;
