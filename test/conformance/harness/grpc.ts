@@ -124,6 +124,8 @@ export interface GrpcExpectation {
   namespace?: string;
   /** Expect any failure (code != OK) instead of a given code. */
   anyFailure?: boolean;
+  /** Metadata the backend must have seen (values in order; null: absent). Beyond upstream, which only logs these. */
+  seen?: Record<string, string[] | null>;
 }
 
 export interface GrpcResult {
@@ -164,6 +166,12 @@ function compareRpc(e: GrpcExpectation, r: GrpcResult): string | null {
   if (got.method !== `/${ECHO_SERVICE}/${e.method}`) return `backend saw method ${got.method}`;
   if (e.namespace && got.namespace !== e.namespace) return `expected namespace ${e.namespace}, got ${got.namespace}`;
   if (e.backend && !got.pod.startsWith(e.backend)) return `expected pod ${e.backend}*, got ${got.pod}`;
+  for (const [name, want] of Object.entries(e.seen ?? {})) {
+    const values = got.headers[name.toLowerCase()];
+    // A repeated header may arrive as one comma-joined value; compare the list of values.
+    const have = values === undefined ? null : values.join(",").split(/,\s*/);
+    if (JSON.stringify(have) !== JSON.stringify(want)) return `backend saw ${name}: ${JSON.stringify(have)}, expected ${JSON.stringify(want)}`;
+  }
   return null;
 }
 
