@@ -22,6 +22,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       "no-ebpf": { type: "boolean" },
       bpffs: { type: "string" },
       "l4-lb-cgroup": { type: "string" },
+      "redis-url": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     RUN_USAGE,
@@ -68,6 +69,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         demoBackends: values["demo-backends"] === true,
         ebpf: { interfaces, disabled: values["no-ebpf"] === true, ...(str(values.bpffs) ? { bpffs: resolve(str(values.bpffs)!) } : {}) },
         ...(str(values["l4-lb-cgroup"]) ? { l4LbCgroup: str(values["l4-lb-cgroup"])! } : {}),
+        ...(str(values["redis-url"]) ? { redisUrl: str(values["redis-url"])! } : {}),
       },
       log,
     );

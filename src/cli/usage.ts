@@ -44,6 +44,8 @@ Options:
       --no-ebpf             Never use the kernel datapath for network policy (userspace only)
       --bpffs PATH          bpffs mount for pinned policy state, mounted when missing (default:
                             /sys/fs/bpf); pins live under PATH/sluice/<interface>
+      --redis-url URL       Redis for global rate limits (BackendTrafficPolicy rateLimit.type
+                            Global), shared by every gateway using it, e.g. redis://127.0.0.1:6379
   -h, --help                Show this help
 
 Logs are JSON lines on stderr; the access log is JSON lines on stdout by default.

@@ -18,6 +18,7 @@ import { FileProvider, translate } from "./sources.js";
 import { WorkerPool } from "./worker-pool.js";
 import { DEFAULT_BPFFS, EbpfManager } from "../ebpf/manager.js";
 import type { L4LbPlane } from "../ebpf/l4-lb.js";
+import { RateLimitService } from "./rate-limit-service.js";
 
 export interface RunOptions {
   configDir: string;
@@ -33,6 +34,8 @@ export interface RunOptions {
   ebpf?: { interfaces: string[]; disabled: boolean; bpffs?: string };
   /** cgroup v2 whose processes get kernel (socket-level) L4 load balancing; off when undefined. */
   l4LbCgroup?: string;
+  /** Redis for global rate-limit counters; without it global rules act as their failClosed says. */
+  redisUrl?: string;
 }
 
 export const WORKER_ENTRY = fileURLToPath(new URL("../proxy/worker-main.js", import.meta.url));
@@ -143,6 +146,8 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
     onFlows: (records, lost) => flows.fromWorker(records, lost),
   });
   flows.attachWorkers(pool);
+  // Before the workers start: their first rate-limited request asks the control process.
+  const rateLimits = new RateLimitService(opts.redisUrl, log.child({ component: "ratelimit" }));
   pool.start();
 
   const provider = new FileProvider(opts.configDir);
@@ -167,6 +172,7 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
         log.warn({ err: errText(err) }, "provider did not stop cleanly");
       }
       await pool?.stop(STOP_TIMEOUT_MS);
+      await rateLimits.close();
       await ebpf?.stop({ keepPinned: stopOpts.keepKernelState === true });
       l4lb?.close();
       await Promise.all([admin.close(), demo?.close()]);
