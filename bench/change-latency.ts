@@ -1,0 +1,48 @@
+// Route change -> served by every worker, alone: a fresh `sluice run` (one worker per core) on N
+// generated routes, one route file added at a time, timed until /ready shows every worker on the new
+// version. The same measure as the scale benchmark's "change -> all workers", without the rest,
+// so two builds can be compared back to back (--sluice picks the bin/sluice to run).
+// Usage: node --import tsx bench/change-latency.ts [--routes 5000] [--changes 10] [--sluice PATH]
+import { renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { performance } from "node:perf_hooks";
+import { parseArgs } from "node:util";
+import { cleanup, installSignalHandlers, start, stop, tempDir } from "./lib/procs.js";
+import { gatewayYaml, readyState, routeYaml, ROOT, waitVersion, type Sluice } from "./lib/servers.js";
+import { median, max } from "./lib/stats.js";
+import { freePorts, layout } from "./lib/system.js";
+import { cpus } from "node:os";
+
+const { values: opt } = parseArgs({ options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, sluice: { type: "string" } } });
+const N = Number(opt.routes);
+const CHANGES = Number(opt.changes);
+const bin = opt.sluice ?? join(ROOT, "bin/sluice");
+
+installSignalHandlers();
+try {
+  const [port, adminPort, origin] = (await freePorts(3)) as [number, number, number];
+  const dir = tempDir(`latency-${N}`);
+  writeFileSync(join(dir, "gateway.yaml"), gatewayYaml(port, origin));
+  const docs: string[] = [];
+  for (let i = 0; i < N; i++) docs.push(routeYaml(`r${i}`, origin, `r${i}.bench.test`, `/r${i}`));
+  writeFileSync(join(dir, "routes.yaml"), docs.join("---\n"));
+  const workers = cpus().length;
+  const proc = start("sluice", process.execPath, [bin, "run", "--config", dir, "--workers", String(workers), "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", "warn"], { cpus: layout(workers).all });
+  const s: Sluice = { name: "sluice", port, proc, adminPort, configDir: dir };
+  await waitVersion(s, 0, 300_000);
+  await new Promise((r) => setTimeout(r, 1000));
+  const times: number[] = [];
+  for (let k = 0; k < CHANGES; k++) {
+    const v0 = (await readyState(adminPort))?.version ?? 0;
+    const t = performance.now();
+    writeFileSync(join(dir, `add${k}.yaml.tmp`), routeYaml(`add${k}`, origin, `add${k}.bench.test`, `/add${k}`));
+    renameSync(join(dir, `add${k}.yaml.tmp`), join(dir, `add${k}.yaml`));
+    await waitVersion(s, v0, 30_000);
+    times.push(performance.now() - t);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+  await stop(proc);
+  console.log(`${bin}: ${N} routes, ${workers} workers, change -> all workers: median ${median(times).toFixed(1)} ms, max ${max(times).toFixed(1)} ms (${times.map((x) => x.toFixed(0)).join(", ")})`);
+} finally {
+  await cleanup();
+}
