@@ -316,6 +316,36 @@ export class EdgePolicy {
     return this.metaFd !== undefined ? metaRead(this.metaFd) : new Map();
   }
 
+  /** Attaches to an interface (by index or name). With netns, the attach happens inside that namespace. */
+  attach(iface: number | string, opts: AttachOptions = {}): Attachment {
+    this.assertOpen();
+    const run = <T>(fn: () => T): T => (opts.netns ? inNetns(opts.netns, fn) : fn());
+    return run(() => {
+      const ifindex = typeof iface === "number" ? iface : this.b.ifIndex(iface);
+      if (!ifindex) throw new Error(`no interface named ${String(iface)}${opts.netns ? ` in network namespace ${opts.netns}` : ""}`);
+      const base = { ifindex, ifname: typeof iface === "string" ? iface : undefined, netns: opts.netns };
+      const mode = opts.mode ?? "auto";
+      let xdpError: unknown;
+      if (mode !== "tcx") {
+        try {
+          const link = this.b.attachXdp(this.b.findProgram(this.obj, "sluice_policy_xdp"), ifindex);
+          const attachment: Attachment = { ...base, mode: "xdp" };
+          this.links.push({ attachment, xdp: link });
+          return attachment;
+        } catch (e) {
+          if (mode === "xdp") throw e;
+          xdpError = e;
+        }
+      }
+      const progFd = this.b.programFd(this.b.findProgram(this.obj, "sluice_policy_tc"));
+      const fd = this.b.linkCreate(progFd, ifindex, BPF_TCX_INGRESS);
+      const attachment: Attachment = { ...base, mode: "tcx" };
+      this.links.push({ attachment, fd });
+      if (xdpError) this.log.info({ ifindex, reason: (xdpError as Error).message }, "XDP did not attach; using tcx ingress");
+      return attachment;
+    });
+  }
+
   attachments(): Attachment[] {
     return this.links.map((l) => l.attachment);
   }
