@@ -22,6 +22,7 @@ import * as translator from "../src/translator/index.js";
 import { removeTempDir, tempDir } from "./lib/procs.js";
 import { gatewayYaml, routeYaml } from "./lib/servers.js";
 import { median } from "./lib/stats.js";
+import type { CompileCache } from "../src/proxy/compile.js";
 
 const { values: opt } = parseArgs({
   options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, "cpu-prof": { type: "string" } },
@@ -63,7 +64,7 @@ const controller = new ConfigController({
 const registry = new EndpointRegistry();
 // Older trees (for before/after runs) have no deltas or compile cache: full snapshots then.
 const delta_ = await import("../src/proxy/snapshot-delta.js").catch(() => null);
-const compileMod = (await import("../src/proxy/compile.js")) as { CompileCache?: new () => unknown };
+const compileMod = (await import("../src/proxy/compile.js")) as { CompileCache?: new () => CompileCache };
 const compileCache = compileMod.CompileCache ? new compileMod.CompileCache() : null;
 let prevSnap: Snapshot | null = null;
 let workerSnap: Snapshot | null = null;
