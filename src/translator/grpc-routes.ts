@@ -4,11 +4,9 @@
 // weighted backends are HTTPRoute's. Backends are spoken to over HTTP/2 (backends.ts infers h2c
 // for GRPCRoute backends without an appProtocol).
 //
-// Precedence: on a virtual host the converted matches are ordered by the HTTPRoute rules
-// (precedence.ts). For gRPC matches that order is the spec's: an Exact service+method is an Exact
-// path, a service alone a path prefix (longer service first), none matches last, then more header
-// matches, then the older route. Two matches that can hit the same request always share the service,
-// so "more characters in the service/method" and "Exact path before prefix" agree.
+// Precedence (precedence.ts): gRPC matches are ordered as the GRPCRoute spec says (more characters
+// in the service, then in the method, then more header matches, then the older route), from the
+// service/method lengths recorded here for each converted match.
 import type { IGRPCRoute } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/GRPCRoute";
 import type { IGRPCRouteMatch } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/GRPCRouteMatch";
 import type { IHTTPRouteFilter } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRouteFilter";
@@ -46,6 +44,13 @@ function grpcRoutes(ctx: Context): GRPCRouteItem[] {
   return out.sort(compareAge);
 }
 
+/** Service and method lengths of the converted gRPC matches, for precedence. */
+const ranks = new WeakMap<IrMatch, { service: number; method: number }>();
+
+export function grpcRank(m: IrMatch): { service: number; method: number } | undefined {
+  return ranks.get(m);
+}
+
 /** Characters a gRPC service or method name may not contain in our path form. */
 const SEGMENT = "[^/]+";
 
@@ -72,6 +77,7 @@ export function compileGrpcMatch(m: IGRPCRouteMatch): IrMatch {
   const mm = m.method;
   const service = mm?.service ?? "";
   const method = mm?.method ?? "";
+  ranks.set(match, { service: service.length, method: method.length });
   if (service === "" && method === "") return match;
   if ((mm?.type ?? "Exact") === "Exact") {
     if (service !== "" && method !== "") match.path = { type: "Exact", value: `/${service}/${method}` };

@@ -5,6 +5,7 @@
 // PathPrefix (longest pattern first), as Envoy Gateway does: placed after prefixes, a regex would
 // never be reached on a host that has the usual PathPrefix "/" catch-all.
 import type { IrMatch } from "../ir/types.js";
+import { grpcRank } from "./grpc-routes.js";
 import { type Item, compareAge } from "./kinds.js";
 
 export interface RankedMatch {
@@ -18,6 +19,16 @@ export interface RankedMatch {
 const PATH_RANK: Record<IrMatch["path"]["type"], number> = { Exact: 0, RegularExpression: 1, PathPrefix: 2 };
 
 export function compareMatches(a: RankedMatch, b: RankedMatch): number {
+  const ga = grpcRank(a.match);
+  const gb = grpcRank(b.match);
+  // GRPCRoute matches (a virtual host never mixes them with HTTPRoute ones, see grpc-routes.ts):
+  // more characters in the service, then in the method, then more header matches.
+  if (ga !== undefined && gb !== undefined) {
+    if (ga.service !== gb.service) return gb.service - ga.service;
+    if (ga.method !== gb.method) return gb.method - ga.method;
+    if (a.match.headers.length !== b.match.headers.length) return b.match.headers.length - a.match.headers.length;
+    return compareAge(a.route, b.route) || a.rule - b.rule || a.matchIndex - b.matchIndex;
+  }
   const pa = a.match.path;
   const pb = b.match.path;
   if (pa.type !== pb.type) return PATH_RANK[pa.type] - PATH_RANK[pb.type];

@@ -80,7 +80,8 @@ spec:
   rules:
   - matches: [{method: {type: RegularExpression, service: ".*\\\\.GrpcEcho", method: "(Server|Client)Stream"}}]
     backendRefs: [${ref("v3")}]
-  - matches: [{method: {service: ${SVC}}}]
+  # Method only: fewer characters in the service than the regex rule, so it comes after it.
+  - matches: [{method: {method: Bidi}}]
     backendRefs: [${ref("v1")}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
@@ -215,7 +216,7 @@ describe("service/method matching", () => {
     });
     assert.equal(joined.pod, "grpc-v3");
     assert.equal(joined.message, "a,b,c");
-    // Bidi is not matched by the regex: the service-only rule sends it to v1. Each reply comes back
+    // Bidi is not matched by the regex: the method-only rule sends it to v1. Each reply comes back
     // before the next message is sent, so nothing waits for the request to end.
     const bidi = (c as unknown as { Bidi(): grpc.ClientDuplexStream<object, GrpcEchoReply> }).Bidi();
     const got: GrpcEchoReply[] = [];
