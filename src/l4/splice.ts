@@ -1,6 +1,12 @@
-// The one step a kernel path (sockmap sk_skb splicing) replaces: relay bytes between an accepted
-// client and a connected backend, both ways, until both sides are done.
+// The one step a kernel path replaces: relay bytes between an accepted client and a connected
+// backend, both ways, until both sides are done. Plain TCP pairs are spliced in the kernel
+// (sockmap + sk_skb verdict, src/ebpf/splice.ts) when this process can; everything else (TLS
+// Terminate's plaintext, unix-socket backends, no eBPF) is piped in userspace.
 import type net from "node:net";
+import { childLog } from "../observe/log.js";
+import { kernelSplice, registerSpliceMetrics, socketFd, spliceConnections, type KernelSplice, type SplicedPair } from "../ebpf/splice.js";
+
+registerSpliceMetrics();
 
 export interface SpliceStats {
   /** Bytes client -> backend and backend -> client. */
@@ -8,35 +14,154 @@ export interface SpliceStats {
   down: number;
 }
 
+/** How long a FIN may wait for the bytes the kernel forwarded before it to leave, without progress. */
+const FLUSH_STALL_MS = 10_000;
+
 /**
- * Pipes `client` <-> `backend` with back-pressure (pipe pauses the reader while the writer is
- * full). A FIN from one side ends the other side's write half (half-close); an error or reset on
- * either side destroys both. `onDone` runs once, when both sockets are closed.
+ * Relays `client` <-> `backend`. A FIN from one side ends the other side's write half
+ * (half-close); an error or reset on either side destroys both. `onDone` runs once, when both
+ * sockets are closed.
  */
 export function spliceSockets(client: net.Socket, backend: net.Socket, onDone?: (stats: SpliceStats) => void): void {
+  const k = kernelSplice();
+  if (k !== null && spliceInKernel(k, client, backend, onDone)) {
+    spliceConnections.kernel++;
+    return;
+  }
+  spliceConnections.userspace++;
+  pipeSockets(client, backend, onDone);
+}
+
+/**
+ * Pipes in userspace with back-pressure (pipe pauses the reader while the writer is full).
+ * pipe() calls end() on the destination when the source ends: exactly the half-close we want.
+ */
+export function pipeSockets(client: net.Socket, backend: net.Socket, onDone?: (stats: SpliceStats) => void): void {
   const stats: SpliceStats = { up: 0, down: 0 };
   client.on("data", (c: Buffer) => (stats.up += c.length));
   backend.on("data", (c: Buffer) => (stats.down += c.length));
-  // pipe() calls end() on the destination when the source ends: exactly the half-close we want.
   client.pipe(backend);
   backend.pipe(client);
+  closeTogether(client, backend, () => onDone?.(stats));
+}
+
+/** Destroys both on an error or reset of either; `done` once both are closed. */
+function closeTogether(a: net.Socket, b: net.Socket, done: () => void): void {
   const fail = (): void => {
-    client.destroy();
-    backend.destroy();
+    a.destroy();
+    b.destroy();
   };
-  client.on("error", fail);
-  backend.on("error", fail);
+  a.on("error", fail);
+  b.on("error", fail);
   let closed = 0;
   const onClose = (): void => {
-    // A side that closed without FIN (reset) leaves the other nothing to do.
-    if (++closed === 2) onDone?.(stats);
+    if (++closed === 2) done();
   };
-  client.on("close", (hadError: boolean) => {
-    if (hadError) backend.destroy();
+  // A side that closed without FIN (reset) leaves the other nothing to do.
+  a.on("close", (hadError: boolean) => {
+    if (hadError) b.destroy();
     onClose();
   });
-  backend.on("close", (hadError: boolean) => {
-    if (hadError) client.destroy();
+  b.on("close", (hadError: boolean) => {
+    if (hadError) a.destroy();
     onClose();
   });
+}
+
+const isTcp = (s: net.Socket): boolean => s.remoteFamily === "IPv4" || s.remoteFamily === "IPv6";
+
+/**
+ * Hands the pair to the kernel. Returns false, having changed nothing the userspace pipe cannot
+ * continue from, when the pair cannot be spliced.
+ *
+ * Order matters: bytes userspace already holds (the ClientHello replayed by TLS passthrough, or
+ * anything read while the backend connected) must reach the kernel before the first spliced byte,
+ * so they are written first and the splice only happens when those writes left nothing queued in
+ * userspace.
+ */
+function spliceInKernel(k: KernelSplice, client: net.Socket, backend: net.Socket, onDone?: (stats: SpliceStats) => void): boolean {
+  if (!isTcp(client) || !isTcp(backend) || client.readableEnded || backend.readableEnded) return false;
+  const cfd = socketFd(client);
+  const bfd = socketFd(backend);
+  if (cfd === null || bfd === null) return false;
+  const stats: SpliceStats = { up: 0, down: 0 };
+  const early = (from: net.Socket, to: net.Socket, dir: "up" | "down"): void => {
+    if (from.readableLength === 0) return;
+    const chunk = from.read() as Buffer | null;
+    if (chunk) {
+      stats[dir] += chunk.length;
+      to.write(chunk);
+    }
+  };
+  early(client, backend, "up");
+  early(backend, client, "down");
+  if (backend.writableLength > 0 || client.writableLength > 0) return false;
+  let pair: SplicedPair;
+  try {
+    pair = k.splice(cfd, bfd);
+  } catch (e) {
+    childLog("l4-splice").debug({ err: (e as Error).message }, "kernel splice refused; relaying in userspace");
+    return false;
+  }
+  // Bytes written by userspace before the splice (or after, below) count as sent by the other
+  // side: the kernel must have queued those plus what it forwarded before a FIN may follow.
+  const userspaceBytes = { up: stats.up, down: stats.down };
+  // The verdict passes to userspace only skbs of a socket without a peer entry: forward them.
+  client.on("data", (c: Buffer) => {
+    userspaceBytes.up += c.length;
+    backend.write(c);
+  });
+  backend.on("data", (c: Buffer) => {
+    userspaceBytes.down += c.length;
+    client.write(c);
+  });
+  let forwarded = { up: 0, down: 0 };
+  const sample = (): void => {
+    // Read while both entries exist; the last sample before removal is the total.
+    forwarded = { up: Math.max(forwarded.up, pair.forwarded("a")), down: Math.max(forwarded.down, pair.forwarded("b")) };
+  };
+  const endAfterFlush = (dst: net.Socket, dstFd: number, dir: "up" | "down"): void => {
+    let last = -1;
+    let lastProgress = Date.now();
+    const check = (): void => {
+      if (dst.destroyed) return;
+      sample();
+      const want = userspaceBytes[dir] + forwarded[dir];
+      let sent: number;
+      try {
+        sent = k.sentBytes(dstFd);
+      } catch {
+        sent = want; // the socket is going away: nothing left to order
+      }
+      if (sent >= want) {
+        dst.end();
+        return;
+      }
+      if (sent !== last) {
+        last = sent;
+        lastProgress = Date.now();
+      } else if (Date.now() - lastProgress > FLUSH_STALL_MS) {
+        childLog("l4-splice").warn({ sent, want }, "spliced bytes did not drain before FIN; closing the write side anyway");
+        dst.end();
+        return;
+      }
+      setTimeout(check, 1);
+    };
+    check();
+  };
+  client.on("end", () => endAfterFlush(backend, bfd, "up"));
+  backend.on("end", () => endAfterFlush(client, cfd, "down"));
+  // Each side leaves the maps when it closes; its counter is read just before.
+  client.once("close", () => {
+    sample();
+    pair.remove("a");
+  });
+  backend.once("close", () => {
+    sample();
+    pair.remove("b");
+  });
+  closeTogether(client, backend, () => {
+    onDone?.({ up: userspaceBytes.up + forwarded.up, down: userspaceBytes.down + forwarded.down });
+  });
+  return true;
 }
