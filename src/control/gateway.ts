@@ -18,6 +18,8 @@ import { FileProvider, translate } from "./sources.js";
 import { WorkerPool } from "./worker-pool.js";
 import { DEFAULT_BPFFS, EbpfManager } from "../ebpf/manager.js";
 import type { L4LbPlane } from "../ebpf/l4-lb.js";
+import { registerSockmapMetrics, startSocketAcceleration } from "../ebpf/sockmap.js";
+import { configureKernelSplice } from "../ebpf/splice.js";
 import { RateLimitService } from "./rate-limit-service.js";
 
 export interface RunOptions {
@@ -34,8 +36,14 @@ export interface RunOptions {
   ebpf?: { interfaces: string[]; disabled: boolean; bpffs?: string };
   /** cgroup v2 whose processes get kernel (socket-level) L4 load balancing; off when undefined. */
   l4LbCgroup?: string;
+  /** Socket acceleration (sock_ops + sk_msg on the gateway's cgroup); default on. */
+  sockmap?: boolean;
   /** Redis for global rate-limit counters; without it global rules act as their failClosed says. */
   redisUrl?: string;
+  /** cgroup v2 directory for the gateway's processes (default: <cgroup2 mount>/sluice-<pid>). */
+  cgroup?: string;
+  /** Kernel splicing of L4 TCP routes in the workers; default on. */
+  splice?: boolean;
 }
 
 export const WORKER_ENTRY = fileURLToPath(new URL("../proxy/worker-main.js", import.meta.url));
@@ -50,6 +58,10 @@ export interface RunningGateway {
 
 export async function runGateway(opts: RunOptions, log: Logger): Promise<RunningGateway> {
   const metrics = new ControlMetrics();
+  // First: the workers and demo backends started below inherit the cgroup and the splice setting.
+  const sockmap = startSocketAcceleration({ enabled: opts.sockmap !== false, cgroup: opts.cgroup, log: log.child({ component: "sockmap" }) });
+  registerSockmapMetrics(metrics.registry, sockmap);
+  configureKernelSplice(opts.splice !== false, log.child({ component: "l4-splice" }));
   const aggregator = new AggregatorRegistry();
   const demo = opts.demoBackends ? new DemoBackends(log.child({ component: "demo" })) : null;
 
@@ -176,6 +188,8 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
       await ebpf?.stop({ keepPinned: stopOpts.keepKernelState === true });
       l4lb?.close();
       await Promise.all([admin.close(), demo?.close()]);
+      const cgroupProblem = sockmap?.close();
+      if (cgroupProblem) log.warn({ problem: cgroupProblem }, "socket acceleration: cgroup not cleaned up");
       log.info("stopped");
     })());
   return { stop };
