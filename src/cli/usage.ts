@@ -38,6 +38,15 @@ Options:
                             or relative to the cgroup2 mount; created when missing): their
                             connect()/sendmsg() to a TCP/UDP listener or a Service cluster IP go
                             straight to a backend picked by Maglev hashing (default: off)
+      --no-sockmap          Turn off socket acceleration (on by default where the kernel and
+                            privileges allow: sock_ops + sk_msg pass bytes between local TCP
+                            sockets of the gateway and its same-host backends directly)
+      --cgroup PATH         cgroup v2 directory the gateway creates, moves its processes into and
+                            attaches socket acceleration to (default: <cgroup2 mount>/sluice-<pid>;
+                            never the root cgroup; removed at stop when the gateway created it)
+      --no-splice           Relay TCPRoute / TLS passthrough bytes in userspace instead of splicing
+                            the two sockets in the kernel (sockmap sk_skb; on by default where
+                            supported)
       --interface NAME      Enforce network policy (CiliumNetworkPolicy) in the kernel on this
                             interface: XDP, tcx ingress where XDP does not attach. Repeatable.
                             Without it, or without eBPF, policy is enforced at accept time only
