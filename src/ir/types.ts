@@ -2,8 +2,10 @@
 // Everything is pre-resolved: references, defaults, policy. Arrays are in their final order.
 import type { IrCors, IrRouteSecurity } from "./security.js";
 import type { IrRateLimit } from "./rate-limit.js";
+import type { IrHealthCheck, IrLoadBalancer, IrSessionPersistence } from "./backend-traffic.js";
 export type * from "./security.js";
 export type * from "./rate-limit.js";
+export type * from "./backend-traffic.js";
 
 export interface Snapshot {
   /** Monotonic; bumped by the control plane only when `hash` changes. */
@@ -224,6 +226,12 @@ export interface IrCluster {
   endpoints: IrEndpoint[];
   /** TLS to the endpoints (BackendTLSPolicy); absent: plain text. */
   tls?: IrClusterTls;
+  /** BackendTrafficPolicy loadBalancer (or a Cilium lb-l7-algorithm annotation); absent: weighted round robin. */
+  loadBalancer?: IrLoadBalancer;
+  /** BackendTrafficPolicy healthCheck; absent: every endpoint takes traffic. */
+  healthCheck?: IrHealthCheck;
+  /** HTTPRoute rule sessionPersistence; wins over the load balancer for requests carrying a live session. */
+  sessionPersistence?: IrSessionPersistence;
 }
 
 export interface IrClusterTls {
