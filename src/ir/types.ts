@@ -46,6 +46,12 @@ export interface IrGatewayListener {
   tls: IrTls | null;
   /** Most specific hostname first; "*" (any host) last. */
   virtualHosts: IrVirtualHost[];
+  /** HTTPS: client certificates are asked for and validated (Gateway tls.frontend, ClientTrafficPolicy tls). */
+  clientValidation?: IrClientValidation;
+  /** Client certificate details to the backend (ClientTrafficPolicy headers.xForwardedClientCert). */
+  xfcc?: IrXfcc;
+  /** Header size/count and URL length limits (ClientTrafficPolicy); absent: the defaults. */
+  limits?: IrRequestLimits;
 }
 
 export interface IrTls {
@@ -93,6 +99,8 @@ export interface IrRoute {
   security?: IrRouteSecurity;
   /** BackendTrafficPolicy rateLimit. */
   rateLimit?: IrRateLimit;
+  /** BackendTrafficPolicy requestBuffer.limit: request bodies over this many bytes get 413. */
+  maxRequestBodyBytes?: number;
 }
 
 export interface IrPathMatch {
@@ -243,6 +251,8 @@ export interface IrClusterTls {
   subjectAltNames?: IrSubjectAltName[];
   /** The policy cannot be applied (e.g. no valid CA certificate): requests fail with 503 and this reason. */
   error?: string;
+  /** Presented to the backend when it asks (Gateway spec.tls.backend.clientCertificateRef). */
+  clientCertificate?: IrClientCertificate;
 }
 
 export interface IrSubjectAltName {
