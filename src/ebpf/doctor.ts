@@ -5,6 +5,8 @@ import { detectBpfSupport } from "./capabilities.js";
 import { bpfObjectPath, EdgePolicy } from "./policy-loader.js";
 import { inspectPinned, type PinnedInterface } from "./pinned-report.js";
 import { L4LoadBalancer } from "./l4-lb.js";
+import { formatSockmapDoctor, sockmapDoctor, type SockmapDoctor } from "./sockmap.js";
+import { formatSpliceDoctor, spliceDoctor, type SpliceDoctor } from "./splice.js";
 
 export interface DoctorCounter {
   packets: number;
@@ -39,6 +41,10 @@ export interface DoctorReport {
   };
   /** Network policy pinned under <bpffs>/sluice by running (or crashed) gateways. */
   pinned?: { bpffs: string; interfaces: PinnedInterface[]; error?: string };
+  /** Socket acceleration (bpf/sockops.bpf.c): loads here?, gateway cgroups, live counters. */
+  sockmap?: SockmapDoctor;
+  /** Kernel splicing for L4 routes (bpf/splice.bpf.c): loads here?, live counters. */
+  splice?: SpliceDoctor;
   /** The datapath verdict in one sentence. */
   summary: string;
   ok: boolean;
@@ -118,6 +124,8 @@ export function runDoctor(opts: DoctorOptions = {}): DoctorReport {
     }
   }
   report.l4LbProgram = lb;
+  report.sockmap = sockmapDoctor(s.trivialLoad && !opts.skipPolicyLoad);
+  report.splice = spliceDoctor(s.trivialLoad && !opts.skipPolicyLoad);
   if (opts.l4Lb) {
     report.l4Lb = { cgroup: opts.l4Lb.cgroupPath, tableSize: opts.l4Lb.tableSize, services: opts.l4Lb.counters(), skipped: opts.l4Lb.skipped() };
   }
@@ -185,6 +193,8 @@ export function formatDoctor(r: DoctorReport): string {
     }
     for (const sk of r.l4Lb.skipped) lines.push(`  ${sk.name}: userspace (${sk.reason})`);
   }
+  if (r.sockmap) lines.push(...formatSockmapDoctor(r.sockmap));
+  if (r.splice) lines.push(...formatSpliceDoctor(r.splice));
   if (r.edgePolicy) {
     const e = r.edgePolicy;
     lines.push(
