@@ -2,12 +2,13 @@
 // cgroup stores established local TCP sockets in a sockhash; sk_msg on that sockhash hands each
 // send straight to the peer socket's receive queue. Lives in the control process; the workers and
 // the demo backends are inside the cgroup because they are started after the control moved in.
-import { closeSync, openSync } from "node:fs";
+import { closeSync, openSync, readdirSync } from "node:fs";
 import { networkInterfaces } from "node:os";
+import { join } from "node:path";
 import { Counter, Gauge, type Registry } from "prom-client";
 import type { Logger } from "../observe/log.js";
-import { detectBpfSupport } from "./capabilities.js";
-import { enterCgroup, prepareCgroup, releaseCgroup, type OwnCgroup } from "./cgroup.js";
+import { detectBpfSupport, mountsOfType } from "./capabilities.js";
+import { enterCgroup, prepareCgroup, procsOf, releaseCgroup, type OwnCgroup } from "./cgroup.js";
 import { BPF_CGROUP_SOCK_OPS, BPF_SK_MSG_VERDICT, libbpf, type Libbpf, type Ptr } from "./libbpf.js";
 import { bpfObjectPath } from "./policy-loader.js";
 
@@ -236,4 +237,73 @@ export function registerSockmapMetrics(registry: Registry, acc: SocketAccelerati
     ],
     ["result"],
   );
+}
+
+export interface SockmapDoctor {
+  object?: string;
+  loads?: boolean;
+  error?: string;
+  /** Gateway cgroups (`sluice-<pid>`) under the cgroup2 mount and how many processes each holds. */
+  cgroups: Array<{ path: string; processes: number }>;
+  /** The counters of every gateway's sockmap on this host (one map per running gateway). */
+  live: Array<{ mapId: number; counters: SockmapCounters }>;
+}
+
+/** For `sluice doctor`: does the program pass the verifier here, and what are running gateways doing. */
+export function sockmapDoctor(load: boolean): SockmapDoctor {
+  const d: SockmapDoctor = { cgroups: [], live: [] };
+  try {
+    d.object = bpfObjectPath("sockops");
+  } catch (e) {
+    d.error = (e as Error).message;
+  }
+  d.cgroups = gatewayCgroups();
+  // Before our own probe load, whose map would otherwise show up among the live ones.
+  if (load) {
+    try {
+      d.live = readLiveCounterMaps(SOCKMAP_STATS_MAP, STAT_COUNT).map((m) => ({ mapId: m.id, counters: countersFromSlots(m.slots) }));
+    } catch {
+      // Listing maps needs root: without it there is nothing live to show anyway.
+    }
+  }
+  if (d.object && load) {
+    try {
+      const b = libbpf();
+      const obj = b.objectOpenFile(d.object);
+      try {
+        b.objectLoad(obj);
+        d.loads = true;
+      } finally {
+        b.objectClose(obj);
+      }
+    } catch (e) {
+      d.loads = false;
+      d.error = (e as Error).message;
+    }
+  }
+  return d;
+}
+
+function gatewayCgroups(): Array<{ path: string; processes: number }> {
+  const out: Array<{ path: string; processes: number }> = [];
+  for (const mount of mountsOfType("cgroup2")) {
+    let names: string[] = [];
+    try {
+      names = readdirSync(mount).filter((n) => /^sluice-\d+$/.test(n));
+    } catch {
+      continue;
+    }
+    for (const n of names) out.push({ path: join(mount, n), processes: procsOf(join(mount, n)).length });
+  }
+  return out;
+}
+
+export function formatSockmapDoctor(d: SockmapDoctor): string[] {
+  const lines = [`sockmap program  ${d.object ? `${d.object}${d.loads === undefined ? "" : d.loads ? " (loads)" : ` (does not load: ${d.error})`}` : (d.error ?? "not built")}`];
+  for (const c of d.cgroups) lines.push(`  cgroup         ${c.path} (${c.processes} processes)`);
+  for (const m of d.live) {
+    const c = m.counters;
+    lines.push(`  live map ${m.mapId}   ${c.redirectedMsgs} messages / ${c.redirectedBytes} bytes redirected; ${c.passedMsgs} passed; sockets ${c.socketsAdded} added, ${c.socketsSkipped} skipped`);
+  }
+  return lines;
 }

@@ -8,7 +8,7 @@ import { childLog, type Logger } from "../observe/log.js";
 import { detectBpfSupport } from "./capabilities.js";
 import { BPF_SK_SKB_STREAM_VERDICT, libbpf, type Libbpf, type Ptr } from "./libbpf.js";
 import { bpfObjectPath } from "./policy-loader.js";
-import { readPerCpuSlots } from "./sockmap.js";
+import { readLiveCounterMaps, readPerCpuSlots } from "./sockmap.js";
 
 const SOL_SOCKET = 1;
 const SO_RCVLOWAT = 18;
@@ -285,4 +285,49 @@ export function registerSpliceMetrics(): void {
     ],
     ["result"],
   );
+}
+
+export interface SpliceDoctor {
+  object?: string;
+  loads?: boolean;
+  error?: string;
+  /** The counters of every worker's splice program on this host. */
+  live: Array<{ mapId: number; counters: SpliceCounters }>;
+}
+
+/** For `sluice doctor`: does the splice program load and attach to a sockhash here, and what are workers doing. */
+export function spliceDoctor(load: boolean): SpliceDoctor {
+  const d: SpliceDoctor = { live: [] };
+  try {
+    d.object = bpfObjectPath("splice");
+  } catch (e) {
+    d.error = (e as Error).message;
+  }
+  // Before our own probe load, whose map would otherwise show up among the live ones.
+  if (load) {
+    try {
+      d.live = readLiveCounterMaps(SPLICE_STATS_MAP, STAT_COUNT).map((m) => ({ mapId: m.id, counters: spliceCountersFromSlots(m.slots) }));
+    } catch {
+      // Listing maps needs root.
+    }
+  }
+  if (d.object && load) {
+    try {
+      KernelSplice.load(d.object).close();
+      d.loads = true;
+    } catch (e) {
+      d.loads = false;
+      d.error = (e as Error).message;
+    }
+  }
+  return d;
+}
+
+export function formatSpliceDoctor(d: SpliceDoctor): string[] {
+  const lines = [`splice program   ${d.object ? `${d.object}${d.loads === undefined ? "" : d.loads ? " (loads)" : ` (does not load: ${d.error})`}` : (d.error ?? "not built")}`];
+  for (const m of d.live) {
+    const c = m.counters;
+    lines.push(`  live map ${m.mapId}   ${c.redirectedSkbs} skbs / ${c.redirectedBytes} bytes spliced; ${c.passedSkbs} passed to userspace; ${c.failedSkbs} failed; ${c.emptySkbs} FINs`);
+  }
+  return lines;
 }
