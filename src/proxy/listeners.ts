@@ -11,6 +11,7 @@ import { sniffH2c } from "./h2c-sniff.js";
 import { handleRequest } from "./handler.js";
 import { drainConnections, listenOn } from "./server-lifecycle.js";
 import { handleUpgrade } from "./upgrade-handler.js";
+import { handleConnect } from "./h2-websocket.js";
 
 export class PortServer {
   readonly server: http.Server | http2.Http2SecureServer;
@@ -26,11 +27,16 @@ export class PortServer {
       handleRequest(this.current, req, res);
     const onUpgrade = (req: http.IncomingMessage, socket: net.Socket, head: Buffer): void =>
       handleUpgrade(this.current, req, socket, head);
+    // WebSocket over HTTP/2 (RFC 8441): advertised in SETTINGS, answered on 'connect'.
+    const onConnect = (req: http2.Http2ServerRequest | http.IncomingMessage, res: http2.Http2ServerResponse | net.Socket): void =>
+      handleConnect(this.current, req, res);
+    const h2Settings: http2.Settings = { enableConnectProtocol: true };
     if (current.protocol === "HTTPS") {
       const pem = current.tls!.defaultPem!;
       this.defaultPem = pem;
       const s = http2.createSecureServer({
         allowHTTP1: true,
+        settings: h2Settings,
         cert: pem.cert,
         key: pem.key,
         SNICallback: (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => {
@@ -40,6 +46,7 @@ export class PortServer {
       });
       s.on("request", onRequest);
       s.on("upgrade", onUpgrade);
+      s.on("connect", onConnect);
       s.on("session", this.onSession);
       s.on("secureConnection", (sock: tls.TLSSocket) => this.track(sock));
       s.on("tlsClientError", () => {});
@@ -54,8 +61,9 @@ export class PortServer {
       const h1Connection = s.listeners("connection")[0] as ((sock: net.Socket) => void) | undefined;
       if (h1Connection === undefined) throw new Error("node:http server has no connection handler");
       s.removeListener("connection", h1Connection);
-      const h2 = http2.createServer();
+      const h2 = http2.createServer({ settings: h2Settings });
       h2.on("request", onRequest);
+      h2.on("connect", onConnect);
       h2.on("session", this.onSession);
       const dispatch = (sock: net.Socket, isH2: boolean): void => {
         this.sniffing.delete(sock);
