@@ -1,0 +1,189 @@
+// Socket acceleration through a real `sluice run`: an HTTPRoute to a demo backend on 127.0.0.1,
+// in a temporary child cgroup made for the test. With acceleration on, responses are the same
+// bytes the backend sends when asked directly and the sockmap counters show redirected messages;
+// with --no-sockmap they stay at 0 and no cgroup is created.
+import { after, test } from "node:test";
+import assert from "node:assert/strict";
+import { existsSync, readFileSync, rmdirSync } from "node:fs";
+import http from "node:http";
+import { join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { spawnSync } from "node:child_process";
+import { GatewayProcess, freePort, SLUICE } from "../helpers/gateway.js";
+import { mountsOfType } from "../../src/ebpf/capabilities.js";
+
+function skipReason(): string | undefined {
+  if (process.platform !== "linux") return "socket acceleration needs Linux";
+  if (process.getuid?.() !== 0) return "socket acceleration tests need root (CI runs them as root)";
+  if (!existsSync(fileURLToPath(new URL("../../dist/bpf/sockops.bpf.o", import.meta.url)))) return "dist/bpf/sockops.bpf.o is missing: run `npm run build` with clang";
+  if (mountsOfType("cgroup2").length === 0) return "no cgroup2 mount";
+  return undefined;
+}
+const skip = skipReason();
+
+/** A child of the cgroup2 mount the gateway will pick (hybrid layouts: .../unified). */
+function testCgroup(): string {
+  const mounts = mountsOfType("cgroup2");
+  const mount = mounts.find((m) => m === "/sys/fs/cgroup/unified") ?? mounts.find((m) => m === "/sys/fs/cgroup") ?? mounts[0]!;
+  return join(mount, `sluice-test-${process.pid}-${Math.floor(Math.random() * 1e9)}`);
+}
+
+const cgroups: string[] = [];
+after(() => {
+  // A gateway that stopped cleanly removed its cgroup; one that did not leaves an empty one.
+  for (const c of cgroups) if (existsSync(c)) rmdirSync(c);
+});
+
+function config(listenPort: number, backendPort: number): string {
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: sluice}
+spec: {controllerName: sluice.dev/gateway-controller}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw}
+spec:
+  gatewayClassName: sluice
+  listeners: [{name: http, port: ${listenPort}, protocol: HTTP}]
+---
+apiVersion: sluice.dev/v1alpha1
+kind: Backend
+metadata: {name: echo, labels: {sluice.dev/demo: echo}}
+spec:
+  endpoints: [{ip: {address: 127.0.0.1, port: ${backendPort}}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: all}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{group: sluice.dev, kind: Backend, name: echo}]}]
+`;
+}
+
+/** GET with a keep-alive agent; resolves the status and the body's bytes. */
+function get(port: number, headers: Record<string, string>, agent: http.Agent): Promise<{ status: number; body: Buffer }> {
+  return new Promise((resolve, reject) => {
+    const req = http.get({ host: "127.0.0.1", port, path: "/", headers, agent }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on("data", (c: Buffer) => chunks.push(c));
+      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.setTimeout(10_000, () => req.destroy(new Error("request timed out")));
+  });
+}
+
+async function metric(gw: GatewayProcess, name: string): Promise<number> {
+  const text = await (await fetch(gw.admin("/metrics"))).text();
+  const m = new RegExp(`^${name}(?:\\{\\})? (\\S+)$`, "m").exec(text);
+  assert.ok(m, `${name} is not in /metrics`);
+  return Number(m[1]);
+}
+
+async function startGateway(extra: string[], cgroup: string): Promise<{ gw: GatewayProcess; port: number; backendPort: number }> {
+  const [port, backendPort] = await Promise.all([freePort(), freePort()]);
+  const gw = await GatewayProcess.start({ files: { "gw.yaml": config(port, backendPort) }, args: ["--demo-backends", "--cgroup", cgroup, ...extra] });
+  return { gw, port, backendPort };
+}
+
+/** Waits (bounded) until the demo backend answers directly. */
+async function waitBackend(port: number, agent: http.Agent): Promise<void> {
+  const deadline = Date.now() + 5000;
+  for (;;) {
+    try {
+      await get(port, {}, agent);
+      return;
+    } catch (e) {
+      if (Date.now() > deadline) throw e;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+}
+
+test("sockmap on: the gateway runs in its own cgroup, responses are byte-identical, the map counts redirected messages", { skip }, async () => {
+  const cgroup = testCgroup();
+  cgroups.push(cgroup);
+  const { gw, port, backendPort } = await startGateway([], cgroup);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  const direct = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    assert.match(gw.stderr, /socket acceleration \(sockmap\) on/);
+    // Control and worker moved in (the demo backends run in the control process).
+    const procs = readFileSync(join(cgroup, "cgroup.procs"), "utf8").split("\n").filter(Boolean).map(Number);
+    assert.ok(procs.includes(gw.proc.pid!), `gateway pid ${gw.proc.pid} in ${procs.join(",")}`);
+    assert.ok(procs.length >= 2, `control + worker in the cgroup, got ${procs.join(",")}`);
+    assert.equal(await metric(gw, "sluice_sockmap_enabled"), 1);
+    await waitBackend(backendPort, direct);
+
+    const before = await metric(gw, "sluice_sockmap_redirected_bytes_total");
+    for (const size of [20, 1024 * 1024]) {
+      const headers = { "x-echo-body-bytes": String(size) };
+      const [viaGateway, fromBackend] = [await get(port, headers, agent), await get(backendPort, headers, direct)];
+      assert.equal(viaGateway.status, 200);
+      assert.equal(viaGateway.body.length, size);
+      assert.ok(viaGateway.body.equals(fromBackend.body), `the ${size}-byte body differs from the backend's`);
+    }
+    // Several requests on one connection: the pooled upstream connection is reused.
+    for (let i = 0; i < 5; i++) assert.equal((await get(port, { "x-echo-body-bytes": "100" }, agent)).body.length, 100);
+
+    const msgs = await metric(gw, "sluice_sockmap_redirected_messages_total");
+    const bytes = await metric(gw, "sluice_sockmap_redirected_bytes_total");
+    assert.ok(msgs >= 7, `redirected messages ${msgs}`);
+    // The 1 MiB response went socket to socket (backend -> worker), and the requests the other way.
+    assert.ok(bytes - before >= 1024 * 1024, `redirected bytes grew by ${bytes - before}`);
+    assert.ok((await metric(gw, 'sluice_sockmap_sockets_total{result="added"}')) >= 2);
+
+    // `sluice doctor` (another process) finds this gateway's map and its counters.
+    const doc = spawnSync(process.execPath, [SLUICE, "doctor", "-o", "json"], { encoding: "utf8", timeout: 20_000 });
+    assert.equal(doc.status, 0, doc.stderr);
+    const report = JSON.parse(doc.stdout) as { sockmap: { loads: boolean; cgroups: { path: string; processes: number }[]; live: { counters: { redirectedBytes: number } }[] } };
+    assert.equal(report.sockmap.loads, true);
+    assert.ok(report.sockmap.live.some((m) => m.counters.redirectedBytes >= bytes), JSON.stringify(report.sockmap.live));
+  } finally {
+    agent.destroy();
+    direct.destroy();
+    assert.equal(await gw.stop(), 0);
+  }
+  assert.equal(existsSync(cgroup), false, "the cgroup is removed at stop");
+});
+
+test("--no-sockmap: same responses, no cgroup, counters stay 0", { skip }, async () => {
+  const cgroup = testCgroup();
+  cgroups.push(cgroup);
+  const { gw, port, backendPort } = await startGateway(["--no-sockmap"], cgroup);
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    assert.match(gw.stderr, /socket acceleration \(sockmap\) is off \(--no-sockmap\)/);
+    assert.equal(existsSync(cgroup), false);
+    await waitBackend(backendPort, agent);
+    const r = await get(port, { "x-echo-body-bytes": String(1024 * 1024) }, agent);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.length, 1024 * 1024);
+    assert.ok(r.body.equals(Buffer.alloc(1024 * 1024, "x")));
+    assert.equal(await metric(gw, "sluice_sockmap_enabled"), 0);
+    assert.equal(await metric(gw, "sluice_sockmap_redirected_messages_total"), 0);
+    assert.equal(await metric(gw, "sluice_sockmap_redirected_bytes_total"), 0);
+  } finally {
+    agent.destroy();
+    assert.equal(await gw.stop(), 0);
+  }
+});
+
+test("--cgroup refuses the root cgroup and the gateway runs without acceleration", { skip }, async () => {
+  const root = mountsOfType("cgroup2")[0]!;
+  const [port, backendPort] = await Promise.all([freePort(), freePort()]);
+  const gw = await GatewayProcess.start({ files: { "gw.yaml": config(port, backendPort) }, args: ["--demo-backends", "--cgroup", root] });
+  const agent = new http.Agent({ keepAlive: false });
+  try {
+    assert.match(gw.stderr, /socket acceleration \(sockmap\) is off: refusing to use the root cgroup/);
+    await waitBackend(backendPort, agent);
+    assert.equal((await get(port, { "x-echo-body-bytes": "64" }, agent)).body.length, 64);
+    assert.equal(await metric(gw, "sluice_sockmap_enabled"), 0);
+  } finally {
+    agent.destroy();
+    assert.equal(await gw.stop(), 0);
+  }
+});
