@@ -24,7 +24,13 @@ export function upstreamTls(t: IrClusterTls, alpn: "h2" | "http/1.1"): UpstreamT
     checkServerIdentity: identityCheck(t),
   };
   if (t.caPem !== undefined) options.ca = t.caPem;
-  const key = createHash("sha256").update(JSON.stringify([t.caPem ?? "", t.servername, t.subjectAltNames ?? [], alpn])).digest("hex").slice(0, 16);
+  // The Gateway's backend client certificate, for backends that ask for one.
+  if (t.clientCertificate !== undefined) {
+    options.cert = t.clientCertificate.certPem;
+    options.key = t.clientCertificate.keyPem;
+  }
+  const client = t.clientCertificate?.certPem ?? "";
+  const key = createHash("sha256").update(JSON.stringify([t.caPem ?? "", t.servername, t.subjectAltNames ?? [], alpn, client])).digest("hex").slice(0, 16);
   return { options, key };
 }
 
