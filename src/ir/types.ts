@@ -3,9 +3,11 @@
 import type { IrCors, IrRouteSecurity } from "./security.js";
 import type { IrRateLimit } from "./rate-limit.js";
 import type { IrHealthCheck, IrLoadBalancer, IrSessionPersistence } from "./backend-traffic.js";
+import type { IrClientCertificate, IrClientValidation, IrRequestLimits, IrXfcc } from "./client-traffic.js";
 export type * from "./security.js";
 export type * from "./rate-limit.js";
 export type * from "./backend-traffic.js";
+export type * from "./client-traffic.js";
 
 export interface Snapshot {
   /** Monotonic; bumped by the control plane only when `hash` changes. */
