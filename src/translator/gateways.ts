@@ -5,6 +5,7 @@ import type { IListener } from "@kubernetes-models/gateway-api/gateway.networkin
 import type { IrCertificate } from "../ir/types.js";
 import type { Condition, StatusEntry } from "../resources/types.js";
 import { resolveCertificate } from "./certificates.js";
+import { frontendValidation, gatewayTlsConditions, resolveGatewayTls } from "./gateway-client-tls.js";
 import { condition, sortConditions } from "./conditions.js";
 import { type Context, refOfItem } from "./context.js";
 import { normalizeHostname } from "./hostnames.js";
@@ -120,6 +121,7 @@ function validateGateway(ctx: Context, gw: GatewayItem): GatewayState {
     ctx.report("error", refOfItem(gw), "spec.infrastructure.parametersRef", msg, "no parametersRef");
   }
   (spec.listeners ?? []).forEach((l, i) => state.listeners.push(validateListener(ctx, state, l, i)));
+  resolveGatewayTls(ctx, state);
   return state;
 }
 
@@ -195,6 +197,12 @@ function validateListener(ctx: Context, gw: GatewayState, l: IListener, index: n
     });
     refProblems.unshift(...certProblems);
   }
+  // GEP-91: client certificate validation of HTTPS listeners (spec.tls.frontend).
+  const fv = protocol === "HTTPS" && st.accepted.ok ? frontendValidation(ctx, gw, st) : null;
+  if (fv) {
+    refProblems.push(...fv.problems);
+    if (fv.notAccepted) st.accepted = fv.notAccepted;
+  }
   if (refProblems.length > 0) {
     st.refs = { ok: false, reason: refProblems[0].reason, message: refProblems.map((p) => p.message).join("; ") };
   }
@@ -268,7 +276,7 @@ function reportListenerProblems(ctx: Context, g: GatewayState): void {
   const ref = refOfItem(g.item);
   for (const l of g.listeners) {
     const field = `spec.listeners[${l.index}]`;
-    if (!l.accepted.ok) {
+    if (!l.accepted.ok && l.accepted.reason !== "NoValidCACertificate") {
       const expected = l.accepted.reason === "UnsupportedProtocol" ? "protocol HTTP, HTTPS, TLS, TCP or UDP" : l.protocol === "TLS" ? "tls.mode Passthrough or Terminate" : "tls.mode Terminate";
       ctx.report("error", ref, l.accepted.reason === "UnsupportedProtocol" ? `${field}.protocol` : `${field}.tls.mode`, l.accepted.message, expected);
     }
@@ -301,6 +309,7 @@ export function gatewayStatus(g: GatewayState): StatusEntry {
   const programmed = g.listeners.filter((l) => l.programmed.ok);
   if (programmed.length > 0) conds.push(condition("Programmed", true, "Programmed", "Programmed", gen));
   else conds.push(condition("Programmed", false, "Invalid", g.rejected ? "the Gateway is not accepted" : "no listener is programmed", gen));
+  conds.push(...gatewayTlsConditions(g));
 
   const listeners = g.listeners.map((l) => ({
     name: l.name,

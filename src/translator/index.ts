@@ -42,7 +42,8 @@ export function translate(objects: K8sObject[], opts: TranslateOptions): Transla
   const memo = opts.memo ?? null;
   memo?.begin(objects);
   const index = new ResourceIndex(objects);
-  memo?.indexed(index.policies.size);
+  // A Gateway's backend client certificate is written into its routes as they are built, as policies are.
+  memo?.indexed(index.policies.size + index.gateways.filter((g) => g.typed.spec?.tls?.backend?.clientCertificateRef !== undefined).length);
   const ctx = new Context(index, opts.controllerName, memo);
   const statuses: StatusEntry[] = [];
   for (const dup of index.duplicates) {
