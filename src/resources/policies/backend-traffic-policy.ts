@@ -56,6 +56,23 @@ const RATE_LIMIT = {
   },
 } as const;
 
+/** A Kubernetes quantity of bytes: 1048576, "512Ki", "10Mi", "1G". */
+export const BYTES_QUANTITY = /^([0-9]+)(Ki|Mi|Gi|Ti|k|K|M|G|T)?$/;
+
+const REQUEST_BUFFER = {
+  type: "object",
+  required: ["limit"],
+  properties: {
+    limit: {
+      type: ["integer", "string"],
+      minimum: 1,
+      pattern: BYTES_QUANTITY.source,
+      description:
+        "Largest request body in bytes (a quantity: 1048576, \"512Ki\", \"10Mi\"). A Content-Length over it gets 413 before anything reaches the backend; a streamed (chunked, HTTP/2) body that grows past it is cut, answered 413 when the response has not started. Bodies are streamed, not buffered. Default: no limit.",
+    },
+  },
+} as const;
+
 export const BACKEND_TRAFFIC_POLICY: PolicyKindSpec = {
   check(obj, rep) {
     const rl = asObj(asObj(obj.spec)?.rateLimit);
@@ -104,5 +121,6 @@ export const BACKEND_TRAFFIC_POLICY: PolicyKindSpec = {
     circuitBreaker: { scope: "backend", schema: OBJ },
     healthCheck: { scope: "backend", schema: OBJ },
     rateLimit: { scope: "route", schema: RATE_LIMIT },
+    requestBuffer: { scope: "route", schema: REQUEST_BUFFER },
   },
 };

@@ -6,3 +6,6 @@ import "./backend-timeout.js";
 import "./security-cors.js";
 import "./security-access.js";
 import "./rate-limit.js";
+import "./client-traffic.js";
+import "./client-request-buffer.js";
+import "./client-backend-cert.js";
