@@ -1,6 +1,7 @@
 // IR for request security on a route: CORS, client address rules, authentication, authorization.
 // Resolved by the translator from HTTPRoute filters and SecurityPolicy sections; the proxy compiles
 // each into a request guard (src/proxy/guards/).
+import type { IrClusterTls, IrEndpoint } from "./types.js";
 
 export interface IrRouteSecurity {
   cors?: IrCors;
@@ -9,6 +10,10 @@ export interface IrRouteSecurity {
   basicAuth?: IrBasicAuth;
   apiKeyAuth?: IrApiKeyAuth;
   jwt?: IrJwt;
+  /** OpenID Connect browser login (authorization code + PKCE, encrypted session cookie). */
+  oidc?: IrOidc;
+  /** External authorization over HTTP. */
+  extAuth?: IrExtAuth;
 }
 
 export interface IrJwt {
@@ -97,4 +102,66 @@ export interface IrApiKeyAuth {
   forwardClientIdHeader?: string;
   /** Remove the key (header, query parameter, cookie) from the request before it is forwarded. */
   sanitize: boolean;
+}
+
+export interface IrOidc {
+  /** Issuer identifier; its /.well-known/openid-configuration gives what is not set below (and jwks_uri). */
+  issuer: string;
+  authorizationEndpoint?: string;
+  tokenEndpoint?: string;
+  endSessionEndpoint?: string;
+  clientId: string;
+  clientSecret: string;
+  /** Always contains "openid". */
+  scopes: string[];
+  /** RFC 8707 resource indicators sent with the authorization request. */
+  resources: string[];
+  /**
+   * Where the provider sends the browser back: an absolute URL, in which "%REQ(x-forwarded-proto)%"
+   * and "%REQ(:authority)%" stand for the request's scheme and authority.
+   */
+  redirectUrl: string;
+  /** Path of redirectUrl: requests to it are callbacks. */
+  callbackPath: string;
+  logoutPath: string;
+  /** Name of the session cookie (longer sessions continue in "<name>.1", "<name>.2" ...). */
+  cookieName: string;
+  cookieDomain?: string;
+  sameSite: "Lax" | "Strict" | "None";
+  forwardAccessToken: boolean;
+  /** Upstream header for the ID token ("authorization" gets "Bearer "). Lowercase. */
+  forwardIdTokenHeader?: string;
+  /** Refresh expired access tokens with the refresh token. */
+  refreshToken: boolean;
+  /** Access token lifetime when the token response has no expires_in; 0: the ID token's exp. */
+  defaultTokenTtlSeconds: number;
+  defaultRefreshTokenTtlSeconds: number;
+  /** Lifetime of a login in progress (state, nonce and PKCE verifier cookie). */
+  csrfTokenTtlSeconds: number;
+  /** Requests with an Authorization header pass untouched (API clients; a jwt section checks them). */
+  passThroughAuthHeader: boolean;
+  /** Requests matching any of these get 401 instead of a login redirect (XHR, API clients). Names lowercase. */
+  denyRedirect: { name: string; type: "Exact" | "Prefix" | "Suffix" | "RegularExpression"; value: string }[];
+  /** The policy cannot be applied (e.g. its Secret is missing): every request is refused with 500. */
+  error?: string;
+}
+
+export interface IrExtAuth {
+  /** Authorizer endpoints (from its Service/Backend references); empty with `error` when unusable. */
+  endpoints: IrEndpoint[];
+  tls?: IrClusterTls;
+  /** Why the authorizer cannot be called (requests fail closed or pass, as failOpen says). */
+  error?: string;
+  /** Put before the request's path ("" for none). */
+  pathPrefix: string;
+  /** Replaces the request's path when set. */
+  pathOverride?: string;
+  /** Request headers sent to the authorizer besides Host and Authorization. Lowercase. */
+  headersToExtAuth: string[];
+  /** Authorizer response headers copied onto the upstream request when it allows. Lowercase. */
+  headersToBackend: string[];
+  timeoutMs: number;
+  failOpen: boolean;
+  /** Status when the authorizer fails (error, 5xx, timeout) and failOpen is false. */
+  statusOnError: number;
 }

@@ -5,6 +5,8 @@ export { appliers, clusterVariant, registerApplier, type PolicyApplier } from ".
 import "./backend-timeout.js";
 import "./security-cors.js";
 import "./security-access.js";
+import "./security-oidc.js";
+import "./security-ext-auth.js";
 import "./rate-limit.js";
 import "./client-traffic.js";
 import "./client-request-buffer.js";
