@@ -165,14 +165,16 @@ export async function startEchoServer(options: EchoOptions = {}): Promise<EchoSe
     // WebSocket: echo every message back, prefixed with the pod name so tests can see who answered.
     const wss = new WebSocketServer({ noServer: true });
     s.on("upgrade", (req, socket, head) => {
-      record({
+      const rec: EchoRequest = {
         method: req.method ?? "",
         path: req.url ?? "",
         host: req.headers.host ?? "",
         proto: `HTTP/${req.httpVersion}`,
         headers: headerMap(req.rawHeaders),
         body: "",
-      });
+      };
+      if (options.tls) rec.sni = (socket as TLSSocket).servername || "";
+      record(rec);
       wss.handleUpgrade(req, socket, head, (ws) => {
         ws.on("message", (data, isBinary) => {
           if (isBinary) ws.send(data, { binary: true });

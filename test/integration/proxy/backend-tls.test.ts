@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { startEchoServer, type EchoResponse, type EchoServer } from "../../../src/demo/echo-server.js";
 import { GRPC_ECHO_SERVICE, startGrpcEchoServer, type GrpcEchoServer } from "../../../src/demo/grpc-echo.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { WebSocket } from "ws";
 import { unary } from "./grpc-helpers.js";
 import { request } from "./helpers.js";
 
@@ -69,6 +70,7 @@ ${indent(validation, 4)}
 const CA_REF = `caCertificateRefs: [{group: "", kind: ConfigMap, name: test-ca}]`;
 
 const HTTP_CASES: [path: string, svc: string][] = [
+  ["/gateway_api_conformance.echo_basic.grpcecho.GrpcEcho", "h2-tls"],
   ["/ok", "ok"],
   ["/secret-ca", "secret-ca"],
   ["/wrong-ca", "wrong-ca"],
@@ -134,9 +136,10 @@ data:
   ca.crt: ${Buffer.from(pem["ca.crt"]!).toString("base64")}
 `,
     "services.yaml": [
-      ...HTTP_CASES.filter(([, s]) => s !== "no-policy").map(([, s]) => service(s, tlsEcho.port)),
+      ...HTTP_CASES.filter(([, s]) => s !== "no-policy" && s !== "h2-tls").map(([, s]) => service(s, tlsEcho.port)),
       service("no-policy", tlsEcho.port, "https"),
       service("grpc-tls", tlsGrpc.port),
+      service("h2-tls", tlsGrpc.port, "kubernetes.io/h2c"),
     ].join("---\n"),
     "policies.yaml": [
       policy("ok", "ok", `${CA_REF}\nhostname: backend.test`),
@@ -148,6 +151,7 @@ data:
       policy("san-mismatch", "san-mismatch", `${CA_REF}\nhostname: backend.test\nsubjectAltNames: [{type: Hostname, hostname: nope.test}]`),
       policy("missing-ca", "missing-ca", `caCertificateRefs: [{group: "", kind: ConfigMap, name: not-there}]\nhostname: backend.test`),
       policy("grpc-tls", "grpc-tls", `${CA_REF}\nhostname: backend.test`),
+      policy("h2-tls", "h2-tls", `${CA_REF}\nhostname: backend.test`),
     ].join("---\n"),
     "routes.yaml": route,
   };
@@ -207,6 +211,30 @@ describe("verified TLS to the backend", () => {
     assert.equal(r.reply?.pod, "grpc-tls-backend");
     assert.equal(r.reply?.transport, "h2+tls");
     assert.equal(r.reply?.method, `/${GRPC_ECHO_SERVICE}/Echo`);
+  });
+});
+
+describe("HTTP/2 and WebSocket to TLS backends", () => {
+  test("an HTTPRoute to a kubernetes.io/h2c port with a policy speaks HTTP/2 over TLS (ALPN h2)", async () => {
+    // The HTTP/2 TLS backend at hand is the gRPC echo: a gRPC call routed by the HTTPRoute.
+    const r = await unary(port, "Echo", { message: "via httproute" }, { authority: "web.test" });
+    assert.equal(r.code, 0, r.details);
+    assert.equal(r.reply?.transport, "h2+tls");
+    assert.equal(r.reply?.message, "via httproute");
+  });
+
+  test("a WebSocket upgrade is carried over TLS to the backend", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/ok/socket`, { headers: { host: "web.test" } });
+    const reply = await new Promise<string>((resolve, reject) => {
+      ws.once("open", () => ws.send("ping"));
+      ws.once("message", (m) => resolve(String(m)));
+      ws.once("error", reject);
+      ws.once("unexpected-response", (_req, res) => reject(new Error(`status ${res.statusCode}`)));
+    });
+    ws.close();
+    assert.equal(reply, "tls-backend: ping");
+    const seen = tlsEcho.requests.filter((x) => x.path === "/ok/socket").at(-1);
+    assert.equal(seen?.sni, "backend.test");
   });
 });
 
