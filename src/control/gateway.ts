@@ -21,6 +21,7 @@ import type { L4LbPlane } from "../ebpf/l4-lb.js";
 import { registerSockmapMetrics, startSocketAcceleration } from "../ebpf/sockmap.js";
 import { configureKernelSplice } from "../ebpf/splice.js";
 import { RateLimitService } from "./rate-limit-service.js";
+import { registerL4LbMetrics } from "../ebpf/l4-lb-metrics.js";
 
 export interface RunOptions {
   configDir: string;
@@ -93,6 +94,7 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
     const { startL4LbPlane } = await import("../ebpf/l4-lb.js");
     l4lb = startL4LbPlane({ cgroup: opts.l4LbCgroup, addresses: addresses.map((a) => a.value), log: log.child({ component: "l4lb" }) });
   }
+  registerL4LbMetrics(metrics.registry, () => l4lb);
   const bindFailures = new BindFailures();
   const source: AdminSource = {
     flows,
