@@ -134,6 +134,12 @@ test("TCP: the kernel spreads connections by weight; the gateway's userspace pro
   assert.ok(results.every((x) => x.peerPort === tcpPort), "getpeername() shows the listener port");
   const k = kernelStats(tcpPort, "TCP");
   assert.equal(k.connect, n, "the kernel counted every connect it rewrote");
+  // The same counts on /metrics, read from the maps at scrape time.
+  const metrics = await (await fetch(gw.admin("/metrics"), { signal: AbortSignal.timeout(5000) })).text();
+  const decisions = metrics.split("\n").filter((l) => l.startsWith("sluice_l4lb_decisions_total{") && l.includes('hook="connect"'));
+  assert.equal(decisions.reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(" ") + 1)), 0), n, decisions.join("\n"));
+  const picks = metrics.split("\n").filter((l) => l.startsWith("sluice_l4lb_backend_picks_total{") && l.includes(`backend="${HOST}:${tcp[1]!.port}`));
+  assert.ok(picks.length === 1 && Number(picks[0]!.slice(picks[0]!.lastIndexOf(" ") + 1)) === counts.t1, picks.join("\n"));
   assert.equal(k.hits.get(`${HOST}:${tcp[1]!.port}`), counts.t1);
   assert.equal(await listenerCount("sluice_l4_connections_total", `tcp-${tcpPort}`), 0, "the userspace proxy accepted a connection");
   // Control: a client outside the cgroup goes through the gateway's listener, and the metric sees it.
