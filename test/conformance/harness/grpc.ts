@@ -212,18 +212,24 @@ export async function grpcRoutesMustBeAccepted(env: ConformanceEnv, gw: NN, rout
   });
 }
 
+interface Ancestor {
+  ancestorRef: { name: string; namespace?: string };
+  conditions?: { type: string; status: string; reason: string; observedGeneration?: number }[];
+}
+
 /** BackendTLSPolicyMustHaveCondition: an ancestor entry for the Gateway carries the condition. */
 export function policyCondition(items: Items, policy: NN, gw: NN, want: Cond): string | null {
-  const p = find(items, "BackendTLSPolicy", policy) as (ReturnType<typeof find> & { status?: { ancestors?: { ancestorRef: { name: string; namespace?: string }; conditions?: { type: string; status: string; reason: string; observedGeneration?: number }[] }[] } }) | undefined;
+  const p = find(items, "BackendTLSPolicy", policy);
   if (!p) return `BackendTLSPolicy ${policy.namespace}/${policy.name} not in /status`;
-  const ancestors = (p.status as { ancestors?: { ancestorRef: { name: string; namespace?: string }; conditions?: { type: string; status: string; reason: string; observedGeneration?: number }[] }[] } | undefined)?.ancestors ?? [];
+  const ancestors = (p.status as { ancestors?: Ancestor[] } | undefined)?.ancestors ?? [];
   for (const a of ancestors) {
     const d = latestGeneration(p, a.conditions);
     if (d) return d;
   }
   const mine = ancestors.filter((a) => a.ancestorRef.name === gw.name && (a.ancestorRef.namespace === undefined || a.ancestorRef.namespace === gw.namespace));
   if (mine.some((a) => hasCondition(a.conditions, want) === null)) return null;
-  return `BackendTLSPolicy ${policy.name}: no ancestor ${gw.name} with ${want.type}=${want.status ?? "*"}/${want.reason ?? "*"} (ancestors: ${JSON.stringify(ancestors.map((a) => ({ ref: a.ancestorRef.name, c: (a.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}`) })))})`;
+  const shown = ancestors.map((a) => ({ ref: a.ancestorRef.name, c: (a.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}`) }));
+  return `BackendTLSPolicy ${policy.name}: no ancestor ${gw.name} with ${want.type}=${want.status ?? "*"}/${want.reason ?? "*"} (ancestors: ${JSON.stringify(shown)})`;
 }
 
 export async function policyMustHaveCondition(env: ConformanceEnv, policy: NN, gw: NN, want: Cond): Promise<void> {
