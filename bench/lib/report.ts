@@ -1,5 +1,7 @@
 // The results as a markdown section, and its place in bench/RESULTS.md.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
+import type { L4Cell, L4Plan } from "./l4.js";
+import { l4Key } from "./l4.js";
 import type { Cell, MatrixPlan, Size } from "./matrix.js";
 import { cellKey } from "./matrix.js";
 import type { ScalePlan, ScaleRow } from "./scale.js";
@@ -18,7 +20,21 @@ export interface ReportInput {
   notes: string[];
   matrix: { plan: MatrixPlan; cells: Map<string, Cell> } | null;
   scale: { plan: ScalePlan; rows: ScaleRow[] } | null;
+  l4?: L4Report | null;
   skipped: string[];
+}
+
+export interface SpliceUse {
+  kernel: number;
+  userspace: number;
+  bytes: number;
+}
+
+export interface L4Report {
+  plan: L4Plan;
+  cells: Map<string, L4Cell>;
+  /** What each sluice's /metrics said about its relay path (null: not exported). */
+  splice: { pipe: SpliceUse | null; splice: SpliceUse | null };
 }
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -40,6 +56,40 @@ function matrixTable(plan: MatrixPlan, cells: Map<string, Cell>): string[] {
         );
       }
     }
+  return out;
+}
+
+const fmtUs = (us: number): string => fmtMs(us / 1000);
+const fmtMiB = (bps: number): string => (Number.isFinite(bps) ? `${(bps / 1024 / 1024).toFixed(0)} MiB/s` : "n/a");
+const fmtPct = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : "-");
+
+function l4Tables(r: L4Report): string[] {
+  const out = [
+    "| test | conns | variant | throughput | x haproxy | p50 ms | p99 ms | p99 x haproxy | proxy CPU | errors | per run |",
+    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+  ];
+  for (const t of r.plan.tests) {
+    const ref = r.cells.get(l4Key("haproxy", t.id));
+    for (const v of r.plan.variants) {
+      const c = r.cells.get(l4Key(v.id, t.id))!;
+      const stream = t.mode === "stream";
+      const value = (x: { opsPerSec: number; bytesPerSec: number }): number => (stream ? x.bytesPerSec : x.opsPerSec);
+      const fmt = (x: number): string => (stream ? fmtMiB(x) : `${fmtInt(x)} rt/s`);
+      const ratio = ref ? value(c) / value(ref) : NaN;
+      const p99r = ref && !stream ? c.p99us / ref.p99us : NaN;
+      out.push(
+        `| ${t.label} | ${t.conns} | ${v.label} | ${fmt(value(c))} | ${fmtRatio(ratio)} | ${stream ? "-" : fmtUs(c.p50us)} | ${stream ? "-" : fmtUs(c.p99us)} | ${stream ? "-" : fmtRatio(p99r)} | ${fmtPct(c.proxyCpu)} | ${c.errors} | ${c.runs.map((x) => (stream ? fmtMiB(x.bytesPerSec).replace(" MiB/s", "") : fmtInt(x.opsPerSec))).join(", ")} |`,
+      );
+    }
+  }
+  const use = (name: string, u: SpliceUse | null): string =>
+    u === null
+      ? `${name}: its /metrics had no splice counters`
+      : `${name}: ${fmtInt(u.kernel)} connection(s) spliced in the kernel, ${fmtInt(u.userspace)} relayed in userspace, ${fmtBytes(u.bytes)} moved by the kernel`;
+  out.push(
+    "",
+    `Relay path as each sluice reported it (its /metrics, after the runs): ${use("userspace variant", r.splice.pipe)}; ${use("kernel variant", r.splice.splice)}.`,
+  );
   return out;
 }
 
@@ -105,6 +155,19 @@ export function renderMarkdown(r: ReportInput): string {
     );
   }
   if (r.scale) lines.push("", "### Route scale", "", ...scaleTables(r.scale.plan, r.scale.rows));
+  if (r.l4) {
+    const p = r.l4.plan;
+    lines.push(
+      "",
+      "### L4 (TCPRoute)",
+      "",
+      `- L4 runs: bench/tcp-load.ts (one Node process) on cpu ${p.loadCpus} against a Node TCP echo server (bench/origin-tcp.ts) on cpu ${r.layout.origin}; nginx \`stream\` (1 worker), haproxy \`mode tcp\` (nbthread 1) and sluice (1 worker, one TCPRoute) on cpu ${r.layout.proxy}; ${p.reps} repetitions of ${p.seconds}s per cell, interleaved across variants (order rotated each repetition), after a ${p.warmupSeconds}s warm-up per variant and test; medians shown`,
+      "- ping-pong: every connection sends 64 B and waits for the echo before sending again (round trips/s, latency per round trip); stream: every connection writes 64 KiB buffers as fast as the socket takes them and reads the echo (bytes/s that came back: each byte crossed the proxy twice)",
+      "- proxy CPU: utime + stime of the proxy's processes per second of the run (100% = one core busy). Bytes the kernel splices between sockets are handled in softirq/kworker context and are not counted there; errors = connections that failed or closed early",
+      "",
+      ...l4Tables(r.l4),
+    );
+  }
   if (r.skipped.length) lines.push("", "### Not measured", "", ...r.skipped.map((s) => `- ${s}`));
   lines.push(`<!-- bench:${r.key}:end -->`);
   return lines.join("\n") + "\n";

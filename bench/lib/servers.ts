@@ -234,12 +234,22 @@ export async function waitVersion(s: Sluice, after: number, timeoutMs: number): 
 }
 
 /** `bin/sluice run` on a config folder that the caller has filled (gateway + routes). */
-export async function startSluice(opts: { name: string; port: number; adminPort: number; configDir: string; workers: number; cpus: string; readyTimeoutMs?: number }): Promise<Sluice> {
+export async function startSluice(opts: {
+  name: string;
+  port: number;
+  adminPort: number;
+  configDir: string;
+  workers: number;
+  cpus: string;
+  readyTimeoutMs?: number;
+  /** More `sluice run` flags (e.g. --no-splice). */
+  extraArgs?: string[];
+}): Promise<Sluice> {
   const proc = start(
     opts.name,
     process.execPath,
     [join(ROOT, "bin/sluice"), "run", "--config", opts.configDir, "--workers", String(opts.workers), "--admin-port", String(opts.adminPort),
-      "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", "warn"],
+      "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", "warn", ...(opts.extraArgs ?? [])],
     { cpus: opts.cpus, cwd: ROOT },
   );
   const s: Sluice = { name: opts.name, port: opts.port, proc, adminPort: opts.adminPort, configDir: opts.configDir };

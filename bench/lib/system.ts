@@ -1,8 +1,11 @@
 // Tools, machine description and ports.
 import { execFileSync, spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
 import net from "node:net";
 import os from "node:os";
+
+/** Debian ships nginx's stream module (the L4 comparison) as a dynamic module, package libnginx-mod-stream. */
+export const STREAM_MODULE = "/usr/lib/nginx/modules/ngx_stream_module.so";
 
 function has(cmd: string): boolean {
   return spawnSync("sh", ["-c", `command -v ${cmd}`], { stdio: "ignore" }).status === 0;
@@ -16,8 +19,10 @@ export function ensureTools(log: (s: string) => void): void {
     ["haproxy", "haproxy"],
     ["taskset", "util-linux"],
   ].filter(([cmd]) => !has(cmd!)).map(([, pkg]) => pkg!);
+  // nginx `stream` (the L4 comparison) is a dynamic module in Debian, packaged on its own.
+  if (!existsSync(STREAM_MODULE)) need.push("libnginx-mod-stream");
   if (need.length === 0) {
-    log("tools: wrk, nginx, haproxy and taskset present");
+    log("tools: wrk, nginx (with its stream module), haproxy and taskset present");
     return;
   }
   log(`tools: installing ${need.join(", ")} with apt-get…`);
