@@ -23,6 +23,8 @@ export class EndpointRuntime {
   private rawPool: H1Pool | null = null;
   private session: http2.ClientHttp2Session | null = null;
   closed = false;
+  /** Requests in flight to this endpoint, across the clusters that share it (least request reads it). */
+  active = 0;
 
   constructor(
     readonly key: string,
