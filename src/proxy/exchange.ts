@@ -236,6 +236,8 @@ export class Exchange {
   copy: ReplayCopy | null = null;
   /** Response headers the route's guards added (CORS, rate-limit headers ...), or null. */
   extraResponse: string[] | null = null;
+  /** The endpoint of the attempt in progress, until its outcome is reported to the cluster. */
+  ep: EndpointRuntime | null = null;
   private readonly cluster: ClusterRuntime;
 
   constructor(
@@ -330,12 +332,14 @@ export class Exchange {
       this.fail("connect", false, `upstream TLS not usable: ${this.cluster.tlsError}`);
       return;
     }
-    const ep = this.cluster.pick();
+    const ep = this.cluster.pick(this.req);
     if (ep === null) {
       this.backend.counters.error("no_endpoint");
-      this.fail("no_endpoint");
+      this.fail("no_endpoint", false, this.cluster.unavailable());
       return;
     }
+    this.cluster.started(ep);
+    this.ep = ep;
     this.endpoint = ep.label;
     const n = ++this.attempts;
     if (this.route.backendRequestMs > 0) this.attemptTimer = setTimeout(onAttemptTimeout, this.route.backendRequestMs, this, n);
@@ -367,6 +371,11 @@ export class Exchange {
     if (status < 200) return true;
     this.clearAttemptTimer();
     this.upstreamStatus = status;
+    const ep = this.ep;
+    if (ep !== null) {
+      this.ep = null;
+      this.cluster.settle(ep, status);
+    }
     const retry = this.route.retry;
     if (retry !== null && this.retriesLeft > 0 && this.canReplay()) {
       if (retry.codes[status] === 1) {
@@ -400,6 +409,7 @@ export class Exchange {
     if (edit !== null) edit(headers);
     const extra = this.extraResponse;
     if (extra !== null) for (let i = 0; i < extra.length; i++) headers.push(extra[i]!);
+    if (ep !== null && this.cluster.stamps !== null) this.cluster.stamp(headers, ep, this.req);
     this.headersSent = true;
     this.status = status;
     try {
@@ -459,6 +469,11 @@ export class Exchange {
     this.clearAttemptTimer();
     const reason = classify(err);
     this.backend.counters.error(reason);
+    const ep = this.ep;
+    if (ep !== null) {
+      this.ep = null;
+      this.cluster.settleError(ep, reason);
+    }
     if (this.headersSent) {
       // Mid-body failure: the status line is gone, so cut the client connection.
       this.res.destroy();
@@ -529,7 +544,7 @@ export class Exchange {
       status = 504;
       text = "upstream request timeout\n";
     } else if (reason === "no_endpoint") {
-      text = "no healthy upstream\n";
+      text = detail !== undefined ? `${detail}\n` : "no healthy upstream\n";
     }
     this.status = status;
     const extra = this.extraResponse === null ? null : [...this.extraResponse];
@@ -560,6 +575,10 @@ export class Exchange {
   private finish(): void {
     if (this.done) return;
     this.done = true;
+    if (this.ep !== null) {
+      this.cluster.release(this.ep);
+      this.ep = null;
+    }
     if (this.attemptTimer !== null) clearTimeout(this.attemptTimer);
     if (this.requestTimer !== null) clearTimeout(this.requestTimer);
     if (this.retryTimer !== null) clearTimeout(this.retryTimer);

@@ -75,10 +75,10 @@ function answerUpgrade(L: CompiledListener, req: http.IncomingMessage, socket: D
     const r = d.route;
     if (d.kind === "direct") return done(r.directStatus, rawResponse(socket, r.directStatus, r.directBody.toString()), r.name, null, r.counters);
     const backend = d.backend;
-    const ep = backend.cluster!.pick();
+    const ep = backend.cluster!.pick(req);
     if (ep === null) {
       backend.counters.error("no_endpoint");
-      return done(503, rawResponse(socket, 503, "no healthy upstream\n"), r.name, backend.label, backend.counters);
+      return done(503, rawResponse(socket, 503, `${backend.cluster!.unavailable()}\n`), r.name, backend.label, backend.counters);
     }
     const headers = upstreamHeaders(req, false, L.scheme, authority);
     const upstreamPath = prepareUpstream(backend, headers, path, run?.upstreamQuery ?? query);
