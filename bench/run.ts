@@ -9,6 +9,7 @@ import { note, progress } from "./lib/progress.js";
 import { cleanup, installSignalHandlers, stop } from "./lib/procs.js";
 import { renderMarkdown, writeSection } from "./lib/report.js";
 import { runScale, type ScalePlan } from "./lib/scale.js";
+import { sockmapRatios, startSockmapVariants } from "./lib/sockmap.js";
 import { ROOT, startHaproxy, startNginxProxy, startOrigin, startSluiceProxy, type OriginKind, type Server } from "./lib/servers.js";
 import { ensureTools, freePorts, layout, machine } from "./lib/system.js";
 
@@ -87,11 +88,15 @@ async function main(): Promise<void> {
       ]);
       for (const r of started) if (r.status === "fulfilled") servers.push(r.value);
       for (const r of started) if (r.status === "rejected") throw r.reason;
+      const sockmap = await startSockmapVariants({ origin, originPort: originPort!, originCpus: lay.origin, proxyCpus: lay.proxy, ports: await freePorts(5, taken) });
+      servers.push(...sockmap.servers);
+      if (sockmap.note) note(sockmap.note);
       const variants: Variant[] = [
         { id: "direct", label: "direct to origin (limit)", port: originPort!, cpus: lay.origin },
         { id: "nginx", label: "nginx", port: pNginx, cpus: lay.proxy },
         { id: "haproxy", label: "haproxy", port: pHaproxy, cpus: lay.proxy },
         { id: "sluice-1", label: "sluice 1 worker", port: pS1, cpus: lay.proxy },
+        ...sockmap.variants,
         ...(withN ? [{ id: "sluice-n", label: `sluice ${m.cpus} workers`, port: pSN, cpus: lay.all }] : []),
       ];
       const plan: MatrixPlan = {
@@ -104,6 +109,7 @@ async function main(): Promise<void> {
         loadCpus: lay.load,
       };
       matrix = { plan, cells: await runMatrix(plan) };
+      for (const line of sockmapRatios(matrix.cells, plan)) note(line);
     } finally {
       for (const s of servers) await stop(s.proc);
     }
