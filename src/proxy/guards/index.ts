@@ -5,5 +5,6 @@ import "./authorization.js";
 import "./basic-auth.js";
 import "./api-key.js";
 import "./jwt.js";
+import "./ext-auth.js";
 import "./rate-limit.js";
 import "./network-policy.js";

@@ -123,10 +123,11 @@ const API_KEY_AUTH = {
 } as const;
 
 /**
- * Fields of Envoy Gateway's shape we do not implement: accepted by the schema (so the error is not
- * "unknown field") and refused with a precise message by checkOidc/checkExtAuth.
+ * Fields of Envoy Gateway's shape we do not implement: accepted by the schema (a type check, so the
+ * validator looks at them and does not call them unknown) and refused with a precise message by
+ * checkOidc/checkExtAuth.
  */
-const NOT_SUPPORTED = {} as const;
+const NOT_SUPPORTED = { type: ["object", "array", "string", "number", "boolean", "null"] } as const;
 const HTTP_URL = { type: "string", pattern: "^https?://[^\\s?#]+$" } as const;
 const STRING_MATCH_TYPES = ["Exact", "Prefix", "Suffix", "RegularExpression"] as const;
 
