@@ -31,7 +31,10 @@ export function spliceCountersFromSlots(slots: bigint[]): SpliceCounters {
   return out;
 }
 
-/** The fd under a Node TCP socket (Linux: `_handle.fd`); null for TLS, pipes, or a closed socket. */
+/**
+ * The fd under a Node socket (Linux: `_handle.fd`); null once closed. A TLSSocket answers with the
+ * raw TCP socket's fd: callers must not splice those (its bytes are ciphertext).
+ */
 export function socketFd(s: net.Socket): number | null {
   const handle = (s as unknown as { _handle?: { fd?: unknown } | null })._handle;
   const fd = handle?.fd;

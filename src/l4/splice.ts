@@ -3,6 +3,7 @@
 // (sockmap + sk_skb verdict, src/ebpf/splice.ts) when this process can; everything else (TLS
 // Terminate's plaintext, unix-socket backends, no eBPF) is piped in userspace.
 import type net from "node:net";
+import tls from "node:tls";
 import { childLog } from "../observe/log.js";
 import { kernelSplice, registerSpliceMetrics, socketFd, spliceConnections, type KernelSplice, type SplicedPair } from "../ebpf/splice.js";
 
@@ -68,7 +69,8 @@ function closeTogether(a: net.Socket, b: net.Socket, done: () => void): void {
   });
 }
 
-const isTcp = (s: net.Socket): boolean => s.remoteFamily === "IPv4" || s.remoteFamily === "IPv6";
+/** A plain TCP socket: a TLSSocket's fd is the raw socket under it, whose bytes are ciphertext. */
+const isTcp = (s: net.Socket): boolean => !(s instanceof tls.TLSSocket) && (s.remoteFamily === "IPv4" || s.remoteFamily === "IPv6");
 
 /**
  * Hands the pair to the kernel. Returns false, having changed nothing the userspace pipe cannot

@@ -8,7 +8,9 @@ import { existsSync, readFileSync, rmdirSync } from "node:fs";
 import http from "node:http";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { GatewayProcess, freePort, SLUICE } from "../helpers/gateway.js";
 import { mountsOfType } from "../../src/ebpf/capabilities.js";
 
@@ -185,5 +187,39 @@ test("--cgroup refuses the root cgroup and the gateway runs without acceleration
   } finally {
     agent.destroy();
     assert.equal(await gw.stop(), 0);
+  }
+});
+
+test("without privileges: each kernel feature says why once, and the gateway serves in userspace", { skip }, async (t) => {
+  if (spawnSync("setpriv", ["--version"]).status !== 0) return t.skip("setpriv (util-linux) is missing");
+  const [port, backendPort, adminPort] = await Promise.all([freePort(), freePort(), freePort()]);
+  const dir = mkdtempSync(join(tmpdir(), "sluice-sockmap-nopriv-"));
+  writeFileSync(join(dir, "gw.yaml"), config(port, backendPort));
+  // Root with an empty bounding set: the same files, no capabilities after exec.
+  const child = spawn("setpriv", ["--bounding-set=-all", "--inh-caps=-all", process.execPath, SLUICE, "run", "-c", dir, "--workers", "1",
+    "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--demo-backends"], { stdio: ["ignore", "ignore", "pipe"] });
+  let stderr = "";
+  child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
+  const agent = new http.Agent({ keepAlive: false });
+  try {
+    const deadline = Date.now() + 15_000;
+    let body: Buffer | null = null;
+    while (Date.now() < deadline && body === null) {
+      try {
+        const r = await get(port, { "x-echo-body-bytes": "32" }, agent);
+        if (r.status === 200) body = r.body;
+      } catch {
+        await new Promise((r) => setTimeout(r, 100));
+      }
+    }
+    assert.ok(body?.equals(Buffer.alloc(32, "x")), `no answer through the gateway:\n${stderr}`);
+    const lines = stderr.split("\n");
+    assert.equal(lines.filter((l) => l.includes("socket acceleration (sockmap) is off: no privilege to load eBPF programs")).length, 1, stderr);
+    assert.equal(lines.filter((l) => l.includes("kernel splicing for L4 routes is off: no privilege")).length, 1, stderr);
+  } finally {
+    agent.destroy();
+    child.kill("SIGTERM");
+    await new Promise((r) => child.once("exit", r));
+    rmSync(dir, { recursive: true, force: true });
   }
 });
