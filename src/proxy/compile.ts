@@ -1,6 +1,6 @@
 // Snapshot -> compiled tables: routers, filter closures, weighted pickers, clusters, metric children.
 // Runs once per apply; it throws on anything unusable so a bad snapshot is never half-applied.
-import type { IrBackend, IrCluster, IrFilters, IrListener, IrRoute, IrVirtualHost, Snapshot } from "../ir/types.js";
+import type { IrBackend, IrCluster, IrFilters, IrGatewayListener, IrListener, IrRoute, IrVirtualHost, Snapshot } from "../ir/types.js";
 import type { AccessLog } from "../observe/access-log.js";
 import { RequestCounters, routeDuration } from "../observe/proxy-metrics.js";
 import {
@@ -22,6 +22,7 @@ import { compileResponseHeaderModifier } from "./filters/response-header-modifie
 import { compileUrlRewrite, mergeRewrite } from "./filters/url-rewrite.js";
 import { compileGuards } from "./guard-factories.js";
 import "./guards/index.js";
+import { portLimits, routeBodyLimit } from "./guards/request-limits.js";
 import { HostTable, RouteTable } from "./router.js";
 import { compileMatch, PATH_PREFIX } from "./router-match.js";
 import { TlsSelector } from "./tls.js";
@@ -65,6 +66,7 @@ function compileRoute(
   listener: IrListener,
   gatewayName: string,
   clusters: Map<string, ClusterRuntime>,
+  gateway?: IrGatewayListener,
 ): CompiledRoute {
   const match = compileMatch(r.match);
   const matchedPrefix = match.pathKind === PATH_PREFIX ? match.pathValue : null;
@@ -126,7 +128,8 @@ function compileRoute(
     wantsReplayableBody: retry !== null || anyMirror,
     counters: new RequestCounters(gatewayName, r.name, ""),
     duration: new LazyDuration(r.name),
-    guards: compileGuards(r, listener),
+    guards: compileGuards(r, listener, undefined, gateway),
+    maxBodyBytes: routeBodyLimit(r),
   };
 }
 
@@ -147,6 +150,8 @@ interface VhostEntry {
   port: number;
   protocol: string;
   gateway: string;
+  /** The Gateway listener settings its routes' guards were built with (client certificates, limits). */
+  gatewayKey: string;
   /** The cluster runtimes its routes hold: reusable only while each name still maps to the same one. */
   deps: [string, ClusterRuntime][];
 }
@@ -180,14 +185,20 @@ function buildClusters(irClusters: IrCluster[], registry: EndpointRegistry, cach
   return { clusters, keys, next };
 }
 
-function compileVhost(vh: IrVirtualHost, l: IrListener, gateway: string, clusters: Map<string, ClusterRuntime>, cache: CompileCache): RouteTable<CompiledRoute> {
+/** What of a Gateway listener its routes' guards depend on, beyond the routes themselves. */
+function gatewayKeyOf(g: IrGatewayListener): string {
+  return g.clientValidation === undefined && g.xfcc === undefined && g.limits === undefined ? "" : JSON.stringify([g.clientValidation ?? null, g.xfcc ?? null, g.limits ?? null]);
+}
+
+function compileVhost(vh: IrVirtualHost, l: IrListener, g: IrGatewayListener, gatewayKey: string, clusters: Map<string, ClusterRuntime>, cache: CompileCache): RouteTable<CompiledRoute> {
+  const gateway = g.name;
   const prev = cache.vhosts.get(vh);
-  if (prev && prev.port === l.port && prev.protocol === l.protocol && prev.gateway === gateway && prev.deps.every(([n, rt]) => clusters.get(n) === rt)) {
+  if (prev && prev.port === l.port && prev.protocol === l.protocol && prev.gateway === gateway && prev.gatewayKey === gatewayKey && prev.deps.every(([n, rt]) => clusters.get(n) === rt)) {
     cache.stats.vhostsReused++;
     return prev.table;
   }
   cache.stats.vhostsCompiled++;
-  const table = new RouteTable(vh.routes.map((r) => compileRoute(r, l, gateway, clusters)));
+  const table = new RouteTable(vh.routes.map((r) => compileRoute(r, l, gateway, clusters, g)));
   const names = new Set<string>();
   for (const r of vh.routes) clusterNames(r, names);
   const deps: [string, ClusterRuntime][] = [];
@@ -195,7 +206,7 @@ function compileVhost(vh: IrVirtualHost, l: IrListener, gateway: string, cluster
     const rt = clusters.get(n);
     if (rt) deps.push([n, rt]);
   }
-  cache.vhosts.set(vh, { table, port: l.port, protocol: l.protocol, gateway, deps });
+  cache.vhosts.set(vh, { table, port: l.port, protocol: l.protocol, gateway, gatewayKey, deps });
   return table;
 }
 
@@ -214,9 +225,10 @@ export function compileSnapshot(
     if (seenPorts.has(l.port)) throw new Error(`two listeners on port ${l.port}`);
     seenPorts.add(l.port);
     const gateways = l.gatewayListeners.map((g): { hostname: string | null; value: CompiledGateway } => {
+      const gatewayKey = gatewayKeyOf(g);
       const vhosts = g.virtualHosts.map((vh) => ({
         hostname: vh.hostname,
-        value: compileVhost(vh, l, g.name, clusters, cache),
+        value: compileVhost(vh, l, g, gatewayKey, clusters, cache),
       }));
       return {
         hostname: g.hostname,
@@ -232,6 +244,7 @@ export function compileSnapshot(
       scheme: l.protocol === "HTTPS" ? "https" : "http",
       gateways: new HostTable(gateways),
       tls,
+      limits: portLimits(l),
       notFound: new RequestCounters(l.name, "", ""),
       snapshot: state,
     };

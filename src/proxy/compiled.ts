@@ -8,6 +8,7 @@ import type { CompiledRewrite } from "./filters/url-rewrite.js";
 import type { HostTable, RouteTable } from "./router.js";
 import type { CompiledMatch } from "./router-match.js";
 import type { TlsSelector } from "./tls.js";
+import type { PortLimits } from "./guards/request-limits.js";
 import type { ClusterRuntime } from "./upstream/cluster.js";
 import type { WeightedPicker } from "./weighted.js";
 
@@ -64,6 +65,8 @@ export interface CompiledRoute {
   duration: { observe(v: number): void };
   /** Checks run before the route answers (auth, CORS, limits ...); null when there are none. */
   guards: RequestGuard[] | null;
+  /** Request bodies over this many bytes are refused with 413 (streamed ones are cut); 0: no limit. */
+  maxBodyBytes?: number;
 }
 
 export interface CompiledGateway {
@@ -90,6 +93,8 @@ export interface CompiledListener {
   scheme: "http" | "https";
   gateways: HostTable<CompiledGateway>;
   tls: TlsSelector | null;
+  /** Header size/count and target length every request on the port is held to (the largest of its Gateway listeners'). */
+  limits?: PortLimits;
   /** For requests no gateway listener accepts. */
   notFound: RequestCounters;
   snapshot: SnapshotState;

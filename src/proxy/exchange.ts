@@ -17,6 +17,7 @@ import { tlsFailure } from "./upstream/tls-connect.js";
 import { GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE, grpcStatusOf, grpcTimeoutMs, isGrpcRequest, respondTrailersOnly, sendGrpcStatus } from "./grpc.js";
 import { ReplayCopy } from "./grpc-replay.js";
 import { sendMirror, teeToMirrors } from "./upstream/mirror.js";
+import { limitBody } from "./guards/request-limits.js";
 import type { UpstreamErrorReason } from "../observe/proxy-metrics.js";
 
 /** Request bodies up to this size are buffered when a route retries or mirrors. */
@@ -293,13 +294,16 @@ export class Exchange {
       });
       return;
     }
+    // A body limit on a body of unknown length: counted as it streams (bodyTooLarge past it).
+    const max = this.route.maxBodyBytes ?? 0;
+    const src: Readable = max > 0 && (this.isH2 || h["content-length"] === undefined) ? limitBody(req, max, this) : req;
     if (this.grpc && this.route.retry !== null) {
-      this.copy = new ReplayCopy(req, MAX_REPLAY_BODY);
+      this.copy = new ReplayCopy(src, MAX_REPLAY_BODY);
       this.body = this.copy.stream;
       this.begin();
       return;
     }
-    this.body = req;
+    this.body = src;
     this.replayable = false;
     this.begin();
   }
@@ -550,6 +554,23 @@ export class Exchange {
     const extra = this.extraResponse === null ? null : [...this.extraResponse];
     if (this.grpc) sendGrpcStatus(this.res, this.isH2, status === 504 ? GRPC_DEADLINE_EXCEEDED : GRPC_UNAVAILABLE, text, extra);
     else this.bytesOut += sendSimple(this.res, this.isH2, status, text, extra, null);
+    this.finish();
+  }
+
+  /** The streamed body grew past the route's limit: the attempt stops; 413 if nothing was answered yet. */
+  bodyTooLarge(max: number): void {
+    if (this.done) return;
+    const a = this.current;
+    this.current = null;
+    if (a !== null) a.cancel(new Error("request body too large"));
+    if (this.headersSent) {
+      this.res.destroy();
+    } else {
+      this.status = 413;
+      const extra = this.isH2 ? [] : ["connection", "close"];
+      if (this.extraResponse !== null) extra.push(...this.extraResponse);
+      this.bytesOut += sendSimple(this.res, this.isH2, 413, `request body too large: over ${max} bytes\n`, extra, null);
+    }
     this.finish();
   }
 

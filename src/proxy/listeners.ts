@@ -12,6 +12,26 @@ import { handleRequest } from "./handler.js";
 import { drainConnections, listenOn } from "./server-lifecycle.js";
 import { handleUpgrade } from "./upgrade-handler.js";
 import { handleConnect } from "./h2-websocket.js";
+import { portLimitReply } from "./guards/request-limits.js";
+import { setClientCertMode } from "./tls.js";
+
+/** HTTP/2 header fields per request node accepts; the configured count is enforced per request. */
+const H2_MAX_HEADER_PAIRS = 16_385;
+
+/** The port's header size for node's HTTP/1.1 parser (it answers 431 above it); the count is checked per request. */
+function h1HeaderLimits(s: http.Server | http2.Http2SecureServer, L: CompiledListener): void {
+  if (L.limits === undefined) return;
+  const h1 = s as { maxHeaderSize?: number; maxHeadersCount?: number | null };
+  h1.maxHeaderSize = L.limits.maxHeaderBytes;
+  // One field more than allowed is kept, so that too many fields are seen (node drops the rest silently).
+  h1.maxHeadersCount = L.limits.maxRawHeaders / 2 + 1;
+}
+
+/** HTTP/2 header list size: with room for HPACK's 32 bytes a field, the exact limit is checked per request. */
+function h2HeaderSettings(L: CompiledListener): http2.Settings {
+  if (L.limits === undefined) return {};
+  return { maxHeaderListSize: L.limits.maxHeaderBytes + 32 * (L.limits.maxRawHeaders / 2 + 1) };
+}
 
 export class PortServer {
   readonly server: http.Server | http2.Http2SecureServer;
@@ -19,26 +39,34 @@ export class PortServer {
   private readonly sessions = new Set<http2.ServerHttp2Session>();
   /** Plain-text connections whose protocol is not known yet. */
   private readonly sniffing = new Set<net.Socket>();
-  private defaultPem: { cert: string; key: string } | null = null;
+  private defaultPem: { cert: string; key: string; ca?: string } | null = null;
+  /** The HTTP/2 (prior knowledge) server of a plain-text port. */
+  private h2c: http2.Http2Server | null = null;
   closing: Promise<void> | null = null;
 
   constructor(public current: CompiledListener) {
-    const onRequest = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void =>
-      handleRequest(this.current, req, res);
+    const onRequest = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void => {
+      const L = this.current;
+      // Header count and target length over the port's limits: 431/414 before routing.
+      if (L.limits !== undefined && portLimitReply(L, req, res, L.limits)) return;
+      handleRequest(L, req, res);
+    };
     const onUpgrade = (req: http.IncomingMessage, socket: net.Socket, head: Buffer): void =>
       handleUpgrade(this.current, req, socket, head);
     // WebSocket over HTTP/2 (RFC 8441): advertised in SETTINGS, answered on 'connect'.
     const onConnect = (req: http2.Http2ServerRequest | http.IncomingMessage, res: http2.Http2ServerResponse | net.Socket): void =>
       handleConnect(this.current, req, res);
-    const h2Settings: http2.Settings = { enableConnectProtocol: true };
+    const h2Settings: http2.Settings = { enableConnectProtocol: true, ...h2HeaderSettings(current) };
     if (current.protocol === "HTTPS") {
       const pem = current.tls!.defaultPem!;
       this.defaultPem = pem;
       const s = http2.createSecureServer({
         allowHTTP1: true,
         settings: h2Settings,
-        cert: pem.cert,
-        key: pem.key,
+        maxHeaderListPairs: H2_MAX_HEADER_PAIRS,
+        ...pem,
+        requestCert: current.tls!.requestCert,
+        rejectUnauthorized: current.tls!.rejectUnauthorized,
         SNICallback: (servername: string, cb: (err: Error | null, ctx?: tls.SecureContext) => void) => {
           const ctx = this.current.tls?.select(servername) ?? undefined;
           cb(null, ctx);
@@ -55,13 +83,15 @@ export class PortServer {
       this.server = s;
     } else {
       const s = http.createServer({ keepAliveTimeout: 65_000 }, onRequest);
+      h1HeaderLimits(s, current);
       s.on("upgrade", onUpgrade);
       // The HTTP/1.1 server stays the one bound to the port (it keeps its connection tracking and
       // timeouts); its own connection handler runs only once the first bytes say HTTP/1.1.
       const h1Connection = s.listeners("connection")[0] as ((sock: net.Socket) => void) | undefined;
       if (h1Connection === undefined) throw new Error("node:http server has no connection handler");
       s.removeListener("connection", h1Connection);
-      const h2 = http2.createServer({ settings: h2Settings });
+      const h2 = http2.createServer({ settings: h2Settings, maxHeaderListPairs: H2_MAX_HEADER_PAIRS });
+      this.h2c = h2;
       h2.on("request", onRequest);
       h2.on("connect", onConnect);
       h2.on("session", this.onSession);
@@ -82,6 +112,7 @@ export class PortServer {
       });
       this.server = s;
     }
+    if (!(this.server instanceof http.Server)) h1HeaderLimits(this.server, current);
   }
 
   private readonly onSession = (session: http2.ServerHttp2Session): void => {
@@ -102,10 +133,17 @@ export class PortServer {
   update(next: CompiledListener): void {
     this.current = next;
     const pem = next.tls?.defaultPem ?? null;
-    if (pem && this.defaultPem && (pem.cert !== this.defaultPem.cert || pem.key !== this.defaultPem.key)) {
-      (this.server as http2.Http2SecureServer).setSecureContext({ cert: pem.cert, key: pem.key });
+    if (pem && this.defaultPem && (pem.cert !== this.defaultPem.cert || pem.key !== this.defaultPem.key || pem.ca !== this.defaultPem.ca)) {
+      (this.server as http2.Http2SecureServer).setSecureContext(pem);
       this.defaultPem = pem;
     }
+    h1HeaderLimits(this.server, next);
+    const settings = h2HeaderSettings(next);
+    if (!(this.server instanceof http.Server)) {
+      if (next.tls) setClientCertMode(this.server, next.tls);
+      this.server.updateSettings(settings);
+    }
+    this.h2c?.updateSettings(settings);
   }
 
   listen(host: string | undefined): Promise<string | null> {

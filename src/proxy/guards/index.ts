@@ -8,3 +8,5 @@ import "./jwt.js";
 import "./ext-auth.js";
 import "./rate-limit.js";
 import "./network-policy.js";
+import "./request-limits.js";
+import "../tls-client-cert.js";
