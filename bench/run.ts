@@ -1,16 +1,17 @@
 // `npm run bench`: sluice against nginx and haproxy on this machine, in one run, with ratios.
 // See bench/README.md. Options: --quick, --write, --label NAME, --note TEXT, --origin nginx|node,
-// --seconds N, --reps N, --only l7|scale, --scale-sizes 10,1000,5000.
+// --seconds N, --reps N, --only l7|scale|l4, --scale-sizes 10,1000,5000.
 import { existsSync } from "node:fs";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
+import { l4Tests, runL4, spliceUse, startEchoOrigin, startHaproxyTcp, startNginxStream, startSluiceTcp, type L4Plan, type L4Variant } from "./lib/l4.js";
 import { runMatrix, type MatrixPlan, type Size, type Variant } from "./lib/matrix.js";
 import { note, progress } from "./lib/progress.js";
 import { cleanup, installSignalHandlers, stop } from "./lib/procs.js";
-import { renderMarkdown, writeSection } from "./lib/report.js";
+import { renderMarkdown, writeSection, type L4Report } from "./lib/report.js";
 import { runScale, type ScalePlan } from "./lib/scale.js";
 import { sockmapRatios, startSockmapVariants } from "./lib/sockmap.js";
-import { ROOT, startHaproxy, startNginxProxy, startOrigin, startSluiceProxy, type OriginKind, type Server } from "./lib/servers.js";
+import { ROOT, startHaproxy, startNginxProxy, startOrigin, startSluiceProxy, type OriginKind, type Server, type Sluice } from "./lib/servers.js";
 import { ensureTools, freePorts, layout, machine } from "./lib/system.js";
 
 const { values: opt } = parseArgs({
@@ -30,9 +31,11 @@ const { values: opt } = parseArgs({
 
 if (opt.help) {
   console.log(`Usage: npm run bench -- [--quick] [--write] [--label NAME] [--note TEXT] [--origin nginx|node]
-                       [--seconds N] [--reps N] [--only l7|scale] [--scale-sizes 10,1000,5000]
+                       [--seconds N] [--reps N] [--only l7|scale|l4] [--scale-sizes 10,1000,5000]
   --quick        smoke version, about one minute: 1 s runs, -c64 only, no "sluice N workers" variant,
-                 10 and 1,000 routes only, fewer route changes
+                 10 and 1,000 routes only, fewer route changes, no 256-connection L4 ping-pong
+  --only PART    run one part: l7 (HTTP proxying), scale (route scale) or l4 (TCPRoute against
+                 nginx stream and haproxy mode tcp)
   --write        put the markdown section into bench/RESULTS.md (replacing the one with the same key)
   --label NAME   key and title of the section (default: the mode), e.g. "raw upstream pool"
   --note TEXT    a line quoted at the top of the section (repeatable)
@@ -52,7 +55,7 @@ async function main(): Promise<void> {
   const quick = opt.quick === true;
   const origin = opt.origin as OriginKind;
   if (origin !== "nginx" && origin !== "node") throw new Error(`--origin expects nginx or node, got "${opt.origin}"`);
-  if (opt.only !== undefined && opt.only !== "l7" && opt.only !== "scale") throw new Error(`--only expects l7 or scale`);
+  if (opt.only !== undefined && opt.only !== "l7" && opt.only !== "scale" && opt.only !== "l4") throw new Error(`--only expects l7, scale or l4`);
   if (!existsSync(join(ROOT, "dist/cli/main.js"))) throw new Error("sluice is not built: run `npm run build` (npm run bench does it)");
 
   ensureTools(note);
@@ -67,12 +70,18 @@ async function main(): Promise<void> {
   note(`layout: wrk -t1 on cpu ${lay.load}; origin (${origin}) on cpu ${lay.origin}; nginx, haproxy, sluice 1 worker on cpu ${lay.proxy}; sluice ${m.cpus} workers on cpus ${lay.all}`);
   if (m.cpus < 2) note("warning: one CPU: the load generator, origin and proxy all share it; ratios only");
 
+  const wantL7 = opt.only === undefined || opt.only === "l7";
+  const wantScale = opt.only === undefined || opt.only === "scale";
+  const wantL4 = opt.only === undefined || opt.only === "l4";
   const [originPort] = await freePorts(1, taken);
-  progress(`starting origin (${origin}) on 127.0.0.1:${originPort}`);
-  const originServer = await startOrigin(origin, originPort!, lay.origin);
+  let originServer: Server | null = null;
+  if (wantL7 || wantScale) {
+    progress(`starting origin (${origin}) on 127.0.0.1:${originPort}`);
+    originServer = await startOrigin(origin, originPort!, lay.origin);
+  }
 
   let matrix: { plan: MatrixPlan; cells: Awaited<ReturnType<typeof runMatrix>> } | null = null;
-  if (opt.only !== "scale") {
+  if (wantL7) {
     const [pNginx, pHaproxy, pS1, aS1, pSN, aSN] = (await freePorts(6, taken)) as [number, number, number, number, number, number];
     const servers: Server[] = [];
     try {
@@ -116,7 +125,7 @@ async function main(): Promise<void> {
   }
 
   let scale: { plan: ScalePlan; rows: Awaited<ReturnType<typeof runScale>> } | null = null;
-  if (opt.only !== "l7") {
+  if (wantScale) {
     const sizes = opt["scale-sizes"] ? opt["scale-sizes"].split(",").map((x) => positiveInt(x.trim(), "scale-sizes")!) : quick ? [10, 1000] : [10, 1000, 5000];
     const plan: ScalePlan = {
       sizes,
@@ -132,7 +141,10 @@ async function main(): Promise<void> {
     };
     scale = { plan, rows: await runScale(plan) };
   }
-  await stop(originServer.proc);
+  if (originServer !== null) await stop(originServer.proc);
+
+  let l4: L4Report | null = null;
+  if (wantL4) l4 = await runL4Part(quick, seconds, reps, lay, taken);
 
   const key = opt.label ?? (quick ? "quick" : "full");
   // Quoted as a shell would need them, so the command can be pasted back.
@@ -145,17 +157,15 @@ async function main(): Promise<void> {
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     machine: m,
     layout: lay,
-    origin: origin === "nginx" ? "nginx 1 worker serving static files" : "node:http server",
+    origin: originServer === null ? "not started: L4 only" : origin === "nginx" ? "nginx 1 worker serving static files" : "node:http server",
     notes: [
       ...(quick ? ["Quick mode: 1 s runs and fewer variants, a smoke test of the harness and a rough picture, not a measurement to quote."] : []),
       ...(opt.note ?? []),
     ],
     matrix,
     scale,
-    skipped: [
-      "skipped: the L4 comparison (TCPRoute against haproxy `mode tcp` and nginx `stream`) is not in the harness yet",
-      "skipped: socket acceleration not implemented (sluice with acceleration on and off)",
-    ],
+    l4,
+    skipped: [],
   });
   note("");
   process.stdout.write(md);
@@ -163,6 +173,38 @@ async function main(): Promise<void> {
     const file = join(ROOT, "bench/RESULTS.md");
     writeSection(file, md, key);
     note(`\nwrote section "${key}" to bench/RESULTS.md`);
+  }
+}
+
+/** TCPRoute through sluice (userspace pipe and kernel splice) against nginx stream and haproxy mode tcp. */
+async function runL4Part(quick: boolean, seconds: number, reps: number, lay: ReturnType<typeof layout>, taken: Set<number>): Promise<L4Report> {
+  const [pEcho, pNginx, pHaproxy, pPipe, aPipe, pSplice, aSplice] = (await freePorts(7, taken)) as [number, number, number, number, number, number, number];
+  progress(`starting the TCP echo backend on 127.0.0.1:${pEcho}`);
+  const echo = await startEchoOrigin(pEcho, lay.origin);
+  const servers: Server[] = [echo];
+  try {
+    progress("starting nginx stream, haproxy mode tcp and sluice (TCPRoute)");
+    const started = await Promise.allSettled([
+      startNginxStream(pNginx, pEcho, lay.proxy),
+      startHaproxyTcp(pHaproxy, pEcho, lay.proxy),
+      startSluiceTcp("sluice-pipe", pPipe, aPipe, pEcho, lay.proxy, ["--no-splice"]),
+      startSluiceTcp("sluice-splice", pSplice, aSplice, pEcho, lay.proxy, []),
+    ]);
+    for (const r of started) if (r.status === "fulfilled") servers.push(r.value);
+    for (const r of started) if (r.status === "rejected") throw r.reason;
+    const [nginx, haproxy, pipe, splice] = started.map((r) => (r as PromiseFulfilledResult<Server>).value) as [Server, Server, Sluice, Sluice];
+    const variants: L4Variant[] = [
+      { id: "direct", label: "direct to backend (limit)", port: pEcho, cpus: lay.origin, proc: null },
+      { id: "nginx", label: "nginx stream", port: pNginx, cpus: lay.proxy, proc: nginx.proc },
+      { id: "haproxy", label: "haproxy mode tcp", port: pHaproxy, cpus: lay.proxy, proc: haproxy.proc },
+      { id: "sluice-pipe", label: "sluice 1 worker, userspace pipe (--no-splice)", port: pPipe, cpus: lay.proxy, proc: pipe.proc },
+      { id: "sluice-splice", label: "sluice 1 worker, kernel splice (default)", port: pSplice, cpus: lay.proxy, proc: splice.proc },
+    ];
+    const plan: L4Plan = { variants, tests: l4Tests(quick), reps, seconds, warmupSeconds: 1, loadCpus: lay.load };
+    const cells = await runL4(plan);
+    return { plan, cells, splice: { pipe: await spliceUse(pipe), splice: await spliceUse(splice) } };
+  } finally {
+    for (const s of servers) await stop(s.proc);
   }
 }
 

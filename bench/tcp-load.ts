@@ -95,10 +95,15 @@ function stream(s: net.Socket): void {
   s.on("data", (d: Buffer) => {
     if (measuring) bytes += d.length;
   });
+  // Writes until the socket buffers are full, but at most a few buffers per event-loop turn: when
+  // the kernel takes every write at once (a spliced path can), an unbounded loop would starve the
+  // reads and the timer that ends the run.
   const pump = (): void => {
-    while (!stopped && s.write(payload)) {
-      /* keep writing until the socket buffers are full */
+    for (let i = 0; i < 8; i++) {
+      if (stopped) return;
+      if (!s.write(payload)) return; // "drain" calls pump again
     }
+    setImmediate(pump);
   };
   s.on("drain", pump);
   pump();

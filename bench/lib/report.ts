@@ -65,8 +65,8 @@ const fmtPct = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 10
 
 function l4Tables(r: L4Report): string[] {
   const out = [
-    "| test | conns | variant | throughput | x haproxy | p50 ms | p99 ms | p99 x haproxy | proxy CPU | errors | per run |",
-    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| test | conns | variant | throughput | x haproxy | p50 ms | p99 ms | p99 x haproxy | proxy CPU | proxy CPU per unit | errors | per run |",
+    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const t of r.plan.tests) {
     const ref = r.cells.get(l4Key("haproxy", t.id));
@@ -77,8 +77,11 @@ function l4Tables(r: L4Report): string[] {
       const fmt = (x: number): string => (stream ? fmtMiB(x) : `${fmtInt(x)} rt/s`);
       const ratio = ref ? value(c) / value(ref) : NaN;
       const p99r = ref && !stream ? c.p99us / ref.p99us : NaN;
+      // CPU per round trip (us) or per GiB echoed (ms): comparable even where the proxy is not the bottleneck.
+      const perUnit = stream ? (c.proxyCpu / (c.bytesPerSec / 2 ** 30)) * 1000 : (c.proxyCpu / c.opsPerSec) * 1e6;
+      const perUnitText = Number.isFinite(perUnit) ? (stream ? `${perUnit.toFixed(0)} ms/GiB` : `${perUnit.toFixed(1)} us/rt`) : "-";
       out.push(
-        `| ${t.label} | ${t.conns} | ${v.label} | ${fmt(value(c))} | ${fmtRatio(ratio)} | ${stream ? "-" : fmtUs(c.p50us)} | ${stream ? "-" : fmtUs(c.p99us)} | ${stream ? "-" : fmtRatio(p99r)} | ${fmtPct(c.proxyCpu)} | ${c.errors} | ${c.runs.map((x) => (stream ? fmtMiB(x.bytesPerSec).replace(" MiB/s", "") : fmtInt(x.opsPerSec))).join(", ")} |`,
+        `| ${t.label} | ${t.conns} | ${v.label} | ${fmt(value(c))} | ${fmtRatio(ratio)} | ${stream ? "-" : fmtUs(c.p50us)} | ${stream ? "-" : fmtUs(c.p99us)} | ${stream ? "-" : fmtRatio(p99r)} | ${fmtPct(c.proxyCpu)} | ${perUnitText} | ${c.errors} | ${c.runs.map((x) => (stream ? fmtMiB(x.bytesPerSec).replace(" MiB/s", "") : fmtInt(x.opsPerSec))).join(", ")} |`,
       );
     }
   }
