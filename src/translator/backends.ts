@@ -4,6 +4,7 @@ import type { IBackendObjectReference } from "@kubernetes-models/gateway-api/gat
 import type { IServicePort } from "kubernetes-models/v1/ServicePort";
 import type { IrCluster, IrEndpoint } from "../ir/types.js";
 import { backendTls } from "./backend-tls.js";
+import { sliceWeights, weightOf } from "./endpoint-weights.js";
 import type { Context } from "./context.js";
 import { GW_GROUP, SLUICE_GROUP, type BackendSpec, type Item } from "./kinds.js";
 import { referencePermitted } from "./reference-grants.js";
@@ -143,7 +144,7 @@ function resolveService(ctx: Context, ns: string, name: string, port: number | u
     const endpoints =
       spec.type === "ExternalName" && spec.externalName
         ? [{ address: spec.externalName, port, weight: 1 }]
-        : sliceEndpoints(ctx.index.endpointSlices.get(id) ?? [], servicePort);
+        : sliceEndpoints(ctx, ctx.index.endpointSlices.get(id) ?? [], servicePort);
     const cluster: IrCluster = { name: clusterName, protocol, endpoints };
     if (tls) cluster.tls = tls;
     ctx.clusters.set(clusterName, cluster);
@@ -157,13 +158,14 @@ interface SliceLike {
 }
 
 /** Ready endpoints of the slice port that carries the Service port's name. */
-function sliceEndpoints(slices: Item<SliceLike>[], servicePort: IServicePort | undefined): IrEndpoint[] {
+function sliceEndpoints(ctx: Context, slices: Item<SliceLike>[], servicePort: IServicePort | undefined): IrEndpoint[] {
   const wanted = servicePort?.name ?? "";
   const seen = new Set<string>();
   const out: IrEndpoint[] = [];
   for (const s of slices) {
     const sp = (s.typed.ports ?? []).find((p) => (p.name ?? "") === wanted);
     if (!sp || sp.port === undefined) continue;
+    const weights = sliceWeights(ctx, s);
     for (const ep of s.typed.endpoints ?? []) {
       // A missing ready condition means ready, as in Kubernetes.
       if (ep.conditions?.ready === false) continue;
@@ -171,7 +173,7 @@ function sliceEndpoints(slices: Item<SliceLike>[], servicePort: IServicePort | u
         const key = `${address}|${sp.port}`;
         if (seen.has(key)) continue;
         seen.add(key);
-        out.push({ address, port: sp.port, weight: 1 });
+        out.push({ address, port: sp.port, weight: weightOf(weights, address) });
       }
     }
   }

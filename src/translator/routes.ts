@@ -7,6 +7,7 @@ import { resolveBackendRef } from "./backends.js";
 import { type Context, refOfItem } from "./context.js";
 import { parseDuration } from "../resources/duration.js";
 import { convertFilters } from "./filters.js";
+import { applySessionPersistence, compileSessionPersistence } from "./session-persistence.js";
 import type { GRPCRouteItem } from "./grpc-routes.js";
 import type { HTTPRouteItem } from "./kinds.js";
 import { cmpStr } from "./util.js";
@@ -165,7 +166,7 @@ export function compileRoute(ctx: Context, route: HTTPRouteItem): CompiledRoute 
     if (conv.unsupported) action = { type: "direct", status: 500, body: "" };
     else if (conv.redirect) action = conv.redirect;
     else if ((rule.backendRefs ?? []).length === 0) action = { type: "direct", status: 500, body: "" };
-    else action = { type: "forward", backends };
+    else action = { type: "forward", backends: applySessionPersistence(ctx, backends, compileSessionPersistence(ctx, route, rule, i, field)) };
     const compiled: CompiledRule = {
       index: i,
       matches,
