@@ -122,6 +122,8 @@ spec:
     - type: ResponseHeaderModifier
       responseHeaderModifier:
         add: [{name: X-Gateway, value: sluice}]
+    - type: RequestMirror
+      requestMirror: {backendRef: ${ref("v3")}}
     backendRefs: [${ref("v1")}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
@@ -255,6 +257,23 @@ describe("filters", () => {
     assert.deepEqual(h["x-add"]?.join(",").split(/,\s*/), ["client", "added"]);
     assert.equal(h["x-remove"], undefined);
     assert.deepEqual(r.headers["x-gateway"], ["sluice"]);
+  });
+
+  test("request mirror: the mirror backend gets a copy of the call, the client the main reply", async () => {
+    const id = `mirror-${Date.now()}`;
+    const r = await unary(httpPort, "EchoTwo", { message: id }, { authority: "filters.test", metadata: { "x-mirror-id": id } });
+    assert.equal(r.reply?.pod, "grpc-v1");
+    const deadline = Date.now() + 3000;
+    let copies = 0;
+    while (Date.now() < deadline) {
+      copies = pods.v3!.calls.filter((c) => c.headers["x-mirror-id"]?.[0] === id).length;
+      if (copies > 0) break;
+      await new Promise((res) => setTimeout(res, 25));
+    }
+    // grpc-js calls the unary handler only once a whole message arrived: the copy carried the body.
+    assert.equal(copies, 1);
+    const copy = pods.v3!.calls.find((c) => c.headers["x-mirror-id"]?.[0] === id)!;
+    assert.equal(copy.method, `/${SVC}/EchoTwo`);
   });
 });
 
