@@ -14,7 +14,7 @@ export interface IrLoadBalancer {
 export interface IrConsistentHash {
   /** Maglev (Envoy Gateway's) or a ring of virtual nodes. */
   algorithm: "Maglev" | "RingHash";
-  /** Maglev: prime table size. RingHash: virtual nodes on the ring (minimum ring size). */
+  /** Maglev: prime table size. RingHash: virtual nodes of an endpoint with the largest weight. */
   tableSize: number;
   /** What is hashed. A request without the input gets a random endpoint (Cookie: see ttlMs). */
   on: IrHashInput;

@@ -30,7 +30,7 @@ export const NO_ENDPOINT: Picker = { pick: () => -1 };
 
 /** Maglev table size when the policy gives none (Envoy Gateway's default). */
 export const DEFAULT_MAGLEV_SIZE = 65537;
-/** Ring hash: virtual nodes on the ring when the policy gives none. */
+/** Ring hash: virtual nodes per endpoint (of the largest weight) when the policy gives none. */
 export const DEFAULT_RING_SIZE = 1024;
 
 export function buildPicker(lb: IrLoadBalancer | undefined, cands: Candidate[], endpoints: readonly Loaded[]): Picker {

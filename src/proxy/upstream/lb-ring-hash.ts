@@ -1,7 +1,8 @@
 // Consistent hashing on a ring (Karger et al.): each endpoint owns virtual nodes at hashes of its
-// key, in proportion to its weight; a request goes to the first node at or after its hash. Lookup
-// is a binary search over the sorted ring. Adding an endpoint only takes over the arcs in front of
-// its own nodes, so about 1/N of the keys move.
+// key, as many as `perEndpoint` x its weight / the largest weight; a request goes to the first node
+// at or after its hash. Lookup is a binary search over the sorted ring. An endpoint's node count
+// does not depend on the others, so adding one only takes over the arcs in front of its own nodes:
+// about 1/N of the keys move, all of them to the new endpoint.
 import { hashString } from "./lb-hash.js";
 import type { Candidate, Picker } from "./lb-picker.js";
 
@@ -12,10 +13,10 @@ export class RingHashPicker implements Picker {
   private readonly hashes: Uint32Array;
   private readonly owners: Int32Array;
 
-  constructor(cands: Candidate[], minRingSize: number) {
-    const total = cands.reduce((a, c) => a + c.weight, 0);
-    const wanted = Math.min(Math.max(minRingSize, cands.length), MAX_RING);
-    const counts = cands.map((c) => Math.max(1, Math.round((wanted * c.weight) / total)));
+  constructor(cands: Candidate[], perEndpoint: number) {
+    const maxW = cands.reduce((a, c) => Math.max(a, c.weight), 0);
+    const per = Math.max(1, Math.min(perEndpoint, Math.floor(MAX_RING / cands.length)));
+    const counts = cands.map((c) => Math.max(1, Math.round((per * c.weight) / maxW)));
     const n = counts.reduce((a, b) => a + b, 0);
     const hashes = new Uint32Array(n);
     const owners = new Int32Array(n);
