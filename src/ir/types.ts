@@ -4,10 +4,12 @@ import type { IrCors, IrRouteSecurity } from "./security.js";
 import type { IrRateLimit } from "./rate-limit.js";
 import type { IrHealthCheck, IrLoadBalancer, IrSessionPersistence } from "./backend-traffic.js";
 import type { IrClientCertificate, IrClientValidation, IrRequestLimits, IrXfcc } from "./client-traffic.js";
+import type { IrCircuitBreaker, IrRetryOn, IrUpstreamConnection } from "./resilience.js";
 export type * from "./security.js";
 export type * from "./rate-limit.js";
 export type * from "./backend-traffic.js";
 export type * from "./client-traffic.js";
+export type * from "./resilience.js";
 
 export interface Snapshot {
   /** Monotonic; bumped by the control plane only when `hash` changes. */
@@ -221,6 +223,15 @@ export interface IrRetry {
    * (grpc-status in the response headers), the only form that can still be retried.
    */
   grpcCodes?: number[];
+  /** A BackendTrafficPolicy retry: which failures are retried (absent: the GEP-1731 rule above). */
+  on?: IrRetryOn;
+  /** Longest wait between attempts (default 10 x backoffMs). */
+  maxBackoffMs?: number;
+  /**
+   * Retry a request whose method is not idempotent (POST, PATCH ...) after it reached the backend.
+   * Default false: such a request is retried only when nothing was sent (connect failure, refused stream).
+   */
+  retryNonIdempotent?: boolean;
 }
 
 export interface IrCluster {
@@ -242,6 +253,10 @@ export interface IrCluster {
   healthCheck?: IrHealthCheck;
   /** HTTPRoute rule sessionPersistence; wins over the load balancer for requests carrying a live session. */
   sessionPersistence?: IrSessionPersistence;
+  /** BackendTrafficPolicy circuitBreaker; absent: no limits, the default retry budget. */
+  circuitBreaker?: IrCircuitBreaker;
+  /** BackendTrafficPolicy timeout.tcp / timeout.http connection settings; absent: defaults. */
+  connection?: IrUpstreamConnection;
 }
 
 export interface IrClusterTls {
