@@ -82,6 +82,8 @@ export class ClusterRuntime {
    * persistence; without it (mirrors) those fall back to a random endpoint.
    */
   pick(req?: HashSource | null): EndpointRuntime | null {
+    // A cluster whose TLS cannot be set up fails closed, whatever asks (upgrades, mirrors ...).
+    if (this.tlsError !== null) return null;
     const health = this.health;
     if (health !== null && this.pickerEpoch !== health.epoch) {
       this.pickerEpoch = health.epoch;
@@ -131,6 +133,7 @@ export class ClusterRuntime {
 
   /** Why pick() found nothing, for the 503 body. */
   unavailable(): string {
+    if (this.tlsError !== null) return `upstream TLS not usable: ${this.tlsError}`;
     const n = this.endpoints.length;
     if (n === 0) return `no healthy upstream: ${this.name} has no endpoints`;
     const states = this.states;

@@ -265,6 +265,18 @@ describe("refused", () => {
     assert.match(r.body, /not-there not found/);
   });
 
+  test("a WebSocket upgrade to a backend whose policy has no usable CA fails closed too", async () => {
+    const ws = new WebSocket(`ws://127.0.0.1:${port}/missing-ca/socket`, { headers: { host: "web.test" } });
+    const status = await new Promise<number>((resolve, reject) => {
+      ws.once("open", () => reject(new Error("the upgrade went through")));
+      ws.once("unexpected-response", (_req, res) => resolve(res.statusCode ?? 0));
+      ws.once("error", reject);
+    });
+    ws.terminate();
+    assert.equal(status, 503);
+    assert.equal(tlsEcho.requests.filter((x) => x.path === "/missing-ca/socket").length, 0, "nothing reached the backend");
+  });
+
   test("appProtocol https without a policy is not spoken: the route's share answers 500", async () => {
     const r = await request(port, "/no-policy", { host: "web.test" });
     assert.equal(r.status, 500);
