@@ -5,9 +5,8 @@
 import { quote } from "../describe.js";
 import { asArr, asObj } from "../rules/util.js";
 import { validCidr } from "./security-policy.js";
+import { CIRCUIT_BREAKER_SCHEMA, checkResilience, RETRY_SCHEMA, TIMEOUT_SCHEMA } from "./backend-resilience-schema.js";
 import { DURATION_SCHEMA, TARGET_BACKEND, TARGET_GATEWAY, TARGET_GRPCROUTE, TARGET_HTTPROUTE, TARGET_SERVICE, type PolicyKindSpec } from "./policy-kind.js";
-
-const OBJ = { type: "object" } as const;
 
 /** Envoy Gateway's RateLimitSelectCondition, plus jwtClaims (a consumer by token claim). */
 const CLIENT_SELECTOR = {
@@ -209,6 +208,7 @@ function nextPrime(n: number): number {
 export const BACKEND_TRAFFIC_POLICY: PolicyKindSpec = {
   check(obj, rep) {
     checkUnions(obj, rep);
+    checkResilience(asObj(obj.spec), rep);
     const rl = asObj(asObj(obj.spec)?.rateLimit);
     if (!rl) return;
     const type = rl.type;
@@ -242,17 +242,9 @@ export const BACKEND_TRAFFIC_POLICY: PolicyKindSpec = {
   targets: [TARGET_GATEWAY, TARGET_HTTPROUTE, TARGET_GRPCROUTE, TARGET_SERVICE, TARGET_BACKEND],
   sections: {
     loadBalancer: { scope: "backend", schema: LOAD_BALANCER },
-    retry: { scope: "route", schema: OBJ },
-    timeout: {
-      scope: "backend",
-      schema: {
-        type: "object",
-        properties: {
-          http: { type: "object", properties: { requestTimeout: DURATION_SCHEMA } },
-        },
-      },
-    },
-    circuitBreaker: { scope: "backend", schema: OBJ },
+    retry: { scope: "route", schema: RETRY_SCHEMA },
+    timeout: { scope: "backend", schema: TIMEOUT_SCHEMA },
+    circuitBreaker: { scope: "backend", schema: CIRCUIT_BREAKER_SCHEMA },
     healthCheck: { scope: "backend", schema: HEALTH_CHECK },
     rateLimit: { scope: "route", schema: RATE_LIMIT },
     requestBuffer: { scope: "route", schema: REQUEST_BUFFER },
