@@ -69,7 +69,8 @@ interface GatewayTls {
   backendCert: IrClientCertificate | null;
 }
 
-const gatewayTls = new WeakMap<GatewayState, GatewayTls>();
+/** By the Gateway object (GatewayState copies are made for the L7 build). */
+const gatewayTls = new WeakMap<object, GatewayTls>();
 const listenerValidation = new WeakMap<ListenerState, IrClientValidation>();
 
 interface FrontendValidationSpec {
@@ -152,7 +153,7 @@ export function resolveGatewayTls(ctx: Context, g: GatewayState): void {
       ctx.report("error", refOfItem(g.item), "spec.tls.backend.clientCertificateRef", r.message, r.expected);
     }
   }
-  gatewayTls.set(g, out);
+  gatewayTls.set(g.item, out);
 }
 
 function backendClientCert(
@@ -191,7 +192,7 @@ function backendClientCert(
 
 /** Conditions spec.tls adds to the Gateway's status (none when spec.tls is unset). */
 export function gatewayTlsConditions(g: GatewayState): Condition[] {
-  const conds = gatewayTls.get(g)?.conditions ?? [];
+  const conds = gatewayTls.get(g.item)?.conditions ?? [];
   const unresolved = g.listeners.filter((l) => !l.refs.ok).map((l) => l.name);
   // ResolvedRefs also sums up the listeners' own (GEP-3155).
   return conds.map((c) =>
@@ -203,5 +204,5 @@ export function gatewayTlsConditions(g: GatewayState): Condition[] {
 
 /** The certificate the Gateway presents to TLS backends, if it names a usable one. */
 export function gatewayBackendClientCert(g: GatewayState): IrClientCertificate | null {
-  return gatewayTls.get(g)?.backendCert ?? null;
+  return gatewayTls.get(g.item)?.backendCert ?? null;
 }
