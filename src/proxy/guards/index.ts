@@ -6,6 +6,7 @@ import "./basic-auth.js";
 import "./api-key.js";
 import "./jwt.js";
 import "./ext-auth.js";
+import "./oidc.js";
 import "./rate-limit.js";
 import "./network-policy.js";
 import "./request-limits.js";
