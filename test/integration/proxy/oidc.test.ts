@@ -7,13 +7,18 @@
 // session cookie and a code exchanged without the verifier are all refused.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import http from "node:http";
+import https from "node:https";
 import type { AddressInfo } from "node:net";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import Provider from "oidc-provider";
 import { startEchoServer, type EchoResponse, type EchoServer } from "../../../src/demo/echo-server.js";
 import { parseDocuments } from "../../../src/resources/index.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
-import { BACKEND, CLASS_AND_GATEWAY } from "../control/fixtures.js";
+import { BACKEND } from "../control/fixtures.js";
 
 const CLIENT_ID = "sluice-app";
 const CLIENT_SECRET = "a-long-client-secret-for-tests-0123456789";
@@ -23,6 +28,8 @@ const ACCESS_TTL_S = 8;
 let echo: EchoServer;
 let gw: GatewayProcess;
 let gwPort: number;
+let tlsPort: number;
+let certDir: string;
 let idpServer: http.Server;
 let issuer: string;
 
@@ -174,6 +181,30 @@ async function userinfo(accessToken: string): Promise<{ status: number; sub?: st
 
 // ---- setup ----
 
+const GATEWAY = (http: number, tls: number): string => `apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: { name: sluice }
+spec: { controllerName: sluice.dev/gateway-controller }
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: { name: gw, namespace: default }
+spec:
+  gatewayClassName: sluice
+  listeners:
+    - { name: http, protocol: HTTP, port: ${http} }
+    - { name: https, protocol: HTTPS, port: ${tls}, tls: { certificateRefs: [{ name: gw-cert }] } }
+`;
+
+const CERT_SECRET = (crt: string, key: string): string => `apiVersion: v1
+kind: Secret
+metadata: { name: gw-cert, namespace: default }
+type: kubernetes.io/tls
+data:
+  tls.crt: ${Buffer.from(crt).toString("base64")}
+  tls.key: ${Buffer.from(key).toString("base64")}
+`;
+
 const ROUTES = `apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: app, namespace: default }
@@ -191,9 +222,27 @@ spec:
   rules:
     - matches: [{ path: { type: PathPrefix, value: /api } }]
       backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: broken, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /broken } }]
+      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: { name: idp-down, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /idp-down } }]
+      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
 `;
 
-const POLICIES = (iss: string): string => `apiVersion: v1
+const POLICIES = (iss: string, deadIssuer: string): string => `apiVersion: v1
 kind: Secret
 metadata: { name: oidc-client, namespace: default }
 stringData:
@@ -223,11 +272,38 @@ spec:
     passThroughAuthHeader: true
     denyRedirect:
       headers: [{ name: x-requested-with, value: XMLHttpRequest }]
+---
+apiVersion: sluice.dev/v1alpha1
+kind: SecurityPolicy
+metadata: { name: no-secret, namespace: default }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: broken }]
+  oidc:
+    provider: { issuer: "${iss}" }
+    clientID: ${CLIENT_ID}
+    clientSecret: { name: does-not-exist }
+---
+apiVersion: sluice.dev/v1alpha1
+kind: SecurityPolicy
+metadata: { name: dead-idp, namespace: default }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: idp-down }]
+  oidc:
+    provider: { issuer: "${deadIssuer}" }
+    clientID: ${CLIENT_ID}
+    clientSecret: { name: oidc-client }
 `;
 
 before(async () => {
   echo = await startEchoServer({ pod: "echo-1" });
   gwPort = await freePort();
+  tlsPort = await freePort();
+  const deadPort = await freePort();
+  certDir = mkdtempSync(join(tmpdir(), "sluice-oidc-"));
+  execFileSync("openssl", [
+    "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(certDir, "gw.key"), "-out", join(certDir, "gw.crt"), "-days", "2",
+    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1",
+  ], { stdio: "ignore" });
   idpServer = http.createServer();
   await new Promise<void>((r) => idpServer.listen(0, "127.0.0.1", r));
   issuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;
@@ -236,7 +312,7 @@ before(async () => {
       {
         client_id: CLIENT_ID,
         client_secret: CLIENT_SECRET,
-        redirect_uris: [app("/oauth2/callback")],
+        redirect_uris: [app("/oauth2/callback"), `https://127.0.0.1:${tlsPort}/oauth2/callback`],
         post_logout_redirect_uris: [app("/")],
         grant_types: ["authorization_code", "refresh_token"],
         response_types: ["code"],
@@ -255,10 +331,11 @@ before(async () => {
   gw = await GatewayProcess.start({
     workers: 2,
     files: {
-      "gw.yaml": CLASS_AND_GATEWAY(gwPort),
+      "gw.yaml": GATEWAY(gwPort, tlsPort),
+      "cert.yaml": CERT_SECRET(readFileSync(join(certDir, "gw.crt"), "utf8"), readFileSync(join(certDir, "gw.key"), "utf8")),
       "backend.yaml": BACKEND("echo", echo.port),
       "routes.yaml": ROUTES,
-      "policies.yaml": POLICIES(issuer),
+      "policies.yaml": POLICIES(issuer, `http://127.0.0.1:${deadPort}`),
     },
   });
 });
@@ -268,6 +345,7 @@ after(async () => {
   await echo?.close();
   idpServer?.closeAllConnections();
   await new Promise((r) => idpServer?.close(r));
+  if (certDir) rmSync(certDir, { recursive: true, force: true });
 });
 
 // ---- tests ----
@@ -277,7 +355,7 @@ let alice: Browser;
 test("the policies are accepted", async () => {
   const r = await fetch(gw.admin("/status"));
   const list = (await r.json()) as { items: { kind: string; metadata: { name: string }; status?: { ancestors?: { conditions: { type: string; status: string; message: string }[] }[] } }[] };
-  const policies = list.items.filter((i) => i.kind === "SecurityPolicy");
+  const policies = list.items.filter((i) => i.kind === "SecurityPolicy" && (i.metadata.name === "web-login" || i.metadata.name === "api-login"));
   assert.equal(policies.length, 2);
   for (const p of policies) assert.equal(p.status?.ancestors?.[0]?.conditions[0]?.status, "True", JSON.stringify(p.status));
 });
@@ -438,6 +516,41 @@ test("logout: the session is cleared and the browser goes through the provider's
   const after = await alice.request(app("/app/page"));
   assert.equal(after.status, 302, "logged out: a new login");
   assert.ok(after.headers.location?.startsWith(`${issuer}/auth?`));
+});
+
+test("HTTPS listener: the login redirect comes back over https and the cookies are Secure", async () => {
+  const get = (path: string): Promise<{ status: number; headers: http.IncomingHttpHeaders }> =>
+    new Promise((resolve, reject) => {
+      const req = https.request({ host: "127.0.0.1", port: tlsPort, path, rejectUnauthorized: false, agent: false }, (res) => {
+        res.resume();
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
+      });
+      req.setTimeout(5000, () => req.destroy(new Error("timeout")));
+      req.on("error", reject);
+      req.end();
+    });
+  const r = await get("/app/secure");
+  assert.equal(r.status, 302);
+  assert.equal(new URL(r.headers.location!).searchParams.get("redirect_uri"), `https://127.0.0.1:${tlsPort}/oauth2/callback`);
+  const c = String(r.headers["set-cookie"]);
+  assert.match(c, /; Secure/);
+  assert.match(c, /HttpOnly/);
+  const out = await get("/logout");
+  assert.equal(out.status, 302);
+  assert.match(String(out.headers["set-cookie"]), /Max-Age=0.*; Secure/);
+});
+
+test("a policy whose client secret is missing refuses requests (500) instead of opening the route; an unreachable provider gives 503", async () => {
+  const before = echo.requests.length;
+  const broken = await new Browser().request(app("/broken/x"));
+  assert.equal(broken.status, 500);
+  assert.match(broken.body, /does-not-exist/);
+  const down = await new Browser().request(app("/idp-down/x"));
+  assert.equal(down.status, 503);
+  assert.match(down.body, /identity provider is unavailable/);
+  assert.equal(echo.requests.length, before);
+  const st = (await (await fetch(gw.admin("/status"))).json()) as { items: { kind: string; metadata: { name: string } }[] };
+  assert.ok(st.items.some((i) => i.metadata.name === "no-secret"));
 });
 
 test("schema: fields Sluice does not implement are refused by name; exactly one of clientID/clientIDRef", () => {
