@@ -3,6 +3,8 @@ export { PolicyIndex, backendTargetOfCluster, type AppliedSection, type BackendT
 export { appliers, clusterVariant, registerApplier, type PolicyApplier } from "./registry.js";
 // ---- feature appliers (one import per feature module; order = the order they run) ----
 import "./backend-timeout.js";
+import "./backend-retry.js";
+import "./backend-breaker.js";
 import "./backend-lb.js";
 import "./backend-health.js";
 import "./security-cors.js";
