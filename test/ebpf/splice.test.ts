@@ -194,7 +194,9 @@ test("TLS passthrough is spliced after the ClientHello is replayed: the handshak
   try {
     const payload = randomBytes(2 * 1024 * 1024);
     const { echoed, rest, peerCert } = await new Promise<{ echoed: Buffer; rest: string; peerCert: string }>((resolve, reject) => {
-      const s = tls.connect({ port: passPort, host: "127.0.0.1", servername: "splice.example.com", ca: cert.certPem, allowHalfOpen: true });
+      // Half-open: after its close_notify + FIN the client still reads the backend's last words.
+      const raw = net.connect({ port: passPort, host: "127.0.0.1", allowHalfOpen: true });
+      const s = tls.connect({ socket: raw, servername: "splice.example.com", ca: cert.certPem });
       const chunks: Buffer[] = [];
       let got = 0;
       let pem = "";
