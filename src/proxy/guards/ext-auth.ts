@@ -20,6 +20,8 @@ const MAX_DENIAL_BODY = 1 << 20;
 /** Most picks per endpoint in the weighted rotation; keeps the table small for large weights. */
 const MAX_SLOTS_PER_ENDPOINT = 16;
 
+/** Request headers that describe the client's connection or body, never the authorizer's request. */
+const NOT_SENT = new Set(["host", "content-length", "connection", "keep-alive", "transfer-encoding", "upgrade", "expect", "te", "proxy-connection", "http2-settings"]);
 /** Response headers that belong to the authorizer's connection, not to the client's answer. */
 const NOT_RELAYED = new Set(["connection", "keep-alive", "transfer-encoding", "upgrade", "proxy-connection", "proxy-authenticate", "te", "trailer", "content-length", "date"]);
 
@@ -81,7 +83,7 @@ class ExtAuthGuard implements RequestGuard {
     if (host !== undefined) out.host = host;
     if (h.authorization !== undefined) out.authorization = h.authorization;
     for (const name of this.cfg.headersToExtAuth) {
-      if (name === "host" || name === "content-length" || name.startsWith(":")) continue;
+      if (NOT_SENT.has(name) || name.startsWith(":")) continue;
       const v = h[name];
       if (v !== undefined) out[name] = v;
     }

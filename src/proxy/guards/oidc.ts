@@ -9,7 +9,8 @@
 //                   nonce), a sealed session cookie set, and the browser sent back where it was going.
 //   session      -> the request passes (synchronously: one AES-GCM open); the access token goes
 //                   upstream as a Bearer token with forwardAccessToken; our cookies never do.
-//   expired      -> refreshed with the refresh token (one refresh per token in flight per worker),
+//   expired      -> refreshed with the refresh token (one refresh per token per worker, its outcome
+//                   reused for 30 s by requests still carrying the old cookie),
 //                   the new session cookie set on the response; without one, a new login.
 //   logoutPath   -> the session cookies are cleared and the browser sent to the provider's
 //                   end_session_endpoint (id_token_hint, client_id, post_logout_redirect_uri = the
@@ -25,8 +26,11 @@ import { clearChunked, cookieJar, type CookieAttrs, deriveKey, readChunked, seal
 
 /** An access token this close to expiry is refreshed before use, so it does not expire upstream. */
 const EXPIRY_MARGIN_S = 5;
-/** Only this many logins in progress are kept per browser: older state cookies are dropped first. */
-const MAX_FLOWS = 5;
+/** A refresh's outcome is reused this long: requests still carrying the old cookie (sent before the
+ * browser stored the new one) must not spend an already rotated refresh token. */
+const REFRESH_REUSE_MS = 30_000;
+/** Bound on remembered refreshes per client and worker. */
+const MAX_REMEMBERED_REFRESHES = 10_000;
 
 interface Session {
   at: string;
@@ -106,7 +110,7 @@ class OidcGuard implements RequestGuard {
       if (session.exp - EXPIRY_MARGIN_S > t) return this.pass(g, jar, session);
       if (cfg.refreshToken && session.rt !== undefined && (session.rexp === undefined || session.rexp > t)) return this.refreshThenPass(g, jar, session);
     }
-    return this.login(g, jar);
+    return this.login(g);
   }
 
   // ---- the authenticated request ----
@@ -147,11 +151,14 @@ class OidcGuard implements RequestGuard {
     const rt = s.rt!;
     let p = this.refreshing.get(rt);
     if (!p) {
-      p = this.refresh(s).finally(() => this.refreshing.delete(rt));
+      if (this.refreshing.size >= MAX_REMEMBERED_REFRESHES) this.refreshing.clear();
+      p = this.refresh(s);
       this.refreshing.set(rt, p);
+      const done = p;
+      void done.finally(() => setTimeout(() => this.refreshing.get(rt) === done && this.refreshing.delete(rt), REFRESH_REUSE_MS).unref());
     }
     const next = await p;
-    if (next === null) return this.login(g, jar);
+    if (next === null) return this.login(g);
     const cookies = writeChunked(jar, this.cfg.cookieName, seal(this.key, this.cfg.cookieName, next), this.sessionMaxAge(next), this.attrs(g, "/"));
     if (cookies === null) return text(500, "the refreshed session is too large to keep in cookies");
     for (const c of cookies) g.addResponseHeader("set-cookie", c);
@@ -173,21 +180,21 @@ class OidcGuard implements RequestGuard {
 
   // ---- login ----
 
-  private login(g: GuardRequest, jar: Map<string, string>): GuardReply | Promise<GuardReply> {
+  private login(g: GuardRequest): GuardReply | Promise<GuardReply> {
     for (const d of this.denyRedirect) {
       const v = g.headers[d.name];
       const s = Array.isArray(v) ? v[0] : v;
       if (s !== undefined && d.match(s)) return text(401, "authentication required", ["www-authenticate", 'Bearer realm="sluice"']);
     }
     const endpoint = this.cfg.authorizationEndpoint ?? this.idp.metaNow()?.authorization_endpoint;
-    if (endpoint !== undefined) return this.redirectToLogin(g, jar, endpoint);
+    if (endpoint !== undefined) return this.redirectToLogin(g, endpoint);
     return this.meta().then(
-      (meta) => (meta.authorization_endpoint ? this.redirectToLogin(g, jar, meta.authorization_endpoint) : text(503, "the identity provider has no authorization_endpoint")),
+      (meta) => (meta.authorization_endpoint ? this.redirectToLogin(g, meta.authorization_endpoint) : text(503, "the identity provider has no authorization_endpoint")),
       (err: unknown) => unavailable(err),
     );
   }
 
-  private redirectToLogin(g: GuardRequest, jar: Map<string, string>, endpoint: string): GuardReply {
+  private redirectToLogin(g: GuardRequest, endpoint: string): GuardReply {
     const cfg = this.cfg;
     const state = randomBytes(24).toString("base64url");
     const nonce = randomBytes(24).toString("base64url");
@@ -206,13 +213,9 @@ class OidcGuard implements RequestGuard {
     for (const r of cfg.resources) q.append("resource", r);
     const flow: Flow = { s: state, n: nonce, v: verifier, u: `${g.path}${g.query.length > 0 ? `?${g.query}` : ""}`, exp: now() + cfg.csrfTokenTtlSeconds };
     const name = this.flowCookie(state);
-    const attrs = this.attrs(g, cfg.callbackPath);
-    const headers = ["location", url.toString(), "cache-control", "no-store", "set-cookie", setCookie(name, seal(this.key, name, flow), cfg.csrfTokenTtlSeconds, attrs)];
-    // Abandoned logins must not pile up cookies: keep the newest few (their names sort randomly,
-    // so drop in jar order, which is the order the browser sent them).
-    const open = [...jar.keys()].filter((n) => n.startsWith(this.flowPrefix));
-    for (let i = 0; i <= open.length - MAX_FLOWS; i++) headers.push("set-cookie", setCookie(open[i]!, "", 0, attrs));
-    return { status: 302, body: "", headers };
+    // Sent back only to the callback path; an abandoned login's cookie expires with csrfTokenTTL,
+    // and a completed login clears every one of them.
+    return { status: 302, body: "", headers: ["location", url.toString(), "cache-control", "no-store", "set-cookie", setCookie(name, seal(this.key, name, flow), cfg.csrfTokenTtlSeconds, this.attrs(g, cfg.callbackPath))] };
   }
 
   private flowCookie(state: string): string {
@@ -260,7 +263,10 @@ class OidcGuard implements RequestGuard {
     if (cookies === null) return text(500, "the session is too large to keep in cookies");
     const headers = ["location", flow.u, "cache-control", "no-store"];
     for (const c of cookies) headers.push("set-cookie", c);
-    headers.push("set-cookie", setCookie(flowName, "", 0, this.attrs(g, this.cfg.callbackPath)));
+    // This login's cookie, and those of logins abandoned in other tabs: the browser is logged in now.
+    const flowAttrs = this.attrs(g, this.cfg.callbackPath);
+    for (const n of jar.keys()) if (n.startsWith(this.flowPrefix) && n !== flowName) headers.push("set-cookie", setCookie(n, "", 0, flowAttrs));
+    headers.push("set-cookie", setCookie(flowName, "", 0, flowAttrs));
     return { status: 302, body: "", headers };
   }
 

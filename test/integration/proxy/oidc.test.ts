@@ -483,6 +483,13 @@ test("refresh: after the access token expires the gateway refreshes it and sets 
   assert.ok(first);
   // Fresh for ACCESS_TTL_S - 5 s after login; wait until past that.
   await new Promise((r) => setTimeout(r, (ACCESS_TTL_S - 5 + 1.5) * 1000));
+  // Several requests with the expired session at once (over both workers): every one passes.
+  const expired = alice.cookieHeader(app("/app/x"))!;
+  const burst = await Promise.all([0, 1, 2, 3, 4, 5].map((i) => new Browser().request(app(`/app/burst${i}`), { headers: { cookie: expired } })));
+  for (const b of burst) {
+    assert.equal(b.status, 200, b.body);
+    assert.ok((b.headers["set-cookie"] ?? []).some((c) => c.startsWith("sluice-oidc-")));
+  }
   const r = await alice.request(app("/app/after"));
   assert.equal(r.status, 200, r.body);
   const renewed = (r.headers["set-cookie"] ?? []).find((c) => c.startsWith("sluice-oidc-"));
