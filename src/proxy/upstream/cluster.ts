@@ -135,15 +135,17 @@ export class ClusterRuntime {
   unavailable(): string {
     if (this.tlsError !== null) return `upstream TLS not usable: ${this.tlsError}`;
     const n = this.endpoints.length;
-    if (n === 0) return `no healthy upstream: ${this.name} has no endpoints`;
+    // The backend as the user named it, without the policy variant suffix.
+    const name = this.name.split("~")[0]!;
+    if (n === 0) return `no healthy upstream: ${name} has no endpoints`;
     const states = this.states;
-    if (states === null) return `no healthy upstream: every endpoint of ${this.name} has weight 0`;
+    if (states === null) return `no healthy upstream: every endpoint of ${name} has weight 0`;
     const down = states.filter((h) => h.activeDown);
     const out = states.filter((h) => !h.activeDown && h.counters.ejectedUntil !== 0);
     const parts: string[] = [];
     if (down.length > 0) parts.push(`${down.length} failing active health checks (${down[0]!.label}: ${down[0]!.checker?.reason})`);
     if (out.length > 0) parts.push(`${out.length} ejected by outlier detection (${out[0]!.label}: ${out[0]!.ejectReason})`);
-    return `no healthy upstream: all ${n} endpoint${n === 1 ? "" : "s"} of ${this.name} are unhealthy: ${parts.join("; ")}`;
+    return `no healthy upstream: all ${n} endpoint${n === 1 ? "" : "s"} of ${name} ${n === 1 ? "is" : "are"} unhealthy: ${parts.join("; ")}`;
   }
 }
 
