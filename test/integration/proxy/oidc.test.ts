@@ -14,11 +14,17 @@ import https from "node:https";
 import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import Provider from "oidc-provider";
 import { startEchoServer, type EchoResponse, type EchoServer } from "../../../src/demo/echo-server.js";
 import { parseDocuments } from "../../../src/resources/index.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
 import { BACKEND } from "../control/fixtures.js";
+
+/** The few parts of the oidc-provider package the test uses (it ships no type declarations). */
+interface OidcProvider {
+  callback(): (req: http.IncomingMessage, res: http.ServerResponse) => void;
+}
+type ProviderCtor = new (issuer: string, config: Record<string, unknown>) => OidcProvider;
+const PROVIDER_MODULE: string = "oidc-provider";
 
 const CLIENT_ID = "sluice-app";
 const CLIENT_SECRET = "a-long-client-secret-for-tests-0123456789";
@@ -307,6 +313,7 @@ before(async () => {
   idpServer = http.createServer();
   await new Promise<void>((r) => idpServer.listen(0, "127.0.0.1", r));
   issuer = `http://127.0.0.1:${(idpServer.address() as AddressInfo).port}`;
+  const { default: Provider } = (await import(PROVIDER_MODULE)) as { default: ProviderCtor };
   const provider = new Provider(issuer, {
     clients: [
       {
@@ -326,7 +333,7 @@ before(async () => {
     findAccount: async (_ctx: unknown, sub: string) => ({ accountId: sub, claims: async () => ({ sub, name: `User ${sub}` }) }),
     cookies: { keys: ["cookie-signing-key-for-tests"] },
     features: { devInteractions: { enabled: true }, rpInitiatedLogout: { enabled: true } },
-  } as ConstructorParameters<typeof Provider>[1]);
+  });
   idpServer.on("request", provider.callback());
   gw = await GatewayProcess.start({
     workers: 2,
