@@ -85,6 +85,9 @@ spec:
     - name: override
       matches: [{ path: { type: PathPrefix, value: /override } }]
       backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
+    - name: missing
+      matches: [{ path: { type: PathPrefix, value: /missing } }]
+      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
 `;
 
 const AUTHZ_SERVICE = (p: number, downPort: number): string => `apiVersion: v1
@@ -158,6 +161,12 @@ const POLICIES =
       backendRefs: [{ name: authz, port: 8000 }]
       pathOverride: /authz/fixed/allow
       headersToBackend: [x-user]`,
+  ) +
+  policy(
+    "missing",
+    "missing",
+    `    http:
+      backendRefs: [{ name: no-such-service, port: 80 }]`,
   );
 
 interface Res {
@@ -223,7 +232,7 @@ test("the policies are accepted", async () => {
   const r = await fetch(gw.admin("/status"));
   const list = (await r.json()) as { items: { kind: string; metadata: { name: string }; status?: { ancestors?: { conditions: { type: string; status: string }[] }[] } }[] };
   const policies = list.items.filter((i) => i.kind === "SecurityPolicy");
-  assert.equal(policies.length, 5);
+  assert.equal(policies.length, 6);
   for (const p of policies) assert.equal(p.status?.ancestors?.[0]?.conditions[0]?.status, "True", p.metadata.name);
 });
 
@@ -315,6 +324,16 @@ test("authorizer down: statusOnError when closed, through when open", async () =
   const open = await call("/down-open/x");
   assert.equal(open.status, 200);
   assert.equal(echo.requests.length, before + 1);
+});
+
+test("an authorizer reference that does not resolve fails closed and is reported", async () => {
+  const before = echo.requests.length;
+  const r = await call("/missing/x");
+  assert.equal(r.status, 403);
+  assert.match(r.body, /no-such-service not found/);
+  assert.equal(echo.requests.length, before);
+  const dump = await (await fetch(gw.admin("/config_dump"))).text();
+  assert.match(dump, /Service default\/no-such-service not found/);
 });
 
 test("pathOverride replaces the path sent to the authorizer", async () => {
