@@ -3,6 +3,7 @@
 // ejections, and its slow-start ramp. Each worker process keeps its own (and probes on its own).
 // Cluster runtimes compare `epoch` on every pick and rebuild their picker when it moved.
 import type { IrHealthCheck } from "../../ir/types.js";
+import { childLog } from "../../observe/log.js";
 import { ActiveChecker } from "./health-active.js";
 import { countOutcome, ejectionMs, mayEject, newCounters, type OutlierCounters } from "./health-outlier.js";
 import type { ProbeTarget } from "./health-probe.js";
@@ -96,7 +97,8 @@ export class ClusterHealth {
   private onActive(h: EndpointHealth, ok: boolean): void {
     if (this.closed) return;
     if (ok) h.rampStart = performance.now();
-    process.stderr.write(`sluice: ${this.name}: endpoint ${h.label} is ${ok ? "healthy again" : `unhealthy (active check: ${h.checker?.reason})`}\n`);
+    if (ok) childLog("health").info({ cluster: this.name, endpoint: h.label }, "endpoint healthy again (active check)");
+    else childLog("health").warn({ cluster: this.name, endpoint: h.label, reason: h.checker?.reason }, "endpoint unhealthy (active check)");
     this.epoch++;
     if (ok) this.startRamp();
   }
@@ -116,7 +118,7 @@ export class ClusterHealth {
     c.ejectedUntil = performance.now() + ejectionMs(cfg, c.ejections);
     c.c5xx = c.cGateway = c.cLocal = 0;
     h.ejectReason = why;
-    process.stderr.write(`sluice: ${this.name}: endpoint ${h.label} ejected for ${ejectionMs(cfg, c.ejections)} ms after ${why}\n`);
+    childLog("health").warn({ cluster: this.name, endpoint: h.label, reason: why, ejectionMs: ejectionMs(cfg, c.ejections) }, "endpoint ejected (outlier detection)");
     this.epoch++;
     this.startReview();
   }
