@@ -1,6 +1,6 @@
 // Snapshot -> compiled tables: routers, filter closures, weighted pickers, clusters, metric children.
 // Runs once per apply; it throws on anything unusable so a bad snapshot is never half-applied.
-import type { IrBackend, IrCluster, IrFilters, IrGatewayListener, IrListener, IrRoute, IrVirtualHost, Snapshot } from "../ir/types.js";
+import type { IrBackend, IrCluster, IrFilters, IrGatewayListener, IrListener, IrRetry, IrRoute, IrVirtualHost, Snapshot } from "../ir/types.js";
 import type { AccessLog } from "../observe/access-log.js";
 import { RequestCounters, routeDuration } from "../observe/proxy-metrics.js";
 import {
@@ -13,6 +13,10 @@ import {
   type CompiledMirror,
   type CompiledRetry,
   type CompiledRoute,
+  RETRY_ALL_FAILURES,
+  RETRY_CONNECT,
+  RETRY_REFUSED_STREAM,
+  RETRY_RESET,
   type SnapshotState,
 } from "./compiled.js";
 import { chainEdits } from "./filters/header-mods.js";
@@ -26,6 +30,7 @@ import { portLimits, routeBodyLimit } from "./guards/request-limits.js";
 import { HostTable, RouteTable } from "./router.js";
 import { compileMatch, PATH_PREFIX } from "./router-match.js";
 import { TlsSelector } from "./tls.js";
+import { attachBreaker, breakerOf } from "./upstream/breaker.js";
 import type { ClusterRuntime, EndpointRegistry } from "./upstream/cluster.js";
 import { WeightedPicker } from "./weighted.js";
 
@@ -59,6 +64,20 @@ function mirrorsOf(f: IrFilters, clusters: Map<string, ClusterRuntime>): Compile
     out.push({ cluster: c, fraction: Math.max(0, Math.min(100, m.percent)) / 100 });
   }
   return out;
+}
+
+function compileRetry(r: IrRetry, codes: Uint8Array, grpcCodes: Uint8Array | null): CompiledRetry {
+  const backoffMs = r.backoffMs ?? DEFAULT_BACKOFF_MS;
+  const on = r.on === undefined ? RETRY_ALL_FAILURES : (r.on.connectFailure ? RETRY_CONNECT : 0) | (r.on.reset ? RETRY_RESET : 0) | (r.on.refusedStream ? RETRY_REFUSED_STREAM : 0);
+  return {
+    attempts: r.attempts,
+    codes,
+    backoffMs,
+    maxBackoffMs: Math.max(backoffMs, r.maxBackoffMs ?? backoffMs * 10),
+    grpcCodes,
+    on,
+    nonIdempotent: r.retryNonIdempotent === true,
+  };
 }
 
 function compileRoute(
@@ -97,6 +116,7 @@ function compileRoute(
           mirrors: mirrors.length ? mirrors : null,
           redirect: b.filters.redirect ? compileRedirect(b.filters.redirect, { port: listener.port, scheme }, matchedPrefix) : null,
           counters: new RequestCounters(gatewayName, r.name, label),
+          breaker: cluster === null ? null : breakerOf(cluster),
         },
       };
     });
@@ -110,7 +130,7 @@ function compileRoute(
       grpcCodes = new Uint8Array(32);
       for (const c of r.retry.grpcCodes) if (c > 0 && c < 32) grpcCodes[c] = 1;
     }
-    retry = { attempts: r.retry.attempts, codes, backoffMs: r.retry.backoffMs ?? DEFAULT_BACKOFF_MS, grpcCodes };
+    retry = compileRetry(r.retry, codes, grpcCodes);
   }
   const anyMirror = backends.some((b) => b.item.mirrors !== null);
   return {
@@ -176,6 +196,7 @@ function buildClusters(irClusters: IrCluster[], registry: EndpointRegistry, cach
     else {
       const built = registry.build([c]);
       entry = { ir: c, text: JSON.stringify(c), runtime: built.clusters.get(c.name)!, keys: built.keys };
+      attachBreaker(entry.runtime, c);
       cache.stats.clustersBuilt++;
     }
     next.set(c.name, entry);

@@ -9,6 +9,7 @@ import type { HostTable, RouteTable } from "./router.js";
 import type { CompiledMatch } from "./router-match.js";
 import type { TlsSelector } from "./tls.js";
 import type { PortLimits } from "./guards/request-limits.js";
+import type { Breaker } from "./upstream/breaker.js";
 import type { ClusterRuntime } from "./upstream/cluster.js";
 import type { WeightedPicker } from "./weighted.js";
 
@@ -34,15 +35,31 @@ export interface CompiledBackendRef {
   /** A backendRef-level RequestRedirect: this share is answered with it, never forwarded. */
   redirect: CompiledRedirect | null;
   counters: RequestCounters;
+  /** The cluster's circuit breaker and retry budget (this worker's counts); null when unresolved. */
+  breaker: Breaker | null;
 }
+
+/** Failures without a response that a retry covers (CompiledRetry.on). */
+export const RETRY_CONNECT = 1;
+/** Reset, closed before headers, per-try timeout. */
+export const RETRY_RESET = 2;
+export const RETRY_REFUSED_STREAM = 4;
+/** An HTTPRoute rule's GEP-1731 retry: every failure without a response. */
+export const RETRY_ALL_FAILURES = RETRY_CONNECT | RETRY_RESET | RETRY_REFUSED_STREAM;
 
 export interface CompiledRetry {
   attempts: number;
   /** Indexed by status code. */
   codes: Uint8Array;
   backoffMs: number;
+  /** Cap of the exponential backoff. */
+  maxBackoffMs: number;
   /** Indexed by gRPC status code (trailers-only responses); null when none are retried. */
   grpcCodes: Uint8Array | null;
+  /** RETRY_* bits: which failures without a response are retried. */
+  on: number;
+  /** Non-idempotent methods are retried after reaching the backend too. */
+  nonIdempotent: boolean;
 }
 
 export interface CompiledRoute {

@@ -1,11 +1,11 @@
 // One proxied request: upstream header list, body (streamed or buffered for replay), attempts with
-// per-attempt and whole-request timeouts, retries with jittered backoff, and the response streamed
-// back with back-pressure. Callbacks are methods on this object and on a small per-attempt object,
+// per-attempt and whole-request timeouts, retries with jittered backoff (bounded by the cluster's
+// retry budget), the cluster's circuit breaker, and the response streamed back with back-pressure. Callbacks are methods on this object and on a small per-attempt object,
 // so the hot path creates no closures beyond what node and undici need.
 import type http2 from "node:http2";
 import type { Readable, Writable } from "node:stream";
 import type { Dispatcher } from "undici";
-import { type CompiledBackendRef, type CompiledListener, type CompiledRoute } from "./compiled.js";
+import { type CompiledBackendRef, type CompiledListener, type CompiledRoute, RETRY_CONNECT, RETRY_REFUSED_STREAM, RETRY_RESET } from "./compiled.js";
 import { connectionTokens, headerAppend, headerRemove, headerSet, isHopByHop } from "./headers.js";
 import { finishRequest } from "./request-log.js";
 import { sendSimple, writeHead, type Req, type Res } from "./respond.js";
@@ -13,6 +13,7 @@ import type { ClusterRuntime } from "./upstream/cluster.js";
 import type { EndpointRuntime } from "./upstream/endpoint.js";
 import type { H1Connection, H1Handler } from "./upstream/h1-pool.js";
 import { classify, UpstreamTimeoutError } from "./upstream/errors.js";
+import { type Breaker, countOverflow, SLOT_GO, SLOT_QUEUED, type SlotWaiter } from "./upstream/breaker.js";
 import { tlsFailure } from "./upstream/tls-connect.js";
 import { GRPC_DEADLINE_EXCEEDED, GRPC_UNAVAILABLE, grpcStatusOf, grpcTimeoutMs, isGrpcRequest, respondTrailersOnly, sendGrpcStatus } from "./grpc.js";
 import { ReplayCopy } from "./grpc-replay.js";
@@ -114,6 +115,17 @@ class PoolAttempt implements H1Handler {
     return this.ex.onUpstreamData(this, chunk);
   }
 
+  /**
+   * The pool reuses its read buffer unless this says the last chunk may still be referenced:
+   * onUpstreamData gives chunks only to the client response, which holds them while it or its
+   * socket has bytes queued (HTTP/2 streams queue them in the session: always held).
+   */
+  holdsChunk(): boolean {
+    const ex = this.ex;
+    if (ex.isH2) return true;
+    return (ex.res as Writable).writableLength > 0 || (ex.req.socket?.writableLength ?? 0) > 0;
+  }
+
   onComplete(): void {
     this.conn = null;
     this.ex.onUpstreamEnd(this);
@@ -170,10 +182,10 @@ class H2Attempt {
     });
     s.on("trailers", (t) => this.ex.onUpstreamTrailers(this, t));
     s.on("end", () => this.ex.onUpstreamEnd(this));
-    s.on("error", (err) => this.ex.onUpstreamError(this, err));
+    s.on("error", (err) => this.ex.onUpstreamError(this, refusedStream(s, err)));
     s.on("close", () => {
       // Reset without a response or an end: report it as a reset.
-      if (!s.readableEnded) this.ex.onUpstreamError(this, Object.assign(new Error("h2 stream closed"), { code: "ECONNRESET" }));
+      if (!s.readableEnded) this.ex.onUpstreamError(this, refusedStream(s, Object.assign(new Error("h2 stream closed"), { code: "ECONNRESET" })));
     });
     if (body !== null) {
       if (Buffer.isBuffer(body)) s.end(body);
@@ -188,6 +200,34 @@ class H2Attempt {
 
 type Attempt = H1Attempt | PoolAttempt | H2Attempt;
 
+const kRefused = Symbol("sluice.refusedStream");
+const NGHTTP2_REFUSED_STREAM = 7;
+
+/** Marks an error of a stream the backend refused (REFUSED_STREAM: provably not processed). */
+function refusedStream(s: http2.ClientHttp2Stream, err: Error): Error {
+  if (s.rstCode === NGHTTP2_REFUSED_STREAM) (err as Error & { [kRefused]?: boolean })[kRefused] = true;
+  return err;
+}
+
+/** RFC 9110 idempotent methods: repeating them has the same effect as sending them once. */
+function idempotent(method: string): boolean {
+  return method === "GET" || method === "HEAD" || method === "PUT" || method === "DELETE" || method === "OPTIONS" || method === "TRACE";
+}
+
+/** "250ms", "5s", "1.5s", "2m". */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${ms}ms`;
+  if (ms % 60_000 === 0) return `${ms / 60_000}m`;
+  return `${Math.round(ms / 100) / 10}s`;
+}
+
+const OVERFLOW_HEADER = "x-sluice-overflow";
+
+function isConnectTimeout(err: Error): boolean {
+  const code = (err as { code?: unknown }).code;
+  return code === "SLUICE_CONNECT_TIMEOUT" || code === "UND_ERR_CONNECT_TIMEOUT";
+}
+
 function onResClose(this: Res & Tagged): void {
   const ex = this[kExchange];
   if (ex !== undefined && !ex.done) ex.clientGone();
@@ -200,7 +240,8 @@ function onDrain(this: Res & Tagged): void {
 function onAttemptTimeout(ex: Exchange, n: number): void {
   ex.attemptTimer = null;
   if (ex.done || ex.headersSent || ex.attempts !== n) return;
-  ex.abortCurrent(new UpstreamTimeoutError("backend request timeout"));
+  ex.timeoutText = `upstream per-try timeout after ${formatMs(ex.route.backendRequestMs)} (attempt ${n})`;
+  ex.abortCurrent(new UpstreamTimeoutError("per-try timeout"));
 }
 
 function onRequestTimeout(ex: Exchange): void {
@@ -208,6 +249,7 @@ function onRequestTimeout(ex: Exchange): void {
   if (ex.done || ex.headersSent) return;
   ex.abortCurrent(null);
   ex.backend.counters.error("timeout");
+  ex.timeoutText = `upstream request timeout after ${formatMs(ex.requestMs)}${ex.attempts > 1 ? ` (${ex.attempts} attempts)` : ""}`;
   ex.fail("timeout");
 }
 
@@ -216,7 +258,7 @@ function onRetryTimer(ex: Exchange): void {
   if (!ex.done) ex.attempt();
 }
 
-export class Exchange {
+export class Exchange implements SlotWaiter {
   current: Attempt | null = null;
   attempts = 0;
   retriesLeft: number;
@@ -239,7 +281,22 @@ export class Exchange {
   extraResponse: string[] | null = null;
   /** The endpoint of the attempt in progress, until its outcome is reported to the cluster. */
   ep: EndpointRuntime | null = null;
+  /** The whole-request timeout in force (the route's, or a shorter gRPC deadline); 0: none. */
+  requestMs = 0;
+  /** What the 504 body says when a timeout ends the exchange. */
+  timeoutText = "";
+  /** Holds one of the breaker's slots (an attempt in flight). */
+  private slot = false;
+  /** Waits in the breaker's queue for a connection. */
+  private waiting = false;
+  /** Counted in the breaker's requests in progress. */
+  private counted = false;
+  /** Holds a retry of the retry budget. */
+  private retrying = false;
+  /** Why a wanted retry was not made (a retry limit), for a gateway-made error answer. */
+  private retryNote = "";
   private readonly cluster: ClusterRuntime;
+  private readonly breaker: Breaker;
 
   constructor(
     readonly L: CompiledListener,
@@ -254,6 +311,7 @@ export class Exchange {
     readonly headers: string[],
   ) {
     this.cluster = backend.cluster!;
+    this.breaker = backend.breaker!;
     this.retriesLeft = route.retry !== null ? route.retry.attempts : 0;
     this.grpc = isGrpcRequest(req.headers);
     (res as Res & Tagged)[kExchange] = this;
@@ -274,6 +332,7 @@ export class Exchange {
       const g = grpcTimeoutMs(h["grpc-timeout"]);
       if (g > 0 && (requestMs === 0 || g < requestMs)) requestMs = g;
     }
+    this.requestMs = requestMs;
     if (requestMs > 0) this.requestTimer = setTimeout(onRequestTimeout, requestMs, this);
     if (!hasBody) {
       this.body = null;
@@ -330,7 +389,47 @@ export class Exchange {
     this.attempt();
   }
 
+  /** The breaker handed this exchange a slot it waited for. */
+  onSlot(): void {
+    this.waiting = false;
+    this.slot = true;
+    if (this.done) this.releaseSlot();
+    else this.attempt();
+  }
+
+  private releaseSlot(): void {
+    if (this.slot) {
+      this.slot = false;
+      this.breaker.release();
+    }
+  }
+
+  /** 503 at once for a request over a circuit breaker limit, marked so clients can tell it from a backend's 503. */
+  private overflow(): void {
+    const b = this.breaker;
+    countOverflow(this.route.name, this.backend.label, b.refused);
+    this.fail("no_endpoint", false, `upstream overflow: circuit breaker ${b.refused} (${b.refusedAt}) reached for ${this.backend.label}`, 503, "circuit-breaker");
+  }
+
   attempt(): void {
+    if (!this.slot) {
+      const b = this.breaker;
+      if (!this.counted) {
+        this.counted = true;
+        b.requests++;
+      }
+      const got = b.acquire(this);
+      if (got === SLOT_QUEUED) {
+        this.waiting = true;
+        countOverflow(this.route.name, this.backend.label, "max_connections");
+        return;
+      }
+      if (got !== SLOT_GO) {
+        this.overflow();
+        return;
+      }
+      this.slot = true;
+    }
     if (this.cluster.tlsError !== null) {
       this.backend.counters.error("connect");
       this.fail("connect", false, `upstream TLS not usable: ${this.cluster.tlsError}`);
@@ -382,17 +481,17 @@ export class Exchange {
     }
     const retry = this.route.retry;
     if (retry !== null && this.retriesLeft > 0 && this.canReplay()) {
-      if (retry.codes[status] === 1) {
+      // The backend saw the request: a non-idempotent one is retried only when the policy says so.
+      let wanted = retry.codes[status] === 1 && (retry.nonIdempotent || idempotent(this.method));
+      // A gRPC failure before any message (trailers-only) can be retried on its grpc-status: the
+      // statuses listed are the service's own word that the call may be tried again (gRPC's model).
+      if (!wanted && retry.grpcCodes !== null && list !== null && a instanceof H2Attempt && a.trailersOnly) {
+        const g = grpcStatusOf(list);
+        wanted = g > 0 && retry.grpcCodes[g] === 1;
+      }
+      if (wanted && this.grantRetry()) {
         a.discard = true;
         return true;
-      }
-      // A gRPC failure before any message (trailers-only) can be retried on its grpc-status.
-      if (retry.grpcCodes !== null && list !== null && a instanceof H2Attempt && a.trailersOnly) {
-        const g = grpcStatusOf(list);
-        if (g > 0 && retry.grpcCodes[g] === 1) {
-          a.discard = true;
-          return true;
-        }
       }
     }
     if (this.requestTimer !== null) {
@@ -448,6 +547,7 @@ export class Exchange {
     (this.res as http2.Http2ServerResponse).addTrailers(out);
   }
 
+  /** `chunk` may be a view of a reused read buffer: anything that keeps it must show in PoolAttempt.holdsChunk. */
   onUpstreamData(a: Attempt, chunk: Buffer): boolean {
     if (a !== this.current || a.discard) return true;
     this.bytesOut += chunk.length;
@@ -458,6 +558,7 @@ export class Exchange {
 
   onUpstreamEnd(a: Attempt): void {
     if (a !== this.current || this.done) return;
+    this.releaseSlot();
     if (a.discard) {
       this.scheduleRetry();
       return;
@@ -470,6 +571,7 @@ export class Exchange {
   onUpstreamError(a: Attempt, err: Error): void {
     if (a !== this.current || this.done) return;
     this.current = null;
+    this.releaseSlot();
     this.clearAttemptTimer();
     const reason = classify(err);
     this.backend.counters.error(reason);
@@ -478,6 +580,7 @@ export class Exchange {
       this.ep = null;
       this.cluster.settleError(ep, reason);
     }
+    const connectMs = ep?.connectTimeoutMs ?? 0;
     if (this.headersSent) {
       // Mid-body failure: the status line is gone, so cut the client connection.
       this.res.destroy();
@@ -485,23 +588,59 @@ export class Exchange {
       return;
     }
     // GEP-1731: connection errors (refused, reset, closed before the response) and an attempt that
-    // hits the backendRequest timeout are retriable whatever the codes; the request timeout still
-    // bounds the whole exchange. Retry needs the request body at hand (buffered, or none).
-    if (this.retriesLeft > 0 && this.canReplay()) {
+    // hits the backendRequest timeout are retriable whatever the codes; a policy's retryOn narrows
+    // that. The request timeout still bounds the whole exchange. Retry needs the request body at
+    // hand (buffered, or none).
+    if (this.retriesLeft > 0 && this.canReplay() && this.retriesFailure(reason, err)) {
       this.scheduleRetry();
       return;
     }
-    this.fail(reason, false, tlsFailure(err) ?? undefined);
+    const connectTimeout = reason === "connect" && isConnectTimeout(err);
+    if (reason === "timeout" && this.timeoutText === "") this.timeoutText = "upstream timeout: the backend sent nothing for too long";
+    let detail = tlsFailure(err) ?? undefined;
+    if (connectTimeout) detail = `upstream connect timeout${connectMs > 0 ? ` after ${formatMs(connectMs)}` : ""} (${this.endpoint})`;
+    if (this.retryNote !== "") detail = `${detail ?? (reason === "timeout" ? this.timeoutText : `upstream ${reason === "connect" ? "connect error" : "reset before headers"}`)} (not retried: ${this.retryNote})`;
+    this.fail(reason, false, detail, connectTimeout ? 504 : undefined);
+  }
+
+  /** Whether a failure without a response is one the route retries (and a retry may be had). */
+  private retriesFailure(reason: string, err: Error): boolean {
+    const retry = this.route.retry;
+    if (retry === null) return false;
+    const refused = (err as Error & { [kRefused]?: boolean })[kRefused] === true;
+    const cause = reason === "connect" ? RETRY_CONNECT : refused ? RETRY_REFUSED_STREAM : RETRY_RESET;
+    if ((retry.on & cause) === 0) return false;
+    // A reset or timeout may come after the backend acted on the request: only a connect failure
+    // or a refused stream prove it was not processed.
+    if (cause === RETRY_RESET && !retry.nonIdempotent && !idempotent(this.method)) return false;
+    return this.grantRetry();
+  }
+
+  /** Takes a retry from the cluster's retry budget (giving back the one this exchange held). */
+  private grantRetry(): boolean {
+    const budget = this.breaker.retries;
+    if (this.retrying) budget.done();
+    const refused = budget.grant(this.breaker.requests);
+    this.retrying = refused === null;
+    if (refused !== null) {
+      countOverflow(this.route.name, this.backend.label, refused);
+      this.retryNote = `${refused.replaceAll("_", " ")} reached`;
+    }
+    return refused === null;
   }
 
   private scheduleRetry(): void {
     this.current = null;
+    this.releaseSlot();
     this.retriesLeft--;
-    const base = this.route.retry?.backoffMs ?? 0;
-    const n = this.attempts;
-    // Exponential backoff capped at 10x the base, jittered to 50-150%.
-    const delay = Math.min(base * 2 ** (n - 1), base * 10) * (0.5 + Math.random());
-    this.retryTimer = setTimeout(onRetryTimer, delay, this);
+    const r = this.route.retry;
+    const base = r?.backoffMs ?? 0;
+    const max = r?.maxBackoffMs ?? base;
+    // Exponential backoff with jitter: the n-th retry waits between half and all of
+    // min(base x 2^n, max), but never less than base (GEP-1731's backoff is a minimum).
+    const hi = Math.min(base * 2 ** this.attempts, max);
+    const lo = Math.min(Math.max(base, hi / 2), hi);
+    this.retryTimer = setTimeout(onRetryTimer, lo + (hi - lo) * Math.random(), this);
   }
 
   abortCurrent(err: Error | null): void {
@@ -537,7 +676,7 @@ export class Exchange {
    * no connection could be made or it was reset or closed before response headers, 504 on timeout,
    * 502 (`invalidResponse`) when the upstream answered something this client cannot be given.
    */
-  fail(reason: UpstreamErrorReason, invalidResponse = false, detail?: string): void {
+  fail(reason: UpstreamErrorReason, invalidResponse = false, detail?: string, statusOverride?: number, overflow?: string): void {
     if (this.done) return;
     let status = 503;
     let text = detail !== undefined ? `${detail}\n` : "upstream connect error or disconnect/reset before headers\n";
@@ -546,12 +685,14 @@ export class Exchange {
       text = "invalid upstream response\n";
     } else if (reason === "timeout") {
       status = 504;
-      text = "upstream request timeout\n";
+      text = `${detail ?? (this.timeoutText || "upstream request timeout")}\n`;
     } else if (reason === "no_endpoint") {
       text = detail !== undefined ? `${detail}\n` : "no healthy upstream\n";
     }
+    if (statusOverride !== undefined) status = statusOverride;
     this.status = status;
-    const extra = this.extraResponse === null ? null : [...this.extraResponse];
+    const extra = this.extraResponse === null ? (overflow === undefined ? null : []) : [...this.extraResponse];
+    if (overflow !== undefined) extra!.push(OVERFLOW_HEADER, overflow);
     if (this.grpc) sendGrpcStatus(this.res, this.isH2, status === 504 ? GRPC_DEADLINE_EXCEEDED : GRPC_UNAVAILABLE, text, extra);
     else this.bytesOut += sendSimple(this.res, this.isH2, status, text, extra, null);
     this.finish();
@@ -596,6 +737,20 @@ export class Exchange {
   private finish(): void {
     if (this.done) return;
     this.done = true;
+    this.releaseSlot();
+    const b = this.breaker;
+    if (this.waiting) {
+      this.waiting = false;
+      b.cancel(this);
+    }
+    if (this.counted) {
+      this.counted = false;
+      b.requests--;
+    }
+    if (this.retrying) {
+      this.retrying = false;
+      b.retries.done();
+    }
     if (this.ep !== null) {
       this.cluster.release(this.ep);
       this.ep = null;

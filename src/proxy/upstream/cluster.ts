@@ -167,10 +167,10 @@ export class EndpointRegistry {
       const weights: number[] = [];
       const t = c.tls !== undefined && c.tls.error === undefined ? upstreamTls(c.tls, proto === "h2c" ? "h2" : "http/1.1") : null;
       for (const ep of c.endpoints) {
-        const key = EndpointRuntime.keyOf(ep, proto, t?.key);
+        const key = EndpointRuntime.keyOf(ep, proto, t?.key, c.connection);
         let rt = this.live.get(key);
         if (!rt) {
-          rt = new EndpointRuntime(key, ep, proto, t);
+          rt = new EndpointRuntime(key, ep, proto, t, c.connection);
           this.live.set(key, rt);
         }
         keys.add(key);

@@ -5,13 +5,19 @@ import http2 from "node:http2";
 import net from "node:net";
 import tls from "node:tls";
 import { Pool } from "undici";
-import type { IrEndpoint } from "../../ir/types.js";
-import { H1Pool } from "./h1-pool.js";
+import type { IrEndpoint, IrUpstreamConnection } from "../../ir/types.js";
+import { ConnectTimeoutError, H1Pool } from "./h1-pool.js";
 import { undiciConnector, type UpstreamTls } from "./tls-connect.js";
 
 export type UpstreamProtocol = "http1" | "h2c";
 
 const POOL_CONNECTIONS = 256;
+/** Connection defaults (BackendTrafficPolicy timeout overrides them per cluster). */
+const DEFAULT_CONNECT_MS = 10_000;
+/** Below the usual server keep-alive timeouts (node 5 s), so the server rarely closes first. */
+const DEFAULT_IDLE_MS = 4_000;
+/** What "no idle timeout" (0) becomes for timers. */
+const NEVER_MS = 2 ** 31 - 1;
 
 export class EndpointRuntime {
   /** "10.0.0.1:8080", "[::1]:80" or "unix:/path". */
@@ -25,6 +31,14 @@ export class EndpointRuntime {
   closed = false;
   /** Requests in flight to this endpoint, across the clusters that share it (least request reads it). */
   active = 0;
+  /** Connection establishment bound (0: none but the request's own timeouts). */
+  readonly connectTimeoutMs: number;
+  /** Idle connections are closed after this long. */
+  readonly idleTimeoutMs: number;
+  /** Connections are retired this long after they open (0: never). */
+  readonly maxLifeMs: number;
+  /** When the undici pool was made, for maxLifeMs. */
+  private poolBorn = 0;
 
   constructor(
     readonly key: string,
@@ -32,7 +46,13 @@ export class EndpointRuntime {
     readonly protocol: UpstreamProtocol,
     /** TLS to this endpoint (BackendTLSPolicy), or null for plain text. */
     readonly tls: UpstreamTls | null = null,
+    /** Connection timeouts (BackendTrafficPolicy timeout); absent fields take the defaults. */
+    conn: IrUpstreamConnection = {},
   ) {
+    this.connectTimeoutMs = conn.connectTimeoutMs ?? DEFAULT_CONNECT_MS;
+    const idle = conn.idleTimeoutMs ?? DEFAULT_IDLE_MS;
+    this.idleTimeoutMs = idle > 0 ? Math.min(idle, NEVER_MS) : NEVER_MS;
+    this.maxLifeMs = conn.maxConnectionDurationMs ?? 0;
     if ("path" in ep) {
       this.socketPath = ep.path;
       this.host = null;
@@ -46,9 +66,12 @@ export class EndpointRuntime {
     }
   }
 
-  static keyOf(ep: IrEndpoint, protocol: UpstreamProtocol, tlsKey = ""): string {
+  static keyOf(ep: IrEndpoint, protocol: UpstreamProtocol, tlsKey = "", conn?: IrUpstreamConnection): string {
     const base = "path" in ep ? `${protocol}|unix:${ep.path}` : `${protocol}|${ep.address}|${ep.port}`;
-    return tlsKey === "" ? base : `${base}|tls:${tlsKey}`;
+    const withTls = tlsKey === "" ? base : `${base}|tls:${tlsKey}`;
+    // Endpoints with other connection timeouts get connections of their own.
+    if (conn === undefined) return withTls;
+    return `${withTls}|conn:${conn.connectTimeoutMs ?? ""}/${conn.idleTimeoutMs ?? ""}/${conn.maxConnectionDurationMs ?? ""}`;
   }
 
   /** Origin used for undici and HTTP/2; unix sockets use a placeholder host. */
@@ -65,18 +88,30 @@ export class EndpointRuntime {
 
   h1(): Pool {
     let p = this.pool;
+    if (p !== null && this.maxLifeMs > 0 && performance.now() - this.poolBorn > this.maxLifeMs) {
+      // maxConnectionDuration: undici has no per-connection age limit, so the whole pool is retired
+      // (its requests in flight finish) and a new one takes the next requests.
+      void p.close().catch(() => undefined);
+      p = this.pool = null;
+    }
     if (p === null) {
+      // buildConnector reads `timeout` from the options it is given (not a tls option).
+      const tlsConnect = this.tls !== null ? { ...this.tls, options: { ...this.tls.options, timeout: this.connectTimeoutMs } as tls.ConnectionOptions } : null;
       p = new Pool(this.origin(), {
         connections: POOL_CONNECTIONS,
         pipelining: 1,
-        keepAliveTimeout: 4_000,
+        keepAliveTimeout: this.idleTimeoutMs,
+        // A backend's Keep-Alive hint may shorten the idle time, never lengthen it past ours.
+        keepAliveMaxTimeout: this.idleTimeoutMs,
+        connectTimeout: this.connectTimeoutMs,
         // The route's timeouts are enforced by the proxy; these only bound stuck sockets.
         headersTimeout: 300_000,
         bodyTimeout: 300_000,
         ...(this.socketPath !== null ? { socketPath: this.socketPath } : {}),
-        ...(this.tls !== null ? { connect: undiciConnector(this.tls, this.socketPath) } : {}),
+        ...(tlsConnect !== null ? { connect: undiciConnector(tlsConnect, this.socketPath) } : {}),
       });
       this.pool = p;
+      this.poolBorn = performance.now();
     }
     return p;
   }
@@ -85,7 +120,11 @@ export class EndpointRuntime {
   raw(): H1Pool {
     let p = this.rawPool;
     if (p === null) {
-      p = new H1Pool({ host: this.host, port: this.port, socketPath: this.socketPath, label: this.label, tls: this.tls?.options ?? null }, POOL_CONNECTIONS);
+      p = new H1Pool(
+        { host: this.host, port: this.port, socketPath: this.socketPath, label: this.label, tls: this.tls?.options ?? null, connectTimeoutMs: this.connectTimeoutMs, maxLifeMs: this.maxLifeMs },
+        POOL_CONNECTIONS,
+        this.idleTimeoutMs,
+      );
       this.rawPool = p;
     }
     return p;
@@ -107,10 +146,38 @@ export class EndpointRuntime {
     session.on("goaway", drop);
     session.on("close", drop);
     session.on("error", drop);
+    this.limitSession(session, drop);
     // An idle session must not keep the worker alive on its own.
     session.unref();
     this.session = session;
     return session;
+  }
+
+  /** Connect timeout, idle timeout and maximum age of an HTTP/2 session. */
+  private limitSession(session: http2.ClientHttp2Session, drop: () => void): void {
+    const ms = this.connectTimeoutMs;
+    if (ms > 0) {
+      const t = setTimeout(() => {
+        if (session.connecting && !session.destroyed) session.destroy(new ConnectTimeoutError(`connect timeout after ${ms} ms`));
+      }, ms);
+      t.unref();
+      session.once("connect", () => clearTimeout(t));
+      session.once("close", () => clearTimeout(t));
+    }
+    // No stream and no frame for the idle time: close (streams in flight keep it open).
+    session.setTimeout(this.idleTimeoutMs, () => {
+      drop();
+      session.close();
+    });
+    if (this.maxLifeMs > 0) {
+      const life = setTimeout(() => {
+        // Retired: new requests get a new session; this one ends when its streams do.
+        drop();
+        if (!session.closed) session.close();
+      }, this.maxLifeMs);
+      life.unref();
+      session.once("close", () => clearTimeout(life));
+    }
   }
 
   /** Graceful: lets requests in flight finish. */

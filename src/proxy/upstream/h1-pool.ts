@@ -46,6 +46,10 @@ export interface H1Target {
   label: string;
   /** TLS connection options (BackendTLSPolicy), or null for plain text. */
   tls?: tls.ConnectionOptions | null;
+  /** Connection establishment bound (default 10 s; 0: none). */
+  connectTimeoutMs?: number;
+  /** Connections are not reused this long after they opened (0 or absent: no limit). */
+  maxLifeMs?: number;
 }
 
 class H1Connection implements ResponseSink {
@@ -54,6 +58,8 @@ class H1Connection implements ResponseSink {
   handler: H1Handler | null = null;
   /** When it went back to the pool (performance.now()). */
   idleSince = 0;
+  /** When it was opened (performance.now()), for the target's maxLifeMs. */
+  readonly born = performance.now();
   private gotBytes = false;
   /** Set by every read; the sweeper counts the sweeps it stayed unset while waiting. */
   activity = false;
@@ -64,7 +70,7 @@ class H1Connection implements ResponseSink {
     const s = t.tls ? tls.connect({ ...t.tls, ...where }) : t.socketPath !== null ? net.connect(t.socketPath) : net.connect(t.port, t.host!);
     this.socket = s;
     s.setNoDelay(true);
-    s.setTimeout(CONNECT_TIMEOUT_MS);
+    s.setTimeout(t.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
     s.on("connect", this.onConnect);
     s.on("data", this.onSocketData);
     s.on("end", this.onEnd);
@@ -225,7 +231,8 @@ export class H1Pool {
   }
 
   release(c: H1Connection): void {
-    if (this.closed) {
+    const life = this.target.maxLifeMs;
+    if (this.closed || (life !== undefined && life > 0 && performance.now() - c.born > life)) {
       c.destroy();
       return;
     }

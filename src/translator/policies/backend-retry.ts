@@ -1,8 +1,9 @@
 // BackendTrafficPolicy retry -> the route's IrRetry (and its per-try timeout).
 //
 // Precedence: an HTTPRoute rule's own `retry` (GEP-1731) is more specific than any policy and wins
-// as a whole, as in Envoy Gateway; the policy's retry is then not merged into it. Likewise the
-// rule's `timeouts.backendRequest` wins over the policy's perRetry.timeout.
+// as a whole, as in Envoy Gateway; the policy's retry is then not merged into it, except for
+// retryNonIdempotent, which GEP-1731 cannot say (so a route's own retry can be allowed to repeat a
+// POST). Likewise the rule's `timeouts.backendRequest` wins over the policy's perRetry.timeout.
 //
 // Triggers, as Envoy defines them:
 //   5xx            every 5xx response, and every failure without a response (connect, reset, per-try timeout)
@@ -72,7 +73,11 @@ function durationMs(text: string | undefined): number | undefined {
 
 function apply(policies: PolicyIndex, route: IrRoute, scope: RouteScope): void {
   const s = policies.sections(KIND, scope).get("retry")?.value as RetrySection | undefined;
-  if (s === undefined || route.retry !== undefined) return;
+  if (s === undefined) return;
+  if (route.retry !== undefined) {
+    if (s.retryNonIdempotent === true) route.retry = { ...route.retry, retryNonIdempotent: true };
+    return;
+  }
   const perTry = durationMs(s.perRetry?.timeout);
   // "0s" means no per-try timeout, as for the route's own durations.
   if (perTry !== undefined && perTry > 0 && route.timeouts?.backendRequestMs === undefined) route.timeouts = { ...route.timeouts, backendRequestMs: perTry };

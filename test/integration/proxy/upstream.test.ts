@@ -130,7 +130,7 @@ test("retries on listed codes (replaying a small body) and on connect failures",
   );
   flakyHits = 0;
   for (let i = 0; i < 3; i++) {
-    const r = await request(port, "/flaky", { method: "POST", body: "abc" });
+    const r = await request(port, "/flaky", { method: "PUT", body: "abc" });
     assert.equal(r.status, 200, r.body);
   }
   assert.equal(flakyHits, 6);
