@@ -12,7 +12,7 @@ import { handleRequest } from "./handler.js";
 import { drainConnections, listenOn } from "./server-lifecycle.js";
 import { handleUpgrade } from "./upgrade-handler.js";
 import { handleConnect } from "./h2-websocket.js";
-import { portLimitReply } from "./guards/request-limits.js";
+import { portLimitReply, upgradeLimitReply } from "./guards/request-limits.js";
 import { setClientCertMode } from "./tls.js";
 
 /** HTTP/2 header fields per request node accepts; the configured count is enforced per request. */
@@ -27,10 +27,14 @@ function h1HeaderLimits(s: http.Server | http2.Http2SecureServer, L: CompiledLis
   h1.maxHeadersCount = L.limits.maxRawHeaders / 2 + 1;
 }
 
-/** HTTP/2 header list size: with room for HPACK's 32 bytes a field, the exact limit is checked per request. */
+/**
+ * HTTP/2 header list size advertised to clients: twice the limit plus HPACK's 32 bytes a field, so
+ * a list somewhat over the limit still arrives and gets its 431 (checked per request); far larger
+ * ones are refused by the HTTP/2 layer (REFUSED_STREAM).
+ */
 function h2HeaderSettings(L: CompiledListener): http2.Settings {
   if (L.limits === undefined) return {};
-  return { maxHeaderListSize: L.limits.maxHeaderBytes + 32 * (L.limits.maxRawHeaders / 2 + 1) };
+  return { maxHeaderListSize: 2 * L.limits.maxHeaderBytes + 32 * (L.limits.maxRawHeaders / 2 + 1) };
 }
 
 export class PortServer {
@@ -51,8 +55,11 @@ export class PortServer {
       if (L.limits !== undefined && portLimitReply(L, req, res, L.limits)) return;
       handleRequest(L, req, res);
     };
-    const onUpgrade = (req: http.IncomingMessage, socket: net.Socket, head: Buffer): void =>
-      handleUpgrade(this.current, req, socket, head);
+    const onUpgrade = (req: http.IncomingMessage, socket: net.Socket, head: Buffer): void => {
+      const L = this.current;
+      if (L.limits !== undefined && upgradeLimitReply(req, socket, L.limits)) return;
+      handleUpgrade(L, req, socket, head);
+    };
     // WebSocket over HTTP/2 (RFC 8441): advertised in SETTINGS, answered on 'connect'.
     const onConnect = (req: http2.Http2ServerRequest | http.IncomingMessage, res: http2.Http2ServerResponse | net.Socket): void =>
       handleConnect(this.current, req, res);

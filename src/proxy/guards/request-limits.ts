@@ -9,7 +9,7 @@
 //  * a Gateway listener whose limits are stricter than its port's, or a route with a body limit,
 //    gets this guard (order 10) with its own numbers.
 import type { IncomingHttpHeaders } from "node:http";
-import { Transform, type Readable, type TransformCallback } from "node:stream";
+import { Transform, type Duplex, type Readable, type TransformCallback } from "node:stream";
 import type { IrGatewayListener, IrListener, IrRequestLimits, IrRoute } from "../../ir/types.js";
 import type { CompiledListener } from "../compiled.js";
 import { registerGuardFactory } from "../guard-factories.js";
@@ -91,6 +91,16 @@ export function portLimitReply(L: CompiledListener, req: Req, res: Res, lim: Por
   L.snapshot.inflight++;
   const n = sendSimple(res, isH2, status, body, null, null);
   finishRequest(L, req, isH2, start, status, n, null, null, 0, L.notFound, null);
+  return true;
+}
+
+/** The port-wide checks for an Upgrade request (WebSocket): answered on the raw socket, which is closed. */
+export function upgradeLimitReply(req: Req, socket: Duplex, lim: PortLimits): boolean {
+  let line: string;
+  if (req.rawHeaders.length > lim.maxRawHeaders) line = "431 Request Header Fields Too Large";
+  else if ((req.url ?? "").length > lim.maxPathLength) line = "414 URI Too Long";
+  else return false;
+  socket.end(`HTTP/1.1 ${line}\r\nconnection: close\r\ncontent-length: 0\r\n\r\n`);
   return true;
 }
 

@@ -42,8 +42,11 @@ registerApplier({
     const tls = sections.get("tls");
     const cv = (tls?.value as TlsSpec | undefined)?.clientValidation;
     if (cv && tls) {
-      if (gl.tls === null) report(ctx, tls.policy, `${tls.field}.clientValidation`, `listener ${listenerName} of Gateway ${gateway.item.namespace}/${gateway.item.name} is not HTTPS; clientValidation is ignored there`, "target an HTTPS listener (sectionName)");
-      else gl.clientValidation = clientValidationOf(ctx, tls.policy, `${tls.field}.clientValidation`, cv);
+      if (gl.tls === null) {
+        // A Gateway-wide policy validates on the HTTPS listeners; naming a plain one is a mistake.
+        const named = tls.policy.typed.spec?.targetRefs?.[tls.targetIndex]?.sectionName !== undefined;
+        if (named) report(ctx, tls.policy, `${tls.field}.clientValidation`, `listener ${listenerName} of Gateway ${gateway.item.namespace}/${gateway.item.name} is not HTTPS; clientValidation is ignored there`, "target an HTTPS listener (sectionName)");
+      } else gl.clientValidation = clientValidationOf(ctx, tls.policy, `${tls.field}.clientValidation`, cv);
     } else if (gl.tls !== null) {
       const l = gateway.listeners.find((x) => x.name === listenerName);
       const fromGateway = l ? listenerClientValidation(l) : undefined;
