@@ -3,8 +3,11 @@
 // canonical JSON + hash, statuses, IPC encode/decode, worker compile), on N generated routes.
 // Usage: node --import tsx bench/change-profile.ts [--routes 5000] [--changes 10]
 // --cpu-prof FILE writes a V8 CPU profile of the changes only (not the initial load) to FILE.
+// Lines marked [cpu] are the process's CPU time (all threads) over the same phase: on a loaded
+// machine wall time includes waiting for a core, CPU time mostly does not.
 import { renameSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
+import { loadavg } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { performance } from "node:perf_hooks";
@@ -42,13 +45,17 @@ function add(name: string, ms: number): void {
   l.push(ms);
   phases.set(name, l);
 }
+/** Process CPU time (all threads, GC included) in ms: steadier than wall time on a shared machine. */
+function cpuMs(): number {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+}
 function time<T>(name: string, f: () => T): T {
   const t = performance.now();
+  const c = cpuMs();
   const v = f();
-  const ms = performance.now() - t;
-  const l = phases.get(name) ?? [];
-  l.push(ms);
-  phases.set(name, l);
+  add(name, performance.now() - t);
+  add(`${name} [cpu]`, cpuMs() - c);
   return v;
 }
 
@@ -75,8 +82,10 @@ let loaded: ((l: LoadResult) => void) | null = null;
 /** One load through the controller and one worker's decode + compile, each phase timed. */
 function handle(load: LoadResult, record: boolean): void {
   const t = performance.now();
+  const c = cpuMs();
   controller.onLoad(load);
   add("controller total (translate, hash, statuses)", performance.now() - t);
+  add("controller total (translate, hash, statuses) [cpu]", cpuMs() - c);
   const snap = published as Snapshot | null;
   if (!snap) throw new Error("no snapshot published");
   // What the worker pool sends: a delta from the previous snapshot when that works, else all of it.
@@ -120,6 +129,6 @@ if (session) {
 removeTempDir(dir);
 await accessLog.close();
 await registry.closeAll();
-console.log(`routes: ${N}, changes: ${CHANGES} (one route file added each), medians in ms`);
-for (const [name, l] of phases) console.log(`${name.padEnd(48)} ${median(l).toFixed(1).padStart(8)}  (min ${Math.min(...l).toFixed(1)}, max ${Math.max(...l).toFixed(1)})`);
+console.log(`routes: ${N}, changes: ${CHANGES} (one route file added each), medians in ms; load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
+for (const [name, l] of [...phases].sort((a, b) => (a[0] < b[0] ? -1 : 1))) console.log(`${name.padEnd(48)} ${median(l).toFixed(1).padStart(8)}  (min ${Math.min(...l).toFixed(1)}, max ${Math.max(...l).toFixed(1)})`);
 process.exit(0);

@@ -190,7 +190,12 @@ function selects(ref: Record<string, unknown>, routeNs: string, l: ListenerState
  */
 export function settleKindConflicts(ctx: Context, outcomes: RouteOutcome[]): RouteOutcome[] {
   const byListener = new Map<ListenerState, Attachment[]>();
-  for (const o of outcomes) for (const a of o.attachments) byListener.set(a.listener, [...(byListener.get(a.listener) ?? []), a]);
+  for (const o of outcomes)
+    for (const a of o.attachments) {
+      const list = byListener.get(a.listener);
+      if (list) list.push(a);
+      else byListener.set(a.listener, [a]);
+    }
   const losing = new Set<Attachment>();
   const why = new Map<Attachment, string>();
   for (const list of byListener.values()) {

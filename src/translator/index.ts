@@ -41,7 +41,7 @@ function httpRoute(ctx: Context, route: HTTPRouteItem, byName: Map<string, Gatew
 export function translate(objects: K8sObject[], opts: TranslateOptions): TranslateResult {
   const memo = opts.memo ?? null;
   memo?.begin(objects);
-  const index = new ResourceIndex(objects);
+  const index = new ResourceIndex(objects, memo);
   // A Gateway's backend client certificate is written into its routes as they are built, as policies are.
   memo?.indexed(index.policies.size + index.gateways.filter((g) => g.typed.spec?.tls?.backend?.clientCertificateRef !== undefined).length);
   const ctx = new Context(index, opts.controllerName, memo);
@@ -83,7 +83,8 @@ export function translate(objects: K8sObject[], opts: TranslateOptions): Transla
   const netpol = translateNetworkPolicies(ctx, objects, gateways);
   if (netpol.policy) config.networkPolicy = netpol.policy;
   statuses.push(...netpol.statuses);
-  statuses.sort((a, b) => cmpStr(refKey(a.ref), refKey(b.ref)));
+  if (memo) memo.sortStatuses(statuses);
+  else statuses.sort((a, b) => cmpStr(refKey(a.ref), refKey(b.ref)));
   // Grouped by object; within one object, in the (deterministic) order the checks ran, which
   // follows the fields of the object.
   const diagnostics = ctx.diagnostics.sort((a, b) => cmpStr(a.ref ? refKey(a.ref) : "", b.ref ? refKey(b.ref) : ""));

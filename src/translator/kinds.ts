@@ -71,6 +71,24 @@ export function compareAge(a: Item<unknown>, b: Item<unknown>): number {
   return cmpStr(a.created, b.created) || cmpStr(a.namespace, b.namespace) || cmpStr(a.name, b.name);
 }
 
+/** Identity key used to find objects that are defined more than once. */
+export function dedupKey(obj: K8sObject): string {
+  return `${groupOf(obj.apiVersion)}/${obj.kind}/${obj.metadata.namespace || ""}/${obj.metadata.name}`;
+}
+
+/** Key of ResourceIndex.byKey (namespace defaulted for namespaced kinds). */
+export function lookupKey(obj: K8sObject): string {
+  return `${groupOf(obj.apiVersion)}/${obj.kind}/${obj.metadata.namespace || (obj.kind === "GatewayClass" || obj.kind === "Namespace" ? "" : "default")}/${obj.metadata.name}`;
+}
+
+/** What ResourceIndex reuses from earlier builds (implemented by TranslateMemo). */
+export interface IndexMemo {
+  keys(obj: K8sObject): { dedup: string; lookup: string; group: string };
+  sortedKeys(keys: string[]): string[];
+  routeItem(obj: K8sObject, make: () => HTTPRouteItem): HTTPRouteItem;
+  sortedRoutes(routes: HTTPRouteItem[]): HTTPRouteItem[];
+}
+
 export interface DuplicateObject {
   obj: K8sObject;
 }
@@ -94,13 +112,14 @@ export class ResourceIndex {
   /** Objects dropped because another object had the same identity. */
   readonly duplicates: K8sObject[] = [];
 
-  constructor(objects: K8sObject[]) {
+  /** `memo` (see memo.ts) keeps per-object keys and items and last time's sort orders: same index, less work. */
+  constructor(objects: K8sObject[], private readonly memo: IndexMemo | null = null) {
     // Deduplicate by identity, keeping the canonically smallest copy so input order never matters.
     // The canonical form is only needed when two objects share an identity: computed on demand.
     const byKey = new Map<string, { obj: K8sObject; json?: string }>();
     for (const obj of objects) {
       if (!obj || typeof obj !== "object" || !obj.metadata || typeof obj.metadata.name !== "string") continue;
-      const key = `${groupOf(obj.apiVersion)}/${obj.kind}/${obj.metadata.namespace || ""}/${obj.metadata.name}`;
+      const key = memo ? memo.keys(obj).dedup : dedupKey(obj);
       const prev = byKey.get(key);
       if (!prev) {
         byKey.set(key, { obj });
@@ -113,21 +132,24 @@ export class ResourceIndex {
         byKey.set(key, { obj, json });
       } else if (json !== prev.json) this.duplicates.push(obj);
     }
-    const keys = [...byKey.keys()].sort(cmpStr);
+    const keys = memo ? memo.sortedKeys([...byKey.keys()]) : [...byKey.keys()].sort(cmpStr);
     for (const k of keys) {
       const obj = byKey.get(k)!.obj;
-      this.byKey.set(`${groupOf(obj.apiVersion)}/${obj.kind}/${obj.metadata.namespace || (obj.kind === "GatewayClass" || obj.kind === "Namespace" ? "" : "default")}/${obj.metadata.name}`, obj);
+      this.byKey.set(memo ? memo.keys(obj).lookup : lookupKey(obj), obj);
       this.add(obj);
     }
     for (const list of this.policies.values()) list.sort(compareAge);
     this.gatewayClasses.sort((a, b) => cmpStr(a.name, b.name));
     this.gateways.sort(compareAge);
-    this.httpRoutes.sort(compareAge);
+    if (memo) {
+      const sorted = memo.sortedRoutes(this.httpRoutes);
+      for (let i = 0; i < sorted.length; i++) this.httpRoutes[i] = sorted[i]!;
+    } else this.httpRoutes.sort(compareAge);
     for (const list of this.endpointSlices.values()) list.sort((a, b) => cmpStr(a.name, b.name));
   }
 
   private add(obj: K8sObject): void {
-    const group = groupOf(obj.apiVersion);
+    const group = this.memo ? this.memo.keys(obj).group : groupOf(obj.apiVersion);
     const key = (it: Item<unknown>) => `${it.namespace}/${it.name}`;
     if (group === GW_GROUP) {
       switch (obj.kind) {
@@ -138,7 +160,8 @@ export class ResourceIndex {
           this.gateways.push(item<IGateway>(obj));
           return;
         case "HTTPRoute":
-          this.httpRoutes.push(item<IHTTPRoute>(obj));
+          // The same item while the object is the same (items are never changed): memo.ts reuses by it.
+          this.httpRoutes.push(this.memo ? this.memo.routeItem(obj, () => item<IHTTPRoute>(obj)) : item<IHTTPRoute>(obj));
           return;
         case "ReferenceGrant": {
           const it = item<{ spec?: IReferenceGrantSpec }>(obj);

@@ -16,9 +16,11 @@ import type { Attachment } from "./attachment.js";
 import type { Context } from "./context.js";
 import type { GatewayState } from "./gateways.js";
 import { compareHostSpecificity } from "./hostnames.js";
-import type { HTTPRouteItem } from "./kinds.js";
+import { compareAge, dedupKey, type HTTPRouteItem, type IndexMemo, lookupKey } from "./kinds.js";
 import type { CompiledRoute } from "./routes.js";
+import { SortedPatch } from "./sorted-patch.js";
 import { canonicalJson, cmpStr } from "./util.js";
+import { groupOf, refKey } from "../resources/types.js";
 
 /** What the HTTPRoute loop produces for one route. */
 export interface RouteOutcome {
@@ -64,7 +66,7 @@ function isHttpRoute(o: K8sObject): boolean {
   return o.kind === "HTTPRoute" && typeof o.apiVersion === "string" && o.apiVersion.startsWith("gateway.networking.k8s.io/");
 }
 
-export class TranslateMemo {
+export class TranslateMemo implements IndexMemo {
   private env: K8sObject[] = [];
   private envSame = false;
   private routes = new Map<K8sObject, RouteRecord>();
@@ -79,6 +81,12 @@ export class TranslateMemo {
   private reports: Report[] | null = null;
   /** A translate() that began and did not end (it threw): its records are not to be trusted. */
   private open = false;
+  private readonly objectKeys = new WeakMap<K8sObject, { dedup: string; lookup: string; group: string }>();
+  private readonly routeItems = new WeakMap<K8sObject, HTTPRouteItem>();
+  private readonly keyOrder = new SortedPatch<string>();
+  private readonly routeOrder = new SortedPatch<HTTPRouteItem>();
+  private readonly statusOrder = new SortedPatch<StatusEntry>();
+  private readonly statusKeys = new WeakMap<StatusEntry, string>();
   /** Counters for tests and the change profile: what the last translate() reused. */
   stats = { routesReused: 0, routesTranslated: 0, vhostsReused: 0, vhostsBuilt: 0 };
 
@@ -108,6 +116,47 @@ export class TranslateMemo {
     this.open = false;
     this.routes = this.nextRoutes;
     this.vhosts = this.nextVhosts;
+  }
+
+  /** ResourceIndex's keys of an object, computed once per object (objects are not changed, see above). */
+  keys(obj: K8sObject): { dedup: string; lookup: string; group: string } {
+    let k = this.objectKeys.get(obj);
+    if (k === undefined) {
+      k = { dedup: dedupKey(obj), lookup: lookupKey(obj), group: groupOf(obj.apiVersion) };
+      this.objectKeys.set(obj, k);
+    }
+    return k;
+  }
+
+  sortedKeys(keys: string[]): string[] {
+    return this.keyOrder.sort(keys, cmpStr);
+  }
+
+  routeItem(obj: K8sObject, make: () => HTTPRouteItem): HTTPRouteItem {
+    let it = this.routeItems.get(obj);
+    if (it === undefined) {
+      it = make();
+      this.routeItems.set(obj, it);
+    }
+    return it;
+  }
+
+  sortedRoutes(routes: HTTPRouteItem[]): HTTPRouteItem[] {
+    return this.routeOrder.sort(routes, compareAge);
+  }
+
+  /** Sorts statuses in place by object ref, as translate() does, patching last time's order. */
+  sortStatuses(statuses: StatusEntry[]): void {
+    const key = (s: StatusEntry): string => {
+      let k = this.statusKeys.get(s);
+      if (k === undefined) {
+        k = refKey(s.ref);
+        this.statusKeys.set(s, k);
+      }
+      return k;
+    };
+    const sorted = this.statusOrder.sort(statuses, (a, b) => cmpStr(key(a), key(b)));
+    for (let i = 0; i < sorted.length; i++) statuses[i] = sorted[i]!;
   }
 
   newClusterMap(): Map<string, IrCluster> {

@@ -154,3 +154,21 @@ test("many routes (host order patched, shared virtual hosts): memoised equals pl
     assert.ok(memo.stats.vhostsReused > 0, `step ${step}: virtual hosts reused`);
   }
 });
+
+test("routes that tie in age order (namespace left out vs default) keep the plain order through changes", () => {
+  const memo = new TranslateMemo();
+  const current = syntheticCase(120);
+  const twin = (ns: string | undefined, host: string): K8sObject => {
+    const r = route(7, host);
+    r.metadata = { ...r.metadata, ...(ns === undefined ? { namespace: undefined } : { namespace: ns }) };
+    if (ns === undefined) delete (r.metadata as { namespace?: string }).namespace;
+    return r;
+  };
+  current.push(twin(undefined, "twin.example.com"), twin("default", "twin.example.com"));
+  assert.equal(memoised(current, memo), plain(current));
+  for (let step = 0; step < 6; step++) {
+    current.push(route(3000 + step, `t${step}.example.com`));
+    if (step % 2 === 1) current.reverse();
+    assert.equal(memoised(current, memo), plain(current), `step ${step}`);
+  }
+});
