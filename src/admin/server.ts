@@ -14,10 +14,17 @@ export interface ReadyView {
 }
 
 /** What the admin server reads from the running gateway. */
+export interface StatusList {
+  apiVersion: "v1";
+  kind: "List";
+  metadata: Record<string, unknown>;
+  items: unknown[];
+}
+
 export interface AdminSource {
   ready(): ReadyView;
   /** A Kubernetes v1 List of every loaded object with its .status. */
-  statusList(): { apiVersion: "v1"; kind: "List"; metadata: Record<string, unknown>; items: unknown[] };
+  statusList(): StatusList | Promise<StatusList>;
   configDump(): unknown;
   metrics(): Promise<{ contentType: string; text: string }>;
   /** The flow stream (GET /flows, /flows/status); absent: 404. */
@@ -74,7 +81,7 @@ async function handle(source: AdminSource, req: http.IncomingMessage, res: http.
       return;
     }
     case "/status": {
-      const list = source.statusList();
+      const list = await source.statusList();
       const format = url.searchParams.get("format") ?? "json";
       if (format === "yaml") send(res, 200, "application/yaml; charset=utf-8", toYaml(list, { aliasDuplicateObjects: false }));
       else if (format === "json") sendJson(res, 200, list);

@@ -22,6 +22,7 @@ import { registerSockmapMetrics, startSocketAcceleration } from "../ebpf/sockmap
 import { configureKernelSplice } from "../ebpf/splice.js";
 import { RateLimitService } from "./rate-limit-service.js";
 import { registerL4LbMetrics } from "../ebpf/l4-lb-metrics.js";
+import { rateLimitCounts } from "./rate-limit-status.js";
 
 export interface RunOptions {
   configDir: string;
@@ -96,22 +97,36 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
   }
   registerL4LbMetrics(metrics.registry, () => l4lb);
   const bindFailures = new BindFailures();
+  // prom-client waits 5 s for silent workers; an admin request should not.
+  const workerMetricsText = (): Promise<string> =>
+    Promise.race([
+      aggregator.clusterMetrics(),
+      new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer from the workers within ${METRICS_WAIT_MS} ms`)), METRICS_WAIT_MS).unref()),
+    ]);
   const source: AdminSource = {
     flows,
     ready: () => readiness(controller, pool),
-    statusList: () => ({
-      apiVersion: "v1",
-      kind: "List",
-      metadata: { resourceVersion: String(controller.snapshot?.version ?? 0) },
-      items: controller.statuses.list().map(({ object, status }) => {
-        const { status: _fromFile, ...rest } = object;
-        if (status === undefined) return rest;
-        // Where the Gateway is reachable, and whether its ports are bound, are facts of this
-        // host and its workers, not of the (pure) translation.
-        if (object.kind === "Gateway") return { ...rest, status: { addresses, ...bindFailures.apply(object, status) } };
-        return { ...rest, status };
-      }),
-    }),
+    statusList: async () => {
+      const entries = controller.statuses.list();
+      // What rate-limit rules allowed and refused so far: runtime facts, like the Gateway's below.
+      const limited = entries.some(({ object }) => object.kind === "BackendTrafficPolicy" && (object.spec as { rateLimit?: unknown } | undefined)?.rateLimit !== undefined);
+      const counts = limited ? rateLimitCounts(await workerMetricsText().catch(() => "")) : null;
+      return {
+        apiVersion: "v1" as const,
+        kind: "List" as const,
+        metadata: { resourceVersion: String(controller.snapshot?.version ?? 0) },
+        items: entries.map(({ object, status }) => {
+          const { status: _fromFile, ...rest } = object;
+          if (status === undefined) return rest;
+          // Where the Gateway is reachable, and whether its ports are bound, are facts of this
+          // host and its workers, not of the (pure) translation.
+          if (object.kind === "Gateway") return { ...rest, status: { addresses, ...bindFailures.apply(object, status) } };
+          const rl = counts?.get(`${object.metadata.namespace ?? "default"}/${object.metadata.name}`);
+          if (object.kind === "BackendTrafficPolicy" && rl) return { ...rest, status: { ...status, rateLimit: { rules: rl } } };
+          return { ...rest, status };
+        }),
+      };
+    },
     configDump: () => {
       const views = controller.diagnostics.map(viewOf);
       return {
@@ -127,11 +142,7 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
     metrics: async () => {
       let workerText: string;
       try {
-        // prom-client waits 5 s for silent workers; an admin scrape should not.
-        workerText = await Promise.race([
-          aggregator.clusterMetrics(),
-          new Promise<never>((_, reject) => setTimeout(() => reject(new Error(`no answer from the workers within ${METRICS_WAIT_MS} ms`)), METRICS_WAIT_MS).unref()),
-        ]);
+        workerText = await workerMetricsText();
       } catch (err) {
         // The control metrics are still worth serving when a worker does not answer.
         workerText = `# worker metrics unavailable: ${errText(err)}\n`;

@@ -139,6 +139,10 @@ spec:
     assert.match(String(r.headers.ratelimit), /^"default\/exact\/0";r=0;t=\d+$/);
     const retry = Number(r.headers["retry-after"]);
     assert.ok(retry >= 1 && retry <= 3600, `retry-after ${retry}`);
+    // The policy's status counts what its rule allowed and refused, across both workers.
+    const list = (await (await fetch(gw.admin("/status"))).json()) as { items: { kind: string; metadata: { name: string }; status?: { rateLimit?: { rules: { rule: number; allowed: number; limited: number }[] } } }[] };
+    const btp = list.items.find((i) => i.kind === "BackendTrafficPolicy" && i.metadata.name === "exact");
+    assert.deepEqual(btp?.status?.rateLimit?.rules.map((x) => [x.rule, x.allowed, x.limited]), [[0, 20, 41]]);
   });
 
   test("Distinct header values count separately; a fixed value with a method adds a second limit", async () => {
