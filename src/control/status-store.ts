@@ -2,6 +2,7 @@
 // API server's controllers do: the time only moves when a condition's status or reason changes.
 import type { K8sObject, StatusEntry } from "../resources/types.js";
 import { refKey, refOf } from "../resources/types.js";
+import { SortedPatch } from "../translator/sorted-patch.js";
 
 interface Stamp {
   status: unknown;
@@ -18,45 +19,62 @@ export interface StatusItem {
 interface Stamped {
   raw: Record<string, unknown>;
   status: Record<string, unknown>;
-  stamps: [string, Stamp][];
+  /** Condition stamps by position; every position starts with the object's key, so they are per object. */
+  stamps: Map<string, Stamp>;
 }
 
 export class StatusStore {
-  private stamps = new Map<string, Stamp>();
   private items: StatusItem[] = [];
   private stamped = new Map<string, Stamped>();
+  /** Last update's item of each object: the same item (and sort position) while object and status are the same. */
+  private itemOf = new Map<K8sObject, StatusItem>();
+  private readonly order = new SortedPatch<StatusItem>();
+  /** refKey of objects and status refs, computed once per object (neither is changed after it is handed over). */
+  private readonly keys = new WeakMap<object, string>();
 
   /**
    * Replaces the stored objects and statuses with those of a new translation. A status that is the
-   * same object as last time (the translator hands unchanged ones out again) keeps its stamped copy.
+   * same object as last time (the translator hands unchanged ones out again) keeps its stamped copy;
+   * an unchanged object keeps its item: a change costs a few lookups per object and the changed part.
    */
   update(objects: K8sObject[], statuses: StatusEntry[], now: Date = new Date()): void {
     const byRef = new Map<string, Record<string, unknown>>();
-    for (const s of statuses) byRef.set(refKey(s.ref), s.status);
-    const nextStamps = new Map<string, Stamp>();
+    for (const s of statuses) byRef.set(this.keyOf(s, () => refKey(s.ref)), s.status);
     const nextStamped = new Map<string, Stamped>();
-    const time = now.toISOString().replace(/\.\d{3}Z$/, "Z");
+    const nextItemOf = new Map<K8sObject, StatusItem>();
+    let time: string | null = null;
     const items: StatusItem[] = [];
     for (const object of objects) {
-      const key = refKey(refOf(object));
+      const key = this.keyOf(object, () => refKey(refOf(object)));
       const raw = byRef.get(key);
-      const item: StatusItem = { object };
+      let status: Record<string, unknown> | undefined;
       if (raw !== undefined) {
         let st = this.stamped.get(key);
         if (st === undefined || st.raw !== raw) {
           const local = new Map<string, Stamp>();
-          st = { raw, status: this.stamp(raw, key, time, local) as Record<string, unknown>, stamps: [...local] };
+          time ??= now.toISOString().replace(/\.\d{3}Z$/, "Z");
+          st = { raw, status: this.stamp(raw, key, time, st?.stamps, local) as Record<string, unknown>, stamps: local };
         }
-        for (const [k, v] of st.stamps) nextStamps.set(k, v);
         nextStamped.set(key, st);
-        item.status = st.status;
+        status = st.status;
       }
+      const prev = this.itemOf.get(object);
+      const item: StatusItem = prev !== undefined && prev.status === status ? prev : status === undefined ? { object } : { object, status };
+      nextItemOf.set(object, item);
       items.push(item);
     }
-    items.sort(compareItems);
-    this.items = items;
-    this.stamps = nextStamps;
+    this.items = this.order.sort(items, compareItems);
     this.stamped = nextStamped;
+    this.itemOf = nextItemOf;
+  }
+
+  private keyOf(o: object, make: () => string): string {
+    let k = this.keys.get(o);
+    if (k === undefined) {
+      k = make();
+      this.keys.set(o, k);
+    }
+    return k;
   }
 
   list(): StatusItem[] {
@@ -64,27 +82,27 @@ export class StatusStore {
   }
 
   /** Deep copy of `value` with every conditions[] entry stamped. `path` identifies the position. */
-  private stamp(value: unknown, path: string, time: string, next: Map<string, Stamp>): unknown {
-    if (Array.isArray(value)) return value.map((v, i) => this.stamp(v, `${path}[${elementKey(v, i)}]`, time, next));
+  private stamp(value: unknown, path: string, time: string, prev: Map<string, Stamp> | undefined, next: Map<string, Stamp>): unknown {
+    if (Array.isArray(value)) return value.map((v, i) => this.stamp(v, `${path}[${elementKey(v, i)}]`, time, prev, next));
     if (value === null || typeof value !== "object") return value;
     const out: Record<string, unknown> = {};
     for (const [k, v] of Object.entries(value)) {
       if (k === "conditions" && Array.isArray(v)) {
-        out[k] = v.map((c) => this.stampCondition(c, `${path}.conditions`, time, next));
+        out[k] = v.map((c) => this.stampCondition(c, `${path}.conditions`, time, prev, next));
       } else {
-        out[k] = this.stamp(v, `${path}.${k}`, time, next);
+        out[k] = this.stamp(v, `${path}.${k}`, time, prev, next);
       }
     }
     return out;
   }
 
-  private stampCondition(c: unknown, path: string, time: string, next: Map<string, Stamp>): unknown {
+  private stampCondition(c: unknown, path: string, time: string, prev: Map<string, Stamp> | undefined, next: Map<string, Stamp>): unknown {
     if (c === null || typeof c !== "object") return c;
     const cond = c as Record<string, unknown>;
     const key = `${path}/${String(cond.type)}`;
-    const prev = this.stamps.get(key);
-    const keep = prev !== undefined && prev.status === cond.status && prev.reason === cond.reason;
-    const stamp: Stamp = { status: cond.status, reason: cond.reason, time: keep ? prev.time : time };
+    const before = prev?.get(key);
+    const keep = before !== undefined && before.status === cond.status && before.reason === cond.reason;
+    const stamp: Stamp = { status: cond.status, reason: cond.reason, time: keep ? before.time : time };
     next.set(key, stamp);
     return { ...cond, lastTransitionTime: stamp.time };
   }

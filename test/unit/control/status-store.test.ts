@@ -1,0 +1,54 @@
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { StatusStore } from "../../../src/control/status-store.js";
+import type { K8sObject, StatusEntry } from "../../../src/resources/types.js";
+
+const route = (name: string, ns = "default"): K8sObject => ({ apiVersion: "gateway.networking.k8s.io/v1", kind: "HTTPRoute", metadata: { name, namespace: ns } });
+const entry = (o: K8sObject, reason: string): StatusEntry => ({
+  ref: { group: "gateway.networking.k8s.io", kind: "HTTPRoute", namespace: o.metadata.namespace!, name: o.metadata.name },
+  status: { parents: [{ parentRef: { name: "gw" }, conditions: [{ type: "Accepted", status: reason === "Accepted" ? "True" : "False", reason }] }] },
+});
+const t = (s: number): Date => new Date(Date.UTC(2026, 0, 1, 0, 0, s));
+const timeOf = (store: StatusStore, name: string): string => {
+  const it = store.list().find((i) => i.object.metadata.name === name)!;
+  return ((it.status!.parents as { conditions: { lastTransitionTime: string }[] }[])[0]!.conditions[0]!).lastTransitionTime;
+};
+
+test("statuses: sorted by kind/namespace/name, transition times move only when a condition changes, through many updates", () => {
+  const store = new StatusStore();
+  const objs = Array.from({ length: 150 }, (_, i) => route(`r${(i * 37) % 150}`, i % 2 ? "a" : "b"));
+  const gw: K8sObject = { apiVersion: "gateway.networking.k8s.io/v1", kind: "Gateway", metadata: { name: "gw", namespace: "default" } };
+  let entries = objs.map((o) => entry(o, "Accepted"));
+  store.update([...objs, gw], entries, t(1));
+  const sorted = (): string[] => store.list().map((i) => `${i.object.kind}/${i.object.metadata.namespace}/${i.object.metadata.name}`);
+  const expect = (): string[] => [...sorted()].sort();
+  assert.deepEqual(sorted(), expect());
+  assert.equal(sorted()[0], "Gateway/default/gw");
+  assert.equal(store.list()[0]!.status, undefined, "no status for an object the translator gave none");
+  assert.equal(timeOf(store, "r5"), "2026-01-01T00:00:01Z");
+
+  // Same statuses as new objects with the same content: times stay.
+  entries = objs.map((o) => entry(o, "Accepted"));
+  store.update([...objs, gw], entries, t(2));
+  assert.equal(timeOf(store, "r5"), "2026-01-01T00:00:01Z");
+
+  // r5 is refused, one route added, one removed, input order reversed: order still sorted, r5's time moves.
+  const added = route("zz-new", "a");
+  const next = [added, ...objs.filter((o) => o.metadata.name !== "r9")].reverse();
+  const nextEntries = next.map((o) => entries.find((e) => e.ref.name === o.metadata.name && e.ref.namespace === o.metadata.namespace) ?? entry(o, "Accepted"));
+  nextEntries[next.findIndex((o) => o.metadata.name === "r5")] = entry(objs.find((o) => o.metadata.name === "r5")!, "NotAllowedByListeners");
+  store.update([...next, gw], nextEntries, t(3));
+  assert.deepEqual(sorted(), expect());
+  assert.equal(sorted().length, 151);
+  assert.ok(!sorted().includes("HTTPRoute/b/r9") && !sorted().includes("HTTPRoute/a/r9"));
+  assert.equal(timeOf(store, "r5"), "2026-01-01T00:00:03Z");
+  assert.equal(timeOf(store, "r6"), "2026-01-01T00:00:01Z");
+  assert.equal(timeOf(store, "zz-new"), "2026-01-01T00:00:03Z");
+
+  // Back to Accepted: moves again; a removed-and-returned object starts over.
+  store.update([...objs, gw], objs.map((o) => entry(o, "Accepted")), t(4));
+  assert.equal(timeOf(store, "r5"), "2026-01-01T00:00:04Z");
+  assert.equal(timeOf(store, "r9"), "2026-01-01T00:00:04Z");
+  assert.equal(timeOf(store, "r6"), "2026-01-01T00:00:01Z");
+  assert.deepEqual(sorted(), expect());
+});
