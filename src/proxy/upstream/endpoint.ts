@@ -11,7 +11,12 @@ import { undiciConnector, type UpstreamTls } from "./tls-connect.js";
 
 export type UpstreamProtocol = "http1" | "h2c";
 
-const POOL_CONNECTIONS = 256;
+/**
+ * Connections per endpoint and worker: no cap of its own. A fixed pool size is a hidden limit that
+ * queues requests to a slow backend; the only connection limit is the cluster's circuit breaker
+ * (BackendTrafficPolicy circuitBreaker.maxConnections), off by default.
+ */
+const POOL_CONNECTIONS = Infinity;
 /** Connection defaults (BackendTrafficPolicy timeout overrides them per cluster). */
 const DEFAULT_CONNECT_MS = 10_000;
 /** Below the usual server keep-alive timeouts (node 5 s), so the server rarely closes first. */
@@ -98,7 +103,7 @@ export class EndpointRuntime {
       // buildConnector reads `timeout` from the options it is given (not a tls option).
       const tlsConnect = this.tls !== null ? { ...this.tls, options: { ...this.tls.options, timeout: this.connectTimeoutMs } as tls.ConnectionOptions } : null;
       p = new Pool(this.origin(), {
-        connections: POOL_CONNECTIONS,
+        connections: null,
         pipelining: 1,
         keepAliveTimeout: this.idleTimeoutMs,
         // A backend's Keep-Alive hint may shorten the idle time, never lengthen it past ours.
