@@ -41,6 +41,8 @@ export interface GuardRequest {
 /** Identities authentication guards establish, for later guards (authorization, rate limits). */
 export interface Principal {
   jwt?: { provider: string; claims: Record<string, unknown> };
+  /** The claims of the ID token of an OIDC browser session. */
+  oidc?: { claims: Record<string, unknown> };
   /** API key client id. */
   clientId?: string;
   /** Basic auth user. */

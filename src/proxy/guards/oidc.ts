@@ -117,6 +117,14 @@ class OidcGuard implements RequestGuard {
 
   private pass(g: GuardRequest, jar: Map<string, string>, s: Session): null {
     const cfg = this.cfg;
+    // Verified when the session was made: later guards (rate limits by claim) may read it.
+    if (s.it !== undefined) {
+      try {
+        g.principal.oidc = { claims: decodeJwt(s.it) as Record<string, unknown> };
+      } catch {
+        // A session always holds a token that verified; nothing to offer otherwise.
+      }
+    }
     if (cfg.forwardAccessToken) {
       const bearer = `Bearer ${s.at}`;
       g.setUpstreamHeader("authorization", bearer);

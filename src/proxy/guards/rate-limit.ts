@@ -59,7 +59,7 @@ function compileCondition(c: IrRateLimitCondition): Condition {
     case "jwtClaim": {
       const name = c.name;
       return (g) => {
-        const v = g.principal.jwt?.claims[name];
+        const v = g.principal.jwt?.claims[name] ?? g.principal.oidc?.claims[name];
         if (typeof v !== "string" && typeof v !== "number") return null;
         if (c.match === "Distinct") return `c:${String(v)}`;
         return String(v) === c.value ? "" : null;

@@ -240,6 +240,15 @@ spec:
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
+metadata: { name: limited, namespace: default }
+spec:
+  parentRefs: [{ name: gw }]
+  rules:
+    - matches: [{ path: { type: PathPrefix, value: /limited } }]
+      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
 metadata: { name: idp-down, namespace: default }
 spec:
   parentRefs: [{ name: gw }]
@@ -278,6 +287,28 @@ spec:
     passThroughAuthHeader: true
     denyRedirect:
       headers: [{ name: x-requested-with, value: XMLHttpRequest }]
+---
+apiVersion: sluice.dev/v1alpha1
+kind: SecurityPolicy
+metadata: { name: limited-login, namespace: default }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: limited }]
+  oidc:
+    provider: { issuer: "${iss}" }
+    clientID: ${CLIENT_ID}
+    clientSecret: { name: oidc-client }
+---
+apiVersion: sluice.dev/v1alpha1
+kind: BackendTrafficPolicy
+metadata: { name: per-user, namespace: default }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: limited }]
+  rateLimit:
+    type: Local
+    local:
+      rules:
+        - clientSelectors: [{ jwtClaims: [{ name: sub, type: Distinct }] }]
+          limit: { requests: 3, unit: Hour }
 ---
 apiVersion: sluice.dev/v1alpha1
 kind: SecurityPolicy
@@ -410,6 +441,12 @@ test("login: redirect with PKCE, provider login and consent, callback, then the 
   for (let i = 0; i < 6; i++) assert.equal((await alice.request(app(`/app/${i}`))).status, 200);
   // The same session on another route with the same provider client.
   assert.equal((await alice.request(app("/api/x"))).status, 200);
+});
+
+test("the session's ID token claims identify the user for rate limits (sub: 3 an hour)", async () => {
+  const seq: number[] = [];
+  for (let i = 0; i < 4; i++) seq.push((await alice.request(app(`/limited/${i}`))).status);
+  assert.deepEqual(seq, [200, 200, 200, 429]);
 });
 
 test("other cookies of the site still reach the backend, ours do not", async () => {
