@@ -21,15 +21,21 @@ export function fnvRange(h: number, s: string, start: number, end: number): numb
   return h;
 }
 
-/** Avalanche (murmur3 finaliser): a uint32. */
+/**
+ * Avalanche (murmur3 finaliser), kept to 30 bits: V8 stores such integers unboxed (a full uint32
+ * would become a heap number on every pick).
+ */
 export function mix32(h: number): number {
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b);
   h ^= h >>> 13;
   h = Math.imul(h, 0xc2b2ae35);
   h ^= h >>> 16;
-  return h >>> 0;
+  return h >>> 2;
 }
+
+/** Hashes range over 0 .. HASH_SPACE - 1. */
+export const HASH_SPACE = 0x40000000;
 
 export function hashString(s: string, seed = 0): number {
   return mix32(fnvRange((FNV_OFFSET ^ seed) >>> 0, s, 0, s.length));
@@ -101,7 +107,7 @@ export function generatedCookie(req: HashSource): string {
 export type HashFn = (req: HashSource) => number;
 
 /**
- * A function from a request to a uint32 hash, or -1 when the request lacks every input (the picker
+ * A function from a request to a uint32 hash, or -1 when the request lacks every input (hashes are 30-bit) (the picker
  * then picks at random). A Cookie input with a TTL hashes the value the gateway will set instead.
  */
 export function compileHash(on: IrHashInput): HashFn {

@@ -2,6 +2,7 @@
 // hash % size names the endpoint. Built once per endpoint-set change; adding or removing one of N
 // endpoints moves about 1/N of the keys. Weights give proportional shares of the table.
 import { buildMaglevTable, isPrime } from "../../ebpf/maglev.js";
+import { HASH_SPACE } from "./lb-hash.js";
 import type { Candidate, Picker } from "./lb-picker.js";
 
 /** The smallest prime >= n (table sizes must be prime; the schema asks for one, this is a backstop). */
@@ -25,7 +26,7 @@ export class MaglevPicker implements Picker {
   }
 
   pick(hash: number): number {
-    const h = hash < 0 ? Math.floor(Math.random() * 0x100000000) : hash;
+    const h = hash < 0 ? Math.floor(Math.random() * HASH_SPACE) : hash;
     return this.table[h % this.size]!;
   }
 }

@@ -22,7 +22,7 @@ export interface Loaded {
 }
 
 export interface Picker {
-  /** The endpoint index to use, or -1 when there is none. `hash` is a uint32 key, or -1 for none. */
+  /** The endpoint index to use, or -1 when there is none. `hash` is a 30-bit key, or -1 for none. */
   pick(hash: number): number;
 }
 

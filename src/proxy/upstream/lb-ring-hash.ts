@@ -3,7 +3,7 @@
 // at or after its hash. Lookup is a binary search over the sorted ring. An endpoint's node count
 // does not depend on the others, so adding one only takes over the arcs in front of its own nodes:
 // about 1/N of the keys move, all of them to the new endpoint.
-import { hashString } from "./lb-hash.js";
+import { HASH_SPACE, hashString } from "./lb-hash.js";
 import type { Candidate, Picker } from "./lb-picker.js";
 
 /** Bounds on the ring's node count (Envoy's default maximum is 8M). */
@@ -35,7 +35,7 @@ export class RingHashPicker implements Picker {
   }
 
   pick(hash: number): number {
-    const h = hash < 0 ? Math.floor(Math.random() * 0x100000000) : hash;
+    const h = hash < 0 ? Math.floor(Math.random() * HASH_SPACE) : hash;
     const a = this.hashes;
     let lo = 0;
     let hi = a.length;
