@@ -41,7 +41,30 @@ function irRoute(e: Entry, at: Served): IrRoute {
   return route;
 }
 
+function entriesOf(route: CompiledRoute, into: Entry[]): void {
+  for (const rule of route.rules) {
+    for (const { index: matchIndex, match } of rule.matches) {
+      into.push({ route: route.item, rule: rule.index, matchIndex, match, compiled: route, ruleData: rule });
+    }
+  }
+}
+
 function virtualHosts(attachments: Attachment[], at: Served): IrVirtualHost[] {
+  const memo = at.ctx.memo;
+  if (memo) {
+    // Same result, with last time's grouping, order and virtual hosts reused where nothing changed (memo.ts).
+    const key = `${at.gateway.item.namespace}/${at.gateway.item.name}/${at.listener.name}`;
+    const { byHost, changed } = memo.hostGroups(key, attachments);
+    return memo.sortedHosts(key, byHost.keys()).map((hostname) => {
+      const same = changed && !changed.has(hostname) ? memo.sameVhost(key, hostname) : null;
+      if (same) return same;
+      const entries: Entry[] = [];
+      for (const route of byHost.get(hostname)!) entriesOf(route, entries);
+      entries.sort(compareMatches);
+      const ids = entries.flatMap((e) => [e.compiled, e.rule, e.matchIndex]);
+      return memo.vhost(key, hostname, ids, () => ({ hostname, routes: entries.map((e) => irRoute(e, at)) }));
+    });
+  }
   const byHost = new Map<string, Entry[]>();
   for (const a of attachments) {
     for (const host of a.hostnames) {
@@ -54,19 +77,9 @@ function virtualHosts(attachments: Attachment[], at: Served): IrVirtualHost[] {
       byHost.set(host, list);
     }
   }
-  const memo = at.ctx.memo;
-  if (!memo) {
-    return [...byHost.keys()]
-      .sort(compareHostSpecificity)
-      .map((hostname) => ({ hostname, routes: byHost.get(hostname)!.sort(compareMatches).map((e) => irRoute(e, at)) }));
-  }
-  // Same result, with last time's order and virtual hosts reused where nothing changed (memo.ts).
-  const key = `${at.gateway.item.namespace}/${at.gateway.item.name}/${at.listener.name}`;
-  return memo.sortedHosts(key, byHost.keys()).map((hostname) => {
-    const entries = byHost.get(hostname)!.sort(compareMatches);
-    const ids = entries.flatMap((e) => [e.compiled, e.rule, e.matchIndex]);
-    return memo.vhost(key, hostname, ids, () => ({ hostname, routes: entries.map((e) => irRoute(e, at)) }));
-  });
+  return [...byHost.keys()]
+    .sort(compareHostSpecificity)
+    .map((hostname) => ({ hostname, routes: byHost.get(hostname)!.sort(compareMatches).map((e) => irRoute(e, at)) }));
 }
 
 function clustersOf(filters: IrFilters, into: Set<string>): void {

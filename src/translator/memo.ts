@@ -41,6 +41,16 @@ interface RouteRecord {
   status: StatusEntry | null;
 }
 
+/** One listener's routes by hostname, as last built (see hostGroups). */
+interface ListenerRecord {
+  /** Attached route -> its position in the attachments. */
+  routes: Map<CompiledRoute, number>;
+  /** Hostnames of each attachment, by position. */
+  hosts: string[][];
+  /** Routes per hostname, in attachment order. */
+  byHost: Map<string, CompiledRoute[]>;
+}
+
 interface VhostRecord {
   /** Ordered entries: compiled route, rule index, match index. */
   entries: unknown[];
@@ -74,6 +84,8 @@ export class TranslateMemo implements IndexMemo {
   private vhosts = new Map<string, VhostRecord>();
   private nextVhosts = new Map<string, VhostRecord>();
   private hostOrder = new Map<string, string[]>();
+  private listeners = new Map<string, ListenerRecord>();
+  private nextListeners = new Map<string, ListenerRecord>();
   private readonly copies = new WeakMap<object, object>();
   private readonly stable = new WeakSet<object>();
   private readonly sharedCopies = new WeakSet<object>();
@@ -100,9 +112,11 @@ export class TranslateMemo implements IndexMemo {
     if (!this.envSame) {
       this.routes.clear();
       this.vhosts.clear();
+      this.listeners.clear();
     }
     this.nextRoutes = new Map();
     this.nextVhosts = new Map();
+    this.nextListeners = new Map();
     this.stats = { routesReused: 0, routesTranslated: 0, vhostsReused: 0, vhostsBuilt: 0 };
   }
 
@@ -116,6 +130,7 @@ export class TranslateMemo implements IndexMemo {
     this.open = false;
     this.routes = this.nextRoutes;
     this.vhosts = this.nextVhosts;
+    this.listeners = this.nextListeners;
   }
 
   /** ResourceIndex's keys of an object, computed once per object (objects are not changed, see above). */
@@ -224,6 +239,90 @@ export class TranslateMemo implements IndexMemo {
     return out;
   }
 
+  /**
+   * A listener's attached routes grouped by hostname, each group in attachment order, and the
+   * hostnames whose group may differ from last time's (null: all of them). Last time's grouping is
+   * patched with the routes that arrived, left or changed hostnames: a change costs a lookup per
+   * attachment plus the hostnames it touches.
+   */
+  hostGroups(listenerKey: string, attachments: readonly { route: CompiledRoute; hostnames: string[] }[]): { byHost: Map<string, CompiledRoute[]>; changed: Set<string> | null } {
+    const routes = new Map<CompiledRoute, number>();
+    const hosts: string[][] = [];
+    for (let i = 0; i < attachments.length; i++) {
+      const a = attachments[i]!;
+      // A route attaches to a listener once (attachRoute); if not, group from scratch.
+      if (routes.has(a.route)) return this.freshGroups(listenerKey, attachments);
+      routes.set(a.route, i);
+      hosts.push(a.hostnames);
+    }
+    const prev = this.listeners.get(listenerKey);
+    if (!prev) return this.freshGroups(listenerKey, attachments);
+    const changed = new Set<string>();
+    const moved: CompiledRoute[] = [];
+    let kept = 0;
+    for (const [r, i] of routes) {
+      const j = prev.routes.get(r);
+      const now = hosts[i]!;
+      if (j === undefined) {
+        for (const h of now) changed.add(h);
+        moved.push(r);
+        continue;
+      }
+      kept++;
+      const before = prev.hosts[j]!;
+      if (before !== now && !sameStrings(before, now)) {
+        for (const h of before) changed.add(h);
+        for (const h of now) changed.add(h);
+        moved.push(r);
+      }
+    }
+    if (kept < prev.routes.size) for (const [r, j] of prev.routes) if (!routes.has(r)) for (const h of prev.hosts[j]!) changed.add(h);
+    // Last time's grouping is patched in place: it belongs to this translate() from now on.
+    const byHost = prev.byHost;
+    const movedSet = new Set(moved);
+    for (const h of changed) {
+      // Routes that kept their hostnames keep their place in the group; the others join (once per
+      // listing of h, as a fresh grouping does) or leave.
+      const list = (byHost.get(h) ?? []).filter((r) => routes.has(r) && !movedSet.has(r));
+      for (const r of moved) for (const x of hosts[routes.get(r)!]!) if (x === h) list.push(r);
+      list.sort((a, b) => routes.get(a)! - routes.get(b)!);
+      if (list.length > 0) byHost.set(h, list);
+      else byHost.delete(h);
+    }
+    this.nextListeners.set(listenerKey, { routes, hosts, byHost });
+    return { byHost, changed };
+  }
+
+  private freshGroups(listenerKey: string, attachments: readonly { route: CompiledRoute; hostnames: string[] }[]): { byHost: Map<string, CompiledRoute[]>; changed: null } {
+    const byHost = new Map<string, CompiledRoute[]>();
+    const routes = new Map<CompiledRoute, number>();
+    const hosts: string[][] = [];
+    let unique = true;
+    attachments.forEach((a, i) => {
+      if (routes.has(a.route)) unique = false;
+      routes.set(a.route, i);
+      hosts.push(a.hostnames);
+      for (const h of a.hostnames) {
+        const list = byHost.get(h);
+        if (list) list.push(a.route);
+        else byHost.set(h, [a.route]);
+      }
+    });
+    if (unique) this.nextListeners.set(listenerKey, { routes, hosts, byHost });
+    return { byHost, changed: null };
+  }
+
+  /** Last time's virtual host for a hostname whose routes are unchanged (hostGroups), when reuse is on. */
+  sameVhost(listenerKey: string, hostname: string): IrVirtualHost | null {
+    if (!this.vhostReuse) return null;
+    const key = `${listenerKey}\0${hostname}`;
+    const prev = this.vhosts.get(key);
+    if (!prev) return null;
+    this.nextVhosts.set(key, prev);
+    this.stats.vhostsReused++;
+    return prev.vhost;
+  }
+
   /** A virtual host built from these ordered entries: last time's object when they are the same. */
   vhost(listenerKey: string, hostname: string, entries: unknown[], build: () => IrVirtualHost): IrVirtualHost {
     const key = `${listenerKey}\0${hostname}`;
@@ -292,6 +391,10 @@ function replay(ctx: Context, rec: RouteRecord, gateways: Map<string, GatewaySta
     attachments.push({ listener, route: rec.compiled!, hostnames: a.hostnames });
   }
   return { attachments, status: rec.status };
+}
+
+function sameStrings(a: string[], b: string[]): boolean {
+  return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
 function lowerBound(sorted: string[], h: string): number {

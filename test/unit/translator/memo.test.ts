@@ -172,3 +172,19 @@ test("routes that tie in age order (namespace left out vs default) keep the plai
     assert.equal(memoised(current, memo), plain(current), `step ${step}`);
   }
 });
+
+test("a route moving between hostnames (shared, its own, listed twice) regroups like a plain translation", () => {
+  const memo = new TranslateMemo();
+  const current = syntheticCase(150);
+  assert.equal(memoised(current, memo), plain(current));
+  const rand = rng(5);
+  const hostsFor = [["shared.example.com"], ["own.example.com"], ["shared.example.com", "own.example.com"], ["dup.example.com", "dup.example.com"], ["r3.example.com", "shared.example.com"]];
+  for (let step = 0; step < 25; step++) {
+    const i = 4 + Math.floor(rand() * (current.length - 4));
+    const copy = structuredClone(current[i]!) as K8sObject & { spec: { hostnames: string[] } };
+    copy.spec.hostnames = hostsFor[Math.floor(rand() * hostsFor.length)]!;
+    current[i] = copy;
+    assert.equal(memoised(current, memo), plain(current), `step ${step}`);
+    assert.ok(memo.stats.vhostsReused > 100, `step ${step}: unchanged virtual hosts reused (${JSON.stringify(memo.stats)})`);
+  }
+});
