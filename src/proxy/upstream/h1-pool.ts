@@ -221,6 +221,13 @@ export class H1Pool {
     if (!hasHost) head += `host: ${this.target.label}\r\n`;
     head += "\r\n";
     let c = this.idle.pop();
+    const life = this.target.maxLifeMs;
+    // maxLifeMs: a connection past its age is not reused (the oldest idle ones are at the front).
+    while (c !== undefined && life !== undefined && life > 0 && performance.now() - c.born > life) {
+      c.destroy();
+      this.all.delete(c);
+      c = this.idle.pop();
+    }
     if (c === undefined) {
       c = new H1Connection(this, this.target);
       this.all.add(c);

@@ -1,6 +1,7 @@
 // BackendTrafficPolicy timeouts through a real gateway process: request timeout (504 naming it),
 // connect timeout to an endpoint that never completes the handshake (504 naming it, for bodiless
-// and bodied requests), and the idle timeout closing pooled backend connections.
+// and bodied requests), the idle timeout closing pooled backend connections, and the maximum
+// connection duration retiring them.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
@@ -15,7 +16,8 @@ let hole: Awaited<ReturnType<typeof startBlackhole>>;
 /** Counts the connections the gateway opens and closes, per server. */
 let idleShort: http.Server;
 let idleDefault: http.Server;
-const conns = { short: { open: 0, closed: 0 }, dflt: { open: 0, closed: 0 } };
+let aged: http.Server;
+const conns = { short: { open: 0, closed: 0 }, dflt: { open: 0, closed: 0 }, aged: { open: 0, closed: 0 } };
 let gw: GatewayProcess;
 let port: number;
 
@@ -38,6 +40,7 @@ before(async () => {
   hole = await startBlackhole();
   idleShort = await counting(conns.short);
   idleDefault = await counting(conns.dflt);
+  aged = await counting(conns.aged);
   port = await freePort();
   const files =
     CLASS_AND_GATEWAY(port) +
@@ -46,6 +49,9 @@ before(async () => {
     backendYaml("hole", [hole.port]) +
     backendYaml("idle-short", [portOf(idleShort)]) +
     backendYaml("idle-default", [portOf(idleDefault)]) +
+    backendYaml("aged", [portOf(aged)]) +
+    routeYaml("aged", "/aged", "aged") +
+    policyYaml("aged", { kind: "Backend", name: "aged" }, "  timeout:\n    http: { maxConnectionDuration: 300ms }") +
     routeYaml("slow", "/slow", "slow") +
     policyYaml("slow", { kind: "HTTPRoute", name: "slow" }, "  timeout:\n    http: { requestTimeout: 300ms }") +
     routeYaml("hole", "/hole", "hole") +
@@ -60,7 +66,7 @@ after(async () => {
   await gw?.stop();
   await echo?.close();
   await hole?.close();
-  for (const s of [idleShort, idleDefault]) {
+  for (const s of [idleShort, idleDefault, aged]) {
     s?.closeAllConnections();
     await new Promise((r) => s?.close(r));
   }
@@ -97,4 +103,14 @@ test("idle timeout: pooled connections to the backend close after connectionIdle
   // The next request opens a new connection.
   assert.equal((await call(port, "/idle-short")).status, 200);
   assert.equal(conns.short.open, 2);
+});
+
+test("maxConnectionDuration: a connection older than the limit is not reused", async () => {
+  assert.equal((await call(port, "/aged")).status, 200);
+  assert.equal((await call(port, "/aged")).status, 200);
+  assert.equal(conns.aged.open, 1, "young enough: reused");
+  await new Promise((r) => setTimeout(r, 450));
+  assert.equal((await call(port, "/aged")).status, 200);
+  assert.equal(conns.aged.open, 2, "past 300 ms: a new connection");
+  await until("the retired connection to close", 2_000, async () => conns.aged.closed >= 1);
 });
