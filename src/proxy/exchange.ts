@@ -99,6 +99,8 @@ class H1Attempt implements Dispatcher.DispatchHandler {
 class PoolAttempt implements H1Handler {
   conn: H1Connection | null = null;
   discard = false;
+  /** The client socket node corked for a write during the current upstream read. */
+  private corked: Writable | null = null;
   constructor(readonly ex: Exchange) {}
 
   cancel(): void {
@@ -112,17 +114,28 @@ class PoolAttempt implements H1Handler {
   }
 
   onData(chunk: Buffer): boolean {
-    return this.ex.onUpstreamData(this, chunk);
+    const sock = this.ex.isH2 ? null : this.ex.req.socket;
+    const wasCorked = sock === null || sock.writableCorked > 0;
+    const flowing = this.ex.onUpstreamData(this, chunk);
+    // node corks the client socket on a response write until the next tick; flushChunks does it
+    // once per upstream read instead, so the pool knows whether the kernel took the bytes.
+    if (!wasCorked && sock!.writableCorked > 0) this.corked = sock;
+    return flowing;
   }
 
   /**
-   * The pool reuses its read buffer unless this says the last chunk may still be referenced:
-   * onUpstreamData gives chunks only to the client response, which holds them while it or its
-   * socket has bytes queued (HTTP/2 streams queue them in the session: always held).
+   * After each upstream read: uncorks what onData corked (head + body of this read go out in one
+   * writev) and says whether a chunk is still referenced. Chunks go only to the client response,
+   * which holds them while it or its socket has bytes queued; HTTP/2 sessions queue them: held.
    */
-  holdsChunk(): boolean {
+  flushChunks(): boolean {
     const ex = this.ex;
     if (ex.isH2) return true;
+    const c = this.corked;
+    if (c !== null) {
+      this.corked = null;
+      c.uncork();
+    }
     return (ex.res as Writable).writableLength > 0 || (ex.req.socket?.writableLength ?? 0) > 0;
   }
 
@@ -547,7 +560,7 @@ export class Exchange implements SlotWaiter {
     (this.res as http2.Http2ServerResponse).addTrailers(out);
   }
 
-  /** `chunk` may be a view of a reused read buffer: anything that keeps it must show in PoolAttempt.holdsChunk. */
+  /** `chunk` may be a view of a reused read buffer: anything that keeps it must show in PoolAttempt.flushChunks. */
   onUpstreamData(a: Attempt, chunk: Buffer): boolean {
     if (a !== this.current || a.discard) return true;
     this.bytesOut += chunk.length;

@@ -11,7 +11,17 @@ import { ResponseParser, type ResponseSink } from "./h1-response-parser.js";
 /** What the pool reports to; implemented by the exchange's per-attempt object. */
 export interface H1Handler {
   onHeaders(status: number, headers: string[]): boolean;
+  /**
+   * A body chunk. On plain TCP connections it is a view into the connection's read buffer, which
+   * the next read overwrites unless flushChunks() said a chunk is still referenced.
+   */
   onData(chunk: Buffer): boolean;
+  /**
+   * Called after a read that handed body chunks over: write out what was buffered for them during
+   * the read, and say whether any chunk is still referenced (a write the kernel did not take
+   * whole). A handler without it is taken to keep every chunk.
+   */
+  flushChunks?(): boolean;
   onComplete(): void;
   onError(err: Error): void;
 }
@@ -38,6 +48,19 @@ const STALL_MS = 300_000;
 const INVALID_VALUE = /[\r\n\0]/;
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
+/**
+ * Plain TCP connections read into a buffer of their own that is reused from read to read (node's
+ * onread option), instead of a new 64 KiB ArrayBuffer per read: at 64 KiB responses those
+ * allocations were what triggered most scavenges and the mark-compacts ("external memory
+ * pressure"). After a read, the handler writes its chunks out and says whether the kernel took
+ * them whole; if not, the queued write keeps that buffer and the connection gets a new one.
+ * (One buffer shared by all connections cannot work: node hands a socket its next buffer right
+ * after each read, so every socket would hold the shared one.) A connection starts with 16 KiB and
+ * moves to 128 KiB the first time a read fills its buffer: 128 KiB takes a 64 KiB response and its
+ * head in one read, where 64 KiB took two reads and two client writes (measured: bench/RESULTS.md).
+ */
+const READ_BUFFER_START = 16 * 1024;
+const READ_BUFFER_MAX = 128 * 1024;
 export interface H1Target {
   host: string | null;
   port: number;
@@ -61,18 +84,24 @@ class H1Connection implements ResponseSink {
   /** When it was opened (performance.now()), for the target's maxLifeMs. */
   readonly born = performance.now();
   private gotBytes = false;
+  /** The current read handed body bytes to the handler. */
+  private gaveBody = false;
+  /** Where the next read goes (plain TCP); replaced when a handler keeps the last one. */
+  private readBuf: Buffer | null = null;
+  private readSize = READ_BUFFER_START;
   /** Set by every read; the sweeper counts the sweeps it stayed unset while waiting. */
   activity = false;
   quietSweeps = 0;
 
   constructor(private readonly pool: H1Pool, t: H1Target) {
     const where = t.socketPath !== null ? { path: t.socketPath } : { host: t.host!, port: t.port };
-    const s = t.tls ? tls.connect({ ...t.tls, ...where }) : t.socketPath !== null ? net.connect(t.socketPath) : net.connect(t.port, t.host!);
+    // TLS sockets do not take onread: they keep "data" events and node's buffers.
+    const s = t.tls ? tls.connect({ ...t.tls, ...where }) : net.connect({ ...where, onread: { buffer: this.nextReadBuffer, callback: this.onRead } });
     this.socket = s;
     s.setNoDelay(true);
     s.setTimeout(t.connectTimeoutMs ?? CONNECT_TIMEOUT_MS);
     s.on("connect", this.onConnect);
-    s.on("data", this.onSocketData);
+    if (t.tls) s.on("data", this.onSocketData);
     s.on("end", this.onEnd);
     s.on("error", this.onSocketError);
     s.on("close", this.onClose);
@@ -106,11 +135,26 @@ class H1Connection implements ResponseSink {
 
   onBody(chunk: Buffer): boolean {
     const h = this.handler;
-    return h === null ? true : h.onData(chunk);
+    if (h === null) return true;
+    this.gaveBody = true;
+    return h.onData(chunk);
   }
 
   private readonly onConnect = (): void => {
     this.socket.setTimeout(0);
+  };
+
+  /** node asks for the buffer of the next read right after each read (and once at the start). */
+  private readonly nextReadBuffer = (): Buffer => (this.readBuf ??= Buffer.allocUnsafeSlow(this.readSize));
+
+  /** onread callback: `buf` is this connection's read buffer. Pausing is done as for "data" events. */
+  private readonly onRead = (n: number, buf: Uint8Array): boolean => {
+    if (n === buf.length && this.readSize < READ_BUFFER_MAX) {
+      this.readSize = READ_BUFFER_MAX;
+      this.readBuf = null;
+    }
+    this.onSocketData((buf as Buffer).subarray(0, n));
+    return true;
   };
 
   private readonly onSocketData = (chunk: Buffer): void => {
@@ -122,12 +166,20 @@ class H1Connection implements ResponseSink {
     }
     this.gotBytes = true;
     this.activity = true;
+    this.gaveBody = false;
     let flowing: boolean;
     try {
       flowing = this.parser.execute(chunk);
     } catch (err) {
       this.fail(err as Error);
       return;
+    }
+    if (this.gaveBody) {
+      // Asked even if the attempt was dropped meanwhile: its chunks may still sit in a write.
+      const held = h.flushChunks?.() ?? true;
+      if (held) this.readBuf = null;
+      // The handler's "stop" came from bytes buffered during the read; all of them written now.
+      else flowing = true;
     }
     if (this.handler !== h) return;
     if (this.parser.done) this.complete(h);

@@ -7,7 +7,7 @@ import { isHopByHop } from "../headers.js";
 export interface ResponseSink {
   /** Status and header list (lowercase names, hop-by-hop headers removed). */
   onHead(status: number, headers: string[]): void;
-  /** A body chunk (a view into the read buffer); false asks the caller to pause reading. */
+  /** A body chunk (a view into the read buffer, which may be reused after); false asks the caller to pause reading. */
   onBody(chunk: Buffer): boolean;
 }
 
@@ -84,7 +84,8 @@ export class ResponseParser {
           const end = buf.indexOf(CRLFCRLF, pos);
           if (end < 0) {
             if (buf.length - pos > MAX_HEAD) throw new ResponseParseError("upstream response head too large");
-            this.pending = buf.subarray(pos);
+            // A copy: the read buffer may be reused for the next read.
+            this.pending = Buffer.from(buf.subarray(pos));
             return flowing;
           }
           this.parseHead(buf.toString("latin1", pos, end));
@@ -106,7 +107,8 @@ export class ResponseParser {
           const eol = buf.indexOf(10 /* \n */, pos);
           if (eol < 0) {
             if (buf.length - pos > MAX_HEAD) throw new ResponseParseError("upstream chunk line too long");
-            this.pending = buf.subarray(pos);
+            // A copy: the read buffer may be reused for the next read.
+            this.pending = Buffer.from(buf.subarray(pos));
             return flowing;
           }
           const line = buf.toString("latin1", pos, eol).replace(/\r$/, "");

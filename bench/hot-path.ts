@@ -1,0 +1,118 @@
+// Before/after comparison for one hot-path change: several sluice builds or node flag sets, each
+// a 1-worker gateway on the proxy core with one catch-all route to the nginx origin, measured with
+// wrk in interleaved repetitions (A, B, A, B, ...), in the same minute. Prints requests/s, p50, p99
+// and the gateway's CPU time per request (utime + stime of its process group / requests wrk
+// counted), which moves less with other load on the machine than requests/s does.
+//
+//   node --import tsx bench/hot-path.ts --variant before=/tmp/old/bin/sluice --variant after=bin/sluice
+//   node --import tsx bench/hot-path.ts --variant plain=bin/sluice --variant 'semi32=bin/sluice@--max-semi-space-size=32'
+//
+// A variant is NAME=PATH_TO_bin/sluice, optionally followed by @ and node flags separated by
+// spaces (the cluster workers inherit them; --output DIR keeps each one's output, e.g. for --trace-gc); `--variant nginx` adds the nginx proxy of the bench as
+// a reference (its CPU per request is nginx's). Options: --path /64k|/20b, --conns N, --seconds N, --reps N.
+import { writeFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { parseArgs } from "node:util";
+import { groupCpuSeconds } from "./lib/l4.js";
+import { cleanup, installSignalHandlers, start, stop, tempDir, type Proc } from "./lib/procs.js";
+import { gatewayYaml, ROOT, routeYaml, startNginxProxy, startOrigin, waitHttp, waitVersion, type Sluice } from "./lib/servers.js";
+import { fmtInt, fmtMs, median } from "./lib/stats.js";
+import { freePorts, layout } from "./lib/system.js";
+import { wrk } from "./lib/wrk.js";
+
+const { values: o } = parseArgs({
+  options: {
+    variant: { type: "string", multiple: true, default: [] },
+    path: { type: "string", default: "/64k" },
+    conns: { type: "string", default: "64" },
+    seconds: { type: "string", default: "3" },
+    reps: { type: "string", default: "4" },
+    /** Folder for the last 64 KiB of each gateway's output (e.g. with @--trace-gc). */
+    output: { type: "string" },
+  },
+});
+
+interface V {
+  name: string;
+  bin: string;
+  flags: string[];
+  gw?: Sluice;
+  runs: { rps: number; p50: number; p99: number; cpuUs: number }[];
+}
+
+const variants: V[] = (o.variant ?? []).map((spec) => {
+  if (spec === "nginx") return { name: "nginx", bin: "", flags: [], runs: [] };
+  const eq = spec.indexOf("=");
+  if (eq <= 0) throw new Error(`--variant expects NAME=PATH[@flags], got "${spec}"`);
+  const [bin, flags] = spec.slice(eq + 1).split("@") as [string, string | undefined];
+  return { name: spec.slice(0, eq), bin: resolve(bin), flags: flags ? flags.split(" ").filter(Boolean) : [], runs: [] };
+});
+if (variants.length === 0) variants.push({ name: "this checkout", bin: join(ROOT, "bin/sluice"), flags: [], runs: [] });
+
+async function startGateway(v: V, port: number, adminPort: number, origin: number, cpus: string): Promise<Sluice> {
+  const dir = tempDir(`hot-${v.name.replace(/\W/g, "_")}`);
+  writeFileSync(join(dir, "gateway.yaml"), gatewayYaml(port, origin));
+  writeFileSync(join(dir, "route.yaml"), routeYaml("all", origin));
+  const proc: Proc = start(
+    v.name,
+    process.execPath,
+    [...v.flags, v.bin, "run", "--config", dir, "--workers", "1", "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", "warn"],
+    { cpus, cwd: ROOT },
+  );
+  const s: Sluice = { name: v.name, port, proc, adminPort, configDir: dir };
+  await waitVersion(s, 0, 60_000);
+  await waitHttp(port, "/20b", proc);
+  return s;
+}
+
+async function main(): Promise<void> {
+  installSignalHandlers();
+  const lay = layout(Number((await import("node:os")).availableParallelism()));
+  const taken = new Set<number>();
+  const [originPort] = await freePorts(1, taken);
+  const origin = await startOrigin("nginx", originPort!, lay.origin);
+  const conns = Number(o.conns);
+  const seconds = Number(o.seconds);
+  const reps = Number(o.reps);
+  try {
+    for (const v of variants) {
+      const [p, a] = (await freePorts(2, taken)) as [number, number];
+      v.gw = v.name === "nginx" ? { ...(await startNginxProxy(p, originPort!, lay.proxy)), adminPort: 0, configDir: "" } : await startGateway(v, p, a, originPort!, lay.proxy);
+      await wrk({ url: `http://127.0.0.1:${p}${o.path}`, connections: conns, seconds: 1, cpus: lay.load });
+    }
+    for (let rep = 0; rep < reps; rep++)
+      for (let i = 0; i < variants.length; i++) {
+        const v = variants[(i + rep) % variants.length]!;
+        const c0 = groupCpuSeconds(v.gw!.proc.pid);
+        const r = await wrk({ url: `http://127.0.0.1:${v.gw!.port}${o.path}`, connections: conns, seconds, cpus: lay.load });
+        const cpu = groupCpuSeconds(v.gw!.proc.pid) - c0;
+        if (r.non2xx + r.socketErrors > 0) process.stderr.write(`${v.name}: ${r.non2xx} non-2xx, ${r.socketErrors} socket errors\n`);
+        v.runs.push({ rps: r.rps, p50: r.p50ms, p99: r.p99ms, cpuUs: (cpu / r.requests) * 1e6 });
+        process.stderr.write(`rep ${rep + 1} ${v.name}: ${fmtInt(r.rps)} req/s, p99 ${fmtMs(r.p99ms)} ms, ${((cpu / r.requests) * 1e6).toFixed(1)} us/req\n`);
+      }
+  } finally {
+    for (const v of variants) {
+      if (!v.gw) continue;
+      await stop(v.gw.proc);
+      if (o.output) writeFileSync(join(o.output, `${v.name.replace(/\W/g, "_")}.log`), v.gw.proc.output());
+    }
+    await stop(origin.proc);
+  }
+  const range = (xs: number[], f: (x: number) => string): string => `${f(median(xs))} (${f(Math.min(...xs))}-${f(Math.max(...xs))})`;
+  console.log(`wrk -t1 -c${conns} -d${seconds}s ${o.path}, ${reps} interleaved runs per variant; median (min-max)`);
+  console.log("| variant | req/s | p50 ms | p99 ms | gateway CPU us/request |");
+  console.log("| --- | ---: | ---: | ---: | ---: |");
+  for (const v of variants) {
+    const rs = v.runs;
+    console.log(
+      `| ${v.name} | ${range(rs.map((r) => r.rps), fmtInt)} | ${range(rs.map((r) => r.p50), fmtMs)} | ${range(rs.map((r) => r.p99), fmtMs)} | ${range(rs.map((r) => r.cpuUs), (x) => x.toFixed(1))} |`,
+    );
+  }
+}
+
+main()
+  .catch((e: unknown) => {
+    process.stderr.write(`hot-path failed: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exitCode = 1;
+  })
+  .finally(() => cleanup());
