@@ -29,8 +29,11 @@ const cl = (): ReturnType<typeof cluster>[] => [cluster("a", [a]), cluster("b", 
 test("in-flight slow requests complete on their old route while a new snapshot serves new ones", async () => {
   const port = await freePort();
   await dp.apply(snapshot([listener(port, [gateway([route({}, forward("a"))])])], cl()));
+  const seenBefore = a.requests.filter((r) => r.path === "/slow").length;
   const slow = Array.from({ length: 5 }, () => request(port, "/slow", { headers: { "x-echo-delay-ms": "300" } }));
-  await new Promise((r) => setTimeout(r, 50));
+  // Swap only once all five are in flight at the backend (a fixed sleep raced on a loaded machine).
+  for (let i = 0; i < 200 && a.requests.filter((r) => r.path === "/slow").length < seenBefore + 5; i++) await new Promise((r) => setTimeout(r, 5));
+  assert.equal(a.requests.filter((r) => r.path === "/slow").length, seenBefore + 5, "the slow requests reached backend a");
   // The new snapshot drops cluster "a" entirely: its pool must stay until the slow requests end.
   await dp.apply(snapshot([listener(port, [gateway([route({}, forward("b"))])])], [cluster("b", [b])]));
   const fresh = await request(port, "/new");
