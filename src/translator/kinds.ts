@@ -81,12 +81,23 @@ export function lookupKey(obj: K8sObject): string {
   return `${groupOf(obj.apiVersion)}/${obj.kind}/${obj.metadata.namespace || (obj.kind === "GatewayClass" || obj.kind === "Namespace" ? "" : "default")}/${obj.metadata.name}`;
 }
 
+/** Keys of one object, kept per object by the memo; `item` is its HTTPRoute item once made (items are never changed). */
+export interface ObjectKeys {
+  dedup: string;
+  lookup: string;
+  group: string;
+  item?: HTTPRouteItem;
+}
+
 /** What ResourceIndex reuses from earlier builds (implemented by TranslateMemo). */
 export interface IndexMemo {
-  keys(obj: K8sObject): { dedup: string; lookup: string; group: string };
+  keys(obj: K8sObject): ObjectKeys;
   sortedKeys(keys: string[]): string[];
-  routeItem(obj: K8sObject, make: () => HTTPRouteItem): HTTPRouteItem;
   sortedRoutes(routes: HTTPRouteItem[]): HTTPRouteItem[];
+}
+
+function nsName(it: Item<unknown>): string {
+  return `${it.namespace}/${it.name}`;
 }
 
 export interface DuplicateObject {
@@ -113,30 +124,31 @@ export class ResourceIndex {
   readonly duplicates: K8sObject[] = [];
 
   /** `memo` (see memo.ts) keeps per-object keys and items and last time's sort orders: same index, less work. */
-  constructor(objects: K8sObject[], private readonly memo: IndexMemo | null = null) {
+  constructor(objects: K8sObject[], memo: IndexMemo | null = null) {
     // Deduplicate by identity, keeping the canonically smallest copy so input order never matters.
     // The canonical form is only needed when two objects share an identity: computed on demand.
-    const byKey = new Map<string, { obj: K8sObject; json?: string }>();
+    const byKey = new Map<string, { obj: K8sObject; json?: string; keys?: ObjectKeys }>();
     for (const obj of objects) {
       if (!obj || typeof obj !== "object" || !obj.metadata || typeof obj.metadata.name !== "string") continue;
-      const key = memo ? memo.keys(obj).dedup : dedupKey(obj);
+      const keys = memo?.keys(obj);
+      const key = keys ? keys.dedup : dedupKey(obj);
       const prev = byKey.get(key);
       if (!prev) {
-        byKey.set(key, { obj });
+        byKey.set(key, keys ? { obj, keys } : { obj });
         continue;
       }
       const json = canonicalJson(obj);
       prev.json ??= canonicalJson(prev.obj);
       if (json < prev.json) {
         this.duplicates.push(prev.obj);
-        byKey.set(key, { obj, json });
+        byKey.set(key, keys ? { obj, json, keys } : { obj, json });
       } else if (json !== prev.json) this.duplicates.push(obj);
     }
     const keys = memo ? memo.sortedKeys([...byKey.keys()]) : [...byKey.keys()].sort(cmpStr);
     for (const k of keys) {
-      const obj = byKey.get(k)!.obj;
-      this.byKey.set(memo ? memo.keys(obj).lookup : lookupKey(obj), obj);
-      this.add(obj);
+      const { obj, keys: cached } = byKey.get(k)!;
+      this.byKey.set(cached ? cached.lookup : lookupKey(obj), obj);
+      this.add(obj, cached);
     }
     for (const list of this.policies.values()) list.sort(compareAge);
     this.gatewayClasses.sort((a, b) => cmpStr(a.name, b.name));
@@ -148,9 +160,8 @@ export class ResourceIndex {
     for (const list of this.endpointSlices.values()) list.sort((a, b) => cmpStr(a.name, b.name));
   }
 
-  private add(obj: K8sObject): void {
-    const group = this.memo ? this.memo.keys(obj).group : groupOf(obj.apiVersion);
-    const key = (it: Item<unknown>) => `${it.namespace}/${it.name}`;
+  private add(obj: K8sObject, cached: ObjectKeys | undefined): void {
+    const group = cached ? cached.group : groupOf(obj.apiVersion);
     if (group === GW_GROUP) {
       switch (obj.kind) {
         case "GatewayClass":
@@ -161,7 +172,7 @@ export class ResourceIndex {
           return;
         case "HTTPRoute":
           // The same item while the object is the same (items are never changed): memo.ts reuses by it.
-          this.httpRoutes.push(this.memo ? this.memo.routeItem(obj, () => item<IHTTPRoute>(obj)) : item<IHTTPRoute>(obj));
+          this.httpRoutes.push(cached ? (cached.item ??= item<IHTTPRoute>(obj)) : item<IHTTPRoute>(obj));
           return;
         case "ReferenceGrant": {
           const it = item<{ spec?: IReferenceGrantSpec }>(obj);
@@ -177,10 +188,10 @@ export class ResourceIndex {
     }
     if (group === "" && obj.kind === "Service") {
       const it = item<IService>(obj);
-      this.services.set(key(it), it);
+      this.services.set(nsName(it), it);
     } else if (group === "" && obj.kind === "Secret") {
       const it = item<ISecret>(obj);
-      this.secrets.set(key(it), it);
+      this.secrets.set(nsName(it), it);
     } else if (group === "" && obj.kind === "Namespace") {
       this.namespaceLabels.set(obj.metadata.name, { ...(obj.metadata.labels ?? {}) });
     } else if (group === "discovery.k8s.io" && obj.kind === "EndpointSlice") {
@@ -193,7 +204,7 @@ export class ResourceIndex {
       this.endpointSlices.set(k, list);
     } else if (group === SLUICE_GROUP && obj.kind === "Backend") {
       const it = item<{ spec?: BackendSpec }>(obj);
-      this.backends.set(key(it), it);
+      this.backends.set(nsName(it), it);
     } else if (group === SLUICE_GROUP && obj.kind.endsWith("Policy")) {
       const list = this.policies.get(obj.kind) ?? [];
       list.push(item<PolicyObject>(obj));

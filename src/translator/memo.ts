@@ -16,7 +16,7 @@ import type { Attachment } from "./attachment.js";
 import type { Context } from "./context.js";
 import type { GatewayState } from "./gateways.js";
 import { compareHostSpecificity } from "./hostnames.js";
-import { compareAge, dedupKey, type HTTPRouteItem, type IndexMemo, lookupKey } from "./kinds.js";
+import { compareAge, dedupKey, type HTTPRouteItem, type IndexMemo, lookupKey, type ObjectKeys } from "./kinds.js";
 import type { CompiledRoute } from "./routes.js";
 import { SortedPatch } from "./sorted-patch.js";
 import { canonicalJson, cmpStr } from "./util.js";
@@ -81,8 +81,9 @@ export class TranslateMemo implements IndexMemo {
   private envSame = false;
   private routes = new Map<K8sObject, RouteRecord>();
   private nextRoutes = new Map<K8sObject, RouteRecord>();
-  private vhosts = new Map<string, VhostRecord>();
-  private nextVhosts = new Map<string, VhostRecord>();
+  /** Virtual hosts by listener key, then hostname. */
+  private vhosts = new Map<string, Map<string, VhostRecord>>();
+  private nextVhosts = new Map<string, Map<string, VhostRecord>>();
   private hostOrder = new Map<string, string[]>();
   private listeners = new Map<string, ListenerRecord>();
   private nextListeners = new Map<string, ListenerRecord>();
@@ -93,8 +94,7 @@ export class TranslateMemo implements IndexMemo {
   private reports: Report[] | null = null;
   /** A translate() that began and did not end (it threw): its records are not to be trusted. */
   private open = false;
-  private readonly objectKeys = new WeakMap<K8sObject, { dedup: string; lookup: string; group: string }>();
-  private readonly routeItems = new WeakMap<K8sObject, HTTPRouteItem>();
+  private readonly objectKeys = new WeakMap<K8sObject, ObjectKeys>();
   private readonly keyOrder = new SortedPatch<string>();
   private readonly routeOrder = new SortedPatch<HTTPRouteItem>();
   private readonly statusOrder = new SortedPatch<StatusEntry>();
@@ -134,7 +134,7 @@ export class TranslateMemo implements IndexMemo {
   }
 
   /** ResourceIndex's keys of an object, computed once per object (objects are not changed, see above). */
-  keys(obj: K8sObject): { dedup: string; lookup: string; group: string } {
+  keys(obj: K8sObject): ObjectKeys {
     let k = this.objectKeys.get(obj);
     if (k === undefined) {
       k = { dedup: dedupKey(obj), lookup: lookupKey(obj), group: groupOf(obj.apiVersion) };
@@ -145,15 +145,6 @@ export class TranslateMemo implements IndexMemo {
 
   sortedKeys(keys: string[]): string[] {
     return this.keyOrder.sort(keys, cmpStr);
-  }
-
-  routeItem(obj: K8sObject, make: () => HTTPRouteItem): HTTPRouteItem {
-    let it = this.routeItems.get(obj);
-    if (it === undefined) {
-      it = make();
-      this.routeItems.set(obj, it);
-    }
-    return it;
   }
 
   sortedRoutes(routes: HTTPRouteItem[]): HTTPRouteItem[] {
@@ -315,21 +306,19 @@ export class TranslateMemo implements IndexMemo {
   /** Last time's virtual host for a hostname whose routes are unchanged (hostGroups), when reuse is on. */
   sameVhost(listenerKey: string, hostname: string): IrVirtualHost | null {
     if (!this.vhostReuse) return null;
-    const key = `${listenerKey}\0${hostname}`;
-    const prev = this.vhosts.get(key);
+    const prev = this.vhosts.get(listenerKey)?.get(hostname);
     if (!prev) return null;
-    this.nextVhosts.set(key, prev);
+    this.keepVhost(listenerKey, hostname, prev);
     this.stats.vhostsReused++;
     return prev.vhost;
   }
 
   /** A virtual host built from these ordered entries: last time's object when they are the same. */
   vhost(listenerKey: string, hostname: string, entries: unknown[], build: () => IrVirtualHost): IrVirtualHost {
-    const key = `${listenerKey}\0${hostname}`;
     if (this.vhostReuse) {
-      const prev = this.vhosts.get(key);
+      const prev = this.vhosts.get(listenerKey)?.get(hostname);
       if (prev && prev.entries.length === entries.length && prev.entries.every((e, i) => e === entries[i])) {
-        this.nextVhosts.set(key, prev);
+        this.keepVhost(listenerKey, hostname, prev);
         this.stats.vhostsReused++;
         return prev.vhost;
       }
@@ -338,9 +327,15 @@ export class TranslateMemo implements IndexMemo {
     const vhost = build();
     if (this.vhostReuse) {
       this.stable.add(vhost);
-      this.nextVhosts.set(key, { entries, vhost });
+      this.keepVhost(listenerKey, hostname, { entries, vhost });
     }
     return vhost;
+  }
+
+  private keepVhost(listenerKey: string, hostname: string, rec: VhostRecord): void {
+    let m = this.nextVhosts.get(listenerKey);
+    if (!m) this.nextVhosts.set(listenerKey, (m = new Map()));
+    m.set(hostname, rec);
   }
 
   /** canonicalize() with the canonical copies of reused objects kept: same output, less work. */
