@@ -128,8 +128,9 @@ interface Obs {
 
 /** Counters of one (listener, route, backend); status-code children created on first use. */
 export class RequestCounters {
-  private readonly byCode: (Inc | undefined)[] = [];
-  private readonly errors: Partial<Record<UpstreamErrorReason, Inc>> = {};
+  // Made at the first count: most of a large route table never sees an error, many routes no request.
+  private byCode: (Inc | undefined)[] | null = null;
+  private errors: Partial<Record<UpstreamErrorReason, Inc>> | null = null;
   constructor(
     private readonly listener: string,
     private readonly route: string,
@@ -138,19 +139,21 @@ export class RequestCounters {
   ) {}
 
   count(code: number): void {
-    let c = this.byCode[code];
+    const byCode = (this.byCode ??= []);
+    let c = byCode[code];
     if (c === undefined) {
       c = proxyMetrics().requests.pending({ listener: this.listener, route: this.route, backend: this.backend, code: String(code) });
-      this.byCode[code] = c;
+      byCode[code] = c;
     }
     c.inc();
   }
 
   error(reason: UpstreamErrorReason): void {
-    let c = this.errors[reason];
+    const errors = (this.errors ??= {});
+    let c = errors[reason];
     if (c === undefined) {
       c = proxyMetrics().upstreamErrors.pending({ route: this.route, backend: this.backend, reason });
-      this.errors[reason] = c;
+      errors[reason] = c;
     }
     c.inc();
   }

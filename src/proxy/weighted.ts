@@ -11,25 +11,29 @@ function gcd(a: number, b: number): number {
 export class WeightedPicker<T> {
   private readonly seq: T[] | null = null;
   private readonly items: T[];
-  private readonly cumulative: Float64Array;
+  /** Null for fewer than two items (nothing to search): most routes have one backend. */
+  private readonly cumulative: Float64Array | null = null;
   private readonly total: number;
   private next = 0;
 
   constructor(entries: { item: T; weight: number }[]) {
     const live = entries.filter((e) => e.weight > 0);
     this.items = live.map((e) => e.item);
-    this.cumulative = new Float64Array(live.length);
+    this.total = live.reduce((t, e) => t + e.weight, 0);
+    if (live.length <= 1) {
+      // One item: the sequence is the items list itself.
+      if (live.length === 1) this.seq = this.items;
+      return;
+    }
+    const cumulative = new Float64Array(live.length);
     let t = 0;
     live.forEach((e, i) => {
       t += e.weight;
-      this.cumulative[i] = t;
+      cumulative[i] = t;
     });
-    this.total = t;
+    this.cumulative = cumulative;
     const ints = live.every((e) => Number.isInteger(e.weight));
-    if (!ints || live.length <= 1) {
-      if (live.length === 1) this.seq = [live[0]!.item];
-      return;
-    }
+    if (!ints) return;
     const g = live.reduce((acc, e) => gcd(acc, e.weight), 0);
     const weights = live.map((e) => e.weight / g);
     const sum = weights.reduce((a, b) => a + b, 0);
@@ -65,9 +69,9 @@ export class WeightedPicker<T> {
 
   /** The item at `r` (0..1) of the cumulative weights: weighted random, or a stable choice for a hash. */
   pickAt(unit: number): T | null {
-    if (this.items.length === 0) return null;
-    const r = unit * this.total;
     const c = this.cumulative;
+    if (c === null) return this.items.length === 0 ? null : this.items[0]!;
+    const r = unit * this.total;
     let lo = 0;
     let hi = c.length - 1;
     while (lo < hi) {
