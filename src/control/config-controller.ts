@@ -4,7 +4,7 @@ import type { IrConfig, Snapshot } from "../ir/types.js";
 import type { Logger } from "../observe/log.js";
 import type { ControlMetrics } from "../observe/control-metrics.js";
 import type { LoadResult } from "../resources/index.js";
-import type { Diagnostic, K8sObject, LoadedObject, StatusEntry } from "../resources/types.js";
+import type { Diagnostic, K8sObject, StatusEntry } from "../resources/types.js";
 import { formatDiagnostic } from "../resources/types.js";
 import type { TranslateResult } from "../translator/api.js";
 import { TranslateMemo } from "../translator/memo.js";
@@ -51,9 +51,10 @@ export class ConfigController {
       this.fail(sortDiagnostics(load.diagnostics));
       return;
     }
+    const objects = load.objects.map((lo) => lo.object);
     let result: TranslateResult;
     try {
-      result = this.opts.translate(load.objects.map((lo) => lo.object), this.memo);
+      result = this.opts.translate(objects, this.memo);
     } catch (err) {
       this.fail([{ severity: "error", message: `internal error while translating the configuration: ${errText(err)}`, expected: "a bug report with the folder that caused it" }]);
       return;
@@ -72,7 +73,7 @@ export class ConfigController {
     const located = result.diagnostics.length > 0 ? locateDiagnostics(result.diagnostics, load.objects) : [];
     this.diagnostics = sortDiagnostics([...load.diagnostics, ...located]);
     this.logDiagnostics();
-    this.updateStatuses(load.objects, result.statuses);
+    this.updateStatuses(objects, result.statuses);
     const errorCount = this.errors.length;
     if (this.snapshot && this.snapshot.hash === hash) {
       this.opts.metrics.reload("unchanged", errorCount, this.snapshot.version);
@@ -95,9 +96,9 @@ export class ConfigController {
     this.opts.metrics.reload("error", this.errors.length, this.snapshot?.version ?? 0);
   }
 
-  private updateStatuses(objects: LoadedObject[], statuses: StatusEntry[]): void {
+  private updateStatuses(objects: K8sObject[], statuses: StatusEntry[]): void {
     try {
-      this.statuses.update(objects.map((lo) => lo.object), statuses);
+      this.statuses.update(objects, statuses);
     } catch (err) {
       this.opts.log.error({ err: errText(err) }, "could not record statuses");
     }
