@@ -2,6 +2,7 @@
 // See bench/README.md. Options: --quick, --write, --label NAME, --note TEXT, --origin nginx|node,
 // --seconds N, --reps N, --only l7|scale|l4, --scale-sizes 10,1000,5000.
 import { existsSync } from "node:fs";
+import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { l4Tests, runL4, spliceUse, startEchoOrigin, startHaproxyTcp, startNginxStream, startSluiceTcp, type L4Plan, type L4Variant } from "./lib/l4.js";
@@ -36,7 +37,8 @@ if (opt.help) {
                  10 and 1,000 routes only, fewer route changes, no 256-connection L4 ping-pong
   --only PART    run one part: l7 (HTTP proxying), scale (route scale) or l4 (TCPRoute against
                  nginx stream and haproxy mode tcp)
-  --write        put the markdown section into bench/RESULTS.md (replacing the one with the same key)
+  --write        put the markdown section into bench/RESULTS.md, replacing the one with the same key
+                 (the --label, else the mode and the --only part)
   --label NAME   key and title of the section (default: the mode), e.g. "raw upstream pool"
   --note TEXT    a line quoted at the top of the section (repeatable)
   --origin       what the proxies forward to: nginx serving static files (default) or a node:http server`);
@@ -58,6 +60,9 @@ async function main(): Promise<void> {
   if (opt.only !== undefined && opt.only !== "l7" && opt.only !== "scale" && opt.only !== "l4") throw new Error(`--only expects l7, scale or l4`);
   if (!existsSync(join(ROOT, "dist/cli/main.js"))) throw new Error("sluice is not built: run `npm run build` (npm run bench does it)");
 
+  // The 1-minute load average at the start and the end goes into the report: on a shared machine it
+  // says how much other work the numbers competed with.
+  const loadStart = os.loadavg()[0]!;
   ensureTools(note);
   const m = machine();
   const lay = layout(m.cpus);
@@ -146,13 +151,17 @@ async function main(): Promise<void> {
   let l4: L4Report | null = null;
   if (wantL4) l4 = await runL4Part(quick, seconds, reps, lay, taken);
 
-  const key = opt.label ?? (quick ? "quick" : "full");
+  // A run of one part gets its own section, so it does not replace a run of every part.
+  const key = opt.label ?? `${quick ? "quick" : "full"}${opt.only ? `-${opt.only}` : ""}`;
+  const flags = [quick ? "--quick" : "", opt.only ? `--only ${opt.only}` : ""].filter(Boolean).join(" ");
+  const defaultTitle = `${quick ? "Quick run" : "Full run"}${flags ? ` (${flags})` : ""}`;
   // Quoted as a shell would need them, so the command can be pasted back.
   const argv = process.argv.slice(2).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`));
   const command = process.env.npm_lifecycle_event === "bench" ? `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}` : `node --import tsx bench/run.ts ${argv.join(" ")}`.trim();
   const md = renderMarkdown({
     key,
-    title: `${opt.label ?? (quick ? "Quick run (--quick)" : "Full run")}, ${new Date().toISOString().slice(0, 10)}`,
+    title: `${opt.label ?? defaultTitle}, ${new Date().toISOString().slice(0, 10)}`,
+    load: { start: loadStart, end: os.loadavg()[0]! },
     command,
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
     machine: m,

@@ -18,6 +18,8 @@ export interface ReportInput {
   layout: Layout;
   origin: string;
   notes: string[];
+  /** 1-minute load average when the run started and ended. */
+  load?: { start: number; end: number };
   matrix: { plan: MatrixPlan; cells: Map<string, Cell> } | null;
   scale: { plan: ScalePlan; rows: ScaleRow[] } | null;
   l4?: L4Report | null;
@@ -145,6 +147,7 @@ export function renderMarkdown(r: ReportInput): string {
     `- Command: \`${r.command}\``,
     `- Date: ${r.date}`,
     `- Machine: ${m.cpus} CPUs (nproc), ${m.cpuModel}, ${m.kernel}, Node.js ${m.node}, nginx ${m.nginx}, HAProxy ${m.haproxy}, wrk ${m.wrk}`,
+    ...(r.load ? [`- Load average (1 min, from /proc/loadavg) at start / end: ${r.load.start.toFixed(1)} / ${r.load.end.toFixed(1)} on ${m.cpus} CPUs${r.load.start > m.cpus / 2 || r.load.end > m.cpus / 2 ? " (other work was running: numbers are noisy)" : ""}`] : []),
     `- CPU layout (taskset): wrk -t1 on cpu ${r.layout.load}; origin (${r.origin}) on cpu ${r.layout.origin}; nginx (1 worker), haproxy (nbthread 1) and sluice 1 worker on cpu ${r.layout.proxy}; sluice N workers on cpus ${r.layout.all} (shares cpu ${r.layout.load} with wrk and the origin)`,
   ];
   if (r.matrix) {
