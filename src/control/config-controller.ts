@@ -8,7 +8,6 @@ import type { Diagnostic, K8sObject, StatusEntry } from "../resources/types.js";
 import { formatDiagnostic } from "../resources/types.js";
 import type { TranslateResult } from "../translator/api.js";
 import { TranslateMemo } from "../translator/memo.js";
-import { sha256Hex } from "../util/canonical-json.js";
 import { CanonicalTextCache } from "./config-text.js";
 import { errorsOf, locateDiagnostics, sortDiagnostics } from "./diagnostics.js";
 import { StatusStore } from "./status-store.js";
@@ -65,7 +64,7 @@ export class ConfigController {
       // Workers get the canonical form: what they run is exactly what was hashed. Parts the
       // translator handed out unchanged are canonical already and keep their text (config-text.ts).
       config = this.texts.canonical(result.config);
-      hash = sha256Hex(this.texts.text(config));
+      hash = this.texts.hash(config);
     } catch (err) {
       this.fail([{ severity: "error", message: `translator produced a config that is not serialisable: ${errText(err)}` }]);
       return;

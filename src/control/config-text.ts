@@ -1,8 +1,46 @@
 // canonicalJson() of translator output, with the text of objects the translator hands out again
 // unchanged (memo.ts) kept by identity: a config where one route changed is serialised (and hashed)
-// mostly by concatenating texts computed before.
+// mostly by concatenating texts computed before. hash() does not build the text at all: pieces go
+// to sha256 as they come, and long arrays of shared objects (thousands of virtual hosts) are fed as
+// runs whose joined text is kept too, so a change re-joins a run or two instead of the whole array.
+import { createHash, type Hash } from "node:crypto";
+
+/** Arrays at least this long are fed to the hash as runs of shared elements. */
+const LONG_ARRAY = 32;
+/** A run ends after an element whose tag is 0 (about 1 in 32) or at this length. */
+const MAX_RUN = 64;
+
+interface Run {
+  elems: object[];
+  text: string;
+}
+
+/** Collects text pieces and hands them to the hash in blocks (one native call per block, not per piece). */
+class HashSink {
+  private readonly hash: Hash = createHash("sha256");
+  private buf = "";
+
+  push(s: string): void {
+    this.buf += s;
+    if (this.buf.length >= 1 << 16) {
+      this.hash.update(this.buf);
+      this.buf = "";
+    }
+  }
+
+  digest(): string {
+    if (this.buf) this.hash.update(this.buf);
+    return this.hash.digest("hex");
+  }
+}
+
 export class CanonicalTextCache {
   private readonly texts = new WeakMap<object, string>();
+  /** Runs of array elements by their first element; valid while the elements are the same objects. */
+  private readonly runs = new WeakMap<object, Run>();
+  /** Run boundaries depend on the elements only, so an insertion changes the runs next to it alone. */
+  private readonly tags = new WeakMap<object, number>();
+  private tagSeq = 0;
 
   /**
    * shared(o): o is an object the translator hands out again while its inputs are unchanged; it is
@@ -22,6 +60,84 @@ export class CanonicalTextCache {
     const out: Record<string, unknown> = {};
     for (const k of Object.keys(o).sort()) if (o[k] !== undefined) out[k] = this.copy(o[k]);
     return out;
+  }
+
+  /** sha256 (hex) of text(v), i.e. of canonicalJson(v). */
+  hash(v: unknown): string {
+    const sink = new HashSink();
+    this.write(v, sink);
+    return sink.digest();
+  }
+
+  private write(v: unknown, sink: HashSink): void {
+    if (v === null || typeof v !== "object") return sink.push(JSON.stringify(v) ?? "null");
+    const hit = this.texts.get(v);
+    if (hit !== undefined) return sink.push(hit);
+    if (this.shared(v)) return sink.push(this.text(v));
+    if (Array.isArray(v)) {
+      sink.push("[");
+      if (v.length >= LONG_ARRAY) this.writeRuns(v, sink);
+      else
+        for (let i = 0; i < v.length; i++) {
+          if (i > 0) sink.push(",");
+          this.write(v[i], sink);
+        }
+      return sink.push("]");
+    }
+    const o = v as Record<string, unknown>;
+    sink.push("{");
+    let first = true;
+    for (const k of Object.keys(o).sort()) {
+      if (o[k] === undefined) continue;
+      sink.push(first ? `${JSON.stringify(k)}:` : `,${JSON.stringify(k)}:`);
+      first = false;
+      this.write(o[k], sink);
+    }
+    sink.push("}");
+  }
+
+  private isSharedObject(x: unknown): x is object {
+    return x !== null && typeof x === "object" && this.shared(x);
+  }
+
+  private tag(x: object): number {
+    let t = this.tags.get(x);
+    if (t === undefined) {
+      t = (Math.imul(++this.tagSeq, 0x9e3779b1) >>> 27) & 31;
+      this.tags.set(x, t);
+    }
+    return t;
+  }
+
+  /** The elements of a long array, runs of shared objects fed from (or into) the run cache. */
+  private writeRuns(v: unknown[], sink: HashSink): void {
+    let i = 0;
+    while (i < v.length) {
+      if (i > 0) sink.push(",");
+      const x = v[i];
+      if (!this.isSharedObject(x)) {
+        this.write(x, sink);
+        i++;
+        continue;
+      }
+      const run = this.runs.get(x);
+      if (run && run.elems.length <= v.length - i && run.elems.every((e, k) => e === v[i + k])) {
+        sink.push(run.text);
+        i += run.elems.length;
+        continue;
+      }
+      const elems: object[] = [];
+      while (i < v.length && elems.length < MAX_RUN) {
+        const e = v[i];
+        if (!this.isSharedObject(e)) break;
+        elems.push(e);
+        i++;
+        if (this.tag(e) === 0) break;
+      }
+      const text = elems.map((e) => this.text(e)).join(",");
+      this.runs.set(x, { elems, text });
+      sink.push(text);
+    }
   }
 
   /** Byte-identical to canonicalJson(v). */

@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { CanonicalTextCache } from "../../../src/control/config-text.js";
-import { canonicalJson } from "../../../src/util/canonical-json.js";
+import { canonicalJson, sha256Hex } from "../../../src/util/canonical-json.js";
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -47,4 +47,28 @@ test("a shared object is taken as it is: its text is cached by identity", () => 
   assert.equal(c.text({ x: shared }), '{"x":{"a":2,"b":1}}');
   shared.b = 5; // a shared object must never change; if it does, the cached text shows it
   assert.equal(c.text({ x: shared }), '{"x":{"a":2,"b":1}}');
+});
+
+test("hash() equals sha256 of canonicalJson through inserts, removals and reorders of a long array of shared objects", () => {
+  const rand = rng(11);
+  const shared = new WeakSet<object>();
+  const c = new CanonicalTextCache((o) => shared.has(o));
+  const make = (i: number): Record<string, unknown> => {
+    const o = c.canonical({ hostname: `h${i}`, routes: [{ name: `r${i}`, w: i % 3 }], z: i % 5 === 0 ? undefined : "x" });
+    if (rand() < 0.9) shared.add(o); // most virtual hosts are shared; a few are new each time
+    return o;
+  };
+  let list = Array.from({ length: 400 }, (_, i) => make(i));
+  let next = 400;
+  for (let step = 0; step < 60; step++) {
+    const r = rand();
+    if (r < 0.4) list.splice(Math.floor(rand() * list.length), 0, make(next++));
+    else if (r < 0.7) list.splice(Math.floor(rand() * list.length), 1);
+    else if (r < 0.8) list = [...list].reverse();
+    else if (r < 0.9) list = list.slice(0, 40);
+    else list.push(make(next++), "tail", null as unknown as Record<string, unknown>);
+    const config = { listeners: [{ name: "l", virtualHosts: [...list] }], clusters: [], extra: undefined };
+    assert.equal(c.hash(config), sha256Hex(canonicalJson(config)), `step ${step}`);
+    assert.equal(c.text(config), canonicalJson(config), `step ${step}`);
+  }
 });
