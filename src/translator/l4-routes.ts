@@ -45,7 +45,8 @@ export function indexL4Routes(objects: K8sObject[]): L4RouteItem[] {
   const byKey = new Map<string, { obj: K8sObject; json: string }>();
   for (const obj of objects) {
     if (!obj || typeof obj !== "object" || !obj.metadata || typeof obj.metadata.name !== "string") continue;
-    if (groupOf(obj.apiVersion) !== GW_GROUP || !L4_KINDS.includes(obj.kind as L4Kind)) continue;
+    // Kind first: it rules out the (many) HTTPRoutes without slicing their apiVersion.
+    if (!L4_KINDS.includes(obj.kind as L4Kind) || groupOf(obj.apiVersion) !== GW_GROUP) continue;
     const key = `${obj.kind}/${obj.metadata.namespace || "default"}/${obj.metadata.name}`;
     const json = canonicalJson(obj);
     const prev = byKey.get(key);
