@@ -353,6 +353,11 @@ export interface IrL4Backend {
   weight: number;
   /** Sorted. Empty: the share is refused (connection closed / datagram dropped). */
   endpoints: IrEndpoint[];
+  /**
+   * BackendTLSPolicy of a TLSRoute backend: on a Terminate listener the gateway opens TLS again
+   * towards the backend with these settings (passthrough listeners ignore it). Absent: plaintext.
+   */
+  tls?: IrClusterTls;
 }
 
 // ---- Network policy at the gateway's edge (cilium.io/v2 CiliumNetworkPolicy), see src/translator/network-policy.ts ----
