@@ -4,11 +4,11 @@
 // sectionName = Service port name): the older policy wins, the others are Conflicted; a policy
 // naming a port beats one naming the whole Service. Status per GEP-713: one ancestor entry for
 // every Gateway whose routes reach the target, with Accepted and ResolvedRefs.
-import { X509Certificate } from "node:crypto";
 import type { IrClusterTls, IrFilters, IrSubjectAltName } from "../ir/types.js";
 import type { Attachment } from "./attachment.js";
-import type { Condition, K8sObject, StatusEntry } from "../resources/types.js";
+import type { Condition, StatusEntry } from "../resources/types.js";
 import { groupOf } from "../resources/types.js";
+import { loadCaBundle } from "./ca-bundle.js";
 import { condition, sortConditions } from "./conditions.js";
 import { type Context, refOfItem } from "./context.js";
 import type { GatewayState } from "./gateways.js";
@@ -116,38 +116,8 @@ function indexFor(ctx: Context): BackendTlsIndex {
   return idx;
 }
 
-/** CA PEM from a ConfigMap or Secret key ca.crt; a string problem otherwise. */
-function caFrom(ctx: Context, ns: string, ref: LocalRef): { pem: string } | { reason: "InvalidKind" | "InvalidCACertificateRef"; message: string } {
-  const group = ref.group ?? "";
-  const kind = ref.kind ?? "";
-  if (group !== "" || (kind !== "ConfigMap" && kind !== "Secret")) {
-    return { reason: "InvalidKind", message: `caCertificateRef ${group ? group + "/" : ""}${kind} ${ref.name}: only ConfigMap and Secret (group "") are supported` };
-  }
-  const what = `${kind} ${ns}/${ref.name}`;
-  let raw: string | undefined;
-  if (kind === "ConfigMap") {
-    const cm = ctx.index.byKey.get(`/ConfigMap/${ns}/${ref.name}`) as (K8sObject & { data?: Record<string, string> }) | undefined;
-    if (!cm) return { reason: "InvalidCACertificateRef", message: `${what} not found` };
-    raw = cm.data?.["ca.crt"];
-  } else {
-    const sec = ctx.index.secrets.get(`${ns}/${ref.name}`);
-    if (!sec) return { reason: "InvalidCACertificateRef", message: `${what} not found` };
-    const typed = sec.typed as { data?: Record<string, string>; stringData?: Record<string, string> };
-    const b64 = typed.data?.["ca.crt"];
-    raw = b64 !== undefined ? Buffer.from(b64, "base64").toString("utf8") : typed.stringData?.["ca.crt"];
-  }
-  if (raw === undefined || raw.trim() === "") return { reason: "InvalidCACertificateRef", message: `${what} has no key ca.crt with a certificate` };
-  const blocks = raw.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) return { reason: "InvalidCACertificateRef", message: `${what} key ca.crt holds no PEM certificate` };
-  for (const b of blocks) {
-    try {
-      new X509Certificate(b);
-    } catch (err) {
-      return { reason: "InvalidCACertificateRef", message: `${what} key ca.crt: ${(err as Error).message}` };
-    }
-  }
-  return { pem: blocks.join("\n") + "\n" };
-}
+/** BackendTLSPolicy CA references: kind is required, a Secret's data is read before stringData. */
+const BACKEND_CA = { defaultKind: "", kindReason: "InvalidKind", dataFirst: true, parserDetail: true } as const;
 
 function resolvePolicy(ctx: Context, p: PolicyItem): Resolved {
   const gen = p.generation;
@@ -169,7 +139,8 @@ function resolvePolicy(ctx: Context, p: PolicyItem): Resolved {
   const pems: string[] = [];
   const problems: { reason: string; message: string }[] = [];
   refs.forEach((r, i) => {
-    const res = caFrom(ctx, p.namespace, r);
+    // caCertificateRefs are local: any namespace written into one is ignored.
+    const res = loadCaBundle(ctx, { group: GW_GROUP, kind: "BackendTLSPolicy", namespace: p.namespace }, { group: r.group, kind: r.kind, name: r.name }, BACKEND_CA);
     if ("pem" in res) pems.push(res.pem);
     else {
       problems.push(res);

@@ -6,10 +6,10 @@
 //    InsecureFrontendValidationMode.
 //  * spec.tls.backend.clientCertificateRef (GEP-3155): the certificate the gateway presents to TLS
 //    backends (BackendTLSPolicy); the Gateway's ResolvedRefs condition reports the reference.
-// Also the CA bundle loader ClientTrafficPolicy tls.clientValidation uses.
 import { createPrivateKey, X509Certificate } from "node:crypto";
 import type { IrClientCertificate, IrClientValidation } from "../ir/types.js";
-import type { Condition, K8sObject } from "../resources/types.js";
+import type { Condition } from "../resources/types.js";
+import { loadCaBundle, type CaRef } from "./ca-bundle.js";
 import { condition } from "./conditions.js";
 import { type Context, refOfItem } from "./context.js";
 import type { GatewayState, ListenerState } from "./gateways.js";
@@ -17,51 +17,8 @@ import { GW_GROUP } from "./kinds.js";
 import { referencePermitted, type Referrer } from "./reference-grants.js";
 import { secretValue } from "./secrets.js";
 
-export interface CaRef {
-  group?: string;
-  kind?: string;
-  name: string;
-  namespace?: string;
-}
-
-export type CaResult = { pem: string } | { reason: "InvalidCACertificateKind" | "InvalidCACertificateRef" | "RefNotPermitted"; message: string };
-
-/** A PEM CA bundle from a ConfigMap (default kind) or Secret key ca.crt, checked certificate by certificate. */
-export function loadCaBundle(ctx: Context, from: Referrer, ref: CaRef): CaResult {
-  const group = ref.group ?? "";
-  const kind = ref.kind ?? "ConfigMap";
-  if (group !== "" || (kind !== "ConfigMap" && kind !== "Secret")) {
-    return { reason: "InvalidCACertificateKind", message: `caCertificateRef ${group ? group + "/" : ""}${kind} ${ref.name}: only ConfigMap and Secret (group "") are supported` };
-  }
-  const ns = ref.namespace || from.namespace;
-  const what = `${kind} ${ns}/${ref.name}`;
-  if (!referencePermitted(ctx.index, from, { group: "", kind, namespace: ns, name: ref.name })) {
-    return { reason: "RefNotPermitted", message: `${what} is in another namespace and no ReferenceGrant allows it` };
-  }
-  let raw: string | null | undefined;
-  if (kind === "ConfigMap") {
-    const cm = ctx.index.byKey.get(`/ConfigMap/${ns}/${ref.name}`) as (K8sObject & { data?: Record<string, string> }) | undefined;
-    if (!cm) return { reason: "InvalidCACertificateRef", message: `${what} not found` };
-    raw = cm.data?.["ca.crt"];
-  } else {
-    const sec = ctx.index.secrets.get(`${ns}/${ref.name}`);
-    if (!sec) return { reason: "InvalidCACertificateRef", message: `${what} not found` };
-    const t = sec.typed as { data?: Record<string, string>; stringData?: Record<string, string> };
-    raw = secretValue(t.data, t.stringData, "ca.crt");
-  }
-  if (raw === undefined || raw === null || raw.trim() === "") return { reason: "InvalidCACertificateRef", message: `${what} has no key ca.crt with a certificate` };
-  const blocks = raw.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? [];
-  if (blocks.length === 0) return { reason: "InvalidCACertificateRef", message: `${what} key ca.crt holds no PEM certificate` };
-  for (const b of blocks) {
-    try {
-      new X509Certificate(b);
-    } catch {
-      // A fixed message (not the crypto error text) keeps the output identical across Node versions.
-      return { reason: "InvalidCACertificateRef", message: `${what} key ca.crt holds an invalid certificate` };
-    }
-  }
-  return { pem: blocks.join("\n") + "\n" };
-}
+/** How the Gateway (GEP-91) and ClientTrafficPolicy read CA references: kind defaults to ConfigMap. */
+export const FRONTEND_CA = { defaultKind: "ConfigMap", kindReason: "InvalidCACertificateKind" } as const;
 
 interface GatewayTls {
   /** Gateway-level conditions to add (only when spec.tls asks for something). */
@@ -110,7 +67,7 @@ export function frontendValidation(ctx: Context, g: GatewayState, l: ListenerSta
   const pems: string[] = [];
   const problems: FrontendVerdict["problems"] = [];
   refs.forEach((r, j) => {
-    const res = loadCaBundle(ctx, from, r);
+    const res = loadCaBundle(ctx, from, r, FRONTEND_CA);
     if ("pem" in res) pems.push(res.pem);
     else {
       problems.push({ ok: false, reason: res.reason, message: res.message });

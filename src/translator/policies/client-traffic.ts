@@ -5,7 +5,8 @@
 import type { IrClientValidation, IrRequestLimits, IrXfcc, IrXfccDetail } from "../../ir/types.js";
 import { SLUICE_GROUP, type PolicyItem } from "../kinds.js";
 import type { Context } from "../context.js";
-import { listenerClientValidation, loadCaBundle, type CaRef } from "../gateway-client-tls.js";
+import { loadCaBundle, type CaRef } from "../ca-bundle.js";
+import { FRONTEND_CA, listenerClientValidation } from "../gateway-client-tls.js";
 import { registerApplier } from "./registry.js";
 
 const KIND = "ClientTrafficPolicy";
@@ -26,7 +27,7 @@ function report(ctx: Context, p: PolicyItem, field: string, message: string, exp
 function clientValidationOf(ctx: Context, p: PolicyItem, field: string, spec: NonNullable<TlsSpec["clientValidation"]>): IrClientValidation {
   const pems: string[] = [];
   spec.caCertificateRefs.forEach((r, i) => {
-    const res = loadCaBundle(ctx, { group: SLUICE_GROUP, kind: KIND, namespace: p.namespace }, r);
+    const res = loadCaBundle(ctx, { group: SLUICE_GROUP, kind: KIND, namespace: p.namespace }, r, FRONTEND_CA);
     if ("pem" in res) pems.push(res.pem);
     else report(ctx, p, `${field}.caCertificateRefs[${i}]`, res.message, "a ConfigMap or Secret with a PEM CA certificate under ca.crt, in the policy's namespace or granted by a ReferenceGrant");
   });
