@@ -1,8 +1,7 @@
 // Active gRPC health check: the standard health protocol, grpc.health.v1.Health/Check, over h2c
 // (or TLS with ALPN h2) with a minimal hand-encoded protobuf: request { string service = 1 },
 // response { ServingStatus status = 1 } where SERVING = 1. Healthy only for grpc-status 0 + SERVING.
-import http2 from "node:http2";
-import { connectTarget, errorText, type Probe } from "./health-probe.js";
+import { errorText, probeOverH2, type Probe } from "./health-probe.js";
 
 const SERVING = 1;
 const STATUS_NAMES = ["UNKNOWN", "SERVING", "NOT_SERVING", "SERVICE_UNKNOWN"];
@@ -58,21 +57,8 @@ export function decodeHealthStatus(msg: Buffer): number {
 }
 
 export const grpcProbe: Probe = (t, check, signal) =>
-  new Promise((resolve) => {
+  probeOverH2(t, signal, (session, done) => {
     const service = check.grpc?.service ?? "";
-    const scheme = t.tls !== null ? "https" : "http";
-    const session = http2.connect(`${scheme}://${t.label}`, { createConnection: () => connectTarget(t, ["h2"]) });
-    let settled = false;
-    const done = (r: string | null): void => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener("abort", onAbort);
-      session.destroy();
-      resolve(r);
-    };
-    const onAbort = (): void => done("timed out");
-    signal.addEventListener("abort", onAbort);
-    session.on("error", (err) => done(errorText(err)));
     const s = session.request({
       ":method": "POST",
       ":path": "/grpc.health.v1.Health/Check",

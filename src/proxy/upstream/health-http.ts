@@ -2,9 +2,8 @@
 // connection, healthy when the status is expected (200 by default) and, when configured, the body
 // contains the expected bytes. h2c clusters are checked over HTTP/2, as their traffic goes.
 import http from "node:http";
-import http2 from "node:http2";
 import https from "node:https";
-import { connectTarget, errorText, type Probe, type ProbeResult, type ProbeTarget } from "./health-probe.js";
+import { errorText, probeOverH2, type Probe, type ProbeResult, type ProbeTarget } from "./health-probe.js";
 import type { IrActiveHealthCheck } from "../../ir/types.js";
 
 const MAX_BODY = 64 * 1024;
@@ -49,20 +48,7 @@ function probeH1(t: ProbeTarget, check: IrActiveHealthCheck, signal: AbortSignal
 
 function probeH2(t: ProbeTarget, check: IrActiveHealthCheck, signal: AbortSignal): Promise<ProbeResult> {
   const h = check.http!;
-  return new Promise((resolve) => {
-    const scheme = t.tls !== null ? "https" : "http";
-    const session = http2.connect(`${scheme}://${t.label}`, { createConnection: () => connectTarget(t, ["h2"]) });
-    let settled = false;
-    const done = (r: ProbeResult): void => {
-      if (settled) return;
-      settled = true;
-      signal.removeEventListener("abort", onAbort);
-      session.destroy();
-      resolve(r);
-    };
-    const onAbort = (): void => done("timed out");
-    signal.addEventListener("abort", onAbort);
-    session.on("error", (err) => done(errorText(err)));
+  return probeOverH2(t, signal, (session, done) => {
     const s = session.request({ ":method": h.method, ":path": h.path, ":authority": t.label, "user-agent": "sluice-health-check" });
     let status = 0;
     const chunks: Buffer[] = [];

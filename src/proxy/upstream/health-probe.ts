@@ -1,4 +1,5 @@
 // What an active health probe needs to reach one endpoint, and the result it reports.
+import http2 from "node:http2";
 import net from "node:net";
 import tls from "node:tls";
 import type { IrActiveHealthCheck } from "../../ir/types.js";
@@ -31,4 +32,28 @@ export function errorText(err: unknown): string {
   const e = err as { code?: unknown; message?: unknown } | null;
   if (typeof e?.code === "string") return `${e.code}${typeof e.message === "string" && !e.message.includes(e.code) ? ` (${e.message})` : ""}`;
   return typeof e?.message === "string" ? e.message : String(err);
+}
+
+/**
+ * One HTTP/2 stream on a fresh session to the target (gRPC and h2c HTTP checks). `start` sends
+ * the request and calls `done` with the verdict; the first verdict wins (errors, the abort signal
+ * and the response race) and the session is closed with it.
+ */
+export function probeOverH2(t: ProbeTarget, signal: AbortSignal, start: (session: http2.ClientHttp2Session, done: (r: ProbeResult) => void) => void): Promise<ProbeResult> {
+  return new Promise((resolve) => {
+    const scheme = t.tls !== null ? "https" : "http";
+    const session = http2.connect(`${scheme}://${t.label}`, { createConnection: () => connectTarget(t, ["h2"]) });
+    let settled = false;
+    const done = (r: ProbeResult): void => {
+      if (settled) return;
+      settled = true;
+      signal.removeEventListener("abort", onAbort);
+      session.destroy();
+      resolve(r);
+    };
+    const onAbort = (): void => done("timed out");
+    signal.addEventListener("abort", onAbort);
+    session.on("error", (err) => done(errorText(err)));
+    start(session, done);
+  });
 }
