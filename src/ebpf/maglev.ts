@@ -7,6 +7,7 @@
 // Weights: each round a backend earns weight/maxWeight credit and claims one entry per whole
 // credit, so entry counts come out proportional to weights (fractional weights allowed).
 // Pure and deterministic: same backends (keys and weights) and size -> the same table.
+import { fnv1a } from "../util/fnv.js";
 
 export interface MaglevBackend {
   /** Stable identity of the backend (e.g. "10.0.0.1:8080"); its permutation derives from it. */
@@ -27,11 +28,7 @@ export function isPrime(n: number): boolean {
 
 /** 32-bit FNV-1a with a final avalanche, seeded; stable across processes and platforms. */
 export function hash32(s: string, seed: number): number {
-  let h = (0x811c9dc5 ^ seed) >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
+  let h = fnv1a(s, 0x811c9dc5 ^ seed);
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b) >>> 0;
   h ^= h >>> 13;

@@ -1,8 +1,11 @@
 // Weighted choice of a backend (per connection or per UDP client) and of an endpoint inside it,
 // compiled once per snapshot. Choices are made at a given point of 0..1 (random, or a client hash).
+import type { ConnectionOptions } from "node:tls";
 import type { IrEndpoint, IrL4Backend } from "../ir/types.js";
 import type { L4BackendCells, L4RouteStats } from "../observe/l4-metrics.js";
+import { upstreamTls } from "../proxy/upstream/tls-connect.js";
 import { WeightedPicker } from "../proxy/weighted.js";
+import { fnv1a } from "../util/fnv.js";
 
 export interface Target {
   host?: string;
@@ -16,6 +19,15 @@ export interface CompiledBackend {
   endpoints: WeightedPicker<IrEndpoint>;
   /** Counters bound at compile time (null when compiled without stats, e.g. in unit tests). */
   cells: L4BackendCells | null;
+  /** BackendTLSPolicy (Terminate listeners re-encrypt with it); null: plaintext to the backend. */
+  tls: L4BackendTls | null;
+}
+
+export interface L4BackendTls {
+  /** The same options the L7 upstream pools use (CA, SNI, identity check), without ALPN. */
+  options: ConnectionOptions;
+  /** The policy cannot be applied: connections to this backend are refused. */
+  error: string | null;
 }
 
 export interface Choice {
@@ -34,6 +46,7 @@ export class BackendPicker {
           name: b.name,
           endpoints: new WeightedPicker(b.endpoints.map((e) => ({ item: e, weight: e.weight }))),
           cells: stats ? stats.backend(b.name) : null,
+          tls: b.tls ? { options: upstreamTls(b.tls, null).options, error: b.tls.error ?? null } : null,
         },
         weight: b.weight,
       })),
@@ -63,11 +76,7 @@ export class BackendPicker {
 
 /** Stable 0..1 hash of a string (FNV-1a): every worker maps one UDP client to the same backend. */
 export function unitHash(s: string, seed = 0x811c9dc5): number {
-  let h = seed >>> 0;
-  for (let i = 0; i < s.length; i++) {
-    h ^= s.charCodeAt(i);
-    h = Math.imul(h, 0x01000193) >>> 0;
-  }
+  let h = fnv1a(s, seed);
   // Final avalanche so nearby ports spread.
   h ^= h >>> 16;
   h = Math.imul(h, 0x85ebca6b) >>> 0;

@@ -1,6 +1,7 @@
 // Least request, power of two choices: two distinct endpoints drawn by weight, the one with fewer
 // requests in flight per unit of weight wins. O(log n) per draw, no allocation; a slow endpoint
 // piles up requests in flight and so stops being chosen while another is idle.
+import { cumulativeOf, slotAt } from "./lb-cumulative.js";
 import type { Candidate, Loaded, Picker } from "./lb-picker.js";
 
 export class LeastRequestPicker implements Picker {
@@ -13,31 +14,15 @@ export class LeastRequestPicker implements Picker {
     cands: Candidate[],
     private readonly endpoints: readonly Loaded[],
   ) {
-    const n = cands.length;
-    this.index = new Int32Array(n);
-    this.weight = new Float64Array(n);
-    this.cumulative = new Float64Array(n);
-    let t = 0;
-    for (let i = 0; i < n; i++) {
-      this.index[i] = cands[i]!.index;
-      this.weight[i] = cands[i]!.weight;
-      t += cands[i]!.weight;
-      this.cumulative[i] = t;
-    }
-    this.total = t;
+    const c = cumulativeOf(cands);
+    this.index = c.index;
+    this.weight = c.weight;
+    this.cumulative = c.cumulative;
+    this.total = c.total;
   }
 
   private draw(): number {
-    const r = Math.random() * this.total;
-    const c = this.cumulative;
-    let lo = 0;
-    let hi = c.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (r < c[mid]!) hi = mid;
-      else lo = mid + 1;
-    }
-    return lo;
+    return slotAt(this.cumulative, Math.random() * this.total);
   }
 
   pick(): number {

@@ -1,5 +1,5 @@
-// Weighted random: a binary search over cumulative weights (no call boundary for the random double,
-// so V8 keeps it unboxed).
+// Weighted random: a binary search over cumulative weights.
+import { cumulativeOf, slotAt } from "./lb-cumulative.js";
 import type { Candidate, Picker } from "./lb-picker.js";
 
 export class RandomPicker implements Picker {
@@ -8,28 +8,13 @@ export class RandomPicker implements Picker {
   private readonly total: number;
 
   constructor(cands: Candidate[]) {
-    const n = cands.length;
-    this.index = new Int32Array(n);
-    this.cumulative = new Float64Array(n);
-    let t = 0;
-    for (let i = 0; i < n; i++) {
-      this.index[i] = cands[i]!.index;
-      t += cands[i]!.weight;
-      this.cumulative[i] = t;
-    }
-    this.total = t;
+    const c = cumulativeOf(cands);
+    this.index = c.index;
+    this.cumulative = c.cumulative;
+    this.total = c.total;
   }
 
   pick(): number {
-    const r = Math.random() * this.total;
-    const c = this.cumulative;
-    let lo = 0;
-    let hi = c.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (r < c[mid]!) hi = mid;
-      else lo = mid + 1;
-    }
-    return this.index[lo]!;
+    return this.index[slotAt(this.cumulative, Math.random() * this.total)]!;
   }
 }
