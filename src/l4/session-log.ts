@@ -1,26 +1,17 @@
 // The end of every L4 session (TCP/TLS connection, UDP client session): one access-log record in the
 // same JSON log as the L7 requests. Counters are bumped where the outcome is known (tcp-proxy,
 // udp-proxy); this only writes the record.
-import type { AccessLog } from "../observe/access-log.js";
+import type { AccessLog, L4AccessEntry } from "../observe/access-log.js";
 import type { L4Result } from "../observe/l4-metrics.js";
 import { flowRecorder } from "../observe/flow-recorder.js";
 
-export interface SessionInfo {
+/** What is known of a session while it runs: the access-log fields it ends with, plus its start. */
+export type SessionInfo = Pick<L4AccessEntry, "protocol" | "listener" | "client" | "sni" | "tls" | "route" | "backend" | "upstream"> & {
   /** Date.now() at accept (UDP: first datagram). */
   start: number;
-  protocol: "TCP" | "TLS" | "UDP";
-  listener: string;
-  client: string;
-  sni: string | null;
-  /** TLS listeners: how the session was served. */
-  tls: "passthrough" | "terminate" | null;
-  route: string | null;
-  backend: string | null;
-  /** The endpoint connected to ("host:port" or a unix socket path). */
-  upstream: string | null;
   /** The listener's port (flow records). */
   port?: number;
-}
+};
 
 export function newSession(protocol: SessionInfo["protocol"], listener: string, address: string | undefined, port: number | undefined, listenerPort?: number): SessionInfo {
   return {

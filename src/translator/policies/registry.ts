@@ -1,12 +1,12 @@
 // The appliers that turn resolved policy sections into IR. Each feature (retries, load balancing,
 // JWT, CORS, rate limits ...) adds one entry to APPLIERS in its own file under this folder; the
 // IR build calls every applier once per emitted route and once per emitted Gateway listener.
-import type { IrCluster, IrGatewayListener, IrRoute } from "../../ir/types.js";
+import type { IrCluster, IrGatewayListener, IrRoute, IrRouteSecurity } from "../../ir/types.js";
 import { sha256Hex } from "../../util/canonical-json.js";
 import type { Context } from "../context.js";
 import type { GatewayState } from "../gateways.js";
 import { canonicalJson } from "../util.js";
-import type { PolicyIndex, RouteScope } from "./attach.js";
+import type { AppliedSection, PolicyIndex, RouteScope } from "./attach.js";
 
 export interface PolicyApplier {
   /** The policy kind and the spec sections this applier consumes (others are reported as unsupported). */
@@ -27,6 +27,18 @@ export function registerApplier(a: PolicyApplier): void {
 
 export function appliers(): readonly PolicyApplier[] {
   return APPLIERS;
+}
+
+/** A SecurityPolicy section that becomes the route's security setting of the same name. */
+export function registerSecuritySection<K extends keyof IrRouteSecurity & string>(section: K, build: (ctx: Context, s: AppliedSection) => NonNullable<IrRouteSecurity[K]>): void {
+  registerApplier({
+    kind: "SecurityPolicy",
+    sections: [section],
+    route(ctx, policies, route, scope) {
+      const s = policies.sections("SecurityPolicy", scope).get(section);
+      if (s) route.security = { ...route.security, [section]: build(ctx, s) };
+    },
+  });
 }
 
 /**

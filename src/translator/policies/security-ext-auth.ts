@@ -8,7 +8,7 @@ import type { Context } from "../context.js";
 import { SLUICE_GROUP } from "../kinds.js";
 import { referencePermitted } from "../reference-grants.js";
 import type { AppliedSection } from "./attach.js";
-import { registerApplier } from "./registry.js";
+import { registerSecuritySection } from "./registry.js";
 
 interface AuthorizerRef {
   group?: string;
@@ -94,11 +94,4 @@ function extAuthOf(ctx: Context, s: AppliedSection): IrExtAuth {
   return out;
 }
 
-registerApplier({
-  kind: KIND,
-  sections: ["extAuth"],
-  route(ctx, policies, route, scope) {
-    const s = policies.sections(KIND, scope).get("extAuth");
-    if (s) route.security = { ...route.security, extAuth: extAuthOf(ctx, s) };
-  },
-});
+registerSecuritySection("extAuth", extAuthOf);

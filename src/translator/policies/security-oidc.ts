@@ -8,7 +8,7 @@ import type { Context } from "../context.js";
 import { SLUICE_GROUP } from "../kinds.js";
 import { policySecret, type SecretRef } from "../secrets.js";
 import type { AppliedSection } from "./attach.js";
-import { registerApplier } from "./registry.js";
+import { registerSecuritySection } from "./registry.js";
 
 interface OidcSpec {
   provider: { issuer: string; authorizationEndpoint?: string; tokenEndpoint?: string; endSessionEndpoint?: string };
@@ -31,7 +31,6 @@ interface OidcSpec {
   passThroughAuthHeader?: boolean;
 }
 
-const KIND = "SecurityPolicy";
 const DEFAULT_REDIRECT = "%REQ(x-forwarded-proto)%://%REQ(:authority)%/oauth2/callback";
 const DEFAULT_LOGOUT = "/logout";
 const WEEK_S = 604_800;
@@ -113,11 +112,4 @@ function oidcOf(ctx: Context, s: AppliedSection): IrOidc {
   return out;
 }
 
-registerApplier({
-  kind: KIND,
-  sections: ["oidc"],
-  route(ctx, policies, route, scope) {
-    const s = policies.sections(KIND, scope).get("oidc");
-    if (s) route.security = { ...route.security, oidc: oidcOf(ctx, s) };
-  },
-});
+registerSecuritySection("oidc", oidcOf);
