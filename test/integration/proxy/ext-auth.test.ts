@@ -6,9 +6,10 @@ import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import { startEchoServer, type EchoResponse, type EchoServer } from "../../../src/demo/echo-server.js";
+import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import { parseDocuments } from "../../../src/resources/index.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { httpCall, type HttpResult } from "../../helpers/http.js";
 import { BACKEND, CLASS_AND_GATEWAY } from "../control/fixtures.js";
 
 interface Seen {
@@ -169,35 +170,9 @@ const POLICIES =
       backendRefs: [{ name: no-such-service, port: 80 }]`,
   );
 
-interface Res {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  echo?: EchoResponse;
-}
+type Res = HttpResult;
 
-function call(path: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path, method: opts.method ?? "GET", headers: opts.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const body = Buffer.concat(chunks).toString();
-        let e: EchoResponse | undefined;
-        try {
-          const j = JSON.parse(body) as EchoResponse;
-          if (typeof j.pod === "string") e = j;
-        } catch {
-          // not the echo backend
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ...(e ? { echo: e } : {}) });
-      });
-    });
-    req.setTimeout(8000, () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end(opts.body);
-  });
-}
+const call = (path: string, opts: { method?: string; headers?: Record<string, string>; body?: string } = {}): Promise<Res> => httpCall(port, path, { ...opts, strictEcho: true });
 
 before(async () => {
   echo = await startEchoServer({ pod: "echo-1" });

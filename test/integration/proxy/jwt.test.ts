@@ -7,8 +7,9 @@ import assert from "node:assert/strict";
 import http from "node:http";
 import type net from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
-import { startEchoServer, type EchoResponse, type EchoServer } from "../../../src/demo/echo-server.js";
+import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { httpCall, type HttpResult } from "../../helpers/http.js";
 import { BACKEND, CLASS_AND_GATEWAY } from "../control/fixtures.js";
 
 let echo: EchoServer;
@@ -48,33 +49,9 @@ function sign(key: Key, claims: Record<string, unknown>, opts: { iss?: string; a
     .sign(key.priv);
 }
 
-interface Res {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  echo?: EchoResponse;
-}
+type Res = HttpResult;
 
-function call(path: string, headers: Record<string, string> = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path, headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const body = Buffer.concat(chunks).toString();
-        let e: EchoResponse | undefined;
-        try {
-          e = JSON.parse(body) as EchoResponse;
-        } catch {
-          // the gateway answered
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ...(e ? { echo: e } : {}) });
-      });
-    });
-    req.setTimeout(8000, () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-  });
-}
+const call = (path: string, headers: Record<string, string> = {}): Promise<Res> => httpCall(port, path, { headers });
 
 const bearer = (t: string): Record<string, string> => ({ authorization: `Bearer ${t}` });
 

@@ -19,6 +19,7 @@ import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
 import { startEchoServer, type EchoResponse, type EchoServer } from "../../../src/demo/echo-server.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { httpCall, type HttpResult } from "../../helpers/http.js";
 import { BACKEND } from "../control/fixtures.js";
 
 interface Pair {
@@ -184,46 +185,11 @@ data: { ca.crt: ${b64(pem.clientCa!.cert)} }
   return { "gateway.yaml": gateway, "policies.yaml": policies, "backend-tls.yaml": backendTls, "secrets.yaml": secrets };
 }
 
-interface Res {
-  status: number;
-  body: string;
-  echo?: EchoResponse;
-}
+type Res = HttpResult;
 
 /** One HTTPS request on a fresh connection, with the given client certificate (or none). */
-function get(port: number, host: string, client: Pair | null, headers: Record<string, string> = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = https.request(
-      {
-        host: "127.0.0.1",
-        port,
-        path: "/",
-        servername: host,
-        headers: { host, ...headers },
-        ca: pem.server!.cert,
-        agent: false,
-        ...(client ? { cert: client.cert, key: client.key } : {}),
-      },
-      (res) => {
-        const chunks: Buffer[] = [];
-        res.on("data", (c: Buffer) => chunks.push(c));
-        res.on("end", () => {
-          const body = Buffer.concat(chunks).toString();
-          let e: EchoResponse | undefined;
-          try {
-            e = JSON.parse(body) as EchoResponse;
-          } catch {
-            // the gateway answered itself
-          }
-          resolve({ status: res.statusCode ?? 0, body, ...(e ? { echo: e } : {}) });
-        });
-      },
-    );
-    req.setTimeout(5000, () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end();
-  });
-}
+const get = (port: number, host: string, client: Pair | null, headers: Record<string, string> = {}): Promise<Res> =>
+  httpCall(port, "/", { headers: { host, ...headers }, tls: { servername: host, ca: pem.server!.cert, ...(client ? { cert: client.cert, key: client.key } : {}) }, timeoutMs: 5000 });
 
 const xfccOf = (r: Res): string | undefined => r.echo?.headers["x-forwarded-client-cert"]?.[0];
 const hashOf = (p: Pair): string => new X509Certificate(p.cert).fingerprint256.replace(/:/g, "").toLowerCase();

@@ -4,28 +4,16 @@
 // killed mid-test -> fail open or closed as configured, no crash.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
-import http from "node:http";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { httpCall, type HttpResult } from "../../helpers/http.js";
 import { redisSkipReason, startRedis, type RedisServer } from "../../helpers/redis.js";
 import { BACKEND, CLASS_AND_GATEWAY, metricValue, until } from "../control/fixtures.js";
 
-interface Res {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-}
+type Res = HttpResult;
 
-function call(port: number, path: string, headers: Record<string, string> = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path, headers, agent: false }, (res) => {
-      res.resume();
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, headers: res.headers }));
-    });
-    req.setTimeout(8000, () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-  });
-}
+const call = (port: number, path: string, headers: Record<string, string> = {}): Promise<Res> => httpCall(port, path, { headers });
 
 const hour = (): number => Math.floor(Date.now() / 3_600_000);
 

@@ -9,6 +9,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { httpCall, type HttpResult } from "../../helpers/http.js";
 import { BACKEND } from "../control/fixtures.js";
 
 interface Seen {
@@ -90,30 +91,16 @@ spec:
   requestBuffer: { limit: 1Ki }
 `;
 
-interface Res {
-  status: number;
-  body: string;
-  headers: http.IncomingHttpHeaders;
-}
+type Res = HttpResult;
 
-function call(port: number, path: string, opts: { headers?: Record<string, string>; host?: string; body?: string | Buffer; chunks?: Buffer[] } = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const headers: Record<string, string> = { host: opts.host ?? "app.example", ...(opts.headers ?? {}) };
-    if (opts.chunks) headers["transfer-encoding"] = "chunked";
-    const req = http.request({ host: "127.0.0.1", port, path, method: opts.body !== undefined || opts.chunks ? "POST" : "GET", headers, agent: false, setHost: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString(), headers: res.headers }));
-      res.on("error", reject);
-    });
-    req.setTimeout(8000, () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    if (opts.chunks) {
-      for (const c of opts.chunks) req.write(c);
-      req.end();
-    } else req.end(opts.body);
+const call = (port: number, path: string, opts: { headers?: Record<string, string>; host?: string; body?: string | Buffer; chunks?: Buffer[] } = {}): Promise<Res> =>
+  httpCall(port, path, {
+    method: opts.body !== undefined || opts.chunks ? "POST" : "GET",
+    headers: { host: opts.host ?? "app.example", ...(opts.headers ?? {}) },
+    setHost: false,
+    ...(opts.body !== undefined ? { body: opts.body } : {}),
+    ...(opts.chunks ? { chunks: opts.chunks } : {}),
   });
-}
 
 /** `n` extra header fields (the client adds host and connection). */
 function fields(n: number): Record<string, string> {
@@ -222,7 +209,7 @@ test("Content-Length over the route's body limit: 413 before anything reaches th
   assert.equal((await call(pDefault, "/upload/small", { body: Buffer.alloc(1000, 1) })).status, 200);
   assert.equal(seen.find((s) => s.path === "/upload/small")?.bodyBytes, 1000);
   // Headers only: the body is never sent, so the answer cannot come from having read it.
-  const res = await new Promise<Res>((resolve, reject) => {
+  const res = await new Promise<Pick<Res, "status" | "body" | "headers">>((resolve, reject) => {
     const req = http.request({ host: "127.0.0.1", port: pDefault, path: "/upload/big", method: "POST", headers: { host: "app.example", "content-length": "5000000" }, agent: false, setHost: false }, (r) => {
       let body = "";
       r.on("data", (c: Buffer) => (body += c.toString()));

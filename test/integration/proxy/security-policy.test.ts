@@ -5,44 +5,19 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import http from "node:http";
 import bcrypt from "bcryptjs";
-import { startEchoServer, type EchoResponse, type EchoServer } from "../../../src/demo/echo-server.js";
+import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { httpCall, type HttpResult } from "../../helpers/http.js";
 import { BACKEND, CLASS_AND_GATEWAY, until } from "../control/fixtures.js";
 
 let echo: EchoServer;
 let gw: GatewayProcess;
 let port: number;
 
-interface Res {
-  status: number;
-  headers: http.IncomingHttpHeaders;
-  body: string;
-  echo?: EchoResponse;
-}
+type Res = HttpResult;
 
-function call(path: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<Res> {
-  return new Promise((resolve, reject) => {
-    const req = http.request({ host: "127.0.0.1", port, path, method: opts.method ?? "GET", headers: opts.headers, agent: false }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => {
-        const body = Buffer.concat(chunks).toString();
-        let e: EchoResponse | undefined;
-        try {
-          e = JSON.parse(body) as EchoResponse;
-        } catch {
-          // the gateway answered itself
-        }
-        resolve({ status: res.statusCode ?? 0, headers: res.headers, body, ...(e ? { echo: e } : {}) });
-      });
-    });
-    req.setTimeout(5000, () => req.destroy(new Error("timeout")));
-    req.on("error", reject);
-    req.end();
-  });
-}
+const call = (path: string, opts: { method?: string; headers?: Record<string, string> } = {}): Promise<Res> => httpCall(port, path, { ...opts, timeoutMs: 5000 });
 
 const basic = (user: string, pw: string): string => `Basic ${Buffer.from(`${user}:${pw}`).toString("base64")}`;
 const b64 = (s: string): string => Buffer.from(s).toString("base64");
