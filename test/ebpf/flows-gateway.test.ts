@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SLUICE } from "../helpers/gateway.js";
+import { gatewayYaml } from "../helpers/gateway-yaml.js";
 import type { FlowRecord } from "../../src/observe/flow-record.js";
 import { CLIENT_V4, SERVER_V4, createTopology, kernelTestSkipReason, sleep, type Topology } from "./netns.js";
 
@@ -17,18 +18,7 @@ const [GOOD, , BAD] = CLIENT_V4; // 10.77.1.1, 10.77.2.1
 const PORT = 8080;
 const ADMIN = 9901;
 
-const CONFIG = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: { name: sluice }
-spec: { controllerName: sluice.dev/gateway-controller }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: edge, namespace: default, labels: { app: edge } }
-spec:
-  gatewayClassName: sluice
-  listeners: [{ name: http, protocol: HTTP, port: ${PORT} }]
----
+const CONFIG = `${gatewayYaml("edge", [`{name: http, protocol: HTTP, port: ${PORT}}`], "namespace: default, labels: {app: edge}")}---
 apiVersion: sluice.dev/v1alpha1
 kind: Backend
 metadata: { name: echo, namespace: default, labels: { sluice.dev/demo: echo } }

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { LbMaps } from "../../src/ebpf/l4-lb.js";
 import { GatewayProcess, freePort } from "../helpers/gateway.js";
+import { gatewayYaml } from "../helpers/gateway-yaml.js";
 import { countBy, lbSkipReason, startClient, tcpNamed, TestCgroup, udpNamed, withinBinomial, type Client, type TcpNamed, type UdpNamed } from "./l4-lb-helpers.js";
 
 const skip = lbSkipReason();
@@ -30,20 +31,7 @@ spec: {endpoints: [{ip: {address: ${HOST}, port: ${port}}}]}
 
 function config(tcpWeights: Record<string, number>, udpWeights: Record<string, number>): string {
   const refs = (w: Record<string, number>) => Object.entries(w).map(([name, weight]) => `{group: sluice.dev, kind: Backend, name: ${name}, weight: ${weight}}`).join(", ");
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: sluice}
-spec: {controllerName: sluice.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: l4}
-spec:
-  gatewayClassName: sluice
-  listeners:
-  - {name: tcp, port: ${tcpPort}, protocol: TCP}
-  - {name: udp, port: ${udpPort}, protocol: UDP}
----
+  return `${gatewayYaml("l4", [`{name: tcp, port: ${tcpPort}, protocol: TCP}`, `{name: udp, port: ${udpPort}, protocol: UDP}`])}---
 ${tcp.map((t) => backend(t.name, t.port)).join("")}${udp.map((u) => backend(u.name, u.port)).join("")}apiVersion: v1
 kind: Service
 metadata: {name: svc}

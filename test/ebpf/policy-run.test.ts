@@ -9,6 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync, renameSync, existsSync } from "node
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SLUICE } from "../helpers/gateway.js";
+import { gatewayYaml } from "../helpers/gateway-yaml.js";
 import { CLIENT_V4, SERVER_V4, createTopology, kernelTestSkipReason, sleep, type Topology } from "./netns.js";
 
 const skip = kernelTestSkipReason() ?? (spawnSync("curl", ["--version"]).status === 0 ? undefined : "curl is missing");
@@ -16,22 +17,7 @@ const [GOOD, EXCEPTED, BAD] = CLIENT_V4; // 10.77.1.1, 10.77.1.50, 10.77.2.1
 const PORT = 8080;
 const ADMIN = 9901;
 
-const BASE = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: { name: sluice }
-spec: { controllerName: sluice.dev/gateway-controller }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata:
-  name: edge
-  namespace: default
-  labels: { app: edge }
-spec:
-  gatewayClassName: sluice
-  listeners:
-    - { name: http, protocol: HTTP, port: ${PORT} }
----
+const BASE = `${gatewayYaml("edge", [`{name: http, protocol: HTTP, port: ${PORT}}`], "namespace: default, labels: {app: edge}")}---
 apiVersion: sluice.dev/v1alpha1
 kind: Backend
 metadata:

@@ -12,6 +12,8 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { GatewayProcess, freePort, SLUICE } from "../helpers/gateway.js";
+import { gatewayYaml } from "../helpers/gateway-yaml.js";
+import { httpCall } from "../helpers/http.js";
 import { mountsOfType } from "../../src/ebpf/capabilities.js";
 
 function skipReason(): string | undefined {
@@ -37,18 +39,7 @@ after(() => {
 });
 
 function config(listenPort: number, backendPort: number): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: sluice}
-spec: {controllerName: sluice.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw}
-spec:
-  gatewayClassName: sluice
-  listeners: [{name: http, port: ${listenPort}, protocol: HTTP}]
----
+  return `${gatewayYaml("gw", [`{name: http, port: ${listenPort}, protocol: HTTP}`])}---
 apiVersion: sluice.dev/v1alpha1
 kind: Backend
 metadata: {name: echo, labels: {sluice.dev/demo: echo}}
@@ -65,17 +56,9 @@ spec:
 }
 
 /** GET with a keep-alive agent; resolves the status and the body's bytes. */
-function get(port: number, headers: Record<string, string>, agent: http.Agent): Promise<{ status: number; body: Buffer }> {
-  return new Promise((resolve, reject) => {
-    const req = http.get({ host: "127.0.0.1", port, path: "/", headers, agent }, (res) => {
-      const chunks: Buffer[] = [];
-      res.on("data", (c: Buffer) => chunks.push(c));
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks) }));
-      res.on("error", reject);
-    });
-    req.on("error", reject);
-    req.setTimeout(10_000, () => req.destroy(new Error("request timed out")));
-  });
+async function get(port: number, headers: Record<string, string>, agent: http.Agent): Promise<{ status: number; body: Buffer }> {
+  const r = await httpCall(port, "/", { headers, agent, timeoutMs: 10_000 });
+  return { status: r.status, body: r.bytes };
 }
 
 async function metric(gw: GatewayProcess, name: string): Promise<number> {

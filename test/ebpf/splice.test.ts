@@ -11,6 +11,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { GatewayProcess, freePort } from "../helpers/gateway.js";
+import { gatewayYaml } from "../helpers/gateway-yaml.js";
 import { selfSignedCert, type CertPair } from "../conformance/harness/certs.js";
 import { spliceSockets } from "../../src/l4/splice.js";
 import { kernelSplice, spliceConnections } from "../../src/ebpf/splice.js";
@@ -121,20 +122,7 @@ after(() => {
 });
 
 function config(tcpPort: number, passPort: number): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: sluice}
-spec: {controllerName: sluice.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: l4}
-spec:
-  gatewayClassName: sluice
-  listeners:
-  - {name: tcp, port: ${tcpPort}, protocol: TCP}
-  - {name: tls, port: ${passPort}, protocol: TLS, tls: {mode: Passthrough}}
----
+  return `${gatewayYaml("l4", [`{name: tcp, port: ${tcpPort}, protocol: TCP}`, `{name: tls, port: ${passPort}, protocol: TLS, tls: {mode: Passthrough}}`])}---
 apiVersion: sluice.dev/v1alpha1
 kind: Backend
 metadata: {name: echo}

@@ -8,6 +8,7 @@ import http from "node:http";
 import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import type { FlowRecord } from "../../../src/observe/flow-record.js";
 import { GatewayProcess, SLUICE, freePort } from "../../helpers/gateway.js";
+import { gatewayYaml } from "../../helpers/gateway-yaml.js";
 import { backendYaml, tcpEcho, tcpExchange, type TcpBackend } from "../l4/backends.js";
 import { BACKEND, get, until } from "./fixtures.js";
 
@@ -23,21 +24,7 @@ before(async () => {
   gw = await GatewayProcess.start({
     workers: 2,
     files: {
-      "gw.yaml": `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: sluice}
-spec: {controllerName: sluice.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: sluice
-  listeners:
-  - {name: web, port: ${p1}, protocol: HTTP}
-  - {name: other, port: ${p2}, protocol: HTTP}
-  - {name: raw, port: ${tcpPort}, protocol: TCP}
----
+      "gw.yaml": `${gatewayYaml("gw", [`{name: web, port: ${p1}, protocol: HTTP}`, `{name: other, port: ${p2}, protocol: HTTP}`, `{name: raw, port: ${tcpPort}, protocol: TCP}`], "namespace: default")}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: api, namespace: default}

@@ -111,9 +111,4 @@ export async function udpExchange(port: number, payload: Buffer, timeoutMs = 300
   }
 }
 
-export const backendYaml = (name: string, port: number, namespace = "default"): string => `apiVersion: sluice.dev/v1alpha1
-kind: Backend
-metadata: {name: ${name}, namespace: ${namespace}}
-spec: {endpoints: [{ip: {address: 127.0.0.1, port: ${port}}}]}
----
-`;
+export { backendYaml } from "../../helpers/gateway-yaml.js";

@@ -9,6 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
 import { GatewayProcess, freePort } from "../../helpers/gateway.js";
+import { gatewayYaml } from "../../helpers/gateway-yaml.js";
 import { selfSignedCert, tlsSecretYaml, type CertPair } from "../../conformance/harness/certs.js";
 import { backendYaml, tcpEcho, tcpExchange, udpEcho, udpExchange, type TcpBackend, type UdpBackend } from "./backends.js";
 
@@ -28,26 +29,7 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), "sluice-l4-log-"));
   logFile = join(dir, "access.log");
   const yaml = [
-    `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: sluice}
-spec: {controllerName: sluice.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: obs}
-spec:
-  gatewayClassName: sluice
-  listeners:
-  - {name: tcp, port: ${tcpPort}, protocol: TCP}
-  - {name: broken, port: ${brokenPort}, protocol: TCP}
-  - {name: udp, port: ${udpPort}, protocol: UDP}
-  - name: tls
-    port: ${tlsPort}
-    protocol: TLS
-    hostname: t.example.com
-    tls: {mode: Terminate, certificateRefs: [{name: cert}]}
----
+    `${gatewayYaml("obs", [`{name: tcp, port: ${tcpPort}, protocol: TCP}`, `{name: broken, port: ${brokenPort}, protocol: TCP}`, `{name: udp, port: ${udpPort}, protocol: UDP}`, `{name: tls, port: ${tlsPort}, protocol: TLS, hostname: t.example.com, tls: {mode: Terminate, certificateRefs: [{name: cert}]}}`])}---
 `,
     tlsSecretYaml("default", "cert", cert),
     "---\n",

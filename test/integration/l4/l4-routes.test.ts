@@ -9,6 +9,7 @@ import dgram from "node:dgram";
 import net from "node:net";
 import tls from "node:tls";
 import { GatewayProcess, freePort } from "../../helpers/gateway.js";
+import { gatewayYaml } from "../../helpers/gateway-yaml.js";
 import { backendYaml, tcpEcho, tcpExchange, tlsEcho, udpEcho, type TcpBackend, type TlsBackend, type UdpBackend } from "./backends.js";
 
 let gw: GatewayProcess;
@@ -19,22 +20,7 @@ let tcpPort: number, weightPort: number, tlsPort: number, udpPort: number;
 
 function config(swapped: boolean): string {
   return [
-    `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: sluice}
-spec: {controllerName: sluice.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: l4}
-spec:
-  gatewayClassName: sluice
-  listeners:
-  - {name: tcp, port: ${tcpPort}, protocol: TCP}
-  - {name: weighted, port: ${weightPort}, protocol: TCP}
-  - {name: udp, port: ${udpPort}, protocol: UDP}
-  - {name: tls, port: ${tlsPort}, protocol: TLS, tls: {mode: Passthrough}}
----
+    `${gatewayYaml("l4", [`{name: tcp, port: ${tcpPort}, protocol: TCP}`, `{name: weighted, port: ${weightPort}, protocol: TCP}`, `{name: udp, port: ${udpPort}, protocol: UDP}`, `{name: tls, port: ${tlsPort}, protocol: TLS, tls: {mode: Passthrough}}`])}---
 `,
     backendYaml("a", a.port),
     backendYaml("b", b.port),

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { randomBytes, X509Certificate } from "node:crypto";
 import tls from "node:tls";
 import { GatewayProcess, freePort } from "../../helpers/gateway.js";
+import { gatewayYaml } from "../../helpers/gateway-yaml.js";
 import { selfSignedCert, tlsSecretYaml, type CertPair } from "../../conformance/harness/certs.js";
 import { backendYaml, tcpEcho, tlsEcho, type TcpBackend, type TlsBackend } from "./backends.js";
 
@@ -18,38 +19,7 @@ let port: number;
 
 function config(): string {
   return [
-    `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: sluice}
-spec: {controllerName: sluice.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: edge}
-spec:
-  gatewayClassName: sluice
-  listeners:
-  - name: term-a
-    port: ${port}
-    protocol: TLS
-    hostname: a.example.com
-    tls: {mode: Terminate, certificateRefs: [{name: cert-a}]}
-  - name: term-net
-    port: ${port}
-    protocol: TLS
-    hostname: "*.example.net"
-    tls: {mode: Terminate, certificateRefs: [{name: cert-special}, {name: cert-net}]}
-  - name: pass
-    port: ${port}
-    protocol: TLS
-    hostname: "*.example.org"
-    tls: {mode: Passthrough}
-  - name: term-isolated
-    port: ${port}
-    protocol: TLS
-    hostname: isolated.example.org
-    tls: {mode: Terminate, certificateRefs: [{name: cert-a}]}
----
+    `${gatewayYaml("edge", [`{name: term-a, port: ${port}, protocol: TLS, hostname: a.example.com, tls: {mode: Terminate, certificateRefs: [{name: cert-a}]}}`, `{name: term-net, port: ${port}, protocol: TLS, hostname: "*.example.net", tls: {mode: Terminate, certificateRefs: [{name: cert-special}, {name: cert-net}]}}`, `{name: pass, port: ${port}, protocol: TLS, hostname: "*.example.org", tls: {mode: Passthrough}}`, `{name: term-isolated, port: ${port}, protocol: TLS, hostname: isolated.example.org, tls: {mode: Terminate, certificateRefs: [{name: cert-a}]}}`])}---
 `,
     tlsSecretYaml("default", "cert-a", certA),
     "---\n",

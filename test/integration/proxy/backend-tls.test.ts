@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { startEchoServer, type EchoResponse, type EchoServer } from "../../../src/demo/echo-server.js";
 import { GRPC_ECHO_SERVICE, startGrpcEchoServer, type GrpcEchoServer } from "../../../src/demo/grpc-echo.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { gatewayYaml } from "../../helpers/gateway-yaml.js";
 import { WebSocket } from "ws";
 import { unary } from "./grpc-helpers.js";
 import { request } from "./helpers.js";
@@ -103,18 +104,7 @@ spec:
   - backendRefs: [{name: grpc-tls, port: 443}]
 `;
   return {
-    "gateway.yaml": `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: sluice}
-spec: {controllerName: sluice.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: sluice
-  listeners: [{name: http, protocol: HTTP, port: ${port}}]
-`,
+    "gateway.yaml": gatewayYaml("gw", [`{name: http, protocol: HTTP, port: ${port}}`], "namespace: default"),
     "cas.yaml": `apiVersion: v1
 kind: ConfigMap
 metadata: {name: test-ca, namespace: default}

@@ -9,6 +9,7 @@ import { ProxyDataPlane } from "../../../src/proxy/data-plane.js";
 import { startGrpcEchoServer, type GrpcEchoServer } from "../../../src/demo/grpc-echo.js";
 import type { IrCluster } from "../../../src/ir/types.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { gatewayYaml } from "../../helpers/gateway-yaml.js";
 import { grpc, unary } from "./grpc-helpers.js";
 import { forward, gateway, listener, route, snapshot } from "./helpers.js";
 
@@ -65,18 +66,7 @@ describe("through a gateway: BackendTrafficPolicy retry on a GRPCRoute", () => {
     gwPort = await freePort();
     gw = await GatewayProcess.start({
       files: {
-        "config.yaml": `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: sluice}
-spec: {controllerName: sluice.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: sluice
-  listeners: [{name: h2c, protocol: HTTP, port: ${gwPort}}]
----
+        "config.yaml": `${gatewayYaml("gw", [`{name: h2c, protocol: HTTP, port: ${gwPort}}`], "namespace: default")}---
 apiVersion: sluice.dev/v1alpha1
 kind: Backend
 metadata: {name: echo, namespace: default}

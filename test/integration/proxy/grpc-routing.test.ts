@@ -11,6 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { GRPC_ECHO_SERVICE, startGrpcEchoServer, type GrpcEchoReply, type GrpcEchoServer } from "../../../src/demo/grpc-echo.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { gatewayYaml } from "../../helpers/gateway-yaml.js";
 import { client, grpc, unary } from "./grpc-helpers.js";
 
 const SVC = GRPC_ECHO_SERVICE;
@@ -34,12 +35,7 @@ spec:
 const ref = (name: string, weight?: number): string => `{group: sluice.dev, kind: Backend, name: ${name}${weight !== undefined ? `, weight: ${weight}` : ""}}`;
 
 function config(): Record<string, string> {
-  const gateway = `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: sluice}
-spec: {controllerName: sluice.dev/gateway-controller}
----
-apiVersion: v1
+  const gateway = `apiVersion: v1
 kind: Secret
 metadata: {name: grpc-cert, namespace: default}
 type: kubernetes.io/tls
@@ -47,18 +43,7 @@ data:
   tls.crt: ${Buffer.from(readFileSync(join(dir, "gw.crt"))).toString("base64")}
   tls.key: ${Buffer.from(readFileSync(join(dir, "gw.key"))).toString("base64")}
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: sluice
-  listeners:
-  - {name: h2c, protocol: HTTP, port: ${httpPort}}
-  - name: tls
-    protocol: HTTPS
-    port: ${httpsPort}
-    tls: {certificateRefs: [{name: grpc-cert}]}
-`;
+${gatewayYaml("gw", [`{name: h2c, protocol: HTTP, port: ${httpPort}}`, `{name: tls, protocol: HTTPS, port: ${httpsPort}, tls: {certificateRefs: [{name: grpc-cert}]}}`], "namespace: default")}`;
   const routes = `apiVersion: gateway.networking.k8s.io/v1
 kind: GRPCRoute
 metadata: {name: exact, namespace: default}

@@ -12,6 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { gatewayYaml } from "../../helpers/gateway-yaml.js";
 
 let dir: string;
 let gw: GatewayProcess;
@@ -30,26 +31,13 @@ before(async () => {
   const b64 = (s: string): string => Buffer.from(s).toString("base64");
   gw = await GatewayProcess.start({
     files: {
-      "gw.yaml": `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: sluice}
-spec: {controllerName: sluice.dev/gateway-controller}
----
-apiVersion: v1
+      "gw.yaml": `apiVersion: v1
 kind: Secret
 metadata: {name: cert, namespace: default}
 type: kubernetes.io/tls
 data: {tls.crt: ${b64(cert)}, tls.key: ${b64(readFileSync(join(dir, "k"), "utf8"))}}
 ---
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: sluice
-  listeners:
-  - {name: http, protocol: HTTP, port: ${httpPort}}
-  - {name: https, protocol: HTTPS, port: ${httpsPort}, tls: {certificateRefs: [{name: cert}]}}
----
+${gatewayYaml("gw", [`{name: http, protocol: HTTP, port: ${httpPort}}`, `{name: https, protocol: HTTPS, port: ${httpsPort}, tls: {certificateRefs: [{name: cert}]}}`], "namespace: default")}---
 apiVersion: sluice.dev/v1alpha1
 kind: Backend
 metadata: {name: echo, namespace: default}

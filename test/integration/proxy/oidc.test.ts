@@ -17,6 +17,7 @@ import { join } from "node:path";
 import { startEchoServer, type EchoResponse, type EchoServer } from "../../../src/demo/echo-server.js";
 import { parseDocuments } from "../../../src/resources/index.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { gatewayYaml } from "../../helpers/gateway-yaml.js";
 import { BACKEND } from "../control/fixtures.js";
 
 /** The few parts of the oidc-provider package the test uses (it ships no type declarations). */
@@ -187,20 +188,7 @@ async function userinfo(accessToken: string): Promise<{ status: number; sub?: st
 
 // ---- setup ----
 
-const GATEWAY = (http: number, tls: number): string => `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: { name: sluice }
-spec: { controllerName: sluice.dev/gateway-controller }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: sluice
-  listeners:
-    - { name: http, protocol: HTTP, port: ${http} }
-    - { name: https, protocol: HTTPS, port: ${tls}, tls: { certificateRefs: [{ name: gw-cert }] } }
-`;
+const GATEWAY = (http: number, tls: number): string => gatewayYaml("gw", [`{name: http, protocol: HTTP, port: ${http}}`, `{name: https, protocol: HTTPS, port: ${tls}, tls: {certificateRefs: [{name: gw-cert}]}}`], "namespace: default");
 
 const CERT_SECRET = (crt: string, key: string): string => `apiVersion: v1
 kind: Secret

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import http from "node:http";
 import net from "node:net";
 import { GatewayProcess } from "../../helpers/gateway.js";
+import { gatewayYaml } from "../../helpers/gateway-yaml.js";
 import { H1Pool, type H1Handler } from "../../../src/proxy/upstream/h1-pool.js";
 
 /** Deterministic bytes for body n (a different pattern per n, so mixed-up chunks show). */
@@ -129,18 +130,7 @@ test("gateway: many clients, some reading slowly, each get their own body byte f
   });
   const gw = await GatewayProcess.start({
     files: {
-      "gw.yaml": `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: sluice}
-spec: {controllerName: sluice.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: gw, namespace: default}
-spec:
-  gatewayClassName: sluice
-  listeners: [{name: http, protocol: HTTP, port: ${port}}]
----
+      "gw.yaml": `${gatewayYaml("gw", [`{name: http, protocol: HTTP, port: ${port}}`], "namespace: default")}---
 apiVersion: sluice.dev/v1alpha1
 kind: Backend
 metadata: {name: origin, namespace: default}
