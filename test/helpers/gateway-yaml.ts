@@ -31,3 +31,26 @@ spec: {endpoints: [{ip: {address: 127.0.0.1, port: ${port}}}]}
 ---
 `;
 }
+
+/** The echo Backend as the security and rate limit tests name it (the port is the Backend's own). */
+export const ECHO_REF = "{group: sluice.dev, kind: Backend, name: echo, port: 1}";
+
+/**
+ * An HTTPRoute on Gateway "gw" (namespace default) with one PathPrefix rule per entry: a path, or
+ * [rule name, path]. No trailing document separator.
+ */
+export function prefixRouteYaml(name: string, rules: (string | [string, string])[], backendRef = ECHO_REF): string {
+  const body = rules
+    .map((r) => {
+      const [ruleName, path] = typeof r === "string" ? [null, r] : r;
+      return `${ruleName !== null ? `    - name: ${ruleName}\n      matches` : "    - matches"}: [{path: {type: PathPrefix, value: ${path}}}]\n      backendRefs: [${backendRef}]\n`;
+    })
+    .join("");
+  return `apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: ${name}, namespace: default}
+spec:
+  parentRefs: [{name: gw}]
+  rules:
+${body}`;
+}

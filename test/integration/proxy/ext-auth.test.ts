@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import { parseDocuments } from "../../../src/resources/index.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { prefixRouteYaml } from "../../helpers/gateway-yaml.js";
 import { httpCall, type HttpResult } from "../../helpers/http.js";
 import { BACKEND, CLASS_AND_GATEWAY } from "../control/fixtures.js";
 
@@ -65,31 +66,7 @@ function authorizer(req: http.IncomingMessage, res: http.ServerResponse, body: s
   }
 }
 
-const ROUTES = `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: app, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - name: closed
-      matches: [{ path: { type: PathPrefix, value: /closed } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
-    - name: open
-      matches: [{ path: { type: PathPrefix, value: /open } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
-    - name: down
-      matches: [{ path: { type: PathPrefix, value: /down } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
-    - name: down-open
-      matches: [{ path: { type: PathPrefix, value: /down-open } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
-    - name: override
-      matches: [{ path: { type: PathPrefix, value: /override } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
-    - name: missing
-      matches: [{ path: { type: PathPrefix, value: /missing } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
-`;
+const ROUTES = prefixRouteYaml("app", [["closed", "/closed"], ["open", "/open"], ["down", "/down"], ["down-open", "/down-open"], ["override", "/override"], ["missing", "/missing"]]);
 
 const AUTHZ_SERVICE = (p: number, downPort: number): string => `apiVersion: v1
 kind: Service

@@ -9,6 +9,7 @@ import type net from "node:net";
 import { exportJWK, generateKeyPair, SignJWT, type CryptoKey, type JWK } from "jose";
 import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { prefixRouteYaml } from "../../helpers/gateway-yaml.js";
 import { httpCall, type HttpResult } from "../../helpers/http.js";
 import { BACKEND, CLASS_AND_GATEWAY } from "../control/fixtures.js";
 
@@ -67,15 +68,7 @@ before(async () => {
   jwksPort = (jwks.address() as net.AddressInfo).port;
   echo = await startEchoServer({ pod: "echo-1" });
   port = await freePort();
-  const route = (name: string, path: string) => `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: ${name}, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: ${path} } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
----
+  const route = (name: string, path: string) => `${prefixRouteYaml(name, [path])}---
 `;
   const policies = `apiVersion: sluice.dev/v1alpha1
 kind: SecurityPolicy

@@ -3,20 +3,10 @@
 // and a client that tallies which backend answered.
 import http from "node:http";
 import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
+import { gatewayYaml } from "../../helpers/gateway-yaml.js";
 
 export const GATEWAY = (port: number): string => `
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: { name: sluice }
-spec: { controllerName: sluice.dev/gateway-controller }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: sluice
-  listeners: [{ name: web, port: ${port}, protocol: HTTP }]
-`;
+${gatewayYaml("gw", [`{name: web, port: ${port}, protocol: HTTP}`], "namespace: default")}`;
 
 export function backendYaml(name: string, eps: { port: number; weight?: number }[], appProtocol?: string): string {
   const list = eps.map((e) => `    - ip: { address: 127.0.0.1, port: ${e.port} }${e.weight !== undefined ? `\n      weight: ${e.weight}` : ""}`).join("\n");

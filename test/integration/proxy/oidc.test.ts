@@ -17,7 +17,7 @@ import { join } from "node:path";
 import { startEchoServer, type EchoResponse, type EchoServer } from "../../../src/demo/echo-server.js";
 import { parseDocuments } from "../../../src/resources/index.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
-import { gatewayYaml } from "../../helpers/gateway-yaml.js";
+import { gatewayYaml, prefixRouteYaml } from "../../helpers/gateway-yaml.js";
 import { BACKEND } from "../control/fixtures.js";
 
 /** The few parts of the oidc-provider package the test uses (it ships no type declarations). */
@@ -199,51 +199,11 @@ data:
   tls.key: ${Buffer.from(key).toString("base64")}
 `;
 
-const ROUTES = `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: app, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: / } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: api, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /api } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: broken, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /broken } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: limited, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /limited } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: idp-down, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /idp-down } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
-`;
+const ROUTES = `${prefixRouteYaml("app", ["/"])}---
+${prefixRouteYaml("api", ["/api"])}---
+${prefixRouteYaml("broken", ["/broken"])}---
+${prefixRouteYaml("limited", ["/limited"])}---
+${prefixRouteYaml("idp-down", ["/idp-down"])}`;
 
 const POLICIES = (iss: string, deadIssuer: string): string => `apiVersion: v1
 kind: Secret

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { prefixRouteYaml } from "../../helpers/gateway-yaml.js";
 import { httpCall, type HttpResult } from "../../helpers/http.js";
 import { redisSkipReason, startRedis, type RedisServer } from "../../helpers/redis.js";
 import { BACKEND, CLASS_AND_GATEWAY, metricValue, until } from "../control/fixtures.js";
@@ -28,15 +29,7 @@ async function inOneHour<T>(fn: () => Promise<T>): Promise<T> {
 }
 
 function route(name: string, path: string): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: ${name}, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: ${path} } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
----
+  return `${prefixRouteYaml(name, [path])}---
 `;
 }
 

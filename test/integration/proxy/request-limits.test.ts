@@ -9,6 +9,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import net from "node:net";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { gatewayYaml } from "../../helpers/gateway-yaml.js";
 import { httpCall, type HttpResult } from "../../helpers/http.js";
 import { BACKEND } from "../control/fixtures.js";
 
@@ -29,23 +30,7 @@ let pStrict: number;
 let pLoose: number;
 let pShared: number;
 
-const GATEWAY = (): string => `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: { name: sluice }
-spec: { controllerName: sluice.dev/gateway-controller }
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: { name: gw, namespace: default }
-spec:
-  gatewayClassName: sluice
-  listeners:
-    - { name: default, protocol: HTTP, port: ${pDefault} }
-    - { name: strict, protocol: HTTP, port: ${pStrict} }
-    - { name: loose, protocol: HTTP, port: ${pLoose} }
-    - { name: shared-strict, protocol: HTTP, port: ${pShared}, hostname: strict.example }
-    - { name: shared-open, protocol: HTTP, port: ${pShared}, hostname: open.example }
----
+const GATEWAY = (): string => `${gatewayYaml("gw", [`{name: default, protocol: HTTP, port: ${pDefault}}`, `{name: strict, protocol: HTTP, port: ${pStrict}}`, `{name: loose, protocol: HTTP, port: ${pLoose}}`, `{name: shared-strict, protocol: HTTP, port: ${pShared}, hostname: strict.example}`, `{name: shared-open, protocol: HTTP, port: ${pShared}, hostname: open.example}`], "namespace: default")}---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: app, namespace: default }

@@ -8,6 +8,7 @@ import { createHash } from "node:crypto";
 import bcrypt from "bcryptjs";
 import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { prefixRouteYaml } from "../../helpers/gateway-yaml.js";
 import { httpCall, type HttpResult } from "../../helpers/http.js";
 import { BACKEND, CLASS_AND_GATEWAY, until } from "../control/fixtures.js";
 
@@ -22,31 +23,8 @@ const call = (path: string, opts: { method?: string; headers?: Record<string, st
 const basic = (user: string, pw: string): string => `Basic ${Buffer.from(`${user}:${pw}`).toString("base64")}`;
 const b64 = (s: string): string => Buffer.from(s).toString("base64");
 
-const ROUTES = `apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: app, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - name: open
-      matches: [{ path: { type: PathPrefix, value: /open } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
-    - name: basic
-      matches: [{ path: { type: PathPrefix, value: /basic } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
-    - name: keys
-      matches: [{ path: { type: PathPrefix, value: /keys } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: HTTPRoute
-metadata: { name: internal, namespace: default }
-spec:
-  parentRefs: [{ name: gw }]
-  rules:
-    - matches: [{ path: { type: PathPrefix, value: /internal } }]
-      backendRefs: [{ group: sluice.dev, kind: Backend, name: echo, port: 1 }]
-`;
+const ROUTES = `${prefixRouteYaml("app", [["open", "/open"], ["basic", "/basic"], ["keys", "/keys"]])}---
+${prefixRouteYaml("internal", ["/internal"])}`;
 
 const SECRETS = (shaHash: string, bcryptHash: string): string => `apiVersion: v1
 kind: Secret
