@@ -8,8 +8,8 @@ import http from "node:http";
 import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import type { FlowRecord } from "../../../src/observe/flow-record.js";
 import { GatewayProcess, SLUICE, freePort } from "../../helpers/gateway.js";
-import { gatewayYaml } from "../../helpers/gateway-yaml.js";
-import { backendYaml, tcpEcho, tcpExchange, type TcpBackend } from "../l4/backends.js";
+import { backendYaml, gatewayYaml } from "../../helpers/gateway-yaml.js";
+import { tcpEcho, tcpExchange, type TcpBackend } from "../../helpers/tcp-echo.js";
 import { BACKEND, get, until } from "./fixtures.js";
 
 let gw: GatewayProcess;
