@@ -9,7 +9,7 @@ import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SLUICE } from "../helpers/gateway.js";
-import { gatewayYaml } from "../helpers/gateway-yaml.js";
+import { backendYaml, gatewayYaml } from "../helpers/gateway-yaml.js";
 import type { FlowRecord } from "../../src/observe/flow-record.js";
 import { CLIENT_V4, SERVER_V4, createTopology, kernelTestSkipReason, sleep, type Topology } from "./netns.js";
 
@@ -19,13 +19,7 @@ const PORT = 8080;
 const ADMIN = 9901;
 
 const CONFIG = `${gatewayYaml("edge", [`{name: http, protocol: HTTP, port: ${PORT}}`], "namespace: default, labels: {app: edge}")}---
-apiVersion: sluice.dev/v1alpha1
-kind: Backend
-metadata: { name: echo, namespace: default, labels: { sluice.dev/demo: echo } }
-spec:
-  endpoints: [{ ip: { address: 127.0.0.1, port: 9000 } }]
----
-apiVersion: gateway.networking.k8s.io/v1
+${backendYaml("echo", 9000, "default", "sluice.dev/demo: echo")}apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: all, namespace: default }
 spec:

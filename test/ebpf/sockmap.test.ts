@@ -12,7 +12,7 @@ import { spawn, spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { GatewayProcess, freePort, SLUICE } from "../helpers/gateway.js";
-import { gatewayYaml } from "../helpers/gateway-yaml.js";
+import { backendYaml, gatewayYaml } from "../helpers/gateway-yaml.js";
 import { httpCall } from "../helpers/http.js";
 import { mountsOfType } from "../../src/ebpf/capabilities.js";
 
@@ -40,13 +40,7 @@ after(() => {
 
 function config(listenPort: number, backendPort: number): string {
   return `${gatewayYaml("gw", [`{name: http, port: ${listenPort}, protocol: HTTP}`])}---
-apiVersion: sluice.dev/v1alpha1
-kind: Backend
-metadata: {name: echo, labels: {sluice.dev/demo: echo}}
-spec:
-  endpoints: [{ip: {address: 127.0.0.1, port: ${backendPort}}}]
----
-apiVersion: gateway.networking.k8s.io/v1
+${backendYaml("echo", backendPort, "default", "sluice.dev/demo: echo")}apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: all}
 spec:

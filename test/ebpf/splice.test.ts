@@ -11,7 +11,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { GatewayProcess, freePort } from "../helpers/gateway.js";
-import { gatewayYaml } from "../helpers/gateway-yaml.js";
+import { backendYaml, gatewayYaml } from "../helpers/gateway-yaml.js";
 import { selfSignedCert, type CertPair } from "../conformance/harness/certs.js";
 import { spliceSockets } from "../../src/l4/splice.js";
 import { kernelSplice, spliceConnections } from "../../src/ebpf/splice.js";
@@ -123,17 +123,7 @@ after(() => {
 
 function config(tcpPort: number, passPort: number): string {
   return `${gatewayYaml("l4", [`{name: tcp, port: ${tcpPort}, protocol: TCP}`, `{name: tls, port: ${passPort}, protocol: TLS, tls: {mode: Passthrough}}`])}---
-apiVersion: sluice.dev/v1alpha1
-kind: Backend
-metadata: {name: echo}
-spec: {endpoints: [{ip: {address: 127.0.0.1, port: ${tcpBackend.port}}}]}
----
-apiVersion: sluice.dev/v1alpha1
-kind: Backend
-metadata: {name: tls-echo}
-spec: {endpoints: [{ip: {address: 127.0.0.1, port: ${tlsPort}}}]}
----
-apiVersion: gateway.networking.k8s.io/v1alpha2
+${backendYaml("echo", tcpBackend.port)}${backendYaml("tls-echo", tlsPort)}apiVersion: gateway.networking.k8s.io/v1alpha2
 kind: TCPRoute
 metadata: {name: plain}
 spec:

@@ -9,7 +9,7 @@ import net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { freePort, GatewayProcess, SLUICE } from "../../helpers/gateway.js";
-import { gatewayYaml } from "../../helpers/gateway-yaml.js";
+import { backendYaml, gatewayYaml } from "../../helpers/gateway-yaml.js";
 
 function validate(files: Record<string, string>): { code: number | null; stdout: string; stderr: string } {
   const dir = mkdtempSync(join(tmpdir(), "sluice-netpol-validate-"));
@@ -113,13 +113,7 @@ function getFrom(localAddress: string, port: number): Promise<string> {
 }
 
 const config = (httpPort: number, tcpPort: number, echoPort: number) => `${gatewayYaml("gw", [`{name: http, protocol: HTTP, port: ${httpPort}}`, `{name: tcp, protocol: TCP, port: ${tcpPort}}`], "namespace: default, labels: {role: edge}")}---
-apiVersion: sluice.dev/v1alpha1
-kind: Backend
-metadata: { name: echo, namespace: default, labels: { sluice.dev/demo: echo } }
-spec:
-  endpoints: [{ ip: { address: 127.0.0.1, port: ${echoPort} } }]
----
-apiVersion: gateway.networking.k8s.io/v1
+${backendYaml("echo", echoPort, "default", "sluice.dev/demo: echo")}apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: { name: web, namespace: default }
 spec:

@@ -9,7 +9,7 @@ import { ProxyDataPlane } from "../../../src/proxy/data-plane.js";
 import { startGrpcEchoServer, type GrpcEchoServer } from "../../../src/demo/grpc-echo.js";
 import type { IrCluster } from "../../../src/ir/types.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
-import { gatewayYaml } from "../../helpers/gateway-yaml.js";
+import { backendYaml, gatewayYaml } from "../../helpers/gateway-yaml.js";
 import { grpc, unary } from "./grpc-helpers.js";
 import { forward, gateway, listener, route, snapshot } from "./helpers.js";
 
@@ -67,13 +67,7 @@ describe("through a gateway: BackendTrafficPolicy retry on a GRPCRoute", () => {
     gw = await GatewayProcess.start({
       files: {
         "config.yaml": `${gatewayYaml("gw", [`{name: h2c, protocol: HTTP, port: ${gwPort}}`], "namespace: default")}---
-apiVersion: sluice.dev/v1alpha1
-kind: Backend
-metadata: {name: echo, namespace: default}
-spec:
-  endpoints: [{ip: {address: 127.0.0.1, port: ${echo.port}}}]
----
-apiVersion: gateway.networking.k8s.io/v1
+${backendYaml("echo", echo.port)}apiVersion: gateway.networking.k8s.io/v1
 kind: GRPCRoute
 metadata: {name: rpc, namespace: default}
 spec:

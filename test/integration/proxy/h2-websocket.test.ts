@@ -12,7 +12,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
-import { gatewayYaml } from "../../helpers/gateway-yaml.js";
+import { backendYaml, gatewayYaml } from "../../helpers/gateway-yaml.js";
 
 let dir: string;
 let gw: GatewayProcess;
@@ -38,13 +38,7 @@ type: kubernetes.io/tls
 data: {tls.crt: ${b64(cert)}, tls.key: ${b64(readFileSync(join(dir, "k"), "utf8"))}}
 ---
 ${gatewayYaml("gw", [`{name: http, protocol: HTTP, port: ${httpPort}}`, `{name: https, protocol: HTTPS, port: ${httpsPort}, tls: {certificateRefs: [{name: cert}]}}`], "namespace: default")}---
-apiVersion: sluice.dev/v1alpha1
-kind: Backend
-metadata: {name: echo, namespace: default}
-spec:
-  endpoints: [{ip: {address: 127.0.0.1, port: ${echo.port}}}]
----
-apiVersion: gateway.networking.k8s.io/v1
+${backendYaml("echo", echo.port)}apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: ws, namespace: default}
 spec:

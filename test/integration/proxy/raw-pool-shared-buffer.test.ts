@@ -8,7 +8,7 @@ import { createHash } from "node:crypto";
 import http from "node:http";
 import net from "node:net";
 import { GatewayProcess } from "../../helpers/gateway.js";
-import { gatewayYaml } from "../../helpers/gateway-yaml.js";
+import { backendYaml, gatewayYaml } from "../../helpers/gateway-yaml.js";
 import { H1Pool, type H1Handler } from "../../../src/proxy/upstream/h1-pool.js";
 
 /** Deterministic bytes for body n (a different pattern per n, so mixed-up chunks show). */
@@ -131,12 +131,7 @@ test("gateway: many clients, some reading slowly, each get their own body byte f
   const gw = await GatewayProcess.start({
     files: {
       "gw.yaml": `${gatewayYaml("gw", [`{name: http, protocol: HTTP, port: ${port}}`], "namespace: default")}---
-apiVersion: sluice.dev/v1alpha1
-kind: Backend
-metadata: {name: origin, namespace: default}
-spec: {endpoints: [{ip: {address: 127.0.0.1, port: ${originPort}}}]}
----
-apiVersion: gateway.networking.k8s.io/v1
+${backendYaml("origin", originPort)}apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: all, namespace: default}
 spec:
