@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import net from "node:net";
 import { LbMaps } from "../../src/ebpf/l4-lb.js";
 import { GatewayProcess, freePort } from "../helpers/gateway.js";
-import { gatewayYaml } from "../helpers/gateway-yaml.js";
+import { backendRef, gatewayYaml, l4RouteYaml } from "../helpers/gateway-yaml.js";
 import { countBy, lbSkipReason, startClient, tcpNamed, TestCgroup, udpNamed, withinBinomial, type Client, type TcpNamed, type UdpNamed } from "./l4-lb-helpers.js";
 
 const skip = lbSkipReason();
@@ -30,7 +30,7 @@ spec: {endpoints: [{ip: {address: ${HOST}, port: ${port}}}]}
 `;
 
 function config(tcpWeights: Record<string, number>, udpWeights: Record<string, number>): string {
-  const refs = (w: Record<string, number>) => Object.entries(w).map(([name, weight]) => `{group: sluice.dev, kind: Backend, name: ${name}, weight: ${weight}}`).join(", ");
+  const refs = (w: Record<string, number>) => Object.entries(w).map(([name, weight]) => backendRef(name, weight)).join(", ");
   return `${gatewayYaml("l4", [`{name: tcp, port: ${tcpPort}, protocol: TCP}`, `{name: udp, port: ${udpPort}, protocol: UDP}`])}---
 ${tcp.map((t) => backend(t.name, t.port)).join("")}${udp.map((u) => backend(u.name, u.port)).join("")}apiVersion: v1
 kind: Service
@@ -46,20 +46,8 @@ addressType: IPv4
 ports: [{name: web, port: ${tcp[0]!.port}, protocol: TCP}]
 endpoints: [{addresses: ["${HOST}"]}]
 ---
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TCPRoute
-metadata: {name: weighted}
-spec:
-  parentRefs: [{name: l4, sectionName: tcp}]
-  rules: [{backendRefs: [${refs(tcpWeights)}]}]
----
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: UDPRoute
-metadata: {name: dgram}
-spec:
-  parentRefs: [{name: l4, sectionName: udp}]
-  rules: [{backendRefs: [${refs(udpWeights)}]}]
-`;
+${l4RouteYaml("TCPRoute", "weighted", "l4", "tcp", refs(tcpWeights))}---
+${l4RouteYaml("UDPRoute", "dgram", "l4", "udp", refs(udpWeights))}`;
 }
 
 const UDP0 = { u0: 1, u1: 1, u2: 2 };

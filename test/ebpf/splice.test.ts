@@ -11,7 +11,7 @@ import net from "node:net";
 import tls from "node:tls";
 import { fileURLToPath } from "node:url";
 import { GatewayProcess, freePort } from "../helpers/gateway.js";
-import { backendYaml, gatewayYaml } from "../helpers/gateway-yaml.js";
+import { backendRef, backendYaml, gatewayYaml, l4RouteYaml } from "../helpers/gateway-yaml.js";
 import { selfSignedCert, type CertPair } from "../conformance/harness/certs.js";
 import { spliceSockets } from "../../src/l4/splice.js";
 import { kernelSplice, spliceConnections } from "../../src/ebpf/splice.js";
@@ -123,21 +123,8 @@ after(() => {
 
 function config(tcpPort: number, passPort: number): string {
   return `${gatewayYaml("l4", [`{name: tcp, port: ${tcpPort}, protocol: TCP}`, `{name: tls, port: ${passPort}, protocol: TLS, tls: {mode: Passthrough}}`])}---
-${backendYaml("echo", tcpBackend.port)}${backendYaml("tls-echo", tlsPort)}apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TCPRoute
-metadata: {name: plain}
-spec:
-  parentRefs: [{name: l4, sectionName: tcp}]
-  rules: [{backendRefs: [{group: sluice.dev, kind: Backend, name: echo}]}]
----
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TLSRoute
-metadata: {name: pass}
-spec:
-  parentRefs: [{name: l4, sectionName: tls}]
-  hostnames: [splice.example.com]
-  rules: [{backendRefs: [{group: sluice.dev, kind: Backend, name: tls-echo}]}]
-`;
+${backendYaml("echo", tcpBackend.port)}${backendYaml("tls-echo", tlsPort)}${l4RouteYaml("TCPRoute", "plain", "l4", "tcp", backendRef("echo"))}---
+${l4RouteYaml("TLSRoute", "pass", "l4", "tls", backendRef("tls-echo"), { hostnames: "splice.example.com" })}`;
 }
 
 async function startGateway(args: string[] = []): Promise<{ gw: GatewayProcess; tcpPort: number; passPort: number }> {

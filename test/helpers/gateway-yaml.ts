@@ -54,3 +54,28 @@ spec:
   rules:
 ${body}`;
 }
+
+/** A sluice.dev Backend reference (L4 routes name them without a port). */
+export const backendRef = (name: string, weight?: number): string => `{group: sluice.dev, kind: Backend, name: ${name}${weight !== undefined ? `, weight: ${weight}` : ""}}`;
+
+/**
+ * A TCPRoute, UDPRoute or TLSRoute with one rule, attached to listener `section` of Gateway
+ * `gateway`. `backendRefs` is the YAML list body; `hostnames` (TLSRoute) likewise. TLSRoute is
+ * served under v1 and v1alpha2; `version` picks one. No trailing document separator.
+ */
+export function l4RouteYaml(
+  kind: "TCPRoute" | "UDPRoute" | "TLSRoute",
+  name: string,
+  gateway: string,
+  section: string,
+  backendRefs: string,
+  opts: { hostnames?: string; version?: "v1" | "v1alpha2" } = {},
+): string {
+  return `apiVersion: gateway.networking.k8s.io/${opts.version ?? "v1alpha2"}
+kind: ${kind}
+metadata: {name: ${name}}
+spec:
+  parentRefs: [{name: ${gateway}, sectionName: ${section}}]
+${opts.hostnames !== undefined ? `  hostnames: [${opts.hostnames}]\n` : ""}  rules: [{backendRefs: [${backendRefs}]}]
+`;
+}

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import tls from "node:tls";
 import { GatewayProcess, freePort } from "../../helpers/gateway.js";
-import { gatewayYaml } from "../../helpers/gateway-yaml.js";
+import { backendRef, gatewayYaml, l4RouteYaml } from "../../helpers/gateway-yaml.js";
 import { selfSignedCert, tlsSecretYaml, type CertPair } from "../../conformance/harness/certs.js";
 import { backendYaml, tcpEcho, tcpExchange, udpEcho, udpExchange, type TcpBackend, type UdpBackend } from "./backends.js";
 
@@ -35,35 +35,10 @@ before(async () => {
     "---\n",
     backendYaml("a", a.port),
     backendYaml("u", u.port),
-    `apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TCPRoute
-metadata: {name: plain}
-spec:
-  parentRefs: [{name: obs, sectionName: tcp}]
-  rules: [{backendRefs: [{group: sluice.dev, kind: Backend, name: a}]}]
----
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TCPRoute
-metadata: {name: broken}
-spec:
-  parentRefs: [{name: obs, sectionName: broken}]
-  rules: [{backendRefs: [{name: no-such-service, port: 80}]}]
----
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: UDPRoute
-metadata: {name: dns}
-spec:
-  parentRefs: [{name: obs, sectionName: udp}]
-  rules: [{backendRefs: [{group: sluice.dev, kind: Backend, name: u}]}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: TLSRoute
-metadata: {name: term}
-spec:
-  parentRefs: [{name: obs, sectionName: tls}]
-  hostnames: [t.example.com]
-  rules: [{backendRefs: [{group: sluice.dev, kind: Backend, name: a}]}]
-`,
+    `${l4RouteYaml("TCPRoute", "plain", "obs", "tcp", backendRef("a"))}---
+${l4RouteYaml("TCPRoute", "broken", "obs", "broken", "{name: no-such-service, port: 80}")}---
+${l4RouteYaml("UDPRoute", "dns", "obs", "udp", backendRef("u"))}---
+${l4RouteYaml("TLSRoute", "term", "obs", "tls", backendRef("a"), { hostnames: "t.example.com", version: "v1" })}`,
   ].join("");
   gw = await GatewayProcess.start({ files: { "obs.yaml": yaml }, workers: 2, args: ["--access-log", logFile] });
 });

@@ -9,7 +9,7 @@ import dgram from "node:dgram";
 import net from "node:net";
 import tls from "node:tls";
 import { GatewayProcess, freePort } from "../../helpers/gateway.js";
-import { gatewayYaml } from "../../helpers/gateway-yaml.js";
+import { backendRef, gatewayYaml, l4RouteYaml } from "../../helpers/gateway-yaml.js";
 import { backendYaml, tcpEcho, tcpExchange, tlsEcho, udpEcho, type TcpBackend, type TlsBackend, type UdpBackend } from "./backends.js";
 
 let gw: GatewayProcess;
@@ -27,43 +27,11 @@ function config(swapped: boolean): string {
     backendYaml("tls-a", ta.port),
     backendYaml("tls-b", tb.port),
     backendYaml("udp-a", ua.port),
-    `apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TCPRoute
-metadata: {name: plain}
-spec:
-  parentRefs: [{name: l4, sectionName: tcp}]
-  rules: [{backendRefs: [{group: sluice.dev, kind: Backend, name: ${swapped ? "b" : "a"}}]}]
----
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TCPRoute
-metadata: {name: weighted}
-spec:
-  parentRefs: [{name: l4, sectionName: weighted}]
-  rules: [{backendRefs: [{group: sluice.dev, kind: Backend, name: a, weight: 3}, {group: sluice.dev, kind: Backend, name: b, weight: 1}]}]
----
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: UDPRoute
-metadata: {name: dns}
-spec:
-  parentRefs: [{name: l4, sectionName: udp}]
-  rules: [{backendRefs: [{group: sluice.dev, kind: Backend, name: udp-a}]}]
----
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TLSRoute
-metadata: {name: exact}
-spec:
-  parentRefs: [{name: l4, sectionName: tls}]
-  hostnames: [a.example.com]
-  rules: [{backendRefs: [{group: sluice.dev, kind: Backend, name: tls-a}]}]
----
-apiVersion: gateway.networking.k8s.io/v1alpha2
-kind: TLSRoute
-metadata: {name: wildcard}
-spec:
-  parentRefs: [{name: l4, sectionName: tls}]
-  hostnames: ["*.example.com"]
-  rules: [{backendRefs: [{group: sluice.dev, kind: Backend, name: tls-b}]}]
-`,
+    `${l4RouteYaml("TCPRoute", "plain", "l4", "tcp", backendRef(swapped ? "b" : "a"))}---
+${l4RouteYaml("TCPRoute", "weighted", "l4", "weighted", `${backendRef("a", 3)}, ${backendRef("b", 1)}`)}---
+${l4RouteYaml("UDPRoute", "dns", "l4", "udp", backendRef("udp-a"))}---
+${l4RouteYaml("TLSRoute", "exact", "l4", "tls", backendRef("tls-a"), { hostnames: "a.example.com" })}---
+${l4RouteYaml("TLSRoute", "wildcard", "l4", "tls", backendRef("tls-b"), { hostnames: `"*.example.com"` })}`,
   ].join("");
 }
 

@@ -7,7 +7,7 @@ import assert from "node:assert/strict";
 import { randomBytes, X509Certificate } from "node:crypto";
 import tls from "node:tls";
 import { GatewayProcess, freePort } from "../../helpers/gateway.js";
-import { gatewayYaml } from "../../helpers/gateway-yaml.js";
+import { backendRef, gatewayYaml, l4RouteYaml } from "../../helpers/gateway-yaml.js";
 import { selfSignedCert, tlsSecretYaml, type CertPair } from "../../conformance/harness/certs.js";
 import { backendYaml, tcpEcho, tlsEcho, type TcpBackend, type TlsBackend } from "./backends.js";
 
@@ -30,38 +30,10 @@ function config(): string {
     backendYaml("plain-a", plainA.port),
     backendYaml("plain-n", plainN.port),
     backendYaml("pass-b", passB.port),
-    `apiVersion: gateway.networking.k8s.io/v1
-kind: TLSRoute
-metadata: {name: term-a}
-spec:
-  parentRefs: [{name: edge, sectionName: term-a}]
-  hostnames: [a.example.com]
-  rules: [{backendRefs: [{group: sluice.dev, kind: Backend, name: plain-a}]}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: TLSRoute
-metadata: {name: term-net}
-spec:
-  parentRefs: [{name: edge, sectionName: term-net}]
-  hostnames: ["*.example.net"]
-  rules: [{backendRefs: [{group: sluice.dev, kind: Backend, name: plain-n}]}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: TLSRoute
-metadata: {name: pass}
-spec:
-  parentRefs: [{name: edge, sectionName: pass}]
-  hostnames: ["*.example.org"]
-  rules: [{backendRefs: [{group: sluice.dev, kind: Backend, name: pass-b}]}]
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: TLSRoute
-metadata: {name: unresolved}
-spec:
-  parentRefs: [{name: edge, sectionName: term-net}]
-  hostnames: [broken.example.net]
-  rules: [{backendRefs: [{group: sluice.dev, kind: Backend, name: does-not-exist}]}]
-`,
+    `${l4RouteYaml("TLSRoute", "term-a", "edge", "term-a", backendRef("plain-a"), { hostnames: "a.example.com", version: "v1" })}---
+${l4RouteYaml("TLSRoute", "term-net", "edge", "term-net", backendRef("plain-n"), { hostnames: `"*.example.net"`, version: "v1" })}---
+${l4RouteYaml("TLSRoute", "pass", "edge", "pass", backendRef("pass-b"), { hostnames: `"*.example.org"`, version: "v1" })}---
+${l4RouteYaml("TLSRoute", "unresolved", "edge", "term-net", backendRef("does-not-exist"), { hostnames: "broken.example.net", version: "v1" })}`,
   ].join("");
 }
 
