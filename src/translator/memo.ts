@@ -91,6 +91,7 @@ export class TranslateMemo implements IndexMemo {
   private nextVhosts = new Map<string, Map<string, VhostRecord>>();
   private hostOrder = new Map<string, string[]>();
   private listeners = new Map<string, ListenerRecord>();
+  private readonly dupListeners = new Set<string>();
   private nextListeners = new Map<string, ListenerRecord>();
   private readonly copies = new WeakMap<object, object>();
   private readonly stable = new WeakSet<object>();
@@ -118,6 +119,7 @@ export class TranslateMemo implements IndexMemo {
       this.routes.clear();
       this.vhosts.clear();
       this.listeners.clear();
+      this.dupListeners.clear();
     }
     this.nextRoutes = new Map();
     this.nextVhosts = new Map();
@@ -242,6 +244,13 @@ export class TranslateMemo implements IndexMemo {
    * attachment plus the hostnames it touches.
    */
   hostGroups(listenerKey: string, attachments: readonly { route: CompiledRoute; hostnames: string[] }[]): { byHost: Map<string, CompiledRoute[]>; changed: Set<string> | null } {
+    // Two listeners with one key (a Gateway with a repeated listener name): never patched or reused,
+    // for as long as the environment (which holds the Gateways) is unchanged.
+    if (this.dupListeners.has(listenerKey) || this.nextListeners.has(listenerKey)) {
+      this.dupListeners.add(listenerKey);
+      this.nextListeners.delete(listenerKey);
+      return this.freshGroups(listenerKey, attachments, false);
+    }
     const routes = new Map<CompiledRoute, number>();
     const hosts: string[][] = [];
     for (let i = 0; i < attachments.length; i++) {
@@ -289,7 +298,7 @@ export class TranslateMemo implements IndexMemo {
     return { byHost, changed };
   }
 
-  private freshGroups(listenerKey: string, attachments: readonly { route: CompiledRoute; hostnames: string[] }[]): { byHost: Map<string, CompiledRoute[]>; changed: null } {
+  private freshGroups(listenerKey: string, attachments: readonly { route: CompiledRoute; hostnames: string[] }[], record = true): { byHost: Map<string, CompiledRoute[]>; changed: null } {
     const byHost = new Map<string, CompiledRoute[]>();
     const routes = new Map<CompiledRoute, number>();
     const hosts: string[][] = [];
@@ -304,7 +313,7 @@ export class TranslateMemo implements IndexMemo {
         else byHost.set(h, [a.route]);
       }
     });
-    if (unique) this.nextListeners.set(listenerKey, { routes, hosts, byHost });
+    if (unique && record) this.nextListeners.set(listenerKey, { routes, hosts, byHost });
     return { byHost, changed: null };
   }
 

@@ -188,3 +188,26 @@ test("a route moving between hostnames (shared, its own, listed twice) regroups 
     assert.ok(memo.stats.vhostsReused > 100, `step ${step}: unchanged virtual hosts reused (${JSON.stringify(memo.stats)})`);
   }
 });
+
+test("a Gateway repeating a listener name: memoised equals plain through route changes", () => {
+  const memo = new TranslateMemo();
+  const current = syntheticCase(80);
+  const gw = current[1]! as K8sObject & { spec: { listeners: unknown[] } };
+  current[1] = {
+    ...gw,
+    spec: {
+      ...gw.spec,
+      listeners: [
+        { name: "dup", port: 80, protocol: "HTTP", allowedRoutes: { namespaces: { from: "All" } } },
+        { name: "dup", port: 81, protocol: "HTTP", hostname: "*.example.com" },
+      ],
+    },
+  } as K8sObject;
+  assert.equal(memoised(current, memo), plain(current));
+  const rand = rng(3);
+  for (let step = 0; step < 12; step++) {
+    const i = 4 + Math.floor(rand() * (current.length - 4));
+    current[i] = route(7000 + step, rand() < 0.5 ? "shared.example.com" : `d${step}.example.com`);
+    assert.equal(memoised(current, memo), plain(current), `step ${step}`);
+  }
+});
