@@ -2,7 +2,8 @@
 // (a snapshot swap leaves established connections alone), picks a backend, connects and hands both
 // sockets to spliceSockets. TLS first reads the ClientHello to route by SNI; in Passthrough it then
 // replays the bytes it read to the backend, in Terminate it replays them into a TLS server socket
-// (the listener's certificate, picked by SNI) and relays the plaintext.
+// (the listener's certificate, picked by SNI) and relays the plaintext, re-encrypted when the
+// backend has a BackendTLSPolicy.
 import net from "node:net";
 import tls from "node:tls";
 import type { AccessLog } from "../observe/access-log.js";
@@ -14,6 +15,7 @@ import { readClientHelloSni } from "./sni.js";
 import { drainConnections, listenOn } from "../proxy/server-lifecycle.js";
 import { admitConnection } from "../proxy/conn-policy.js";
 import { spliceSockets, type SpliceStats } from "./splice.js";
+import { tlsFailure } from "../proxy/upstream/tls-connect.js";
 
 /** Bound on waiting for a complete ClientHello (and, in Terminate, for the whole handshake). */
 const HELLO_TIMEOUT_MS = 10_000;
@@ -112,11 +114,15 @@ export class TcpL4Server {
     return c as Choice & { target: Target };
   }
 
-  private connect(t: Target): net.Socket {
+  /** A TCP connection, or with `secure` a TLS client connection (BackendTLSPolicy re-encryption). */
+  private connect(t: Target, secure: tls.ConnectionOptions | null = null): net.Socket {
+    const where = t.path !== undefined ? { path: t.path } : { host: t.host, port: t.port! };
     const backend =
-      t.path !== undefined
-        ? net.connect({ path: t.path, allowHalfOpen: true })
-        : net.connect({ host: t.host, port: t.port!, allowHalfOpen: true, noDelay: true });
+      secure !== null
+        ? tls.connect({ ...secure, ...where })
+        : t.path !== undefined
+          ? net.connect({ path: t.path, allowHalfOpen: true })
+          : net.connect({ host: t.host, port: t.port!, allowHalfOpen: true, noDelay: true });
     this.track(backend);
     backend.setTimeout(CONNECT_TIMEOUT_MS, () => backend.destroy(new Error("connect timeout")));
     return backend;
@@ -177,10 +183,12 @@ export class TcpL4Server {
     const c = this.choose(client, s, route);
     if (c === null) return;
     const context = m.terminate!.select(s.sni ?? "");
-    if (context === null) return this.refuse(client, s, route.stats.result(c.backend.name ?? "", "tls_error"), "tls_error");
+    const btls = c.backend.tls;
+    // A BackendTLSPolicy that cannot be applied (e.g. no valid CA): never fall back to plaintext.
+    if (context === null || btls?.error) return this.refuse(client, s, route.stats.result(c.backend.name ?? "", "tls_error"), "tls_error");
     client.unshift(hello);
     const secure = new tls.TLSSocket(client, { isServer: true, secureContext: context });
-    const backend = this.connect(c.target);
+    const backend = this.connect(c.target, btls ? btls.options : null);
     const timer = setTimeout(() => fail("tls_error"), HELLO_TIMEOUT_MS);
     let pending = 2;
     let failed = false;
@@ -204,12 +212,13 @@ export class TcpL4Server {
       this.relay(secure, backend, s, route, c);
     };
     const onTlsError = (): void => fail("tls_error");
-    const onConnectError = (): void => fail("connect_error");
+    // A backend certificate that fails the policy's checks counts as a TLS error, not a connect error.
+    const onConnectError = (err: Error): void => fail(btls && tlsFailure(err) !== null ? "tls_error" : "connect_error");
     secure.on("error", onTlsError);
     secure.once("close", () => fail("tls_error"));
     secure.once("secure", ready);
     backend.once("error", onConnectError);
-    backend.once("connect", () => {
+    backend.once(btls ? "secureConnect" : "connect", () => {
       backend.setTimeout(0);
       backend.setNoDelay(true);
       ready();

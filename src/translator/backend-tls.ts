@@ -4,14 +4,14 @@
 // sectionName = Service port name): the older policy wins, the others are Conflicted; a policy
 // naming a port beats one naming the whole Service. Status per GEP-713: one ancestor entry for
 // every Gateway whose routes reach the target, with Accepted and ResolvedRefs.
-import type { IrClusterTls, IrFilters, IrSubjectAltName } from "../ir/types.js";
+import type { IrClusterTls, IrFilters, IrL4Backend, IrSubjectAltName } from "../ir/types.js";
 import type { Attachment } from "./attachment.js";
 import type { Condition, StatusEntry } from "../resources/types.js";
 import { groupOf } from "../resources/types.js";
 import { loadCaBundle } from "./ca-bundle.js";
 import { condition, sortConditions } from "./conditions.js";
 import { type Context, refOfItem } from "./context.js";
-import type { GatewayState } from "./gateways.js";
+import type { GatewayState, ListenerState } from "./gateways.js";
 import { GW_GROUP, SLUICE_GROUP, compareAge, type Item } from "./kinds.js";
 import { cmpStr } from "./util.js";
 
@@ -223,11 +223,28 @@ function clustersOfTarget(ctx: Context, key: string): string[] {
   return out;
 }
 
+/** An L4 route attached to a listener, as far as BackendTLSPolicy status needs it. */
+export interface L4Reach {
+  listener: Pick<ListenerState, "gateway" | "tlsMode">;
+  route: { kind: string };
+  backends: IrL4Backend[];
+}
+
 /** Status of every BackendTLSPolicy that a Gateway reaches through its attached routes. */
-export function backendTlsStatuses(ctx: Context, attachments: Attachment[]): StatusEntry[] {
+export function backendTlsStatuses(ctx: Context, attachments: Attachment[], l4: L4Reach[] = []): StatusEntry[] {
   const idx = indexFor(ctx);
   if (idx.policies.length === 0) return [];
   const reach = clusterReach(attachments);
+  // TLSRoutes on Terminate listeners re-encrypt to their backends: those Gateways are ancestors too.
+  for (const a of l4) {
+    if (a.route.kind !== "TLSRoute" || a.listener.tlsMode !== "Terminate") continue;
+    for (const b of a.backends) {
+      if (b.name === null || b.tls === undefined) continue;
+      const set = reach.get(b.name) ?? new Set<GatewayState>();
+      set.add(a.listener.gateway);
+      reach.set(b.name, set);
+    }
+  }
   const out: StatusEntry[] = [];
   for (const st of idx.policies) {
     const gateways = new Map<string, GatewayState>();

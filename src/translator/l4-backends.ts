@@ -4,6 +4,7 @@
 import type { IBackendRef } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/BackendRef";
 import type { IrEndpoint, IrL4Backend } from "../ir/types.js";
 import type { Context } from "./context.js";
+import { backendTls } from "./backend-tls.js";
 import { checkBackendRef, compareEndpoints } from "./backends.js";
 
 export interface L4RefProblem {
@@ -35,7 +36,9 @@ export function resolveL4BackendRef(ctx: Context, routeKind: string, routeNs: st
       else if (e.fqdn) endpoints.push({ address: e.fqdn.hostname.toLowerCase(), port: e.fqdn.port, weight: w });
       else if (e.unix && transport === "TCP") endpoints.push({ path: e.unix.path, weight: w });
     }
-    return { ok: true, backend: { name: `backend/${id}`, weight, endpoints: endpoints.sort(compareEndpoints) } };
+    const backend: IrL4Backend = { name: `backend/${id}`, weight, endpoints: endpoints.sort(compareEndpoints) };
+    if (routeKind === "TLSRoute") withTls(backend, backendTls(ctx, "Backend", ns, be.name, undefined));
+    return { ok: true, backend };
   }
   const svc = ctx.index.services.get(id);
   if (!svc) return { ok: false, reason: "BackendNotFound", message: `Service ${id} not found`, expected: "an existing Service" };
@@ -43,7 +46,9 @@ export function resolveL4BackendRef(ctx: Context, routeKind: string, routeNs: st
   const spec = svc.typed.spec ?? {};
   const sp = (spec.ports ?? []).find((p) => p.port === ref.port && (p.protocol ?? "TCP") === transport);
   if (spec.type === "ExternalName" && spec.externalName) {
-    return { ok: true, backend: { name: `service/${id}/${ref.port}`, weight, endpoints: [{ address: spec.externalName, port: ref.port, weight: 1 }] } };
+    const backend: IrL4Backend = { name: `service/${id}/${ref.port}`, weight, endpoints: [{ address: spec.externalName, port: ref.port, weight: 1 }] };
+    if (routeKind === "TLSRoute") withTls(backend, backendTls(ctx, "Service", ns, svc.name, sp?.name));
+    return { ok: true, backend };
   }
   if (!sp) {
     const other = (spec.ports ?? []).find((p) => p.port === ref.port);
@@ -69,5 +74,15 @@ export function resolveL4BackendRef(ctx: Context, routeKind: string, routeNs: st
       }
     }
   }
-  return { ok: true, backend: { name: `service/${id}/${ref.port}`, weight, endpoints: endpoints.sort(compareEndpoints) } };
+  const backend: IrL4Backend = { name: `service/${id}/${ref.port}`, weight, endpoints: endpoints.sort(compareEndpoints) };
+  if (routeKind === "TLSRoute") withTls(backend, backendTls(ctx, "Service", ns, svc.name, sp.name));
+  return { ok: true, backend };
+}
+
+/**
+ * BackendTLSPolicy applies to TLSRoute backends only: a TCPRoute relays opaque bytes, and a
+ * policy there would turn them into TLS the client never asked for.
+ */
+function withTls(backend: IrL4Backend, tls: IrL4Backend["tls"]): void {
+  if (tls !== undefined) backend.tls = tls;
 }

@@ -15,14 +15,17 @@ export interface UpstreamTls {
   key: string;
 }
 
-/** Builds the connection options; `alpn` is what the cluster speaks ("h2" or "http/1.1"). */
-export function upstreamTls(t: IrClusterTls, alpn: "h2" | "http/1.1"): UpstreamTls {
+/**
+ * Builds the connection options; `alpn` is what the cluster speaks ("h2" or "http/1.1"), null for
+ * opaque bytes (a re-encrypted TLSRoute offers no protocol of its own).
+ */
+export function upstreamTls(t: IrClusterTls, alpn: "h2" | "http/1.1" | null): UpstreamTls {
   const options: tls.ConnectionOptions = {
     servername: t.servername,
-    ALPNProtocols: [alpn],
     rejectUnauthorized: true,
     checkServerIdentity: identityCheck(t),
   };
+  if (alpn !== null) options.ALPNProtocols = [alpn];
   if (t.caPem !== undefined) options.ca = t.caPem;
   // The Gateway's backend client certificate, for backends that ask for one.
   if (t.clientCertificate !== undefined) {

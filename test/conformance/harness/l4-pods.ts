@@ -4,14 +4,16 @@
 //   tcp  plain TCP: every line received is answered with one JSON line
 //   tls  TLS with the pod's own self-signed certificate (passthrough must reach it unchanged)
 //   udp  every datagram is answered with one JSON datagram
+//   btls like tls, with the certificate the test CA signed (abc.example.com; BackendTLSPolicy cases)
 import { X509Certificate } from "node:crypto";
 import dgram from "node:dgram";
 import net from "node:net";
 import tls from "node:tls";
 import type { EchoServer } from "../../../src/demo/echo-server.js";
 import { selfSignedCert, type CertPair } from "./certs.js";
+import { testCa } from "./grpc.js";
 
-export type L4PodKind = "tcp" | "tls" | "udp";
+export type L4PodKind = "tcp" | "tls" | "udp" | "btls";
 
 /** What a pod answers. */
 export interface PodReply {
@@ -35,7 +37,7 @@ export interface L4Pod extends EchoServer {
 }
 
 export function isL4PodKind(kind: string): kind is L4PodKind {
-  return kind === "tcp" || kind === "tls" || kind === "udp";
+  return kind === "tcp" || kind === "tls" || kind === "udp" || kind === "btls";
 }
 
 export async function startL4Pod(kind: L4PodKind, id: { namespace: string; pod: string; service: string }): Promise<L4Pod> {
@@ -70,8 +72,8 @@ export async function startL4Pod(kind: L4PodKind, id: { namespace: string; pod: 
   const sockets = new Set<net.Socket>();
   let server: net.Server;
   let cert: CertPair | null = null;
-  if (kind === "tls") {
-    cert = selfSignedCert(TLS_POD_NAMES, `${id.pod}.${id.namespace}`);
+  if (kind === "tls" || kind === "btls") {
+    cert = kind === "tls" ? selfSignedCert(TLS_POD_NAMES, `${id.pod}.${id.namespace}`) : testCa();
     server = tls.createServer({ cert: cert.certPem, key: cert.keyPem }, (s) => onStream(s, s.servername || null, true));
   } else {
     server = net.createServer({ allowHalfOpen: true }, (s) => onStream(s, null, false));

@@ -283,3 +283,26 @@ export async function checkL4Weights(ask: () => Promise<L4Answer>, weights: Reco
 export function fingerprintOf(certPem: string): string {
   return new X509Certificate(certPem).fingerprint256;
 }
+
+/**
+ * The connection completes no exchange (closed, reset, or refused before an answer) twice in a row,
+ * the first time within `windowMs`; throws with the answer that got through.
+ */
+export async function expectL4Refused(ask: () => Promise<L4Answer>, windowMs = 1500): Promise<void> {
+  const deadline = Date.now() + windowMs;
+  let ok = 0;
+  let last = "";
+  for (let attempt = 0; attempt < 100; attempt++) {
+    try {
+      const got = await ask();
+      last = `answered by pod ${got.pod} (tls ${got.tls}, sni ${got.sni})`;
+      ok = 0;
+    } catch {
+      if (++ok >= 2) return;
+      continue;
+    }
+    if (Date.now() > deadline) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`expected the connection to be refused; it was ${last}`);
+}
