@@ -67,8 +67,8 @@ export function translate(objects: K8sObject[], opts: TranslateOptions): Transla
     attachments.push(...r.attachments);
     if (r.status) statuses.push(r.status);
   }
-  statuses.push(...backendTlsStatuses(ctx, attachments));
   const l4Attachments = translateL4Routes(ctx, indexL4Routes(objects), byName, allGateways, statuses);
+  statuses.push(...backendTlsStatuses(ctx, attachments, l4Attachments));
   for (const g of gateways) statuses.push(gatewayStatus(g));
 
   const policies = new PolicyIndex(ctx, byName);
