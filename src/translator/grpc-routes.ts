@@ -18,6 +18,7 @@ import { resolveBackendRef } from "./backends.js";
 import { condition, sortConditions } from "./conditions.js";
 import { type Context, refOfItem } from "./context.js";
 import { convertFilters } from "./filters.js";
+import { applySessionPersistence, compileSessionPersistence } from "./session-persistence.js";
 import type { GatewayState, ListenerState } from "./gateways.js";
 import { intersectHostname } from "./hostnames.js";
 import { GW_GROUP, compareAge, type Item } from "./kinds.js";
@@ -134,12 +135,10 @@ export function compileGrpcRoute(ctx: Context, route: GRPCRouteItem): CompiledRo
     // No backends (or a filter we cannot apply): the proxy answers gRPC requests UNAVAILABLE.
     let action: IrAction;
     if (conv.unsupported || (rule.backendRefs ?? []).length === 0) action = { type: "direct", status: 500, body: "" };
-    else action = { type: "forward", backends };
+    // Session persistence as on HTTPRoute (gRPC matches name methods, not paths: cookies get path "/").
+    else action = { type: "forward", backends: applySessionPersistence(ctx, backends, compileSessionPersistence(ctx, route, { ...rule, matches: [] }, i, field)) };
     const compiled: CompiledRule = { index: i, matches, filters: conv.unsupported ? {} : conv.filters, action };
     if (rule.name) compiled.name = rule.name;
-    if (rule.sessionPersistence) {
-      ctx.report("warning", refOfItem(route), `${field}.sessionPersistence`, "sessionPersistence is not supported on GRPCRoute yet and is ignored", "no sessionPersistence");
-    }
     rules.push(compiled);
   });
   for (const p of problems) ctx.report("error", refOfItem(route), p.field, p.message, p.expected);

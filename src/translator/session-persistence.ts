@@ -1,4 +1,4 @@
-// Gateway API HTTPRoute rule sessionPersistence (cookie or header): each backend of the rule goes to a
+// Gateway API HTTPRoute / GRPCRoute rule sessionPersistence (cookie or header): each backend of the rule goes to a
 // cluster variant carrying the compiled session settings, so the proxy can keep a client's requests on
 // one endpoint. A session sticks within the backend a request was weighted to: with several
 // backendRefs, a request weighted to another backend starts a new session there (reported).
@@ -6,14 +6,22 @@ import type { IHTTPRouteRule } from "@kubernetes-models/gateway-api/gateway.netw
 import type { IrBackend, IrSessionPersistence } from "../ir/types.js";
 import { parseDuration } from "../resources/duration.js";
 import { type Context, refOfItem } from "./context.js";
-import type { HTTPRouteItem } from "./kinds.js";
+import type { Item } from "./kinds.js";
 import { withClusterSettings } from "./policies/cluster-settings.js";
 import { sha256Hex } from "../util/canonical-json.js";
 
 /** RFC 7230 token: valid as a header name and as a cookie name. */
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
-export function compileSessionPersistence(ctx: Context, route: HTTPRouteItem, rule: IHTTPRouteRule, ruleIndex: number, field: string): IrSessionPersistence | undefined {
+/** What the compiler reads of an HTTPRoute or GRPCRoute rule (GRPCRoute matches carry no path). */
+export interface SessionRule {
+  name?: string;
+  sessionPersistence?: IHTTPRouteRule["sessionPersistence"];
+  backendRefs?: { weight?: number }[];
+  matches?: { path?: { type?: string; value?: string } }[];
+}
+
+export function compileSessionPersistence(ctx: Context, route: Item<unknown>, rule: SessionRule, ruleIndex: number, field: string): IrSessionPersistence | undefined {
   const sp = rule.sessionPersistence;
   if (!sp) return undefined;
   const ref = refOfItem(route);
@@ -54,8 +62,8 @@ export function compileSessionPersistence(ctx: Context, route: HTTPRouteItem, ru
   return out;
 }
 
-/** The rule's path when all its matches share one (prefix or exact), else "/". */
-function cookiePath(rule: IHTTPRouteRule): string {
+/** The rule's path when all its matches share one (prefix or exact), else "/" (always for gRPC). */
+function cookiePath(rule: SessionRule): string {
   const paths = new Set((rule.matches && rule.matches.length > 0 ? rule.matches : [{}]).map((m) => (m.path?.type === "RegularExpression" ? "/" : (m.path?.value ?? "/"))));
   return paths.size === 1 ? [...paths][0]! : "/";
 }
