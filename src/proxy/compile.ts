@@ -133,6 +133,7 @@ function compileRoute(
     retry = compileRetry(r.retry, codes, grpcCodes);
   }
   const anyMirror = backends.some((b) => b.item.mirrors !== null);
+  const sticky = backends.filter((b) => b.weight > 0 && b.item.cluster !== null && b.item.cluster.hasSessions).map((b) => b.item);
   return {
     name: r.name,
     match,
@@ -141,6 +142,7 @@ function compileRoute(
     directStatus: a.type === "direct" ? a.status : 0,
     directBody: a.type === "direct" && a.body !== "" ? Buffer.from(a.body) : EMPTY_BODY,
     backends: new WeightedPicker(backends),
+    sticky: sticky.length > 1 ? sticky : null,
     responseEdit: ruleResp,
     requestMs: r.timeouts?.requestMs ?? 0,
     backendRequestMs: r.timeouts?.backendRequestMs ?? 0,

@@ -70,6 +70,8 @@ export interface CompiledRoute {
   directStatus: number;
   directBody: Buffer;
   backends: WeightedPicker<CompiledBackendRef>;
+  /** Two or more backends with session persistence: a request's session picks among them first; else null. */
+  sticky: CompiledBackendRef[] | null;
   /** Rule-level response edit, used for responses the gateway makes itself (redirect, direct). */
   responseEdit: HeaderEdit | null;
   requestMs: number;

@@ -41,7 +41,8 @@ function decide(L: CompiledListener, host: string, sni: string | undefined, meth
   if (r === null) return { kind: "reply", status: 404, body: "no route\n", route: null, backendLabel: null, counters: gw.notFound };
   if (r.action === ACTION_REDIRECT) return { kind: "redirect", route: r, redirect: r.redirect!, edit: r.responseEdit };
   if (r.action === ACTION_DIRECT) return { kind: "direct", route: r };
-  const backend = r.backends.pick();
+  // A live session names its endpoint: the backend holding it wins over the weighted pick.
+  const backend = (r.sticky !== null ? sessionBackend(r.sticky, headers) : null) ?? r.backends.pick();
   if (backend === null || backend.cluster === null) {
     // No backends, or this share's backendRef did not resolve: 500 as the spec says.
     const counters = backend?.counters ?? r.counters;
@@ -50,4 +51,10 @@ function decide(L: CompiledListener, host: string, sni: string | undefined, meth
   }
   if (backend.redirect !== null) return { kind: "redirect", route: r, redirect: backend.redirect, edit: backend.responseEdit };
   return { kind: "forward", route: r, backend };
+}
+
+function sessionBackend(backends: CompiledBackendRef[], headers: IncomingHttpHeaders): CompiledBackendRef | null {
+  const req = { headers };
+  for (const b of backends) if (b.cluster!.holdsSession(req)) return b;
+  return null;
 }

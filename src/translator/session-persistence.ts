@@ -1,7 +1,7 @@
 // Gateway API HTTPRoute / GRPCRoute rule sessionPersistence (cookie or header): each backend of the rule goes to a
 // cluster variant carrying the compiled session settings, so the proxy can keep a client's requests on
-// one endpoint. A session sticks within the backend a request was weighted to: with several
-// backendRefs, a request weighted to another backend starts a new session there (reported).
+// one endpoint. With several backendRefs the proxy sends a request with a live session to the
+// backend holding its endpoint before weighing backends, so a session holds across them.
 import type { IHTTPRouteRule } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRouteRule";
 import type { IrBackend, IrSessionPersistence } from "../ir/types.js";
 import { parseDuration } from "../resources/duration.js";
@@ -55,10 +55,6 @@ export function compileSessionPersistence(ctx: Context, route: Item<unknown>, ru
     } else out.permanent = true;
   }
   if (type === "Cookie") out.path = cookiePath(rule);
-  const weighted = (rule.backendRefs ?? []).filter((b) => (b.weight ?? 1) > 0).length;
-  if (weighted > 1) {
-    ctx.report("warning", ref, at, `the rule has ${weighted} weighted backendRefs: a session sticks to an endpoint within the backend each request is weighted to`, "one backendRef per rule for strict session persistence");
-  }
   return out;
 }
 

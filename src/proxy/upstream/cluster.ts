@@ -97,6 +97,21 @@ export class ClusterRuntime {
     return i < 0 ? null : this.endpoints[i]!;
   }
 
+  /** The cluster has session persistence (cookie or header). */
+  get hasSessions(): boolean {
+    return this.sticky !== null;
+  }
+
+  /**
+   * Does `req` carry a live session naming a usable endpoint of this cluster? Lets a rule with
+   * several backendRefs send a session to the backend that holds it before weighing backends.
+   */
+  holdsSession(req: HashSource): boolean {
+    if (this.sticky === null || this.tlsError !== null) return false;
+    const i = this.sticky.lookup(req);
+    return i >= 0 && (this.states === null || this.states[i]!.usable);
+  }
+
   /** A request to `ep` starts (least request counts requests in flight). */
   started(ep: EndpointRuntime): void {
     ep.active++;
