@@ -5,6 +5,7 @@ import { createHash } from "node:crypto";
 import type { IrApiKeyAuth } from "../../ir/types.js";
 import { registerGuardFactory } from "../guard-factories.js";
 import type { GuardReply, GuardRequest, RequestGuard } from "../guards.js";
+import { cookieJar } from "../headers.js";
 
 const MISSING: GuardReply = { status: 401, body: "API key required\n", headers: ["www-authenticate", 'API-Key realm="sluice"'] };
 const INVALID: GuardReply = { status: 401, body: "invalid API key\n", headers: ["www-authenticate", 'API-Key realm="sluice"'] };
@@ -48,7 +49,7 @@ class ApiKeyGuard implements RequestGuard {
       }
     }
     if (x.cookies.length > 0 && typeof g.headers.cookie === "string") {
-      const jar = parseCookies(g.headers.cookie);
+      const jar = cookieJar(g.headers.cookie);
       for (const name of x.cookies) {
         const v = jar.get(name);
         if (v) return { key: v, from: "cookie", name };
@@ -72,17 +73,6 @@ class ApiKeyGuard implements RequestGuard {
       else g.removeUpstreamHeader("cookie");
     }
   }
-}
-
-export function parseCookies(header: string): Map<string, string> {
-  const out = new Map<string, string>();
-  for (const part of header.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq <= 0) continue;
-    const name = part.slice(0, eq).trim();
-    if (!out.has(name)) out.set(name, part.slice(eq + 1).trim());
-  }
-  return out;
 }
 
 registerGuardFactory({

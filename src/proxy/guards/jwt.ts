@@ -7,7 +7,7 @@ import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, errors, jwtVerify, ty
 import type { IrJwt, IrJwtProvider } from "../../ir/types.js";
 import { type GuardEnv, registerGuardFactory } from "../guard-factories.js";
 import type { GuardReply, GuardRequest, RequestGuard } from "../guards.js";
-import { parseCookies } from "./api-key.js";
+import { cookieJar } from "../headers.js";
 
 /** After a fetch, an unknown kid may trigger another fetch at most this often. */
 const REFETCH_COOLDOWN_MS = 30_000;
@@ -83,7 +83,7 @@ function extract(g: GuardRequest, p: IrJwtProvider): string | null {
     }
   }
   if (x.cookies.length > 0 && typeof g.headers.cookie === "string") {
-    const jar = parseCookies(g.headers.cookie);
+    const jar = cookieJar(g.headers.cookie);
     for (const name of x.cookies) {
       const v = jar.get(name);
       if (v) return v;

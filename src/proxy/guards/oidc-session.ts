@@ -44,20 +44,6 @@ export function unseal<T>(key: Buffer, name: string, value: string): T | null {
   }
 }
 
-/** Cookie header -> name/value pairs (the first of a repeated name wins, as browsers send the most specific first). */
-export function cookieJar(header: string | string[] | undefined): Map<string, string> {
-  const jar = new Map<string, string>();
-  const text = Array.isArray(header) ? header.join("; ") : header;
-  if (!text) return jar;
-  for (const part of text.split(";")) {
-    const eq = part.indexOf("=");
-    if (eq <= 0) continue;
-    const name = part.slice(0, eq).trim();
-    if (!jar.has(name)) jar.set(name, part.slice(eq + 1).trim());
-  }
-  return jar;
-}
-
 export interface CookieAttrs {
   path: string;
   secure: boolean;

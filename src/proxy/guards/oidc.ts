@@ -22,7 +22,8 @@ import type { IrOidc } from "../../ir/types.js";
 import { type GuardEnv, registerGuardFactory } from "../guard-factories.js";
 import type { GuardReply, GuardRequest, RequestGuard } from "../guards.js";
 import { Idp, IdpError, tokenRequest, verifyIdToken, type ProviderMeta, type TokenResponse } from "./oidc-idp.js";
-import { clearChunked, cookieJar, type CookieAttrs, deriveKey, readChunked, seal, setCookie, unseal, writeChunked } from "./oidc-session.js";
+import { clearChunked, type CookieAttrs, deriveKey, readChunked, seal, setCookie, unseal, writeChunked } from "./oidc-session.js";
+import { cookieJar } from "../headers.js";
 
 /** An access token this close to expiry is refreshed before use, so it does not expire upstream. */
 const EXPIRY_MARGIN_S = 5;

@@ -3,7 +3,8 @@
 // and sessions too long for one cookie are split and joined back, stale parts cleared.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { clearChunked, cookieJar, deriveKey, readChunked, seal, unseal, writeChunked, type CookieAttrs } from "../../../src/proxy/guards/oidc-session.js";
+import { clearChunked, deriveKey, readChunked, seal, unseal, writeChunked, type CookieAttrs } from "../../../src/proxy/guards/oidc-session.js";
+import { cookieJar } from "../../../src/proxy/headers.js";
 
 const A: CookieAttrs = { path: "/", secure: true, sameSite: "Lax" };
 
