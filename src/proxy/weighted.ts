@@ -1,5 +1,6 @@
 // Weighted choice precomputed at snapshot time: a smooth weighted round-robin sequence when the
 // (gcd-reduced) total weight is small, weighted random over cumulative weights otherwise.
+import { slotAt } from "./upstream/lb-cumulative.js";
 
 const MAX_SEQUENCE = 4096;
 
@@ -71,14 +72,6 @@ export class WeightedPicker<T> {
   pickAt(unit: number): T | null {
     const c = this.cumulative;
     if (c === null) return this.items.length === 0 ? null : this.items[0]!;
-    const r = unit * this.total;
-    let lo = 0;
-    let hi = c.length - 1;
-    while (lo < hi) {
-      const mid = (lo + hi) >> 1;
-      if (r < c[mid]!) hi = mid;
-      else lo = mid + 1;
-    }
-    return this.items[lo]!;
+    return this.items[slotAt(c, unit * this.total)]!;
   }
 }
