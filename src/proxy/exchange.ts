@@ -20,6 +20,7 @@ import { ReplayCopy } from "./grpc-replay.js";
 import { sendMirror, teeToMirrors } from "./upstream/mirror.js";
 import { limitBody } from "./guards/request-limits.js";
 import type { UpstreamErrorReason } from "../observe/proxy-metrics.js";
+import { clientIpOf } from "./guards.js";
 
 /** Request bodies up to this size are buffered when a route retries or mirrors. */
 export const MAX_REPLAY_BODY = 64 * 1024;
@@ -43,9 +44,7 @@ export function upstreamHeaders(req: Req, isH2: boolean, scheme: string, authori
     if (tokens) for (const t of tokens) headerRemove(list, t);
   }
   if (isH2 && req.headers.host === undefined && authority) list.push("host", authority);
-  let ip = req.socket?.remoteAddress ?? "";
-  if (ip.startsWith("::ffff:")) ip = ip.slice(7);
-  headerAppend(list, "x-forwarded-for", ip);
+  headerAppend(list, "x-forwarded-for", clientIpOf(req));
   headerAppend(list, "x-forwarded-proto", scheme);
   if (authority) headerAppend(list, "x-forwarded-host", authority);
   return list;

@@ -153,8 +153,13 @@ export class GuardRun implements GuardRequest {
   }
 }
 
+/** The socket peer's address, an IPv4 client on a dual-stack socket as plain IPv4. */
 export function clientIpOf(req: Req): string {
-  const ip = req.socket?.remoteAddress ?? "";
+  return unmapIPv4(req.socket?.remoteAddress ?? "");
+}
+
+/** "::ffff:10.0.0.1" -> "10.0.0.1": one client, one address, whichever socket family it came on. */
+export function unmapIPv4(ip: string): string {
   return ip.startsWith("::ffff:") ? ip.slice(7) : ip;
 }
 

@@ -1,7 +1,7 @@
 // The client's address for checks that depend on it: the socket peer, or, behind N trusted proxies
 // that each append to X-Forwarded-For, the Nth entry from the right (what the farthest trusted
 // proxy saw). With fewer entries than that, the header cannot be trusted and the socket peer counts.
-import type { GuardRequest } from "../guards.js";
+import { type GuardRequest, unmapIPv4 } from "../guards.js";
 
 export function clientAddress(g: GuardRequest, trustedHops: number): string {
   if (trustedHops <= 0) return g.clientIp;
@@ -10,6 +10,5 @@ export function clientAddress(g: GuardRequest, trustedHops: number): string {
   const parts = (Array.isArray(xff) ? xff.join(",") : xff).split(",");
   const i = parts.length - trustedHops;
   if (i < 0) return g.clientIp;
-  const ip = parts[i]!.trim();
-  return ip.startsWith("::ffff:") ? ip.slice(7) : ip;
+  return unmapIPv4(parts[i]!.trim());
 }
