@@ -10,6 +10,7 @@ import type { GuardReply, GuardRequest, RequestGuard } from "../guards.js";
 import { LeaseTable, type LimitSpec, workerLeases } from "../rate-limit/leases.js";
 import { UNIT_MS } from "../rate-limit/messages.js";
 import { clientAddress } from "./client-address.js";
+import { compileMatch, pathMatches } from "../router-match.js";
 
 let decisions: BatchedCounter | null = null;
 function metric(): BatchedCounter {
@@ -49,12 +50,10 @@ function compileCondition(c: IrRateLimitCondition): Condition {
       return (g) => (set.has(g.method) !== c.invert ? "" : null);
     }
     case "path": {
-      const v = c.value;
-      const test =
-        c.match === "Exact" ? (p: string) => p === v
-        : c.match === "RegularExpression" ? ((re: RegExp) => (p: string) => re.test(p))(new RegExp(`^(?:${v})$`))
-        : (p: string) => p === v || (p.startsWith(v) && (v.endsWith("/") || p.charCodeAt(v.length) === 47));
-      return (g) => (test(g.path) !== c.invert ? "" : null);
+      // The router's own path matcher: a selector matches the requests an HTTPRoute path match
+      // with the same type and value would (a PathPrefix's trailing slash is ignored, as the spec says).
+      const m = compileMatch({ path: { type: c.match, value: c.value }, headers: [], queryParams: [] });
+      return (g) => (pathMatches(m, g.path) !== c.invert ? "" : null);
     }
     case "jwtClaim": {
       const name = c.name;

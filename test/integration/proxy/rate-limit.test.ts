@@ -69,7 +69,7 @@ describe("local rate limits", () => {
       files: {
         "gw.yaml": CLASS_AND_GATEWAY(port),
         "backend.yaml": BACKEND("echo", echo.port),
-        "routes.yaml": route("exact", "/exact") + route("per-user", "/per-user") + route("consumer", "/consumer") + route("shadow", "/shadow"),
+        "routes.yaml": route("exact", "/exact") + route("per-user", "/per-user") + route("consumer", "/consumer") + route("shadow", "/shadow") + route("paths", "/paths"),
         "policies.yaml":
           btp("exact", "exact", `    type: Local
     local:
@@ -87,6 +87,13 @@ describe("local rate limits", () => {
       rules:
         - clientSelectors: [{ jwtClaims: [{ name: sub, type: Distinct }] }]
           limit: { requests: 2, unit: Hour }`) +
+          btp("paths", "paths", `    type: Local
+    local:
+      rules:
+        - clientSelectors: [{ path: { type: PathPrefix, value: /paths/a/ } }]
+          limit: { requests: 1, unit: Hour }
+        - clientSelectors: [{ path: { type: RegularExpression, value: "/paths/r[0-9]+" }, methods: [{ value: GET }] }]
+          limit: { requests: 1, unit: Hour }`) +
           btp("shadow", "shadow", `    type: Local
     local:
       rules:
@@ -148,6 +155,16 @@ spec:
       const seq = [];
       for (const t of [alice, alice, alice, bob, bob, bob]) seq.push((await call(port, "/consumer", { authorization: `Bearer ${t}` })).status);
       assert.deepEqual(seq, [200, 200, 429, 200, 200, 429]);
+    });
+  });
+
+  test("path selectors match as an HTTPRoute path match would (a PathPrefix's trailing slash ignored, segments respected)", async () => {
+    await inOneHour(async () => {
+      const seq = [];
+      for (const p of ["/paths/a", "/paths/a/x", "/paths/ab", "/paths/ab", "/paths/r1", "/paths/r22", "/paths/rx", "/paths/rx"]) seq.push((await call(port, p)).status);
+      // /paths/a and /paths/a/x share the prefix rule's one request; /paths/ab is another segment.
+      // The regex is anchored: r1 and r22 share its one request, rx never matches.
+      assert.deepEqual(seq, [200, 429, 200, 200, 200, 429, 200, 200]);
     });
   });
 
