@@ -20,5 +20,6 @@ if (files.length === 0) {
 // A test that leaves a server open must not hang the run, and no single test may run forever.
 const defaults = ["--test-force-exit"];
 if (!extra.some((a) => a.startsWith("--test-timeout"))) defaults.push("--test-timeout=180000");
-const r = spawnSync(process.execPath, ["--import", "tsx", "--test", "--test-reporter=spec", ...defaults, ...extra, ...files], { stdio: "inherit" });
+const guard = join(import.meta.dirname, "test-guard.mjs");
+const r = spawnSync(process.execPath, ["--import", "tsx", "--import", guard, "--test", "--test-reporter=spec", ...defaults, ...extra, ...files], { stdio: "inherit" });
 process.exit(r.status ?? 1);
