@@ -6,7 +6,7 @@ import os from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { l4Tests, runL4, spliceUse, startEchoOrigin, startHaproxyTcp, startNginxStream, startSluiceTcp, type L4Plan, type L4Variant } from "./lib/l4.js";
-import { runMatrix, type MatrixPlan, type Size, type Variant } from "./lib/matrix.js";
+import { runMatrix, scalingLines, type MatrixPlan, type Size, type Variant } from "./lib/matrix.js";
 import { note, progress } from "./lib/progress.js";
 import { cleanup, installSignalHandlers, stop } from "./lib/procs.js";
 import { renderMarkdown, writeSection, type L4Report } from "./lib/report.js";
@@ -72,7 +72,7 @@ async function main(): Promise<void> {
   if (reps < 3) note(`note: ${reps} repetition(s); medians need 3 or more to mean much`);
 
   note(`machine: ${m.cpus} CPUs, ${m.cpuModel}, ${m.kernel}, Node.js ${m.node}, nginx ${m.nginx}, HAProxy ${m.haproxy}, wrk ${m.wrk}`);
-  note(`layout: wrk -t1 on cpu ${lay.load}; origin (${origin}) on cpu ${lay.origin}; nginx, haproxy, sluice 1 worker on cpu ${lay.proxy}; sluice ${m.cpus} workers on cpus ${lay.all}`);
+  note(`layout: wrk -t1 on cpu ${lay.load}; origin (${origin}) on cpu ${lay.origin}; nginx, haproxy, sluice 1 worker on cpu ${lay.proxy}; nginx and sluice with ${m.cpus} workers on cpus ${lay.all}`);
   if (m.cpus < 2) note("warning: one CPU: the load generator, origin and proxy all share it; ratios only");
 
   const wantL7 = opt.only === undefined || opt.only === "l7";
@@ -87,10 +87,10 @@ async function main(): Promise<void> {
 
   let matrix: { plan: MatrixPlan; cells: Awaited<ReturnType<typeof runMatrix>> } | null = null;
   if (wantL7) {
-    const [pNginx, pHaproxy, pS1, aS1, pSN, aSN] = (await freePorts(6, taken)) as [number, number, number, number, number, number];
+    const [pNginx, pHaproxy, pS1, aS1, pSN, aSN, pNginxN] = (await freePorts(7, taken)) as [number, number, number, number, number, number, number];
     const servers: Server[] = [];
     try {
-      // --quick leaves out "sluice N workers": with wrk and the origin on cpu 0 it mostly measures contention.
+      // --quick leaves out the N-worker variants: with wrk and the origin on cpu 0 they mostly measure contention.
       const withN = !quick;
       progress("starting nginx, haproxy and sluice");
       // Started together; each one's start() registers it for cleanup even if another fails.
@@ -98,20 +98,26 @@ async function main(): Promise<void> {
         startNginxProxy(pNginx, originPort!, lay.proxy),
         startHaproxy(pHaproxy, originPort!, lay.proxy),
         startSluiceProxy("sluice-1", pS1, aS1, originPort!, 1, lay.proxy),
-        ...(withN ? [startSluiceProxy("sluice-n", pSN, aSN, originPort!, m.cpus, lay.all)] : []),
+        ...(withN ? [startSluiceProxy("sluice-n", pSN, aSN, originPort!, m.cpus, lay.all), startNginxProxy(pNginxN, originPort!, lay.all, m.cpus)] : []),
       ]);
       for (const r of started) if (r.status === "fulfilled") servers.push(r.value);
       for (const r of started) if (r.status === "rejected") throw r.reason;
+      const pgid = (port: number): number | undefined => servers.find((s) => s.port === port)?.proc.pid;
       const sockmap = await startSockmapVariants({ origin, originPort: originPort!, originCpus: lay.origin, proxyCpus: lay.proxy, ports: await freePorts(5, taken) });
       servers.push(...sockmap.servers);
       if (sockmap.note) note(sockmap.note);
       const variants: Variant[] = [
         { id: "direct", label: "direct to origin (limit)", port: originPort!, cpus: lay.origin },
-        { id: "nginx", label: "nginx", port: pNginx, cpus: lay.proxy },
-        { id: "haproxy", label: "haproxy", port: pHaproxy, cpus: lay.proxy },
-        { id: "sluice-1", label: "sluice 1 worker", port: pS1, cpus: lay.proxy },
+        { id: "nginx", label: "nginx", port: pNginx, cpus: lay.proxy, pgid: pgid(pNginx) },
+        { id: "haproxy", label: "haproxy", port: pHaproxy, cpus: lay.proxy, pgid: pgid(pHaproxy) },
+        { id: "sluice-1", label: "sluice 1 worker", port: pS1, cpus: lay.proxy, pgid: pgid(pS1) },
         ...sockmap.variants,
-        ...(withN ? [{ id: "sluice-n", label: `sluice ${m.cpus} workers`, port: pSN, cpus: lay.all }] : []),
+        ...(withN
+          ? [
+              { id: "nginx-n", label: `nginx ${m.cpus} workers`, port: pNginxN, cpus: lay.all, pgid: pgid(pNginxN) },
+              { id: "sluice-n", label: `sluice ${m.cpus} workers`, port: pSN, cpus: lay.all, pgid: pgid(pSN) },
+            ]
+          : []),
       ];
       const plan: MatrixPlan = {
         variants,
@@ -124,6 +130,7 @@ async function main(): Promise<void> {
       };
       matrix = { plan, cells: await runMatrix(plan) };
       for (const line of sockmapRatios(matrix.cells, plan)) note(line);
+      for (const line of scalingLines(matrix.cells, plan, m.cpus)) note(line);
     } finally {
       for (const s of servers) await stop(s.proc);
     }

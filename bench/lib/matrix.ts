@@ -1,4 +1,5 @@
 // L7 comparison: the same wrk runs against each variant, repetitions interleaved across variants.
+import { groupCpuSeconds } from "./procs.js";
 import { progress } from "./progress.js";
 import { bodyPath } from "./servers.js";
 import { median } from "./stats.js";
@@ -12,6 +13,8 @@ export interface Variant {
   port: number;
   /** Where its process runs, for the report. */
   cpus: string;
+  /** Process group of the proxy (its pid): its CPU time per request is measured. */
+  pgid?: number;
 }
 
 export interface MatrixPlan {
@@ -29,7 +32,11 @@ export interface Cell {
   size: Size;
   connections: number;
   runs: WrkResult[];
+  /** Proxy CPU (utime + stime of its process group) per request, us, per run. */
+  cpuUs: number[];
   rps: number;
+  /** Median of cpuUs (NaN when the variant has no process group). */
+  cpuUsPerReq: number;
   p50ms: number;
   p99ms: number;
   errors: number;
@@ -43,7 +50,7 @@ export async function runMatrix(plan: MatrixPlan): Promise<Map<string, Cell>> {
   const cells = new Map<string, Cell>();
   for (const v of plan.variants)
     for (const size of plan.sizes)
-      for (const c of plan.connections) cells.set(cellKey(v.id, size, c), { variant: v, size, connections: c, runs: [], rps: NaN, p50ms: NaN, p99ms: NaN, errors: 0 });
+      for (const c of plan.connections) cells.set(cellKey(v.id, size, c), { variant: v, size, connections: c, runs: [], cpuUs: [], rps: NaN, cpuUsPerReq: NaN, p50ms: NaN, p99ms: NaN, errors: 0 });
 
   // Warm-up (JIT, connection pools), not recorded.
   for (const v of plan.variants) {
@@ -62,15 +69,41 @@ export async function runMatrix(plan: MatrixPlan): Promise<Map<string, Cell>> {
           const v = plan.variants[(i + rep) % plan.variants.length]!;
           const left = Math.round(((Date.now() - t0) / Math.max(done, 1)) * (total - done) / 1000);
           progress(`[${done + 1}/${total}] rep ${rep + 1}/${plan.reps}  ${v.label}  ${size}  -c${c}  ${plan.seconds}s${done > 0 ? `  (~${left}s left)` : ""}`);
+          const cpu0 = v.pgid !== undefined ? groupCpuSeconds(v.pgid) : NaN;
           const r = await wrk({ url: `http://127.0.0.1:${v.port}${bodyPath(size)}`, connections: c, seconds: plan.seconds, cpus: plan.loadCpus });
-          cells.get(cellKey(v.id, size, c))!.runs.push(r);
+          const cell = cells.get(cellKey(v.id, size, c))!;
+          cell.runs.push(r);
+          // Includes the moments around the run (wrk start/stop) when the proxy is idle: a small overcount of nothing.
+          cell.cpuUs.push(v.pgid !== undefined && r.requests > 0 ? ((groupCpuSeconds(v.pgid) - cpu0) / r.requests) * 1e6 : NaN);
           done++;
         }
   for (const cell of cells.values()) {
     cell.rps = median(cell.runs.map((r) => r.rps));
     cell.p50ms = median(cell.runs.map((r) => r.p50ms));
     cell.p99ms = median(cell.runs.map((r) => r.p99ms));
+    cell.cpuUsPerReq = cell.cpuUs.some(Number.isNaN) ? NaN : median(cell.cpuUs);
     cell.errors = cell.runs.reduce((a, r) => a + r.non2xx + r.socketErrors, 0);
   }
   return cells;
+}
+
+/**
+ * How the N-worker variants scale, on this machine: each proxy's req/s with N workers over its own
+ * 1-worker figure, and sluice's CPU per request with N workers over 1 worker (flat = no per-worker
+ * overhead, so throughput grows with the cores given to it).
+ */
+export function scalingLines(cells: Map<string, Cell>, plan: MatrixPlan, n: number): string[] {
+  const out: string[] = [];
+  for (const size of plan.sizes)
+    for (const c of plan.connections) {
+      const get = (id: string): Cell | undefined => cells.get(cellKey(id, size, c));
+      const s1 = get("sluice-1"), sn = get("sluice-n"), n1 = get("nginx"), nn = get("nginx-n");
+      if (!s1 || !sn || !n1 || !nn) continue;
+      out.push(
+        `${n} workers vs 1, ${size} -c${c}: sluice req/s x${(sn.rps / s1.rps).toFixed(2)}, nginx x${(nn.rps / n1.rps).toFixed(2)}; ` +
+          `sluice ${n} workers = ${(sn.rps / nn.rps).toFixed(2)}x nginx ${n} workers (1 worker: ${(s1.rps / n1.rps).toFixed(2)}x); ` +
+          `sluice CPU per request ${sn.cpuUsPerReq.toFixed(1)} us with ${n} workers vs ${s1.cpuUsPerReq.toFixed(1)} us with 1 (x${(sn.cpuUsPerReq / s1.cpuUsPerReq).toFixed(2)})`,
+      );
+    }
+  return out;
 }

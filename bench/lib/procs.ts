@@ -1,7 +1,7 @@
 // Every process and temp folder the benchmark creates is registered here, so that a normal end,
 // an error and Ctrl-C all leave nothing behind.
 import { spawn, type ChildProcess } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 
@@ -118,4 +118,24 @@ export function installSignalHandlers(): void {
       void cleanup().finally(() => process.exit(130));
     });
   }
+}
+
+/** utime + stime (seconds) of every live process in the process group `pgid` (each Proc leads its own group). */
+export function groupCpuSeconds(pgid: number): number {
+  const tick = 100; // USER_HZ on Linux
+  let total = 0;
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    let stat: string;
+    try {
+      stat = readFileSync(`/proc/${d}/stat`, "utf8");
+    } catch {
+      continue;
+    }
+    // Fields after "(comm)": state ppid pgrp ... utime is field 14, stime 15 (1-based).
+    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+    if (Number(f[2]) !== pgid) continue;
+    total += (Number(f[11]) + Number(f[12])) / tick;
+  }
+  return total;
 }

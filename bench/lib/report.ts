@@ -3,7 +3,7 @@ import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import type { L4Cell, L4Plan } from "./l4.js";
 import { l4Key } from "./l4.js";
 import type { Cell, MatrixPlan, Size } from "./matrix.js";
-import { cellKey } from "./matrix.js";
+import { cellKey, scalingLines } from "./matrix.js";
 import type { ScalePlan, ScaleRow } from "./scale.js";
 import { summary } from "./scale.js";
 import { fmtBytes, fmtInt, fmtMs, fmtRatio, median } from "./stats.js";
@@ -43,8 +43,8 @@ const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
 function matrixTable(plan: MatrixPlan, cells: Map<string, Cell>): string[] {
   const out = [
-    "| body | conns | variant | req/s | x nginx | p50 ms | p99 ms | p99 x nginx | errors | req/s per run |",
-    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| body | conns | variant | req/s | x nginx | p50 ms | p99 ms | p99 x nginx | proxy CPU us/req | errors | req/s per run |",
+    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const size of plan.sizes as Size[])
     for (const c of plan.connections) {
@@ -54,7 +54,7 @@ function matrixTable(plan: MatrixPlan, cells: Map<string, Cell>): string[] {
         const ratio = ref ? cell.rps / ref.rps : NaN;
         const p99r = ref ? cell.p99ms / ref.p99ms : NaN;
         out.push(
-          `| ${size} | ${c} | ${v.label} | ${fmtInt(cell.rps)} | ${fmtRatio(ratio)} | ${fmtMs(cell.p50ms)} | ${fmtMs(cell.p99ms)} | ${fmtRatio(p99r)} | ${cell.errors} | ${cell.runs.map((r) => fmtInt(r.rps)).join(", ")} |`,
+          `| ${size} | ${c} | ${v.label} | ${fmtInt(cell.rps)} | ${fmtRatio(ratio)} | ${fmtMs(cell.p50ms)} | ${fmtMs(cell.p99ms)} | ${fmtRatio(p99r)} | ${Number.isFinite(cell.cpuUsPerReq) ? cell.cpuUsPerReq.toFixed(1) : "-"} | ${cell.errors} | ${cell.runs.map((r) => fmtInt(r.rps)).join(", ")} |`,
         );
       }
     }
@@ -148,7 +148,7 @@ export function renderMarkdown(r: ReportInput): string {
     `- Date: ${r.date}`,
     `- Machine: ${m.cpus} CPUs (nproc), ${m.cpuModel}, ${m.kernel}, Node.js ${m.node}, nginx ${m.nginx}, HAProxy ${m.haproxy}, wrk ${m.wrk}`,
     ...(r.load ? [`- Load average (1 min, from /proc/loadavg) at start / end: ${r.load.start.toFixed(1)} / ${r.load.end.toFixed(1)} on ${m.cpus} CPUs${r.load.start > m.cpus / 2 || r.load.end > m.cpus / 2 ? " (other work was running: numbers are noisy)" : ""}`] : []),
-    `- CPU layout (taskset): wrk -t1 on cpu ${r.layout.load}; origin (${r.origin}) on cpu ${r.layout.origin}; nginx (1 worker), haproxy (nbthread 1) and sluice 1 worker on cpu ${r.layout.proxy}; sluice N workers on cpus ${r.layout.all} (shares cpu ${r.layout.load} with wrk and the origin)`,
+    `- CPU layout (taskset): wrk -t1 on cpu ${r.layout.load}; origin (${r.origin}) on cpu ${r.layout.origin}; nginx (1 worker), haproxy (nbthread 1) and sluice 1 worker on cpu ${r.layout.proxy}; nginx and sluice with N workers on cpus ${r.layout.all} (sharing cpu ${r.layout.load} with wrk and the origin)`,
   ];
   if (r.matrix) {
     const p = r.matrix.plan;
@@ -159,6 +159,14 @@ export function renderMarkdown(r: ReportInput): string {
       "",
       ...matrixTable(p, r.matrix.cells),
     );
+    const scaling = scalingLines(r.matrix.cells, p, r.machine.cpus);
+    if (scaling.length)
+      lines.push(
+        "",
+        `Workers: "nginx ${r.machine.cpus} workers" and "sluice ${r.machine.cpus} workers" share all cpus with wrk and the origin, so neither can double; comparing each with its own 1-worker figure, and sluice's CPU per request, shows whether sluice's workers add cost of their own (proxy CPU = utime + stime of the proxy's processes per request, control process included).`,
+        "",
+        ...scaling.map((l) => `- ${l}`),
+      );
   }
   if (r.scale) lines.push("", "### Route scale", "", ...scaleTables(r.scale.plan, r.scale.rows));
   if (r.l4) {

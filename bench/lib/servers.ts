@@ -47,11 +47,11 @@ export async function waitHttp(port: number, path: string, proc: Proc, timeoutMs
   throw new Error(`${proc.name} not answering 127.0.0.1:${port}${path} after ${timeoutMs} ms (last status ${last || "no answer"}):\n${proc.output()}`);
 }
 
-function nginxBase(dir: string, http: string): string {
+function nginxBase(dir: string, http: string, workers = 1): string {
   for (const d of ["body", "proxy", "fcgi", "uwsgi", "scgi"]) mkdirSync(join(dir, d), { recursive: true });
   // As root, nginx workers would otherwise run as "nobody" and not read the private temp folder.
   const user = process.getuid?.() === 0 ? "user root;\n" : "";
-  return `${user}worker_processes 1;
+  return `${user}worker_processes ${workers};
 daemon off;
 pid ${dir}/nginx.pid;
 error_log ${dir}/error.log warn;
@@ -70,9 +70,9 @@ ${http}
 `;
 }
 
-async function startNginx(name: string, port: number, cpus: string, http: string, dir: string, probe: string): Promise<Server> {
+async function startNginx(name: string, port: number, cpus: string, http: string, dir: string, probe: string, workers = 1): Promise<Server> {
   const conf = join(dir, "nginx.conf");
-  writeFileSync(conf, nginxBase(dir, http));
+  writeFileSync(conf, nginxBase(dir, http, workers));
   const proc = start(name, "nginx", ["-e", join(dir, "error.log"), "-p", dir, "-c", conf], { cpus });
   await waitHttp(port, probe, proc);
   return { name, port, proc };
@@ -103,8 +103,8 @@ export async function startOrigin(kind: OriginKind, port: number, cpus: string):
   return startNginx("origin", port, cpus, http, dir, "/20b");
 }
 
-/** nginx as a reverse proxy: proxy_pass to an upstream with keep-alive connections, 1 worker. */
-export async function startNginxProxy(port: number, origin: number, cpus: string): Promise<Server> {
+/** nginx as a reverse proxy: proxy_pass to an upstream with keep-alive connections, `workers` worker processes. */
+export async function startNginxProxy(port: number, origin: number, cpus: string, workers = 1): Promise<Server> {
   const dir = tempDir("nginx");
   const http = `  upstream origin {
     server 127.0.0.1:${origin};
@@ -120,7 +120,7 @@ export async function startNginxProxy(port: number, origin: number, cpus: string
       proxy_set_header Connection "";
     }
   }`;
-  return startNginx("nginx", port, cpus, http, dir, "/20b");
+  return startNginx(workers === 1 ? "nginx" : `nginx-${workers}`, port, cpus, http, dir, "/20b", workers);
 }
 
 /** haproxy in http mode, one thread, server connections reused. */
