@@ -10,6 +10,8 @@ interface Seen {
   generation: number;
   uid: string;
   creationTimestamp: string;
+  /** Number of the last stamp() that saw the object: older ones are gone. */
+  mark: number;
 }
 
 export class GenerationTracker {
@@ -17,39 +19,62 @@ export class GenerationTracker {
   /** Distinguishes uids between runs; within a run an object keeps its uid while it exists. */
   private readonly runId = randomBytes(8).toString("hex");
   private incarnations = 0;
-  /** The stamped copy last made of each loaded object: an unchanged object keeps its identity. */
-  private readonly stamped = new WeakMap<K8sObject, { seen: Seen; generation: number; object: K8sObject }>();
+  private stamps = 0;
+  /** refKey of each loaded object, computed once per object (loaded objects are not changed). */
+  private readonly keys = new WeakMap<K8sObject, string>();
+  /** The stamped copy last made of each loaded object: an unchanged object keeps its identity (and its LoadedObject). */
+  private readonly stamped = new WeakMap<LoadedObject, { seen: Seen; generation: number; loaded: LoadedObject }>();
 
   constructor(private readonly now: () => Date = () => new Date()) {}
 
   /**
    * Replaces each objects[i] with a copy that carries generation, uid and creationTimestamp; the
    * loaded objects themselves are not written to (they may be shared with the parse cache).
-   * specJson[i], when given, is canonicalObject().spec of objects[i] (the caller already computed it).
+   * specJson, when given, is canonicalObject().spec of objects[i] (the caller already has it), by
+   * position or as a function. An object stamped before and unchanged costs a few lookups.
    */
-  stamp(objects: LoadedObject[], specJson?: readonly string[]): void {
-    const alive = new Set<string>();
+  stamp(objects: LoadedObject[], specJson?: readonly string[] | ((o: LoadedObject) => string)): void {
+    const mark = ++this.stamps;
     for (let i = 0; i < objects.length; i++) {
       const o = objects[i]!;
-      const key = refKey(refOf(o.object));
-      alive.add(key);
-      const spec = specJson?.[i] ?? canonicalObject(o.object).spec;
+      let key = this.keys.get(o.object);
+      if (key === undefined) {
+        key = refKey(refOf(o.object));
+        this.keys.set(o.object, key);
+      }
       let s = this.seen.get(key);
+      const prev = this.stamped.get(o);
+      // The same loaded object as last time has the same spec: no need to look at it.
+      if (s !== undefined && prev !== undefined && prev.seen === s && prev.generation === s.generation && s.mark === mark - 1) {
+        s.mark = mark;
+        objects[i] = prev.loaded;
+        continue;
+      }
+      const spec = typeof specJson === "function" ? specJson(o) : (specJson?.[i] ?? canonicalObject(o.object).spec);
       if (!s) {
         s = {
           spec,
           generation: 1,
           uid: o.object.metadata.uid ?? this.makeUid(key),
           creationTimestamp: o.object.metadata.creationTimestamp ?? this.now().toISOString(),
+          mark,
         };
         this.seen.set(key, s);
-      } else if (s.spec !== spec) {
-        s.spec = spec;
-        s.generation++;
+      } else if (s.mark === mark) {
+        // A second object with this key in one load (a duplicate): counted as before, by spec.
+        if (s.spec !== spec) {
+          s.spec = spec;
+          s.generation++;
+        }
+      } else {
+        s.mark = mark;
+        if (s.spec !== spec) {
+          s.spec = spec;
+          s.generation++;
+        }
       }
-      const prev = this.stamped.get(o.object);
       if (prev && prev.seen === s && prev.generation === s.generation) {
-        objects[i] = { ...o, object: prev.object };
+        objects[i] = prev.loaded;
         continue;
       }
       const meta = o.object.metadata;
@@ -57,11 +82,12 @@ export class GenerationTracker {
         ...o.object,
         metadata: { ...meta, generation: s.generation, uid: meta.uid ?? s.uid, creationTimestamp: meta.creationTimestamp ?? s.creationTimestamp },
       };
-      this.stamped.set(o.object, { seen: s, generation: s.generation, object });
-      objects[i] = { ...o, object };
+      const loaded = { ...o, object };
+      this.stamped.set(o, { seen: s, generation: s.generation, loaded });
+      objects[i] = loaded;
     }
     // A deleted object that comes back is a new object, as in a cluster.
-    for (const key of [...this.seen.keys()]) if (!alive.has(key)) this.seen.delete(key);
+    for (const [key, s] of this.seen) if (s.mark !== mark) this.seen.delete(key);
   }
 
   private makeUid(key: string): string {

@@ -1,11 +1,13 @@
-// File provider: loads a folder of YAML/JSON, watches every directory of it and reloads the whole folder
-// (debounced) on any change. Stamps generation/uid/creationTimestamp like an API server would.
+// File provider: loads a folder of YAML/JSON, watches every directory of it and reloads (debounced)
+// on any change: the files the watch events named, or the whole tree when an event cannot be placed
+// (folder-loader.ts). Stamps generation/uid/creationTimestamp like an API server would.
 import { watch, type FSWatcher } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { DirWatchers } from "./dir-watchers.js";
 import { basename, dirname, join, resolve } from "node:path";
-import { loadDirectory, ParseCache, type LoadedObject, type LoadResult } from "../../resources/index.js";
+import { loadDirectory, type LoadedObject, type LoadResult } from "../../resources/index.js";
 import { canonicalJson } from "../../util/canonical-json.js";
+import { FolderLoader } from "./folder-loader.js";
 import { canonicalObject, GenerationTracker } from "./generations.js";
 
 export interface FileProviderOptions {
@@ -30,12 +32,12 @@ export class FileProvider {
   private onLoad?: LoadListener;
   private readonly generations = new GenerationTracker();
   /**
-   * Unchanged files are not parsed again: a one-file change in a large folder costs one file.
-   * Shared: an unchanged object is the same object on every load (read-only here; the generation
-   * stamp makes copies), so its serialised form below and the translator's work on it are cached by
-   * identity.
+   * Only the files a change named are read again, and unchanged files are not parsed again: a one-file
+   * change in a large folder costs one file. An unchanged object is the same object on every load
+   * (read-only here; the generation stamp makes copies), so its serialised form below and the
+   * translator's work on it are cached by identity.
    */
-  private readonly parseCache = new ParseCache({ shared: true });
+  private readonly loader: FolderLoader;
   /** canonicalObject() and the source's JSON of each loaded (read-only) object, by its LoadedObject. */
   private readonly serialised = new WeakMap<object, { full: string; spec: string; source: string }>();
 
@@ -50,7 +52,8 @@ export class FileProvider {
   private running = false;
   private reloading?: Promise<void>;
   private again = false;
-  private lastKey?: string;
+  /** The last load handed on: its objects (before stamping) and its diagnostics' JSON. */
+  private last?: { objects: LoadedObject[]; diagnostics: string };
   private missingSince?: number;
   private missingReported = false;
 
@@ -62,6 +65,7 @@ export class FileProvider {
     this.pollIntervalMs = opts.pollIntervalMs ?? 250;
     this.missingGraceMs = opts.missingGraceMs ?? 1000;
     this.forcePoll = opts.poll ?? false;
+    this.loader = new FolderLoader(this.dir);
   }
 
   /** Loads once (onLoad is called before this resolves), then watches. */
@@ -97,11 +101,12 @@ export class FileProvider {
     if (this.forcePoll) return this.startPolling();
     this.dirs = new DirWatchers(
       this.dir,
-      (_dir, name) => {
+      (dir, name) => {
         if (name && isHiddenPath(name)) return; // editor swap/temp files
+        this.loader.touch(name ? join(dir, name) : null);
         this.schedule();
       },
-      () => this.schedule(), // a directory went away: the reload re-syncs the watchers
+      () => this.schedule(true), // a directory went away: the reload re-syncs the watchers
     );
     this.armParent();
   }
@@ -122,7 +127,7 @@ export class FileProvider {
     try {
       const name = basename(this.dir);
       this.parentWatcher = watch(dirname(this.dir), { persistent: false }, (_event, changed) => {
-        if (changed === null || String(changed) === name) this.schedule();
+        if (changed === null || String(changed) === name) this.schedule(true);
       });
       this.parentWatcher.on("error", () => {
         this.parentWatcher?.close();
@@ -140,8 +145,10 @@ export class FileProvider {
     this.parentWatcher = undefined;
   }
 
-  private schedule(): void {
+  /** `rescan`: the change cannot be pinned to files (the folder itself, a watcher failure, polling). */
+  private schedule(rescan = false): void {
     if (!this.running) return;
+    if (rescan) this.loader.rescan();
     const now = Date.now();
     if (!this.debounceTimer) this.burstStart = now;
     else clearTimeout(this.debounceTimer);
@@ -190,25 +197,38 @@ export class FileProvider {
     }
     this.missingSince = undefined;
     this.missingReported = false;
-    if (!this.dirs && !this.polling) this.arm();
-    // Watch before reading, so a change made during the read triggers another reload.
-    await this.syncWatchers();
-    const result = await loadDirectory(this.dir, this.parseCache);
+    if (!this.dirs && !this.polling) {
+      this.arm();
+      this.loader.rescan();
+    }
+    if (initial) this.loader.rescan();
+    // Watch before reading, so a change made during the read triggers another reload. Only a walk of
+    // the whole tree can find new directories, so only it re-syncs the watchers.
+    const result = await this.loader.load(() => this.syncWatchers());
     if (!this.running) return;
     this.emit(result);
   }
 
   private emit(result: LoadResult): void {
-    // Identical content (a touch, an unrelated file, an editor's backup) is not a change.
-    // Each object is serialised once, for this key and for the generation bookkeeping.
-    const parts = result.objects.map((o) => this.serialise(o));
-    const objects = parts.map((p) => `[${p.full},${p.source}]`);
-    // Same text as canonicalJson({ o: [[object, source], ...], d: diagnostics }).
-    const key = `{"d":${canonicalJson(result.diagnostics)},"o":[${objects.join(",")}]}`;
-    if (key === this.lastKey) return;
-    this.lastKey = key;
-    this.generations.stamp(result.objects, parts.map((p) => p.spec));
+    // Identical content (a touch, an unrelated file, an editor's backup) is not a change: the same
+    // objects (by identity, else by canonical JSON of object and source) and the same diagnostics.
+    const diagnostics = canonicalJson(result.diagnostics);
+    const last = this.last;
+    if (last && last.diagnostics === diagnostics && this.sameObjects(last.objects, result.objects)) return;
+    this.last = { objects: result.objects.slice(), diagnostics };
+    this.generations.stamp(result.objects, (o) => this.serialise(o).spec);
     this.onLoad?.(result);
+  }
+
+  private sameObjects(a: LoadedObject[], b: LoadedObject[]): boolean {
+    if (a.length !== b.length) return false;
+    for (let i = 0; i < a.length; i++) {
+      if (a[i] === b[i]) continue;
+      const x = this.serialise(a[i]!);
+      const y = this.serialise(b[i]!);
+      if (x.full !== y.full || x.source !== y.source) return false;
+    }
+    return true;
   }
 
   private serialise(o: LoadedObject): { full: string; spec: string; source: string } {
@@ -228,9 +248,9 @@ export class FileProvider {
       const id = await this.folderId();
       if (!this.running) return;
       if (id !== undefined) {
-        this.schedule(); // the reload arms the watchers again
+        this.schedule(true); // the reload arms the watchers again
       } else {
-        if (this.missingSince !== undefined && Date.now() - this.missingSince >= this.missingGraceMs) this.schedule();
+        if (this.missingSince !== undefined && Date.now() - this.missingSince >= this.missingGraceMs) this.schedule(true);
         this.waitForFolder();
       }
     }, this.pollIntervalMs);
@@ -245,7 +265,7 @@ export class FileProvider {
       if (!this.polling) return;
       const sig = await treeSignature(this.dir);
       if (!this.polling) return;
-      if (this.pollSignature !== undefined && sig !== this.pollSignature) this.schedule();
+      if (this.pollSignature !== undefined && sig !== this.pollSignature) this.schedule(true);
       this.pollSignature = sig;
       this.pollTimer = setTimeout(() => void tick(), this.pollIntervalMs);
     };
