@@ -41,7 +41,7 @@ function httpRoute(ctx: Context, route: HTTPRouteItem, byName: Map<string, Gatew
 export function translate(objects: K8sObject[], opts: TranslateOptions): TranslateResult {
   const memo = opts.memo ?? null;
   memo?.begin(objects);
-  const index = new ResourceIndex(objects, memo);
+  const index = memo ? memo.index(objects) : new ResourceIndex(objects);
   // A Gateway's backend client certificate is written into its routes as they are built, as policies are.
   memo?.indexed(index.policies.size + index.gateways.filter((g) => g.typed.spec?.tls?.backend?.clientCertificateRef !== undefined).length);
   const ctx = new Context(index, opts.controllerName, memo);

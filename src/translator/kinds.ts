@@ -96,6 +96,11 @@ export interface IndexMemo {
   sortedRoutes(routes: HTTPRouteItem[]): HTTPRouteItem[];
 }
 
+/** An HTTPRoute of the Gateway API group (what the index lists in httpRoutes). */
+function isGwRoute(obj: K8sObject): boolean {
+  return !!obj && typeof obj === "object" && !!obj.metadata && obj.kind === "HTTPRoute" && typeof obj.apiVersion === "string" && groupOf(obj.apiVersion) === GW_GROUP;
+}
+
 function nsName(it: Item<unknown>): string {
   return `${it.namespace}/${it.name}`;
 }
@@ -107,7 +112,8 @@ export interface DuplicateObject {
 export class ResourceIndex {
   readonly gatewayClasses: GatewayClassItem[] = [];
   readonly gateways: GatewayItem[] = [];
-  readonly httpRoutes: HTTPRouteItem[] = [];
+  /** Not readonly only for patched(), which replaces it. */
+  httpRoutes: HTTPRouteItem[] = [];
   readonly services = new Map<string, Item<IService>>();
   readonly secrets = new Map<string, Item<ISecret>>();
   readonly backends = new Map<string, Item<{ spec?: BackendSpec }>>();
@@ -158,6 +164,53 @@ export class ResourceIndex {
       for (let i = 0; i < sorted.length; i++) this.httpRoutes[i] = sorted[i]!;
     } else this.httpRoutes.sort(compareAge);
     for (const list of this.endpointSlices.values()) list.sort((a, b) => cmpStr(a.name, b.name));
+  }
+
+  /**
+   * This index with the HTTPRoute objects `removed` taken out and `added` put in, everything else
+   * being the same objects as when it was built: what a new build from the resulting objects gives
+   * (byKey's iteration order aside: its readers sort what they take from it). Null, with nothing
+   * changed, when only a full build is sure to give that: duplicates anywhere, other kinds among the
+   * changes, an added route whose lookup key is taken, a tie in age order. The index is taken over
+   * (changed in place): only the caller (the memo) may keep it.
+   */
+  patched(removed: readonly K8sObject[], added: readonly K8sObject[], memo: IndexMemo): ResourceIndex | null {
+    if (this.duplicates.length > 0) return null;
+    const gone = new Set<HTTPRouteItem>();
+    const freed = new Set<string>();
+    for (const obj of removed) {
+      if (!isGwRoute(obj)) return null;
+      const k = memo.keys(obj);
+      if (this.byKey.get(k.lookup) !== obj || k.item === undefined) return null;
+      gone.add(k.item);
+      freed.add(k.lookup);
+    }
+    const taken = new Set<string>();
+    const arriving: HTTPRouteItem[] = [];
+    for (const obj of added) {
+      if (!isGwRoute(obj) || typeof obj.metadata.name !== "string") return null;
+      const k = memo.keys(obj);
+      if ((this.byKey.has(k.lookup) && !freed.has(k.lookup)) || taken.has(k.lookup)) return null;
+      taken.add(k.lookup);
+      arriving.push((k.item ??= item<IHTTPRoute>(obj)));
+    }
+    const routes = gone.size > 0 ? this.httpRoutes.filter((r) => !gone.has(r)) : this.httpRoutes.slice();
+    for (const it of arriving) {
+      let lo = 0;
+      let hi = routes.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >>> 1;
+        if (compareAge(routes[mid]!, it) < 0) lo = mid + 1;
+        else hi = mid;
+      }
+      // A tie is decided by the order objects were added in a build: leave it to one.
+      if ((lo < routes.length && compareAge(it, routes[lo]!) === 0) || (lo > 0 && compareAge(routes[lo - 1]!, it) === 0)) return null;
+      routes.splice(lo, 0, it);
+    }
+    for (const obj of removed) this.byKey.delete(memo.keys(obj).lookup);
+    for (const obj of added) this.byKey.set(memo.keys(obj).lookup, obj);
+    this.httpRoutes = routes;
+    return this;
   }
 
   private add(obj: K8sObject, cached: ObjectKeys | undefined): void {

@@ -21,7 +21,7 @@ import type { Attachment } from "./attachment.js";
 import type { Context } from "./context.js";
 import type { GatewayState } from "./gateways.js";
 import { compareHostSpecificity } from "./hostnames.js";
-import { compareAge, dedupKey, type HTTPRouteItem, type IndexMemo, lookupKey, type ObjectKeys } from "./kinds.js";
+import { compareAge, dedupKey, type HTTPRouteItem, type IndexMemo, lookupKey, type ObjectKeys, ResourceIndex } from "./kinds.js";
 import type { CompiledRoute } from "./routes.js";
 import { SortedPatch } from "./sorted-patch.js";
 import { canonicalJson, cmpStr } from "./util.js";
@@ -105,8 +105,12 @@ export class TranslateMemo implements IndexMemo {
   private readonly routeOrder = new SortedPatch<HTTPRouteItem>();
   private readonly statusOrder = new SortedPatch<StatusEntry>();
   private readonly statusKeys = new WeakMap<StatusEntry, string>();
+  /** The last completed translate()'s index and objects (an index being built belongs to `building`). */
+  private lastIndex: ResourceIndex | null = null;
+  private lastObjects: Set<K8sObject> | null = null;
+  private building: { index: ResourceIndex; objects: Set<K8sObject> } | null = null;
   /** Counters for tests and the change profile: what the last translate() reused. */
-  stats = { routesReused: 0, routesTranslated: 0, vhostsReused: 0, vhostsBuilt: 0 };
+  stats = { routesReused: 0, routesTranslated: 0, vhostsReused: 0, vhostsBuilt: 0, indexPatched: false };
 
   /** Starts a translate(): decides whether last time's route results are still valid. */
   begin(objects: K8sObject[]): void {
@@ -116,6 +120,7 @@ export class TranslateMemo implements IndexMemo {
     this.env = env;
     this.open = true;
     if (!this.envSame) {
+      this.lastIndex = null;
       this.routes.clear();
       this.vhosts.clear();
       this.listeners.clear();
@@ -124,7 +129,30 @@ export class TranslateMemo implements IndexMemo {
     this.nextRoutes = new Map();
     this.nextVhosts = new Map();
     this.nextListeners = new Map();
-    this.stats = { routesReused: 0, routesTranslated: 0, vhostsReused: 0, vhostsBuilt: 0 };
+    this.stats = { routesReused: 0, routesTranslated: 0, vhostsReused: 0, vhostsBuilt: 0, indexPatched: false };
+  }
+
+  /**
+   * The resource index of `objects`: while no other object changed, last time's index with the
+   * HTTPRoutes that came and went patched in (ResourceIndex.patched), else a new build.
+   */
+  index(objects: K8sObject[]): ResourceIndex {
+    const now = new Set(objects);
+    const prev = this.lastObjects;
+    const last = this.lastIndex;
+    // The index is changed in place from here: until this translate() ends it is not last time's.
+    this.lastIndex = null;
+    let index: ResourceIndex | null = null;
+    if (this.envSame && last !== null && prev !== null && now.size === objects.length) {
+      const added = objects.filter((o) => !prev.has(o));
+      const removed: K8sObject[] = [];
+      if (prev.size > objects.length - added.length) for (const o of prev) if (!now.has(o)) removed.push(o);
+      if (added.length + removed.length <= 64) index = last.patched(removed, added, this);
+    }
+    this.stats.indexPatched = index !== null;
+    index ??= new ResourceIndex(objects, this);
+    this.building = { index, objects: now };
+    return index;
   }
 
   /** Called once the index is built: virtual hosts are reused only when no policy can write into routes. */
@@ -135,6 +163,9 @@ export class TranslateMemo implements IndexMemo {
   /** Ends a translate(): only what this one used is kept for the next. */
   end(): void {
     this.open = false;
+    this.lastIndex = this.building?.index ?? null;
+    this.lastObjects = this.building?.objects ?? null;
+    this.building = null;
     this.routes = this.nextRoutes;
     this.vhosts = this.nextVhosts;
     this.listeners = this.nextListeners;

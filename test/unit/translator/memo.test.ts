@@ -49,6 +49,7 @@ test("one memo carried across every golden case in turn equals plain translation
 
 /** Route churn on each golden case: routes removed, put back, replaced by copies or edited; environment copies. */
 test("random route and environment changes on every golden case: memoised equals plain at every step", () => {
+  let patched = 0;
   for (const name of cases) {
     const base = loadCase(name);
     const rand = rng(name.length * 7919 + 17);
@@ -97,8 +98,10 @@ test("random route and environment changes on every golden case: memoised equals
         }
       }
       assert.equal(memoised(current, memo), plain(current), `${name}, step ${step}`);
+      if (memo.stats.indexPatched) patched++;
     }
   }
+  assert.ok(patched > 100, `route-only steps patched the resource index (${patched})`);
 });
 
 function syntheticCase(routes: number): K8sObject[] {
@@ -152,6 +155,8 @@ test("many routes (host order patched, shared virtual hosts): memoised equals pl
     assert.equal(memoised(current, memo), plain(current), `step ${step}`);
     assert.ok(memo.stats.routesReused >= current.length - 4 - 1, `step ${step}: unchanged routes reused (${JSON.stringify(memo.stats)})`);
     assert.ok(memo.stats.vhostsReused > 0, `step ${step}: virtual hosts reused`);
+    // Only routes changed: last time's resource index was patched, not rebuilt.
+    assert.equal(memo.stats.indexPatched, true, `step ${step}: index patched`);
   }
 });
 
