@@ -1,12 +1,14 @@
-// What a route costs in a worker's heap: the IR a worker holds and the compiled tables, per route,
-// measured with forced GCs around building them (N generated routes, as in the scale benchmark).
+// What a route costs in a worker's heap: the IR it parses (transient) and what it retains once the
+// snapshot serves (compiled tables and the compact delta base), per route, measured with forced GCs
+// (N generated routes, as in the scale benchmark).
 // Usage: node --expose-gc --import tsx bench/route-memory.ts [--routes 5000] [--heap-snapshot FILE]
 import { writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { parseArgs } from "node:util";
 import type { IrConfig, Snapshot } from "../src/ir/types.js";
 import { AccessLog } from "../src/observe/access-log.js";
-import { compileSnapshot } from "../src/proxy/compile.js";
+import { CompileCache, compileSnapshot, type CompiledSnapshot } from "../src/proxy/compile.js";
+import { applyDelta, makeDelta } from "../src/proxy/snapshot-delta.js";
 import { EndpointRegistry } from "../src/proxy/upstream/cluster.js";
 import type { K8sObject } from "../src/resources/types.js";
 import { CONTROLLER_NAME, translate } from "../src/translator/index.js";
@@ -44,25 +46,53 @@ const text = (n: number): string => JSON.stringify(translate(objects(n), { contr
 const texts = [text(10), text(N)];
 const registry = new EndpointRegistry();
 const log = new AccessLog("off");
-const keep: unknown[] = [];
 const rows: string[] = [];
 const per = (a: number, b: number): string => `${((b - a) / (N - 10)).toFixed(0)} B/route`;
-
-const h0 = heap();
-const small = JSON.parse(texts[0]!) as IrConfig;
-const h1 = heap();
-const big = JSON.parse(texts[1]!) as IrConfig;
-const h2 = heap();
-keep.push(small, big);
-rows.push(`IR (parsed from IPC JSON): ${per(h1 - h0, h2 - h1)}`);
 const snap = (version: number, config: IrConfig): Snapshot => ({ version, hash: String(version), config });
-const h3 = heap();
-keep.push(compileSnapshot(snap(1, small), registry, log));
-const h4 = heap();
-keep.push(compileSnapshot(snap(2, big), registry, log));
-const h5 = heap();
-rows.push(`compiled tables: ${per(h4 - h3, h5 - h4)}`);
-rows.push(`total: ${per(h1 - h0 + h4 - h3, h2 - h1 + h5 - h4)}`);
+
+/**
+ * What a worker keeps of a snapshot once it serves: the compiled tables and the base for the next
+ * delta (worker-main.ts), with the IR it was parsed into dropped. Returns the heap growth of the
+ * IR while parsed, and what stays.
+ */
+function worker(json: string, keep: unknown[]): { ir: number; retained: number } {
+  const h0 = heap();
+  let config: IrConfig | null = JSON.parse(json) as IrConfig;
+  const ir = heap() - h0;
+  const cache = new CompileCache();
+  const compiled = compileSnapshot(snap(1, config), registry, log, cache);
+  compiled.commit();
+  const base = compiled.deltaBase();
+  config = null;
+  keep.push(compiled, cache, base);
+  return { ir, retained: heap() - h0 };
+}
+
+const keepSmall: unknown[] = [];
+const keepBig: unknown[] = [];
+const small = worker(texts[0]!, keepSmall);
+const big = worker(texts[1]!, keepBig);
+rows.push(`IR as parsed from the IPC JSON (dropped once compiled): ${per(small.ir, big.ir)}`);
+rows.push(`retained by a worker (compiled tables + delta base): ${per(small.retained, big.retained)}`);
+
+// A one-route change as the worker gets it: a delta against the compact base, compiled with the
+// cache; what is retained afterwards must not grow back towards the IR.
+function oneRouteDelta(base: Snapshot, cache: CompileCache): unknown[] {
+  const full = JSON.parse(texts[1]!) as IrConfig;
+  const gl = full.listeners[0]!.gatewayListeners[0]!;
+  const next = snap(2, { ...full, listeners: [{ ...full.listeners[0]!, gatewayListeners: [{ ...gl, virtualHosts: gl.virtualHosts.map((vh, i) => (i === 1 ? { ...vh } : vh)) }] }] });
+  const delta = makeDelta(snap(1, full), next);
+  if (!delta) throw new Error("no delta");
+  const after = compileSnapshot(applyDelta(base, JSON.parse(JSON.stringify(delta)) as typeof delta), registry, log, cache);
+  after.commit();
+  return [after, cache, after.deltaBase()];
+}
+{
+  const h0 = heap();
+  const [, cache, base] = keepBig.splice(0, 3) as [CompiledSnapshot, CompileCache, Snapshot];
+  keepBig.push(...oneRouteDelta(base, cache));
+  rows.push(`after a one-route delta: ${cache.stats.vhostsCompiled} virtual host(s) compiled, ${cache.stats.vhostsReused} reused; retained ${((heap() - h0) / 1024).toFixed(0)} KiB more than before it`);
+}
 console.log(`routes: ${N} (10-route config subtracted)\n${rows.join("\n")}`);
 if (opt["heap-snapshot"]) {
   const session = new Session();
@@ -73,7 +103,8 @@ if (opt["heap-snapshot"]) {
   writeFileSync(opt["heap-snapshot"], chunks.join(""));
   console.log(`heap snapshot: ${opt["heap-snapshot"]}`);
 }
-void keep;
+void keepSmall;
+void keepBig;
 await registry.closeAll();
 await log.close();
 process.exit(0);

@@ -1,6 +1,7 @@
 // Snapshot -> compiled tables: routers, filter closures, weighted pickers, clusters, metric children.
 // Runs once per apply; it throws on anything unusable so a bad snapshot is never half-applied.
 import type { IrBackend, IrCluster, IrFilters, IrGatewayListener, IrListener, IrRetry, IrRoute, IrVirtualHost, Snapshot } from "../ir/types.js";
+import { clusterNames, gatewayKeyOf } from "./snapshot-delta.js";
 import type { AccessLog } from "../observe/access-log.js";
 import { RequestCounters, routeDuration } from "../observe/proxy-metrics.js";
 import {
@@ -40,6 +41,12 @@ export interface CompiledSnapshot {
   certKeys: Set<string>;
   /** Called once the snapshot serves: its cluster runtimes become the cache's. */
   commit: () => void;
+  /**
+   * The snapshot as the base for the next delta, with compiled virtual hosts in place of the IR
+   * ones (see CompiledVhost); its routes' IR can then be collected. A later compile that cannot
+   * reuse one of them throws NeedsFullSnapshot.
+   */
+  deltaBase: () => Snapshot;
 }
 
 const DEFAULT_BACKOFF_MS = 25;
@@ -156,19 +163,16 @@ function compileRoute(
 }
 
 /**
- * What one compile leaves for the next: cluster runtimes by name (kept while the cluster's IR is
- * unchanged, so pickers and endpoints carry over) and the route table of each virtual host object
- * (a snapshot rebuilt from a delta has the unchanged virtual hosts as the very same objects).
+ * Thrown when a snapshot refers to a compiled virtual host that cannot be reused (its Gateway
+ * listener's settings or its clusters changed): the worker's delta base keeps no routes to
+ * compile it again from, so the full snapshot is needed.
  */
-export class CompileCache {
-  clusters = new Map<string, { ir: IrCluster; text: string; runtime: ClusterRuntime; keys: Set<string> }>();
-  readonly vhosts = new WeakMap<IrVirtualHost, VhostEntry>();
-  /** Counters for tests and the change profile: what the last compile reused. */
-  stats = { vhostsReused: 0, vhostsCompiled: 0, clustersReused: 0, clustersBuilt: 0 };
-}
+export class NeedsFullSnapshot extends Error {}
 
-interface VhostEntry {
-  table: RouteTable<CompiledRoute>;
+const NO_ROUTES: IrRoute[] = [];
+
+/** What a virtual host's routes were compiled against; one object per Gateway listener and cluster set per compile. */
+interface VhostContext {
   port: number;
   protocol: string;
   gateway: string;
@@ -178,13 +182,30 @@ interface VhostEntry {
   deps: [string, ClusterRuntime][];
 }
 
-function clusterNames(r: IrRoute, into: Set<string>): void {
-  for (const m of r.filters.mirrors ?? []) into.add(m.cluster);
-  if (r.action.type !== "forward") return;
-  for (const b of r.action.backends) {
-    if (b.cluster !== null) into.add(b.cluster);
-    for (const m of b.filters.mirrors ?? []) into.add(m.cluster);
-  }
+/**
+ * A compiled virtual host. It also stands in for its IR in the worker's delta base (hostname and
+ * no routes): a delta names unchanged virtual hosts by position, and the worker only needs the
+ * compiled table for them, so the base need not keep every route's IR twice.
+ */
+export class CompiledVhost implements IrVirtualHost {
+  readonly routes = NO_ROUTES;
+  constructor(
+    readonly hostname: string,
+    readonly table: RouteTable<CompiledRoute>,
+    readonly context: VhostContext,
+  ) {}
+}
+
+/**
+ * What one compile leaves for the next: cluster runtimes by name (kept while the cluster's IR is
+ * unchanged, so pickers and endpoints carry over) and the compiled form of each virtual host object
+ * (a snapshot rebuilt from a delta has the unchanged virtual hosts as the very same objects).
+ */
+export class CompileCache {
+  clusters = new Map<string, { ir: IrCluster; text: string; runtime: ClusterRuntime; keys: Set<string> }>();
+  vhosts = new WeakMap<IrVirtualHost, CompiledVhost>();
+  /** Counters for tests and the change profile: what the last compile reused. */
+  stats = { vhostsReused: 0, vhostsCompiled: 0, clustersReused: 0, clustersBuilt: 0 };
 }
 
 function buildClusters(irClusters: IrCluster[], registry: EndpointRegistry, cache: CompileCache): { clusters: Map<string, ClusterRuntime>; keys: Set<string>; next: CompileCache["clusters"] } {
@@ -208,29 +229,57 @@ function buildClusters(irClusters: IrCluster[], registry: EndpointRegistry, cach
   return { clusters, keys, next };
 }
 
-/** What of a Gateway listener its routes' guards depend on, beyond the routes themselves. */
-function gatewayKeyOf(g: IrGatewayListener): string {
-  return g.clientValidation === undefined && g.xfcc === undefined && g.limits === undefined ? "" : JSON.stringify([g.clientValidation ?? null, g.xfcc ?? null, g.limits ?? null]);
-}
+/** Compiles the virtual hosts of one Gateway listener, reusing what the cache (or the base) has compiled in the same context. */
+class GatewayCompiler {
+  private readonly gatewayKey: string;
+  /** Contexts of this compile by cluster names, so virtual hosts compiled alike share one. */
+  private readonly contexts = new Map<string, VhostContext>();
+  /** Verdicts on contexts of earlier compiles: one check per context, not per virtual host. */
+  private readonly verdicts = new Map<VhostContext, boolean>();
 
-function compileVhost(vh: IrVirtualHost, l: IrListener, g: IrGatewayListener, gatewayKey: string, clusters: Map<string, ClusterRuntime>, cache: CompileCache): RouteTable<CompiledRoute> {
-  const gateway = g.name;
-  const prev = cache.vhosts.get(vh);
-  if (prev && prev.port === l.port && prev.protocol === l.protocol && prev.gateway === gateway && prev.gatewayKey === gatewayKey && prev.deps.every(([n, rt]) => clusters.get(n) === rt)) {
-    cache.stats.vhostsReused++;
-    return prev.table;
+  constructor(
+    private readonly l: IrListener,
+    private readonly g: IrGatewayListener,
+    private readonly clusters: Map<string, ClusterRuntime>,
+    private readonly cache: CompileCache,
+  ) {
+    this.gatewayKey = gatewayKeyOf(g);
   }
-  cache.stats.vhostsCompiled++;
-  const table = new RouteTable(vh.routes.map((r) => compileRoute(r, l, gateway, clusters, g)));
-  const names = new Set<string>();
-  for (const r of vh.routes) clusterNames(r, names);
-  const deps: [string, ClusterRuntime][] = [];
-  for (const n of names) {
-    const rt = clusters.get(n);
-    if (rt) deps.push([n, rt]);
+
+  private reusable(c: VhostContext): boolean {
+    let ok = this.verdicts.get(c);
+    if (ok === undefined) {
+      const { l, g, clusters } = this;
+      ok = c.port === l.port && c.protocol === l.protocol && c.gateway === g.name && c.gatewayKey === this.gatewayKey && c.deps.every(([n, rt]) => clusters.get(n) === rt);
+      this.verdicts.set(c, ok);
+    }
+    return ok;
   }
-  cache.vhosts.set(vh, { table, port: l.port, protocol: l.protocol, gateway, gatewayKey, deps });
-  return table;
+
+  vhost(vh: IrVirtualHost): CompiledVhost {
+    const { l, g, clusters, cache } = this;
+    const prev = vh instanceof CompiledVhost ? vh : cache.vhosts.get(vh);
+    if (prev && this.reusable(prev.context)) {
+      cache.stats.vhostsReused++;
+      return prev;
+    }
+    if (vh instanceof CompiledVhost) throw new NeedsFullSnapshot(`virtual host ${vh.hostname} of ${g.name} changed context and its routes are not kept`);
+    cache.stats.vhostsCompiled++;
+    const table = new RouteTable(vh.routes.map((r) => compileRoute(r, l, g.name, clusters, g)));
+    const names = new Set<string>();
+    for (const r of vh.routes) clusterNames(r, names);
+    const deps: [string, ClusterRuntime][] = [];
+    for (const n of [...names].sort()) {
+      const rt = clusters.get(n);
+      if (rt) deps.push([n, rt]);
+    }
+    const key = deps.map(([n]) => n).join("\0");
+    let context = this.contexts.get(key);
+    if (!context) this.contexts.set(key, (context = { port: l.port, protocol: l.protocol, gateway: g.name, gatewayKey: this.gatewayKey, deps }));
+    const compiled = new CompiledVhost(vh.hostname, table, context);
+    cache.vhosts.set(vh, compiled);
+    return compiled;
+  }
 }
 
 export function compileSnapshot(
@@ -244,15 +293,15 @@ export function compileSnapshot(
   const state: SnapshotState = { version: snapshot.version, inflight: 0, onIdle: null, endpointKeys: keys, log };
   const certKeys = new Set<string>();
   const seenPorts = new Set<number>();
+  const baseHosts = new Map<IrGatewayListener, CompiledVhost[]>();
   const listeners = snapshot.config.listeners.map((l): CompiledListener => {
     if (seenPorts.has(l.port)) throw new Error(`two listeners on port ${l.port}`);
     seenPorts.add(l.port);
     const gateways = l.gatewayListeners.map((g): { hostname: string | null; value: CompiledGateway } => {
-      const gatewayKey = gatewayKeyOf(g);
-      const vhosts = g.virtualHosts.map((vh) => ({
-        hostname: vh.hostname,
-        value: compileVhost(vh, l, g, gatewayKey, clusters, cache),
-      }));
+      const compiler = new GatewayCompiler(l, g, clusters, cache);
+      const compiled = g.virtualHosts.map((vh) => compiler.vhost(vh));
+      baseHosts.set(g, compiled);
+      const vhosts = compiled.map((c) => ({ hostname: c.hostname, value: c.table }));
       return {
         hostname: g.hostname,
         value: { name: g.name, hostname: g.hostname, vhosts: new HostTable(vhosts), notFound: new RequestCounters(g.name, "", "") },
@@ -274,5 +323,19 @@ export function compileSnapshot(
   });
   // Taken over by the cache only once this snapshot serves (a failed apply must not hand its
   // runtimes, whose endpoints may be released, to the next compile).
-  return { state, listeners, certKeys, commit: () => void (cache.clusters = next) };
+  // Made now, so the compiled snapshot holds no reference to the IR routes.
+  const base: Snapshot = {
+    ...snapshot,
+    config: {
+      ...snapshot.config,
+      listeners: snapshot.config.listeners.map((l) => ({ ...l, gatewayListeners: l.gatewayListeners.map((g) => ({ ...g, virtualHosts: baseHosts.get(g)! })) })),
+    },
+  };
+  baseHosts.clear();
+  const deltaBase = (): Snapshot => {
+    // The IR virtual hosts go with this: nothing compiles from them again.
+    cache.vhosts = new WeakMap();
+    return base;
+  };
+  return { state, listeners, certKeys, commit: () => void (cache.clusters = next), deltaBase };
 }

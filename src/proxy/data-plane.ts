@@ -24,6 +24,8 @@ export class ProxyDataPlane {
   private readonly registry = new EndpointRegistry();
   private readonly log: AccessLog;
   private current: CompiledSnapshot | null = null;
+  /** Version and hash of the snapshot `current` was compiled from (not the snapshot: its IR is not kept). */
+  private currentId = "";
   /** Compiled pieces of the serving snapshot that the next compile reuses where unchanged. */
   private readonly cache = new CompileCache();
   /** Replaced snapshots with requests still in flight. */
@@ -87,6 +89,7 @@ export class ProxyDataPlane {
     }
     const prev = this.current;
     this.current = next;
+    this.currentId = `${snapshot.version} ${snapshot.hash}`;
     next.commit();
     if (prev) this.retire(prev.state);
     else void this.releaseEndpoints();
@@ -114,6 +117,14 @@ export class ProxyDataPlane {
     return this.registry.release(inUse);
   }
 
+  /**
+   * The serving snapshot as the base for the next delta, without its routes' IR (compile.ts
+   * deltaBase); null unless `snapshot` is the one serving.
+   */
+  deltaBase(snapshot: Snapshot): Snapshot | null {
+    return this.current !== null && this.currentId === `${snapshot.version} ${snapshot.hash}` ? this.current.deltaBase() : null;
+  }
+
   /** Listener addresses currently bound (for tests and diagnostics). */
   boundPorts(): number[] {
     return [...this.servers.keys()].sort((a, b) => a - b);
@@ -127,6 +138,7 @@ export class ProxyDataPlane {
     this.servers.clear();
     await Promise.all([...servers.map((s) => s.close(this.drainMs)), this.l4.close()]);
     this.current = null;
+    this.currentId = "";
     this.retired.clear();
     await this.registry.closeAll();
     await this.log.close();

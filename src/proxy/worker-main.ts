@@ -3,6 +3,7 @@
 import { AggregatorRegistry } from "prom-client";
 import type { FromWorker, ListenerResult, ToWorker } from "../control/messages.js";
 import type { Snapshot } from "../ir/types.js";
+import { NeedsFullSnapshot } from "./compile.js";
 import { ProxyDataPlane } from "./data-plane.js";
 import { applyDelta } from "./snapshot-delta.js";
 
@@ -15,7 +16,10 @@ let plane: ProxyDataPlane | null = null;
 let shuttingDown = false;
 /** The last snapshot applied, so a re-sent snapshot is acknowledged without re-applying. */
 let last: { version: number; hash: string; listeners: ListenerResult[] } | null = null;
-/** The last snapshot received (full, or rebuilt from a delta): the base of the next delta. */
+/**
+ * The last snapshot received (full, or rebuilt from a delta): the base of the next delta. Once
+ * applied it is swapped for its compact form (compiled virtual hosts in place of their routes).
+ */
 let received: Snapshot | null = null;
 
 function send(m: FromWorker): void {
@@ -73,20 +77,34 @@ function onMessage(raw: unknown): void {
 }
 
 function applySnapshot(snapshot: Snapshot): void {
-  received = snapshot;
   const { version, hash } = snapshot;
   if (last && last.version === version && last.hash === hash) {
+    // Already serving it: the compact base of this version, if that is what we hold, stays.
+    if (received?.version !== version || received.hash !== hash) received = snapshot;
     send({ type: "applied", version, listeners: last.listeners });
     return;
   }
+  received = snapshot;
   // A snapshot before init still gets served, with defaults.
   plane ??= new ProxyDataPlane({ accessLog: "stdout", drainMs: DRAIN_MS });
-  plane.apply(snapshot).then(
+  const p = plane;
+  p.apply(snapshot).then(
     (listeners) => {
       last = { version, hash, listeners };
+      // Unless a newer snapshot arrived meanwhile (it may still share this one's IR objects).
+      if (received === snapshot) received = p.deltaBase(snapshot) ?? snapshot;
       send({ type: "applied", version, listeners });
     },
-    (err: unknown) => send({ type: "apply-failed", version, error: err instanceof Error ? err.message : String(err) }),
+    (err: unknown) => {
+      if (err instanceof NeedsFullSnapshot) {
+        // The delta referred to a compiled virtual host this worker cannot reuse: the full
+        // snapshot replaces it (the previous snapshot keeps serving until then).
+        if (received === snapshot) received = null;
+        send({ type: "resync", version });
+        return;
+      }
+      send({ type: "apply-failed", version, error: err instanceof Error ? err.message : String(err) });
+    },
   );
 }
 

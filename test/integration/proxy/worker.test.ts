@@ -10,6 +10,7 @@ import { register } from "prom-client";
 import { ProxyDataPlane } from "../../../src/proxy/data-plane.js";
 import { startEchoServer } from "../../../src/demo/echo-server.js";
 import type { FromWorker, ToWorker } from "../../../src/control/messages.js";
+import { makeDelta, type SnapshotDelta } from "../../../src/proxy/snapshot-delta.js";
 import { freePort, ROOT } from "../../helpers/gateway.js";
 import { agent, cluster, forward, gateway, listener, request, route, snapshot } from "./helpers.js";
 
@@ -60,6 +61,66 @@ test("worker: init, snapshot -> applied, bad snapshot -> apply-failed and old on
     if (child.exitCode === null) child.kill();
     await echo.close();
     rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("worker: deltas apply against its compact base; a reference it cannot rebuild gets resync and the old snapshot keeps serving", async () => {
+  const a = await startEchoServer({ pod: "a" });
+  const b = await startEchoServer({ pod: "b" });
+  const child = fork(join(ROOT, "src/proxy/worker-main.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "pipe", "pipe", "ipc"] });
+  const exited = once(child, "exit");
+  const messages: FromWorker[] = [];
+  child.on("message", (m) => messages.push(m as FromWorker));
+  const waitMsg = async (): Promise<FromWorker> => {
+    const deadline = Date.now() + 15_000;
+    while (messages.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
+    const m = messages.shift();
+    assert.ok(m, "no message from worker");
+    return m;
+  };
+  const send = (m: ToWorker): void => void child.send(m);
+  const pod = async (host: string): Promise<string> => {
+    const r = await request(port, "/x", { host });
+    return r.status === 200 ? r.json<{ pod: string }>().pod : String(r.status);
+  };
+  const port = await freePort();
+  try {
+    assert.deepEqual(await waitMsg(), { type: "ready" });
+    send({ type: "init", init: { listenAddress: "127.0.0.1", accessLog: "off" } });
+    const hosts = ["a.test", "b.test", "c.test"].map((hostname) => ({ hostname, routes: [route({}, forward("c"))] }));
+    const l1 = listener(port, [{ ...gateway([]), virtualHosts: hosts }]);
+    const v1 = snapshot([l1], [cluster("c", [a])]);
+    send({ type: "snapshot", snapshot: v1 });
+    assert.equal((await waitMsg()).type, "applied");
+    assert.equal(await pod("b.test"), "a");
+    // Cluster c moves to b, but the delta still names the virtual hosts by position: the worker
+    // holds no routes to compile them against the new cluster, so it asks for the full snapshot.
+    const v2 = snapshot([l1], [cluster("c", [b])]);
+    const stale: SnapshotDelta = { version: v2.version, hash: v2.hash, base: { version: v1.version, hash: v1.hash }, listeners: [{ ...l1, gatewayListeners: [{ ...l1.gatewayListeners[0]!, virtualHosts: [0, 1, 2] }] }], clusters: [v2.config.clusters[0]!], rest: {} };
+    send({ type: "snapshot-delta", delta: stale });
+    assert.deepEqual(await waitMsg(), { type: "resync", version: v2.version });
+    assert.equal(await pod("b.test"), "a", "the old snapshot still serves");
+    // makeDelta would have sent them whole: v1 -> v2 is no delta at all (every host uses c).
+    assert.equal(makeDelta(v1, v2), null);
+    send({ type: "snapshot", snapshot: v2 });
+    assert.equal((await waitMsg()).type, "applied");
+    assert.equal(await pod("b.test"), "b");
+    // A route added: a delta the worker rebuilds from its compact base, the others reused.
+    const l3 = listener(port, [{ ...l1.gatewayListeners[0]!, virtualHosts: [...hosts, { hostname: "d.test", routes: [route({}, forward("c"))] }] }]);
+    const v3 = snapshot([l3], v2.config.clusters);
+    const d3 = makeDelta(v2, v3);
+    assert.ok(d3);
+    assert.deepEqual(d3.listeners[0]!.gatewayListeners[0]!.virtualHosts.slice(0, 3), [0, 1, 2]);
+    send({ type: "snapshot-delta", delta: d3 });
+    assert.equal((await waitMsg()).type, "applied");
+    assert.deepEqual([await pod("a.test"), await pod("d.test"), await pod("e.test")], ["b", "b", "404"]);
+    agent.destroy();
+    send({ type: "shutdown" });
+    assert.equal((await exited)[0], 0);
+  } finally {
+    if (child.exitCode === null) child.kill();
+    await a.close();
+    await b.close();
   }
 });
 

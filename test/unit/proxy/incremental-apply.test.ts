@@ -8,7 +8,7 @@ import type { Snapshot } from "../../../src/ir/types.js";
 import { AccessLog } from "../../../src/observe/access-log.js";
 import { ControlMetrics } from "../../../src/observe/control-metrics.js";
 import { configureLog } from "../../../src/observe/log.js";
-import { CompileCache, compileSnapshot, type CompiledSnapshot } from "../../../src/proxy/compile.js";
+import { CompileCache, compileSnapshot, NeedsFullSnapshot, type CompiledSnapshot } from "../../../src/proxy/compile.js";
 import { applyDelta, makeDelta } from "../../../src/proxy/snapshot-delta.js";
 import { EndpointRegistry } from "../../../src/proxy/upstream/cluster.js";
 import type { K8sObject } from "../../../src/resources/types.js";
@@ -78,7 +78,9 @@ test("deltas rebuilt on the worker side and compiled with the cache route exactl
   const registry = new EndpointRegistry();
   const log = new AccessLog("off");
   const cache = new CompileCache();
-  let worker: Snapshot | null = null; // the worker's copy (as received over IPC: JSON)
+  let worker: Snapshot | null = null; // the worker's delta base
+  let workerFull: Snapshot | null = null; // the same snapshot as received over IPC (JSON)
+  let resyncs = 0;
   let deltas = 0;
   let reused = 0;
   try {
@@ -101,19 +103,34 @@ test("deltas rebuilt on the worker side and compiled with the cache route exactl
       const next = published[published.length - 1]!;
       const prev = published.length > 1 ? published[published.length - 2]! : null;
       const delta = prev ? makeDelta(prev, next) : null;
-      const received: Snapshot = delta && worker ? applyDelta(worker, JSON.parse(JSON.stringify(delta))) : JSON.parse(JSON.stringify(next));
+      const wire = (): Snapshot => JSON.parse(JSON.stringify(next)) as Snapshot;
+      if (delta && workerFull) assert.deepEqual(applyDelta(workerFull, JSON.parse(JSON.stringify(delta))), wire(), `step ${step}: rebuilt snapshot equals the full one`);
+      // The worker rebuilds against its compact base (compiled virtual hosts, no routes).
+      let received: Snapshot = delta && worker ? applyDelta(worker, JSON.parse(JSON.stringify(delta))) : wire();
       if (delta) deltas++;
-      assert.deepEqual(received, JSON.parse(JSON.stringify(next)), `step ${step}: rebuilt snapshot equals the full one`);
-      const incremental = compileSnapshot(received, registry, log, cache);
+      let incremental: CompiledSnapshot;
+      try {
+        incremental = compileSnapshot(received, registry, log, cache);
+      } catch (err) {
+        if (!(err instanceof NeedsFullSnapshot)) throw err;
+        resyncs++;
+        received = wire();
+        incremental = compileSnapshot(received, registry, log, cache);
+      }
       incremental.commit();
       reused += cache.stats.vhostsReused;
-      const full = compileSnapshot(JSON.parse(JSON.stringify(next)), new EndpointRegistry(), log);
+      const full = compileSnapshot(wire(), new EndpointRegistry(), log);
       const probes = [];
       for (let i = 0; i < 90; i += 3) for (const path of ["/p1/x", "/q2", "/p3"]) for (const port of [8080, 8081]) probes.push({ port, host: `h${i}.example.com`, path, headers: i % 2 ? { "x-v": "v" } : {} });
       for (let i = 0; i < 7; i++) probes.push({ port: 8080, host: `n${i}.example.com`, path: `/q${i % 3}`, headers: {} });
       assert.deepEqual(routing(incremental, probes), routing(full, probes), `step ${step}`);
-      worker = received;
+      worker = incremental.deltaBase();
+      workerFull = wire();
+      // The compact base holds no route IR.
+      for (const l of worker.config.listeners) for (const g of l.gatewayListeners) for (const vh of g.virtualHosts) assert.equal(vh.routes.length, 0);
     }
+    // makeDelta sends whole what a worker could not reuse (backend changes included).
+    assert.equal(resyncs, 0);
     assert.ok(deltas >= 20, `most changes went as deltas (${deltas})`);
     assert.ok(reused > 1000, `compiled virtual hosts were reused (${reused})`);
   } finally {
@@ -141,4 +158,43 @@ test("a delta against another base is refused, and a delta names only what chang
   assert.throws(() => applyDelta(mk(1, ["x"]), { ...d, base: { version: 7, hash: "h7" } }), /delta is against version 7/);
   // Everything new: not worth a delta.
   assert.equal(makeDelta(a, mk(3, ["p", "q", "r", "s"])), null);
+});
+
+test("a compact base stands in for the routes: a changed cluster sends its virtual hosts whole, and a stale reference asks for the full snapshot", async () => {
+  const objects = (addr: string): K8sObject[] => [
+    ...base.slice(0, 3),
+    { apiVersion: "sluice.dev/v1alpha1", kind: "Backend", metadata: { name: "two", namespace: "default" }, spec: { endpoints: [{ ip: { address: addr, port: 9 } }] } },
+    route("a", "a.example.com", "/a", "one"),
+    route("b", "b.example.com", "/b", "two"),
+    route("c", "c.example.com", "/c", "one"),
+  ];
+  const s1: Snapshot = { version: 1, hash: "1", config: translate(objects("127.0.0.2"), { controllerName: CONTROLLER_NAME }).config };
+  // The same virtual host objects, only backend "two" moved.
+  const moved = translate(objects("127.0.0.9"), { controllerName: CONTROLLER_NAME }).config;
+  const s2: Snapshot = { version: 2, hash: "2", config: { ...s1.config, clusters: moved.clusters } };
+  const registry = new EndpointRegistry();
+  const log = new AccessLog("off");
+  try {
+    const cache = new CompileCache();
+    const c1 = compileSnapshot(JSON.parse(JSON.stringify(s1)), registry, log, cache);
+    c1.commit();
+    const compact = c1.deltaBase();
+    const hosts = (s: Snapshot) => s.config.listeners.find((l) => l.port === 8080)!.gatewayListeners[0]!.virtualHosts;
+    assert.deepEqual(hosts(compact).map((vh) => [vh.hostname, vh.routes.length]), [["a.example.com", 0], ["b.example.com", 0], ["c.example.com", 0]]);
+    const d = makeDelta(s1, s2);
+    assert.ok(d);
+    const refs = d.listeners.find((l) => l.port === 8080)!.gatewayListeners[0]!.virtualHosts;
+    assert.deepEqual(refs.map((v) => typeof v === "number" ? v : v.hostname), [0, "b.example.com", 2], "the host using the moved backend goes whole");
+    const c2 = compileSnapshot(applyDelta(compact, JSON.parse(JSON.stringify(d))), registry, log, cache);
+    // Both Gateway listeners (8080, 8081) have the three hosts.
+    assert.deepEqual(cache.stats, { vhostsReused: 4, vhostsCompiled: 2, clustersReused: 1, clustersBuilt: 1 });
+    const table = c2.listeners.find((l) => l.port === 8080)!.gateways.lookup("b.example.com")!.vhosts.lookup("b.example.com")!;
+    assert.deepEqual(table.match("GET", "/b", "", {})!.backends.pick()!.cluster!.endpoints.map((e) => e.key), ["http1|127.0.0.9|9"]);
+    // A reference the delta should not have made: the worker cannot rebuild it and says so.
+    const stale = { ...d, listeners: d.listeners.map((l) => ({ ...l, gatewayListeners: l.gatewayListeners.map((g) => ({ ...g, virtualHosts: g.virtualHosts.map((_, i) => i) })) })) };
+    assert.throws(() => compileSnapshot(applyDelta(compact, stale), registry, log, cache), NeedsFullSnapshot);
+  } finally {
+    await registry.closeAll();
+    await log.close();
+  }
 });
