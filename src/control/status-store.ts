@@ -21,51 +21,45 @@ interface Stamped {
   status: Record<string, unknown>;
   /** Condition stamps by position; every position starts with the object's key, so they are per object. */
   stamps: Map<string, Stamp>;
+  /** Number of the last update() that had a status for the object. */
+  mark: number;
 }
 
 export class StatusStore {
   private items: StatusItem[] = [];
   private stamped = new Map<string, Stamped>();
-  /** Last update's item of each object: the same item (and sort position) while object and status are the same. */
+  /** Last listing's item of each object: the same item (and sort position) while object and status are the same. */
   private itemOf = new Map<K8sObject, StatusItem>();
   private readonly order = new SortedPatch<StatusItem>();
   /** refKey of objects and status refs, computed once per object (neither is changed after it is handed over). */
   private readonly keys = new WeakMap<object, string>();
+  private updates = 0;
+  /** The objects of the last update(), when list() has not turned them into items yet. */
+  private pending: K8sObject[] | null = null;
 
   /**
    * Replaces the stored objects and statuses with those of a new translation. A status that is the
-   * same object as last time (the translator hands unchanged ones out again) keeps its stamped copy;
-   * an unchanged object keeps its item: a change costs a few lookups per object and the changed part.
+   * same object as last time (the translator hands unchanged ones out again) keeps its stamped copy:
+   * an update costs a lookup per status and the changed part. Transition times are decided here, at
+   * the time of the update; the sorted list is made when list() asks for it.
    */
   update(objects: K8sObject[], statuses: StatusEntry[], now: Date = new Date()): void {
-    const byRef = new Map<string, Record<string, unknown>>();
-    for (const s of statuses) byRef.set(this.keyOf(s, () => refKey(s.ref)), s.status);
-    const nextStamped = new Map<string, Stamped>();
-    const nextItemOf = new Map<K8sObject, StatusItem>();
+    const mark = ++this.updates;
     let time: string | null = null;
-    const items: StatusItem[] = [];
-    for (const object of objects) {
-      const key = this.keyOf(object, () => refKey(refOf(object)));
-      const raw = byRef.get(key);
-      let status: Record<string, unknown> | undefined;
-      if (raw !== undefined) {
-        let st = this.stamped.get(key);
-        if (st === undefined || st.raw !== raw) {
-          const local = new Map<string, Stamp>();
-          time ??= now.toISOString().replace(/\.\d{3}Z$/, "Z");
-          st = { raw, status: this.stamp(raw, key, time, st?.stamps, local) as Record<string, unknown>, stamps: local };
-        }
-        nextStamped.set(key, st);
-        status = st.status;
+    for (const s of statuses) {
+      const key = this.keyOf(s, () => refKey(s.ref));
+      let st = this.stamped.get(key);
+      if (st === undefined || st.raw !== s.status) {
+        const local = new Map<string, Stamp>();
+        time ??= now.toISOString().replace(/\.\d{3}Z$/, "Z");
+        st = { raw: s.status, status: this.stamp(s.status, key, time, st?.stamps, local) as Record<string, unknown>, stamps: local, mark };
+        this.stamped.set(key, st);
       }
-      const prev = this.itemOf.get(object);
-      const item: StatusItem = prev !== undefined && prev.status === status ? prev : status === undefined ? { object } : { object, status };
-      nextItemOf.set(object, item);
-      items.push(item);
+      st.mark = mark;
     }
-    this.items = this.order.sort(items, compareItems);
-    this.stamped = nextStamped;
-    this.itemOf = nextItemOf;
+    // A status missing from this update is forgotten: an object that comes back starts over.
+    for (const [key, st] of this.stamped) if (st.mark !== mark) this.stamped.delete(key);
+    this.pending = objects;
   }
 
   private keyOf(o: object, make: () => string): string {
@@ -77,7 +71,22 @@ export class StatusStore {
     return k;
   }
 
+  /** Every object with its stamped status (if the translator gave one), sorted by kind, namespace, name. */
   list(): StatusItem[] {
+    const objects = this.pending;
+    if (objects === null) return this.items;
+    this.pending = null;
+    const nextItemOf = new Map<K8sObject, StatusItem>();
+    const items: StatusItem[] = [];
+    for (const object of objects) {
+      const status = this.stamped.get(this.keyOf(object, () => refKey(refOf(object))))?.status;
+      const prev = this.itemOf.get(object);
+      const item: StatusItem = prev !== undefined && prev.status === status ? prev : status === undefined ? { object } : { object, status };
+      nextItemOf.set(object, item);
+      items.push(item);
+    }
+    this.items = this.order.sort(items, compareItems);
+    this.itemOf = nextItemOf;
     return this.items;
   }
 

@@ -52,3 +52,21 @@ test("statuses: sorted by kind/namespace/name, transition times move only when a
   assert.equal(timeOf(store, "r6"), "2026-01-01T00:00:01Z");
   assert.deepEqual(sorted(), expect());
 });
+
+test("statuses: transition times are decided at each update, also when nothing lists in between", () => {
+  const objs = Array.from({ length: 80 }, (_, i) => route(`r${i}`));
+  const eager = new StatusStore();
+  const lazy = new StatusStore();
+  const reasons = ["Accepted", "NotAllowedByListeners", "Accepted", "Accepted", "NoMatchingParent", "NoMatchingParent"];
+  reasons.forEach((reason, step) => {
+    // r3 changes reason at some steps; r4 goes away at step 2 and comes back at step 3.
+    const present = objs.filter((o) => step !== 2 || o.metadata.name !== "r4");
+    const entries = present.map((o) => entry(o, o.metadata.name === "r3" ? reason : "Accepted"));
+    for (const s of [eager, lazy]) s.update(present, entries, t(step + 1));
+    eager.list();
+  });
+  assert.deepEqual(lazy.list(), eager.list());
+  assert.equal(timeOf(lazy, "r3"), "2026-01-01T00:00:05Z", "moved at the update that changed it, not at the listing");
+  assert.equal(timeOf(lazy, "r4"), "2026-01-01T00:00:04Z", "came back at step 3: starts over");
+  assert.equal(timeOf(lazy, "r5"), "2026-01-01T00:00:01Z");
+});
