@@ -29,7 +29,7 @@ export class FolderLoader {
   private dirs = new Set<string>();
   private dirty = new Set<string>();
   private fullNext = true;
-  /** Made-up Namespaces by name, kept while the object they were made for is the same (same identity on every load). */
+  /** Made-up Namespaces by name: the same object while the name is used (its LoadedObject while the first user is the same). */
   private implicit = new Map<string, { from: LoadedObject; lo: LoadedObject }>();
   /** What the last load() read: for tests and the change profile. */
   stats = { full: false, filesRead: 0 };
@@ -256,8 +256,10 @@ export class FolderLoader {
       if (ns === undefined || explicit.has(ns) || next.has(ns)) continue;
       let made = this.implicit.get(ns);
       if (made === undefined || made.from !== o) {
+        // Its source is where the namespace is first used; the object is the same for a name.
         const source = o.locate("metadata.namespace");
-        made = { from: o, lo: { object: { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { [NAMESPACE_NAME_LABEL]: ns } } }, source, locate: () => source } };
+        const object = made?.lo.object ?? { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { [NAMESPACE_NAME_LABEL]: ns } } };
+        made = { from: o, lo: { object, source, locate: () => source } };
       }
       next.set(ns, made);
       out.push(made.lo);

@@ -22,8 +22,11 @@ export class GenerationTracker {
   private stamps = 0;
   /** refKey of each loaded object, computed once per object (loaded objects are not changed). */
   private readonly keys = new WeakMap<K8sObject, string>();
-  /** The stamped copy last made of each loaded object: an unchanged object keeps its identity (and its LoadedObject). */
-  private readonly stamped = new WeakMap<LoadedObject, { seen: Seen; generation: number; loaded: LoadedObject }>();
+  /**
+   * The stamped copy last made of each loaded object: an unchanged object keeps its identity, and its
+   * LoadedObject while that is the same one (`from`) too.
+   */
+  private readonly stamped = new WeakMap<K8sObject, { seen: Seen; generation: number; from: LoadedObject; loaded: LoadedObject }>();
 
   constructor(private readonly now: () => Date = () => new Date()) {}
 
@@ -43,11 +46,11 @@ export class GenerationTracker {
         this.keys.set(o.object, key);
       }
       let s = this.seen.get(key);
-      const prev = this.stamped.get(o);
-      // The same loaded object as last time has the same spec: no need to look at it.
+      const prev = this.stamped.get(o.object);
+      // The same object as last time has the same spec: no need to look at it.
       if (s !== undefined && prev !== undefined && prev.seen === s && prev.generation === s.generation && s.mark === mark - 1) {
         s.mark = mark;
-        objects[i] = prev.loaded;
+        objects[i] = this.reuse(prev, o);
         continue;
       }
       const spec = typeof specJson === "function" ? specJson(o) : (specJson?.[i] ?? canonicalObject(o.object).spec);
@@ -74,7 +77,7 @@ export class GenerationTracker {
         }
       }
       if (prev && prev.seen === s && prev.generation === s.generation) {
-        objects[i] = prev.loaded;
+        objects[i] = this.reuse(prev, o);
         continue;
       }
       const meta = o.object.metadata;
@@ -83,11 +86,20 @@ export class GenerationTracker {
         metadata: { ...meta, generation: s.generation, uid: meta.uid ?? s.uid, creationTimestamp: meta.creationTimestamp ?? s.creationTimestamp },
       };
       const loaded = { ...o, object };
-      this.stamped.set(o, { seen: s, generation: s.generation, loaded });
+      this.stamped.set(o.object, { seen: s, generation: s.generation, from: o, loaded });
       objects[i] = loaded;
     }
     // A deleted object that comes back is a new object, as in a cluster.
     for (const [key, s] of this.seen) if (s.mark !== mark) this.seen.delete(key);
+  }
+
+  /** Last time's stamped object, in last time's LoadedObject when `o` is the same one (an object can move, e.g. a made-up Namespace). */
+  private reuse(prev: { from: LoadedObject; loaded: LoadedObject }, o: LoadedObject): LoadedObject {
+    if (prev.from !== o) {
+      prev.from = o;
+      prev.loaded = { ...o, object: prev.loaded.object };
+    }
+    return prev.loaded;
   }
 
   private makeUid(key: string): string {
