@@ -47,6 +47,25 @@ test("HTTP records: fields, verdicts, the Gateway listener by Host, IPv4-mapped 
   assert.equal(down!.upstream, undefined);
 });
 
+test("host and path survive slot reuse: copied bytes, and strings when too long or not latin1", () => {
+  const r = new FlowRecorder(2);
+  const long = `/${"x".repeat(400)}`;
+  const wide = "/caf\u00e9/\u2603";
+  r.http(L, req(long, "long.example"), false, performance.now(), 0, 200, 0, null, null, 0, "");
+  r.http(L, { ...req("/a"), httpVersion: "1.0" }, false, performance.now(), 0, 200, 0, null, null, 0, "");
+  assert.deepEqual(r.recent(10).map((x) => [x.http?.host, x.http?.path, x.http?.version]), [
+    ["long.example", long, "HTTP/1.1"],
+    ["a.example:8080", "/a", "HTTP/1.0"],
+  ]);
+  // Slot 0 again: shorter values over longer ones, then a value above U+00FF.
+  r.http(L, req("/b", "b.example"), false, performance.now(), 0, 200, 0, null, null, 0, "");
+  r.http(L, req(wide, "\u00e9.example"), true, performance.now(), 0, 200, 0, null, null, 0, "");
+  assert.deepEqual(r.recent(10).map((x) => [x.http?.host, x.http?.path, x.http?.version]), [
+    ["b.example", "/b", "HTTP/1.1"],
+    ["\u00e9.example", wide, "HTTP/2"],
+  ]);
+});
+
 test("L4 records: client address split, TLS as the application, results as verdicts", () => {
   const r = new FlowRecorder(8);
   const start = Date.now() - 50;
