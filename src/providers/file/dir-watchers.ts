@@ -15,7 +15,7 @@ export class DirWatchers {
 
   constructor(
     private readonly root: string,
-    private readonly onChange: (path: string, name: string | null) => void,
+    private readonly onChange: (path: string, name: string | null, event: "rename" | "change") => void,
     private readonly onFailure: (err: Error) => void,
   ) {}
 
@@ -38,7 +38,7 @@ export class DirWatchers {
       if (this.watched.has(path)) continue;
       let watcher: FSWatcher;
       try {
-        watcher = watch(path, { persistent: true }, (_event, name) => this.onChange(path, name === null ? null : String(name)));
+        watcher = watch(path, { persistent: true }, (event, name) => this.onChange(path, name === null ? null : String(name), event));
       } catch (e) {
         const code = (e as NodeJS.ErrnoException).code;
         if (code === "ENOENT" || code === "ENOTDIR") continue; // vanished meanwhile: the next sync settles it

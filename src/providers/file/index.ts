@@ -1,11 +1,11 @@
 // File provider: loads a folder of YAML/JSON, watches every directory of it and reloads (debounced)
 // on any change: the files the watch events named, or the whole tree when an event cannot be placed
 // (folder-loader.ts). Stamps generation/uid/creationTimestamp like an API server would.
-import { watch, type FSWatcher } from "node:fs";
+import { statSync, watch, type FSWatcher } from "node:fs";
 import { readdir, stat } from "node:fs/promises";
 import { DirWatchers } from "./dir-watchers.js";
 import { basename, dirname, join, resolve } from "node:path";
-import { loadDirectory, type LoadedObject, type LoadResult } from "../../resources/index.js";
+import { isConfigFile, loadDirectory, type LoadedObject, type LoadResult } from "../../resources/index.js";
 import { canonicalJson } from "../../util/canonical-json.js";
 import { FolderLoader } from "./folder-loader.js";
 import { canonicalObject, GenerationTracker } from "./generations.js";
@@ -13,6 +13,11 @@ import { canonicalObject, GenerationTracker } from "./generations.js";
 export interface FileProviderOptions {
   /** Quiet time after the last change before reloading (editors write in bursts). */
   debounceMs?: number;
+  /**
+   * Quiet time for a burst that only moved, created or deleted files (an atomic write-then-rename,
+   * a delete) and wrote to no config file in place: files renamed into place are complete.
+   */
+  settledMs?: number;
   /** Interval of the fallback poller (used when recursive fs.watch is unavailable) and of the wait for a missing folder. */
   pollIntervalMs?: number;
   /** How long the folder may be missing (e.g. swapped by a deploy) before the failure is reported. */
@@ -26,6 +31,7 @@ export type LoadListener = (r: LoadResult) => void;
 export class FileProvider {
   readonly dir: string;
   private readonly debounceMs: number;
+  private readonly settledMs: number;
   private readonly pollIntervalMs: number;
   private readonly missingGraceMs: number;
   private readonly forcePoll: boolean;
@@ -45,6 +51,9 @@ export class FileProvider {
   private parentWatcher?: FSWatcher;
   private debounceTimer?: NodeJS.Timeout;
   private burstStart = 0;
+  /** The burst so far wrote no config file in place (see settledMs); the paths it renamed or created. */
+  private burstSettled = true;
+  private burstRenamed: string[] = [];
   private pollTimer?: NodeJS.Timeout;
   private polling = false;
   private waitTimer?: NodeJS.Timeout;
@@ -62,6 +71,9 @@ export class FileProvider {
     // Long enough to coalesce an editor's or a deploy tool's burst of writes (they come < 5 ms
     // apart), short enough not to dominate how fast a change is served.
     this.debounceMs = opts.debounceMs ?? 15;
+    // fs.watch reports a write-then-rename's events within a millisecond; a few more let the next
+    // file of a deploy tool's batch join the same reload.
+    this.settledMs = Math.min(opts.settledMs ?? 3, this.debounceMs);
     this.pollIntervalMs = opts.pollIntervalMs ?? 250;
     this.missingGraceMs = opts.missingGraceMs ?? 1000;
     this.forcePoll = opts.poll ?? false;
@@ -101,9 +113,13 @@ export class FileProvider {
     if (this.forcePoll) return this.startPolling();
     this.dirs = new DirWatchers(
       this.dir,
-      (dir, name) => {
+      (dir, name, event) => {
         if (name && isHiddenPath(name)) return; // editor swap/temp files
-        this.loader.touch(name ? join(dir, name) : null);
+        const path = name ? join(dir, name) : null;
+        this.loader.touch(path);
+        // A config file written in place may be read half-written: that burst waits the full debounce.
+        if (path === null || (event === "change" && isConfigFile(basename(path)))) this.burstSettled = false;
+        else if (event === "rename" && this.burstRenamed.length < 64) this.burstRenamed.push(path);
         this.schedule();
       },
       () => this.schedule(true), // a directory went away: the reload re-syncs the watchers
@@ -148,16 +164,29 @@ export class FileProvider {
   /** `rescan`: the change cannot be pinned to files (the folder itself, a watcher failure, polling). */
   private schedule(rescan = false): void {
     if (!this.running) return;
-    if (rescan) this.loader.rescan();
+    if (rescan) {
+      this.loader.rescan();
+      this.burstSettled = false;
+    }
     const now = Date.now();
     if (!this.debounceTimer) this.burstStart = now;
     else clearTimeout(this.debounceTimer);
     // A never-ending burst still reloads at least every 20 debounce periods.
-    const wait = now - this.burstStart > this.debounceMs * 20 ? 0 : this.debounceMs;
-    this.debounceTimer = setTimeout(() => {
-      this.debounceTimer = undefined;
-      void this.reload(false);
-    }, wait);
+    const wait = now - this.burstStart > this.debounceMs * 20 ? 0 : this.burstSettled ? this.settledMs : this.debounceMs;
+    this.debounceTimer = setTimeout(() => this.quiet(), wait);
+  }
+
+  /** The burst went quiet: reload, unless a settled burst created an empty config file (a writer may not have started). */
+  private quiet(): void {
+    this.debounceTimer = undefined;
+    if (this.burstSettled && this.burstRenamed.some(isEmptyConfigFile)) {
+      this.burstSettled = false;
+      this.debounceTimer = setTimeout(() => this.quiet(), Math.max(0, this.debounceMs - this.settledMs));
+      return;
+    }
+    this.burstSettled = true;
+    this.burstRenamed = [];
+    void this.reload(false);
   }
 
   private async reload(initial: boolean): Promise<void> {
@@ -279,6 +308,16 @@ export class FileProvider {
     } catch {
       return undefined;
     }
+  }
+}
+
+function isEmptyConfigFile(path: string): boolean {
+  if (!isConfigFile(basename(path))) return false;
+  try {
+    const st = statSync(path);
+    return st.isFile() && st.size === 0;
+  } catch {
+    return false;
   }
 }
 

@@ -20,14 +20,14 @@ interface Harness {
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-async function harness(files: Record<string, string>, opts: { poll?: boolean; missingGraceMs?: number; defaultDebounce?: boolean } = {}): Promise<Harness> {
+async function harness(files: Record<string, string>, opts: { poll?: boolean; missingGraceMs?: number; defaultDebounce?: boolean; debounceMs?: number } = {}): Promise<Harness> {
   const dir = mkdtempSync(join(tmpdir(), "sluice-fp-"));
   for (const [p, c] of Object.entries(files)) {
     mkdirSync(join(dir, p, ".."), { recursive: true });
     writeFileSync(join(dir, p), c);
   }
   const loads: LoadResult[] = [];
-  const provider = new FileProvider(dir, { debounceMs: opts.defaultDebounce ? undefined : 40, pollIntervalMs: 50, missingGraceMs: opts.missingGraceMs ?? 2000, poll: opts.poll });
+  const provider = new FileProvider(dir, { debounceMs: opts.defaultDebounce ? undefined : (opts.debounceMs ?? 40), pollIntervalMs: 50, missingGraceMs: opts.missingGraceMs ?? 2000, poll: opts.poll });
   await provider.start((r) => loads.push(r));
   return {
     dir,
@@ -222,6 +222,42 @@ test("a folder that stays away is reported as an error load, and recovers when i
     assert.deepEqual(h.loads[2].diagnostics, []);
     assert.equal(find(h.loads[2], "a")?.metadata.generation, 1, "a re-created object starts again at generation 1");
     assert.notEqual(find(h.loads[2], "a")?.metadata.uid, find(h.loads[0], "a")?.metadata.uid);
+  } finally {
+    await h.done();
+  }
+});
+
+test("a burst that only renamed complete files into place reloads without the full debounce; writes in place and empty new files wait for it", async () => {
+  // A long debounce, so "before the debounce" and "after it" are far apart on a busy machine.
+  const h = await harness({ "a.yaml": svc("a", 80) }, { debounceMs: 1500 });
+  try {
+    const port = (r: LoadResult, name: string): number | undefined => (find(r, name)?.spec as { ports: { port: number }[] } | undefined)?.ports[0]?.port;
+    const t0 = Date.now();
+    writeFileSync(join(h.dir, "b.yaml.tmp"), svc("b", 81));
+    renameSync(join(h.dir, "b.yaml.tmp"), join(h.dir, "b.yaml"));
+    await h.waitLoads(2, 1200);
+    assert.ok(Date.now() - t0 < 1200, "write-then-rename loaded before the debounce");
+    assert.equal(port(h.loads[1]!, "b"), 81);
+    // A delete is complete too.
+    unlinkSync(join(h.dir, "b.yaml"));
+    await h.waitLoads(3, 1200);
+    assert.equal(find(h.loads[2]!, "b"), undefined);
+    // In place: the file may be half-written when the first event comes, so the full debounce applies.
+    writeFileSync(join(h.dir, "a.yaml"), svc("a", 82));
+    await sleep(700);
+    assert.equal(h.loads.length, 3, "an in-place write waits for the debounce");
+    await h.waitLoads(4, 3000);
+    assert.equal(port(h.loads[3]!, "a"), 82);
+    // An empty file renamed into place (a writer that has not started): waits too.
+    writeFileSync(join(h.dir, "c.yaml.tmp"), "");
+    renameSync(join(h.dir, "c.yaml.tmp"), join(h.dir, "c.yaml"));
+    await sleep(700);
+    assert.equal(h.loads.length, 4, "an empty new file waits for the debounce");
+    writeFileSync(join(h.dir, "c.yaml"), svc("c", 83));
+    await h.waitLoads(5, 3000);
+    assert.equal(port(h.loads[4]!, "c"), 83);
+    await h.settle(300);
+    assert.equal(h.loads.length, 5);
   } finally {
     await h.done();
   }
