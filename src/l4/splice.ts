@@ -6,6 +6,7 @@ import type net from "node:net";
 import tls from "node:tls";
 import { childLog } from "../observe/log.js";
 import { kernelSplice, registerSpliceMetrics, socketFd, spliceConnections, type KernelSplice, type SplicedPair } from "../ebpf/splice.js";
+import { hangupWatch, type HangupWatch } from "./hangup-watch.js";
 
 registerSpliceMetrics();
 
@@ -108,15 +109,16 @@ function spliceInKernel(k: KernelSplice, client: net.Socket, backend: net.Socket
   // Bytes written by userspace before the splice (or after, below) count as sent by the other
   // side: the kernel must have queued those plus what it forwarded before a FIN may follow.
   const userspaceBytes = { up: stats.up, down: stats.down };
-  // The verdict passes to userspace only skbs of a socket without a peer entry: forward them.
-  client.on("data", (c: Buffer) => {
+  // The verdict passes to userspace only skbs of a socket without a peer entry: forward them. These
+  // listeners go on when the socket is read again (park), so adding them starts no read.
+  const upPassed = (c: Buffer): void => {
     userspaceBytes.up += c.length;
     backend.write(c);
-  });
-  backend.on("data", (c: Buffer) => {
+  };
+  const downPassed = (c: Buffer): void => {
     userspaceBytes.down += c.length;
     client.write(c);
-  });
+  };
   let forwarded = { up: 0, down: 0 };
   const sample = (): void => {
     // Read while both entries exist; the last sample before removal is the total.
@@ -165,5 +167,45 @@ function spliceInKernel(k: KernelSplice, client: net.Socket, backend: net.Socket
   closeTogether(client, backend, () => {
     onDone?.({ up: userspaceBytes.up + forwarded.up, down: userspaceBytes.down + forwarded.down });
   });
+  const watch = hangupWatch();
+  park(client, cfd, watch, upPassed);
+  park(backend, bfd, watch, downPassed);
   return true;
+}
+
+type Handle = { reading?: boolean; readStart?: () => number; readStop?: () => number };
+const handleOf = (s: net.Socket): Handle | null => (s as unknown as { _handle?: Handle | null })._handle ?? null;
+
+/**
+ * Stops the event loop polling a spliced socket for input (see hangup-watch.ts: every redirected
+ * skb would wake it for nothing) until the socket gets a FIN or an error; then it reads again, and
+ * the bytes the verdict passed to userspace, the EOF or the error arrive as usual.
+ */
+function park(s: net.Socket, fd: number, watch: HangupWatch | null, onData: (c: Buffer) => void): void {
+  const h = handleOf(s);
+  if (watch === null || h === null || typeof h.readStop !== "function" || typeof h.readStart !== "function") {
+    s.on("data", onData);
+    s.resume();
+    return;
+  }
+  s.pause();
+  if (h.reading) {
+    h.reading = false;
+    h.readStop();
+  }
+  const cancel = watch.watch(fd, () => unpark(s, onData));
+  if (cancel === null) return unpark(s, onData);
+  s.once("close", cancel);
+}
+
+function unpark(s: net.Socket, onData: (c: Buffer) => void): void {
+  if (s.destroyed) return;
+  s.on("data", onData);
+  s.resume();
+  // resume() only restarts the handle when the stream has no read outstanding; it may have one.
+  const h = handleOf(s);
+  if (h !== null && !h.reading && typeof h.readStart === "function") {
+    h.reading = true;
+    h.readStart();
+  }
 }

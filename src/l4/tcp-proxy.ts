@@ -169,8 +169,8 @@ export class TcpL4Server {
       }
       client.setNoDelay(true);
       if (head && head.length > 0) backend.write(head);
+      // The relay starts reading (pipe), or leaves reading to the kernel splice.
       this.relay(client, backend, s, route, c);
-      client.resume();
     });
   }
 
