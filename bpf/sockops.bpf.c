@@ -1,9 +1,15 @@
 // SPDX-License-Identifier: (Apache-2.0 OR GPL-2.0)
 // Socket acceleration between local sockets (the sockmap technique Cilium uses).
 //
-// sock_ops, attached to the gateway's own cgroup v2: when a TCP connection of a process in that
-// cgroup becomes established (either side) and its peer address is on this host, the socket is
-// stored in `sockmap_socks` under its own 4-tuple.
+// sock_ops, attached to the gateway's own cgroup v2, puts only connections with both ends in that
+// cgroup into the sockhash `sockmap_socks`, each socket under its own 4-tuple:
+// - the connecting end (ACTIVE_ESTABLISHED, fires first) when its peer address is on this host;
+// - the accepting end (PASSIVE_ESTABLISHED) only when its connecting end is already stored
+//   (mirrored in `sockmap_members`): a client outside the cgroup (a load generator, a browser)
+//   never redirects to the gateway, and its socket in the map would only make each of the
+//   gateway's sends to it slower;
+// - a connecting end whose sent data comes back acknowledged by TCP (the first RTT sample) while
+//   its peer is not stored (a same-host backend outside the cgroup) leaves the map again.
 // sk_msg, attached to that sockhash: each sendmsg() on a stored socket looks up the socket at the
 // other end of the connection (the reversed 4-tuple). When it is stored too, the message goes
 // straight into that socket's receive queue (BPF_F_INGRESS), skipping TCP/IP and loopback; when
@@ -29,6 +35,7 @@
 #define STAT_PASSED_BYTES 3
 #define STAT_SOCKETS_ADDED 4
 #define STAT_SOCKETS_SKIPPED 5
+#define STAT_SOCKETS_DROPPED 6
 #define STAT_COUNT 8
 
 /* A connection end: IPv4 (and v4-mapped IPv6) in addr[0] with family 4, IPv6 with family 6.
@@ -119,24 +126,94 @@ static __always_inline int is_local(const struct sock_key *k)
 	return bpf_map_lookup_elem(&sockmap_local, &a) != NULL;
 }
 
+/* Keys of the sockets now in the sockhash. A sockhash lookup from sock_ops takes a socket
+ * reference that this program type cannot release, so membership is mirrored here (entries go
+ * when the socket closes; LRU in case a close is ever missed). */
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 65536);
+	__type(key, struct sock_key);
+	__type(value, __u8);
+} sockmap_members SEC(".maps");
+
+static __always_inline int key_of(struct bpf_sock_ops *ops, struct sock_key *k)
+{
+	__u32 l6[4] = { ops->local_ip6[0], ops->local_ip6[1], ops->local_ip6[2], ops->local_ip6[3] };
+	__u32 r6[4] = { ops->remote_ip6[0], ops->remote_ip6[1], ops->remote_ip6[2], ops->remote_ip6[3] };
+	if (!fill_addrs(k, ops->family, ops->local_ip4, ops->remote_ip4, l6, r6))
+		return 0;
+	k->local_port = ops->local_port;
+	k->remote_port = bpf_ntohl(ops->remote_port);
+	return 1;
+}
+
+static __always_inline int peer_stored(const struct sock_key *k)
+{
+	struct sock_key peer = { .family = k->family, .local_port = k->remote_port, .remote_port = k->local_port };
+#pragma unroll
+	for (int i = 0; i < 4; i++) {
+		peer.local[i] = k->remote[i];
+		peer.remote[i] = k->local[i];
+	}
+	return bpf_map_lookup_elem(&sockmap_members, &peer) != NULL;
+}
+
+/* Stores the socket; on success also mirrors it and asks for the callbacks in `cb_flags`. */
+static __always_inline void store(struct bpf_sock_ops *ops, struct sock_key *k, int cb_flags)
+{
+	__u8 one = 1;
+	if (bpf_sock_hash_update(ops, &sockmap_socks, k, BPF_NOEXIST) != 0)
+		return;
+	count(STAT_SOCKETS_ADDED, 1);
+	bpf_map_update_elem(&sockmap_members, k, &one, BPF_ANY);
+	bpf_sock_ops_cb_flags_set(ops, cb_flags);
+}
+
 SEC("sockops")
 int sluice_sockops(struct bpf_sock_ops *ops)
 {
-	if (ops->op != BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB && ops->op != BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB)
-		return 1;
 	struct sock_key k = {};
-	__u32 l6[4] = { ops->local_ip6[0], ops->local_ip6[1], ops->local_ip6[2], ops->local_ip6[3] };
-	__u32 r6[4] = { ops->remote_ip6[0], ops->remote_ip6[1], ops->remote_ip6[2], ops->remote_ip6[3] };
-	if (!fill_addrs(&k, ops->family, ops->local_ip4, ops->remote_ip4, l6, r6))
+	switch (ops->op) {
+	case BPF_SOCK_OPS_ACTIVE_ESTABLISHED_CB:
+		/* Fires before the peer's PASSIVE_ESTABLISHED (our ACK completes its handshake). */
+		if (!key_of(ops, &k) || !is_local(&k)) {
+			count(STAT_SOCKETS_SKIPPED, 1);
+			return 1;
+		}
+		store(ops, &k, BPF_SOCK_OPS_RTT_CB_FLAG | BPF_SOCK_OPS_STATE_CB_FLAG);
 		return 1;
-	k.local_port = ops->local_port;
-	k.remote_port = bpf_ntohl(ops->remote_port);
-	if (!is_local(&k)) {
-		count(STAT_SOCKETS_SKIPPED, 1);
+	case BPF_SOCK_OPS_PASSIVE_ESTABLISHED_CB:
+		/* Only when the connecting end is one of ours: a client outside the cgroup never
+		 * redirects here, and sk_msg on this socket would only slow down every response. */
+		if (!key_of(ops, &k) || !peer_stored(&k)) {
+			count(STAT_SOCKETS_SKIPPED, 1);
+			return 1;
+		}
+		store(ops, &k, BPF_SOCK_OPS_STATE_CB_FLAG);
+		return 1;
+	case BPF_SOCK_OPS_RTT_CB:
+		/* Data we sent went through TCP and came back acknowledged. With no stored peer (a
+		 * same-host backend outside the cgroup) it always will: sk_msg would only cost, so the
+		 * socket leaves the map. With a peer (it was stored just after our first send) it stays. */
+		if (!key_of(ops, &k))
+			return 1;
+		if (ops->state == BPF_TCP_ESTABLISHED && !peer_stored(&k)) {
+			bpf_map_delete_elem(&sockmap_socks, &k);
+			bpf_map_delete_elem(&sockmap_members, &k);
+			bpf_sock_ops_cb_flags_set(ops, 0);
+			count(STAT_SOCKETS_DROPPED, 1);
+			return 1;
+		}
+		bpf_sock_ops_cb_flags_set(ops, BPF_SOCK_OPS_STATE_CB_FLAG);
+		return 1;
+	case BPF_SOCK_OPS_STATE_CB:
+		/* args[1] is the new state; the sockhash drops a closed socket by itself. */
+		if (ops->args[1] == BPF_TCP_CLOSE && key_of(ops, &k)) {
+			bpf_map_delete_elem(&sockmap_members, &k);
+			bpf_sock_ops_cb_flags_set(ops, 0);
+		}
 		return 1;
 	}
-	if (bpf_sock_hash_update(ops, &sockmap_socks, &k, BPF_NOEXIST) == 0)
-		count(STAT_SOCKETS_ADDED, 1);
 	return 1;
 }
 

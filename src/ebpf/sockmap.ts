@@ -1,6 +1,8 @@
 // Socket acceleration between local sockets (bpf/sockops.bpf.c): sock_ops on the gateway's own
-// cgroup stores established local TCP sockets in a sockhash; sk_msg on that sockhash hands each
-// send straight to the peer socket's receive queue. Lives in the control process; the workers and
+// cgroup stores established TCP connections with both ends in that cgroup in a sockhash (a client
+// outside it is never stored; a connection to a same-host backend outside it leaves again after its
+// first acknowledged send); sk_msg on that sockhash hands each send straight to the peer socket's
+// receive queue. Lives in the control process; the workers and
 // the demo backends are inside the cgroup because they are started after the control moved in.
 import { closeSync, openSync, readdirSync } from "node:fs";
 import { networkInterfaces } from "node:os";
@@ -13,7 +15,7 @@ import { BPF_CGROUP_SOCK_OPS, BPF_SK_MSG_VERDICT, libbpf, type Libbpf, type Ptr 
 import { bpfObjectPath } from "./policy-loader.js";
 
 /** Slots of sockmap_stats (bpf/sockops.bpf.c). */
-const STAT = { redirectedMsgs: 0, redirectedBytes: 1, passedMsgs: 2, passedBytes: 3, socketsAdded: 4, socketsSkipped: 5 } as const;
+const STAT = { redirectedMsgs: 0, redirectedBytes: 1, passedMsgs: 2, passedBytes: 3, socketsAdded: 4, socketsSkipped: 5, socketsDropped: 6 } as const;
 const STAT_COUNT = 8;
 export const SOCKMAP_STATS_MAP = "sockmap_stats";
 
@@ -230,10 +232,11 @@ export function registerSockmapMetrics(registry: Registry, acc: SocketAccelerati
   fromMap("sluice_sockmap_passed_messages_total", "Messages on accelerated sockets whose peer is not in the map (sent the normal way).", (c) => [[{}, c.passedMsgs]]);
   fromMap(
     "sluice_sockmap_sockets_total",
-    "Established TCP sockets seen by sock_ops in the gateway's cgroup: added (peer on this host) or skipped.",
+    "Established TCP sockets seen by sock_ops in the gateway's cgroup: added to the map, skipped (peer not on this host, or an accepted connection whose client is outside the cgroup), or dropped again (a connection whose data TCP acknowledged: its peer is outside the cgroup).",
     (c) => [
       [{ result: "added" }, c.socketsAdded],
       [{ result: "skipped" }, c.socketsSkipped],
+      [{ result: "dropped" }, c.socketsDropped],
     ],
     ["result"],
   );
@@ -303,7 +306,7 @@ export function formatSockmapDoctor(d: SockmapDoctor): string[] {
   for (const c of d.cgroups) lines.push(`  cgroup         ${c.path} (${c.processes} processes)`);
   for (const m of d.live) {
     const c = m.counters;
-    lines.push(`  live map ${m.mapId}   ${c.redirectedMsgs} messages / ${c.redirectedBytes} bytes redirected; ${c.passedMsgs} passed; sockets ${c.socketsAdded} added, ${c.socketsSkipped} skipped`);
+    lines.push(`  live map ${m.mapId}   ${c.redirectedMsgs} messages / ${c.redirectedBytes} bytes redirected; ${c.passedMsgs} passed; sockets ${c.socketsAdded} added, ${c.socketsSkipped} skipped, ${c.socketsDropped} dropped`);
   }
   return lines;
 }

@@ -1,7 +1,9 @@
 // Socket acceleration through a real `sluice run`: an HTTPRoute to a demo backend on 127.0.0.1,
 // in a temporary child cgroup made for the test. With acceleration on, responses are the same
 // bytes the backend sends when asked directly and the sockmap counters show redirected messages;
-// with --no-sockmap they stay at 0 and no cgroup is created.
+// the test's own connections (outside the cgroup) are not in the map, and a connection to a
+// backend outside the cgroup leaves it after its first request; with --no-sockmap the counters
+// stay at 0 and no cgroup is created.
 import { after, test } from "node:test";
 import assert from "node:assert/strict";
 import { existsSync, readFileSync, rmdirSync } from "node:fs";
@@ -38,9 +40,9 @@ after(() => {
   for (const c of cgroups) if (existsSync(c)) rmdirSync(c);
 });
 
-function config(listenPort: number, backendPort: number): string {
+function config(listenPort: number, backendPort: number, demo = true): string {
   return `${gatewayYaml("gw", [`{name: http, port: ${listenPort}, protocol: HTTP}`])}---
-${backendYaml("echo", backendPort, "default", "sluice.dev/demo: echo")}apiVersion: gateway.networking.k8s.io/v1
+${backendYaml("echo", backendPort, "default", demo ? "sluice.dev/demo: echo" : "")}apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: all}
 spec:
@@ -114,6 +116,13 @@ test("sockmap on: the gateway runs in its own cgroup, responses are byte-identic
     // The 1 MiB response went socket to socket (backend -> worker), and the requests the other way.
     assert.ok(bytes - before >= 1024 * 1024, `redirected bytes grew by ${bytes - before}`);
     assert.ok((await metric(gw, 'sluice_sockmap_sockets_total{result="added"}')) >= 2);
+    // The test's connections come from outside the cgroup: never stored, so the gateway's
+    // responses to them do not go through sk_msg (at most the first request to the backend can,
+    // when it is sent before the backend's end is stored).
+    assert.ok((await metric(gw, 'sluice_sockmap_sockets_total{result="skipped"}')) >= 2);
+    const passed = await metric(gw, "sluice_sockmap_passed_messages_total");
+    assert.ok(passed <= 1, `messages through sk_msg without a redirect: ${passed}`);
+    assert.equal(await metric(gw, 'sluice_sockmap_sockets_total{result="dropped"}'), 0);
 
     // `sluice doctor` (another process) finds this gateway's map and its counters.
     const doc = spawnSync(process.execPath, [SLUICE, "doctor", "-o", "json"], { encoding: "utf8", timeout: 20_000 });
@@ -127,6 +136,50 @@ test("sockmap on: the gateway runs in its own cgroup, responses are byte-identic
     assert.equal(await gw.stop(), 0);
   }
   assert.equal(existsSync(cgroup), false, "the cgroup is removed at stop");
+});
+
+test("sockmap on, backend outside the cgroup: its connection leaves the map after the first request, later ones skip sk_msg", { skip }, async () => {
+  const cgroup = testCgroup();
+  cgroups.push(cgroup);
+  // A backend in this test process: same host, not in the gateway's cgroup.
+  let served = 0;
+  const backend = http.createServer((req, res) => {
+    served++;
+    req.resume();
+    req.on("end", () => res.end(Buffer.alloc(4096, "y")));
+  });
+  await new Promise<void>((r) => backend.listen(0, "127.0.0.1", r));
+  const backendPort = (backend.address() as { port: number }).port;
+  const port = await freePort();
+  const gw = await GatewayProcess.start({ files: { "gw.yaml": config(port, backendPort, false) }, args: ["--cgroup", cgroup] });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+  try {
+    assert.match(gw.stderr, /socket acceleration \(sockmap\) on/);
+    const first = await get(port, {}, agent);
+    assert.equal(first.status, 200);
+    assert.ok(first.body.equals(Buffer.alloc(4096, "y")));
+    // The gateway's upstream socket was stored (peer on this host) and its request passed
+    // through sk_msg without a target; the acknowledgement of that request took it out again.
+    const deadline = Date.now() + 5000;
+    while ((await metric(gw, 'sluice_sockmap_sockets_total{result="dropped"}')) < 1 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+    assert.ok((await metric(gw, 'sluice_sockmap_sockets_total{result="added"}')) >= 1);
+    assert.ok((await metric(gw, 'sluice_sockmap_sockets_total{result="dropped"}')) >= 1);
+    const passedAfterFirst = await metric(gw, "sluice_sockmap_passed_messages_total");
+    assert.ok(passedAfterFirst >= 1, `passed ${passedAfterFirst}`);
+    for (let i = 0; i < 10; i++) {
+      const r = await get(port, { "x-n": String(i) }, agent);
+      assert.equal(r.status, 200);
+      assert.equal(r.body.length, 4096);
+    }
+    assert.equal(served, 11);
+    // Same pooled upstream connection, now out of the map: no further sends through sk_msg.
+    assert.equal(await metric(gw, "sluice_sockmap_passed_messages_total"), passedAfterFirst);
+    assert.equal(await metric(gw, "sluice_sockmap_redirected_messages_total"), 0);
+  } finally {
+    agent.destroy();
+    assert.equal(await gw.stop(), 0);
+    await new Promise((r) => backend.close(r));
+  }
 });
 
 test("--no-sockmap: same responses, no cgroup, counters stay 0", { skip }, async () => {
