@@ -2,7 +2,11 @@
 // a 1-worker gateway on the proxy core with one catch-all route to the nginx origin, measured with
 // wrk in interleaved repetitions (A, B, A, B, ...), in the same minute. Prints requests/s, p50, p99
 // and the gateway's CPU time per request (utime + stime of its process group / requests wrk
-// counted), which moves less with other load on the machine than requests/s does.
+// counted), which moves less with other load on the machine than requests/s does, and how long the
+// gateway's threads waited for their CPU while runnable (from /proc/<pid>/task/<tid>/schedstat, per
+// second of the run): other processes on the proxy core show there, and a run with a high figure
+// says more about the machine than about the gateway's latency (p99 especially). `--max-wait PCT`
+// leaves runs above that figure out of the medians (the per-run lines still show them).
 //
 //   node --import tsx bench/hot-path.ts --variant before=/tmp/old/bin/sluice --variant after=bin/sluice
 //   node --import tsx bench/hot-path.ts --variant plain=bin/sluice --variant 'semi32=bin/sluice@--max-semi-space-size=32'
@@ -10,7 +14,7 @@
 // A variant is NAME=PATH_TO_bin/sluice, optionally followed by @ and node flags separated by
 // spaces (the cluster workers inherit them; --output DIR keeps each one's output, e.g. for --trace-gc); `--variant nginx` adds the nginx proxy of the bench as
 // a reference (its CPU per request is nginx's). Options: --path /64k|/20b, --conns N, --seconds N, --reps N.
-import { writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { groupCpuSeconds } from "./lib/l4.js";
@@ -27,6 +31,8 @@ const { values: o } = parseArgs({
     conns: { type: "string", default: "64" },
     seconds: { type: "string", default: "3" },
     reps: { type: "string", default: "4" },
+    /** Runs whose gateway waited for its CPU longer than this share of the run (%) are left out of the medians. */
+    "max-wait": { type: "string" },
     /** Folder for the last 64 KiB of each gateway's output (e.g. with @--trace-gc). */
     output: { type: "string" },
   },
@@ -37,7 +43,29 @@ interface V {
   bin: string;
   flags: string[];
   gw?: Sluice;
-  runs: { rps: number; p50: number; p99: number; cpuUs: number }[];
+  runs: { rps: number; p50: number; p90: number; p99: number; cpuUs: number; waitPct: number }[];
+}
+
+/** Seconds the threads of process group `pgid` spent runnable and waiting for a CPU (schedstat field 2, ns). */
+function groupRunqueueWait(pgid: number): number {
+  let ns = 0;
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== pgid) continue;
+      for (const t of readdirSync(`/proc/${d}/task`)) ns += Number(readFileSync(`/proc/${d}/task/${t}/schedstat`, "utf8").split(" ")[1]);
+    } catch {
+      continue; // exited meanwhile
+    }
+  }
+  return ns / 1e9;
+}
+
+/** wrk's 90th percentile in ms (NaN when absent). */
+function p90Of(raw: string): number {
+  const m = /^\s*90%\s+([\d.]+)(us|ms|s)\s*$/m.exec(raw);
+  return m ? Number(m[1]) * (m[2] === "us" ? 0.001 : m[2] === "s" ? 1000 : 1) : NaN;
 }
 
 const variants: V[] = (o.variant ?? []).map((spec) => {
@@ -83,12 +111,18 @@ async function main(): Promise<void> {
     for (let rep = 0; rep < reps; rep++)
       for (let i = 0; i < variants.length; i++) {
         const v = variants[(i + rep) % variants.length]!;
-        const c0 = groupCpuSeconds(v.gw!.proc.pid);
+        const pid = v.gw!.proc.pid;
+        const c0 = groupCpuSeconds(pid);
+        const w0 = groupRunqueueWait(pid);
         const r = await wrk({ url: `http://127.0.0.1:${v.gw!.port}${o.path}`, connections: conns, seconds, cpus: lay.load });
-        const cpu = groupCpuSeconds(v.gw!.proc.pid) - c0;
+        const cpu = groupCpuSeconds(pid) - c0;
+        const waitPct = ((groupRunqueueWait(pid) - w0) / seconds) * 100;
         if (r.non2xx + r.socketErrors > 0) process.stderr.write(`${v.name}: ${r.non2xx} non-2xx, ${r.socketErrors} socket errors\n`);
-        v.runs.push({ rps: r.rps, p50: r.p50ms, p99: r.p99ms, cpuUs: (cpu / r.requests) * 1e6 });
-        process.stderr.write(`rep ${rep + 1} ${v.name}: ${fmtInt(r.rps)} req/s, p99 ${fmtMs(r.p99ms)} ms, ${((cpu / r.requests) * 1e6).toFixed(1)} us/req\n`);
+        const run = { rps: r.rps, p50: r.p50ms, p90: p90Of(r.raw), p99: r.p99ms, cpuUs: (cpu / r.requests) * 1e6, waitPct };
+        v.runs.push(run);
+        process.stderr.write(
+          `rep ${rep + 1} ${v.name}: ${fmtInt(r.rps)} req/s, p50/p90/p99 ${fmtMs(run.p50)}/${fmtMs(run.p90)}/${fmtMs(run.p99)} ms, ${run.cpuUs.toFixed(1)} us/req, waited for CPU ${waitPct.toFixed(1)}%\n`,
+        );
       }
   } finally {
     for (const v of variants) {
@@ -100,12 +134,19 @@ async function main(): Promise<void> {
   }
   const range = (xs: number[], f: (x: number) => string): string => `${f(median(xs))} (${f(Math.min(...xs))}-${f(Math.max(...xs))})`;
   console.log(`wrk -t1 -c${conns} -d${seconds}s ${o.path}, ${reps} interleaved runs per variant; median (min-max)`);
-  console.log("| variant | req/s | p50 ms | p99 ms | gateway CPU us/request |");
-  console.log("| --- | ---: | ---: | ---: | ---: |");
+  console.log("| variant | req/s | p50 ms | p90 ms | p99 ms | gateway CPU us/request | waited for CPU % |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  const maxWait = o["max-wait"] === undefined ? Infinity : Number(o["max-wait"]);
+  if (maxWait !== Infinity) console.log(`runs whose gateway waited for its CPU more than ${maxWait}% of the run are left out (kept/all per variant in the first column)`);
   for (const v of variants) {
-    const rs = v.runs;
+    const rs = v.runs.filter((r) => r.waitPct <= maxWait);
+    if (rs.length === 0) {
+      console.log(`| ${v.name} (0/${v.runs.length}) | - | - | - | - | - | - |`);
+      continue;
+    }
+    const name = maxWait === Infinity ? v.name : `${v.name} (${rs.length}/${v.runs.length})`;
     console.log(
-      `| ${v.name} | ${range(rs.map((r) => r.rps), fmtInt)} | ${range(rs.map((r) => r.p50), fmtMs)} | ${range(rs.map((r) => r.p99), fmtMs)} | ${range(rs.map((r) => r.cpuUs), (x) => x.toFixed(1))} |`,
+      `| ${name} | ${range(rs.map((r) => r.rps), fmtInt)} | ${range(rs.map((r) => r.p50), fmtMs)} | ${range(rs.map((r) => r.p90), fmtMs)} | ${range(rs.map((r) => r.p99), fmtMs)} | ${range(rs.map((r) => r.cpuUs), (x) => x.toFixed(1))} | ${range(rs.map((r) => r.waitPct), (x) => x.toFixed(1))} |`,
     );
   }
 }
