@@ -54,12 +54,9 @@ function virtualHosts(attachments: Attachment[], at: Served): IrVirtualHost[] {
   if (memo) {
     // Same result, with last time's grouping, order and virtual hosts reused where nothing changed (memo.ts).
     const key = `${at.gateway.item.namespace}/${at.gateway.item.name}/${at.listener.name}`;
-    const { byHost, changed } = memo.hostGroups(key, attachments);
-    return memo.sortedHosts(key, byHost.keys()).map((hostname) => {
-      const same = changed && !changed.has(hostname) ? memo.sameVhost(key, hostname) : null;
-      if (same) return same;
+    return memo.listenerVhosts(key, attachments, (hostname, routes) => {
       const entries: Entry[] = [];
-      for (const route of byHost.get(hostname)!) entriesOf(route, entries);
+      for (const route of routes) entriesOf(route, entries);
       entries.sort(compareMatches);
       const ids = entries.flatMap((e) => [e.compiled, e.rule, e.matchIndex]);
       return memo.vhost(key, hostname, ids, () => ({ hostname, routes: entries.map((e) => irRoute(e, at)) }));
@@ -124,15 +121,25 @@ export function buildConfig(ctx: Context, gateways: GatewayState[], attachments:
   const used = new Set<string>();
   for (const l of listeners)
     for (const gl of l.gatewayListeners)
-      for (const vh of gl.virtualHosts)
+      for (const vh of gl.virtualHosts) {
+        // A virtual host the memo hands out again sends to the same clusters: listed once per object.
+        const known = ctx.memo?.clustersOf(vh);
+        if (known) {
+          for (const c of known) used.add(c);
+          continue;
+        }
+        const mine = new Set<string>();
         for (const r of vh.routes) {
-          clustersOf(r.filters, used);
+          clustersOf(r.filters, mine);
           if (r.action.type === "forward")
             for (const b of r.action.backends) {
-              if (b.cluster) used.add(b.cluster);
-              clustersOf(b.filters, used);
+              if (b.cluster) mine.add(b.cluster);
+              clustersOf(b.filters, mine);
             }
         }
+        ctx.memo?.setClustersOf(vh, [...mine]);
+        for (const c of mine) used.add(c);
+      }
   const clusters = [...used]
     .sort(cmpStr)
     .map((n) => ctx.clusters.get(n))

@@ -90,6 +90,10 @@ export class TranslateMemo implements IndexMemo {
   private vhosts = new Map<string, Map<string, VhostRecord>>();
   private nextVhosts = new Map<string, Map<string, VhostRecord>>();
   private hostOrder = new Map<string, string[]>();
+  /** Each listener's hostnames in order and their virtual hosts, as last handed out (kept while reuse is on). */
+  private listenerOut = new Map<string, { hosts: string[]; vhosts: IrVirtualHost[] }>();
+  private nextListenerOut = new Map<string, { hosts: string[]; vhosts: IrVirtualHost[] }>();
+  private readonly vhostClusters = new WeakMap<IrVirtualHost, readonly string[]>();
   private listeners = new Map<string, ListenerRecord>();
   private readonly dupListeners = new Set<string>();
   private nextListeners = new Map<string, ListenerRecord>();
@@ -121,6 +125,7 @@ export class TranslateMemo implements IndexMemo {
     this.open = true;
     if (!this.envSame) {
       this.lastIndex = null;
+      this.listenerOut.clear();
       this.routes.clear();
       this.vhosts.clear();
       this.listeners.clear();
@@ -129,6 +134,7 @@ export class TranslateMemo implements IndexMemo {
     this.nextRoutes = new Map();
     this.nextVhosts = new Map();
     this.nextListeners = new Map();
+    this.nextListenerOut = new Map();
     this.stats = { routesReused: 0, routesTranslated: 0, vhostsReused: 0, vhostsBuilt: 0, indexPatched: false };
   }
 
@@ -169,6 +175,7 @@ export class TranslateMemo implements IndexMemo {
     this.routes = this.nextRoutes;
     this.vhosts = this.nextVhosts;
     this.listeners = this.nextListeners;
+    this.listenerOut = this.nextListenerOut;
   }
 
   /** ResourceIndex's keys of an object, computed once per object (objects are not changed, see above). */
@@ -346,6 +353,59 @@ export class TranslateMemo implements IndexMemo {
     });
     if (unique && record) this.nextListeners.set(listenerKey, { routes, hosts, byHost });
     return { byHost, changed: null };
+  }
+
+  /**
+   * A listener's virtual hosts, most specific hostname first, `make` building the one of a hostname
+   * from its routes. While reuse is on and few hostnames changed (hostGroups), last time's list is
+   * patched: only the changed hostnames are looked at (made, inserted or removed by binary search in
+   * the hostname order). Otherwise every hostname is listed, and unchanged ones reuse last time's.
+   */
+  listenerVhosts(listenerKey: string, attachments: readonly { route: CompiledRoute; hostnames: string[] }[], make: (hostname: string, routes: CompiledRoute[]) => IrVirtualHost): IrVirtualHost[] {
+    const { byHost, changed } = this.hostGroups(listenerKey, attachments);
+    const prev = this.vhostReuse && changed !== null && changed.size <= 64 ? this.listenerOut.get(listenerKey) : undefined;
+    let hosts: string[];
+    let out: IrVirtualHost[];
+    if (prev !== undefined && changed !== null) {
+      // Last time's records of this listener's hosts carry over whole; the changed ones are replaced below.
+      const recs = this.vhosts.get(listenerKey);
+      if (recs) this.nextVhosts.set(listenerKey, recs);
+      hosts = prev.hosts.slice();
+      out = prev.vhosts.slice();
+      for (const h of changed) {
+        const i = lowerBound(hosts, h);
+        const present = i < hosts.length && hosts[i] === h;
+        const routes = byHost.get(h);
+        if (routes !== undefined) {
+          const v = make(h, routes);
+          if (present) out[i] = v;
+          else {
+            hosts.splice(i, 0, h);
+            out.splice(i, 0, v);
+          }
+        } else if (present) {
+          hosts.splice(i, 1);
+          out.splice(i, 1);
+          recs?.delete(h);
+        }
+      }
+      this.hostOrder.set(listenerKey, hosts);
+      this.stats.vhostsReused += out.length - changed.size;
+    } else {
+      hosts = this.sortedHosts(listenerKey, byHost.keys());
+      out = hosts.map((h) => (changed !== null && !changed.has(h) ? this.sameVhost(listenerKey, h) : null) ?? make(h, byHost.get(h)!));
+    }
+    if (this.vhostReuse) this.nextListenerOut.set(listenerKey, { hosts, vhosts: out });
+    return out;
+  }
+
+  /** Clusters a virtual host sends to, as recorded for that object (setClustersOf), when it is one the memo reuses. */
+  clustersOf(vhost: IrVirtualHost): readonly string[] | undefined {
+    return this.vhostClusters.get(vhost);
+  }
+
+  setClustersOf(vhost: IrVirtualHost, clusters: string[]): void {
+    if (this.stable.has(vhost)) this.vhostClusters.set(vhost, clusters);
   }
 
   /** Last time's virtual host for a hostname whose routes are unchanged (hostGroups), when reuse is on. */
