@@ -46,19 +46,21 @@ export class StatusStore {
   update(objects: K8sObject[], statuses: StatusEntry[], now: Date = new Date()): void {
     const mark = ++this.updates;
     let time: string | null = null;
+    let marked = 0;
     for (const s of statuses) {
       const key = this.keyOf(s, () => refKey(s.ref));
       let st = this.stamped.get(key);
       if (st === undefined || st.raw !== s.status) {
         const local = new Map<string, Stamp>();
         time ??= now.toISOString().replace(/\.\d{3}Z$/, "Z");
-        st = { raw: s.status, status: this.stamp(s.status, key, time, st?.stamps, local) as Record<string, unknown>, stamps: local, mark };
+        st = { raw: s.status, status: this.stamp(s.status, key, time, st?.stamps, local) as Record<string, unknown>, stamps: local, mark: 0 };
         this.stamped.set(key, st);
       }
+      if (st.mark !== mark) marked++;
       st.mark = mark;
     }
     // A status missing from this update is forgotten: an object that comes back starts over.
-    for (const [key, st] of this.stamped) if (st.mark !== mark) this.stamped.delete(key);
+    if (marked < this.stamped.size) for (const [key, st] of this.stamped) if (st.mark !== mark) this.stamped.delete(key);
     this.pending = objects;
   }
 

@@ -67,7 +67,9 @@ export function translate(objects: K8sObject[], opts: TranslateOptions): Transla
     attachments.push(...r.attachments);
     if (r.status) statuses.push(r.status);
   }
-  const l4Attachments = translateL4Routes(ctx, indexL4Routes(objects), byName, allGateways, statuses);
+  // These passes look at other kinds only: with a memo, the objects that are not HTTPRoutes (fewer).
+  const others = memo ? memo.environment : objects;
+  const l4Attachments = translateL4Routes(ctx, indexL4Routes(others), byName, allGateways, statuses);
   statuses.push(...backendTlsStatuses(ctx, attachments, l4Attachments));
   for (const g of gateways) statuses.push(gatewayStatus(g));
 
@@ -80,7 +82,7 @@ export function translate(objects: K8sObject[], opts: TranslateOptions): Transla
   const serviceVips = buildServiceVips(index);
   if (serviceVips.length > 0) config.serviceVips = serviceVips;
   statuses.push(...policies.statuses());
-  const netpol = translateNetworkPolicies(ctx, objects, gateways);
+  const netpol = translateNetworkPolicies(ctx, others, gateways);
   if (netpol.policy) config.networkPolicy = netpol.policy;
   statuses.push(...netpol.statuses);
   if (memo) memo.sortStatuses(statuses);

@@ -44,6 +44,8 @@ interface RouteRecord {
   /** Attachments by gateway key and listener position (listener states are rebuilt each time). */
   attachments: { gateway: string; listener: number; hostnames: string[] }[];
   status: StatusEntry | null;
+  /** The last translate() that used the record. */
+  pass: number;
 }
 
 /** One listener's routes by hostname, as last built (see hostGroups). */
@@ -84,8 +86,10 @@ function isHttpRoute(o: K8sObject): boolean {
 export class TranslateMemo implements IndexMemo {
   private env: K8sObject[] = [];
   private envSame = false;
+  /** Route records; those a translate() did not use are dropped at its end (RouteRecord.pass). */
   private routes = new Map<K8sObject, RouteRecord>();
-  private nextRoutes = new Map<K8sObject, RouteRecord>();
+  private pass = 0;
+  private routesUsed = 0;
   /** Virtual hosts by listener key, then hostname. */
   private vhosts = new Map<string, Map<string, VhostRecord>>();
   private nextVhosts = new Map<string, Map<string, VhostRecord>>();
@@ -131,7 +135,8 @@ export class TranslateMemo implements IndexMemo {
       this.listeners.clear();
       this.dupListeners.clear();
     }
-    this.nextRoutes = new Map();
+    this.pass++;
+    this.routesUsed = 0;
     this.nextVhosts = new Map();
     this.nextListeners = new Map();
     this.nextListenerOut = new Map();
@@ -161,6 +166,11 @@ export class TranslateMemo implements IndexMemo {
     return index;
   }
 
+  /** The objects of this translate() that are not HTTPRoutes (what the L4 and network-policy passes look at). */
+  get environment(): K8sObject[] {
+    return this.env;
+  }
+
   /** Called once the index is built: virtual hosts are reused only when no policy can write into routes. */
   indexed(policyCount: number): void {
     this.vhostReuse = policyCount === 0;
@@ -172,7 +182,7 @@ export class TranslateMemo implements IndexMemo {
     this.lastIndex = this.building?.index ?? null;
     this.lastObjects = this.building?.objects ?? null;
     this.building = null;
-    this.routes = this.nextRoutes;
+    if (this.routesUsed < this.routes.size) for (const [obj, rec] of this.routes) if (rec.pass !== this.pass) this.routes.delete(obj);
     this.vhosts = this.nextVhosts;
     this.listeners = this.nextListeners;
     this.listenerOut = this.nextListenerOut;
@@ -218,7 +228,8 @@ export class TranslateMemo implements IndexMemo {
   route(ctx: Context, route: HTTPRouteItem, gateways: Map<string, GatewayState>, run: () => RouteOutcome | null): RouteOutcome | null {
     const prev = this.routes.get(route.obj);
     if (prev) {
-      this.nextRoutes.set(route.obj, prev);
+      if (prev.pass !== this.pass) this.routesUsed++;
+      prev.pass = this.pass;
       this.stats.routesReused++;
       return replay(ctx, prev, gateways);
     }
@@ -241,6 +252,7 @@ export class TranslateMemo implements IndexMemo {
       compiled: out?.attachments[0]?.route ?? null,
       attachments: [],
       status: out?.status ?? null,
+      pass: this.pass,
     };
     for (const a of out?.attachments ?? []) {
       rec.attachments.push({ gateway: `${a.listener.gateway.item.namespace}/${a.listener.gateway.item.name}`, listener: a.listener.gateway.listeners.indexOf(a.listener), hostnames: a.hostnames });
@@ -248,7 +260,8 @@ export class TranslateMemo implements IndexMemo {
     if (rec.status) this.stable.add(rec.status);
     // Cluster objects come from the environment: the same object while it is unchanged.
     for (const [, c] of rec.clusters) this.stable.add(c);
-    this.nextRoutes.set(route.obj, rec);
+    this.routes.set(route.obj, rec);
+    this.routesUsed++;
     return out;
   }
 
