@@ -79,17 +79,20 @@ export async function startSockmapVariants(o: {
   }
   const on = await sluice1("sluice-1-sockmap-on", pOn, aOn, pOrigin, o.proxyCpus, ["--cgroup", cgroup]);
   servers.push(on);
-  servers.push(await sluice1("sluice-1-sockmap-off", pOff, aOff, o.originPort, o.proxyCpus, ["--no-sockmap"]));
+  const off = await sluice1("sluice-1-sockmap-off", pOff, aOff, o.originPort, o.proxyCpus, ["--no-sockmap"]);
+  servers.push(off);
   // waitHttp went through the gateway: when nothing was redirected, acceleration did not attach.
   const n = await redirected(aOn);
   const variants: Variant[] = [
-    { id: "sluice-1-sockmap-off", label: "sluice 1 worker, sockmap off", port: pOff, cpus: o.proxyCpus },
-    { id: "sluice-1-sockmap-on", label: "sluice 1 worker, sockmap on", port: pOn, cpus: o.proxyCpus },
+    // pgid: the proxy's CPU per request. Softirq time (TCP receive work on loopback) is charged to
+    // no process, on or off; a redirected send is charged to its sender.
+    { id: "sluice-1-sockmap-off", label: "sluice 1 worker, sockmap off", port: pOff, cpus: o.proxyCpus, pgid: off.proc.pid },
+    { id: "sluice-1-sockmap-on", label: "sluice 1 worker, sockmap on", port: pOn, cpus: o.proxyCpus, pgid: on.proc.pid },
   ];
   return { servers, variants, ...(n > 0 ? {} : { note: `sockmap on: no message was redirected after start (${n}); see \`sluice doctor\`` }) };
 }
 
-/** One line per body size and connection count: on / off requests per second and p50. */
+/** One line per body size and connection count: on / off requests per second, p50 and proxy CPU per request. */
 export function sockmapRatios(cells: Map<string, Cell>, plan: MatrixPlan): string[] {
   const out: string[] = [];
   for (const size of plan.sizes)
@@ -97,7 +100,9 @@ export function sockmapRatios(cells: Map<string, Cell>, plan: MatrixPlan): strin
       const on = cells.get(cellKey("sluice-1-sockmap-on", size, c));
       const off = cells.get(cellKey("sluice-1-sockmap-off", size, c));
       if (!on || !off) continue;
-      out.push(`sockmap on/off, ${size} -c${c}: req/s x${(on.rps / off.rps).toFixed(2)} (${Math.round(on.rps)} vs ${Math.round(off.rps)}), p50 x${(on.p50ms / off.p50ms).toFixed(2)}`);
+      const [cOn, cOff] = [on.cpuUsPerReq, off.cpuUsPerReq];
+      const cpuRatio = Number.isFinite(cOn / cOff) ? `, proxy CPU per request x${(cOn / cOff).toFixed(2)} (${cOn.toFixed(1)} vs ${cOff.toFixed(1)} us)` : "";
+      out.push(`sockmap on/off, ${size} -c${c}: req/s x${(on.rps / off.rps).toFixed(2)} (${Math.round(on.rps)} vs ${Math.round(off.rps)}), p50 x${(on.p50ms / off.p50ms).toFixed(2)}${cpuRatio}`);
     }
   return out;
 }
