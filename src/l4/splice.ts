@@ -109,8 +109,7 @@ function spliceInKernel(k: KernelSplice, client: net.Socket, backend: net.Socket
   // Bytes written by userspace before the splice (or after, below) count as sent by the other
   // side: the kernel must have queued those plus what it forwarded before a FIN may follow.
   const userspaceBytes = { up: stats.up, down: stats.down };
-  // The verdict passes to userspace only skbs of a socket without a peer entry: forward them. These
-  // listeners go on when the socket is read again (park), so adding them starts no read.
+  // The verdict passes to userspace only skbs of a socket without a peer entry: forward them.
   const upPassed = (c: Buffer): void => {
     userspaceBytes.up += c.length;
     backend.write(c);
@@ -182,25 +181,22 @@ const handleOf = (s: net.Socket): Handle | null => (s as unknown as { _handle?: 
  * the bytes the verdict passed to userspace, the EOF or the error arrive as usual.
  */
 function park(s: net.Socket, fd: number, watch: HangupWatch | null, onData: (c: Buffer) => void): void {
-  const h = handleOf(s);
-  if (watch === null || h === null || typeof h.readStop !== "function" || typeof h.readStart !== "function") {
-    s.on("data", onData);
-    s.resume();
-    return;
-  }
+  // Paused first, so adding the listener does not start a read.
   s.pause();
+  s.on("data", onData);
+  const h = handleOf(s);
+  if (watch === null || h === null || typeof h.readStop !== "function" || typeof h.readStart !== "function") return unpark(s);
   if (h.reading) {
     h.reading = false;
     h.readStop();
   }
-  const cancel = watch.watch(fd, () => unpark(s, onData));
-  if (cancel === null) return unpark(s, onData);
+  const cancel = watch.watch(fd, () => unpark(s));
+  if (cancel === null) return unpark(s);
   s.once("close", cancel);
 }
 
-function unpark(s: net.Socket, onData: (c: Buffer) => void): void {
+function unpark(s: net.Socket): void {
   if (s.destroyed) return;
-  s.on("data", onData);
   s.resume();
   // resume() only restarts the handle when the stream has no read outstanding; it may have one.
   const h = handleOf(s);
