@@ -50,10 +50,8 @@ interface RouteRecord {
 
 /** One listener's routes by hostname, as last built (see hostGroups). */
 interface ListenerRecord {
-  /** Attached route -> its position in the attachments. */
-  routes: Map<CompiledRoute, number>;
-  /** Hostnames of each attachment, by position. */
-  hosts: string[][];
+  /** Attached route -> its hostnames, its position in the attachments and the translate() that saw it last. */
+  routes: Map<CompiledRoute, { hosts: string[]; pos: number; pass: number }>;
   /** Routes per hostname, in attachment order. */
   byHost: Map<string, CompiledRoute[]>;
 }
@@ -302,69 +300,76 @@ export class TranslateMemo implements IndexMemo {
       this.nextListeners.delete(listenerKey);
       return this.freshGroups(listenerKey, attachments, false);
     }
-    const routes = new Map<CompiledRoute, number>();
-    const hosts: string[][] = [];
-    for (let i = 0; i < attachments.length; i++) {
-      const a = attachments[i]!;
-      // A route attaches to a listener once (attachRoute); if not, group from scratch.
-      if (routes.has(a.route)) return this.freshGroups(listenerKey, attachments);
-      routes.set(a.route, i);
-      hosts.push(a.hostnames);
-    }
     const prev = this.listeners.get(listenerKey);
     if (!prev) return this.freshGroups(listenerKey, attachments);
+    // Last time's record is brought up to date in place (one lookup per attachment): it belongs to
+    // this translate() from now on; a translate() that throws leaves the memo distrusted (begin()).
+    const pass = this.pass;
+    const routes = prev.routes;
     const changed = new Set<string>();
     const moved: CompiledRoute[] = [];
-    let kept = 0;
-    for (const [r, i] of routes) {
-      const j = prev.routes.get(r);
-      const now = hosts[i]!;
-      if (j === undefined) {
-        for (const h of now) changed.add(h);
-        moved.push(r);
+    for (let i = 0; i < attachments.length; i++) {
+      const a = attachments[i]!;
+      const rec = routes.get(a.route);
+      if (rec === undefined) {
+        routes.set(a.route, { hosts: a.hostnames, pos: i, pass });
+        for (const h of a.hostnames) changed.add(h);
+        moved.push(a.route);
         continue;
       }
-      kept++;
-      const before = prev.hosts[j]!;
+      // A route attaches to a listener once (attachRoute); if not, group from scratch.
+      if (rec.pass === pass) {
+        this.listeners.delete(listenerKey); // half updated: not for another listener with this key
+        return this.freshGroups(listenerKey, attachments);
+      }
+      rec.pass = pass;
+      rec.pos = i;
+      const before = rec.hosts;
+      const now = a.hostnames;
       if (before !== now && !sameStrings(before, now)) {
         for (const h of before) changed.add(h);
         for (const h of now) changed.add(h);
-        moved.push(r);
+        moved.push(a.route);
+      }
+      rec.hosts = now;
+    }
+    if (routes.size > attachments.length) {
+      for (const [r, rec] of routes) {
+        if (rec.pass === pass) continue;
+        for (const h of rec.hosts) changed.add(h);
+        routes.delete(r);
       }
     }
-    if (kept < prev.routes.size) for (const [r, j] of prev.routes) if (!routes.has(r)) for (const h of prev.hosts[j]!) changed.add(h);
-    // Last time's grouping is patched in place: it belongs to this translate() from now on.
     const byHost = prev.byHost;
     const movedSet = new Set(moved);
     for (const h of changed) {
       // Routes that kept their hostnames keep their place in the group; the others join (once per
       // listing of h, as a fresh grouping does) or leave.
-      const list = (byHost.get(h) ?? []).filter((r) => routes.has(r) && !movedSet.has(r));
-      for (const r of moved) for (const x of hosts[routes.get(r)!]!) if (x === h) list.push(r);
-      list.sort((a, b) => routes.get(a)! - routes.get(b)!);
+      const list = (byHost.get(h) ?? []).filter((r) => routes.get(r)?.pass === pass && !movedSet.has(r));
+      for (const r of moved) for (const x of routes.get(r)!.hosts) if (x === h) list.push(r);
+      list.sort((a, b) => routes.get(a)!.pos - routes.get(b)!.pos);
       if (list.length > 0) byHost.set(h, list);
       else byHost.delete(h);
     }
-    this.nextListeners.set(listenerKey, { routes, hosts, byHost });
+    this.nextListeners.set(listenerKey, prev);
     return { byHost, changed };
   }
 
   private freshGroups(listenerKey: string, attachments: readonly { route: CompiledRoute; hostnames: string[] }[], record = true): { byHost: Map<string, CompiledRoute[]>; changed: null } {
     const byHost = new Map<string, CompiledRoute[]>();
-    const routes = new Map<CompiledRoute, number>();
-    const hosts: string[][] = [];
+    const routes: ListenerRecord["routes"] = new Map();
     let unique = true;
     attachments.forEach((a, i) => {
       if (routes.has(a.route)) unique = false;
-      routes.set(a.route, i);
-      hosts.push(a.hostnames);
+      routes.set(a.route, { hosts: a.hostnames, pos: i, pass: this.pass });
       for (const h of a.hostnames) {
         const list = byHost.get(h);
         if (list) list.push(a.route);
         else byHost.set(h, [a.route]);
       }
     });
-    if (unique && record) this.nextListeners.set(listenerKey, { routes, hosts, byHost });
+    if (unique && record) this.nextListeners.set(listenerKey, { routes, byHost });
+    else this.nextListeners.delete(listenerKey);
     return { byHost, changed: null };
   }
 
