@@ -125,6 +125,11 @@ export class ProxyDataPlane {
     return this.current !== null && this.currentId === `${snapshot.version} ${snapshot.hash}` ? this.current.deltaBase() : null;
   }
 
+  /** Virtual hosts the last apply compiled (not reused): how big a change it was. */
+  get compiledVhosts(): number {
+    return this.cache.stats.vhostsCompiled;
+  }
+
   /** Listener addresses currently bound (for tests and diagnostics). */
   boundPorts(): number[] {
     return [...this.servers.keys()].sort((a, b) => a - b);

@@ -5,12 +5,16 @@ import type { FromWorker, ListenerResult, ToWorker } from "../control/messages.j
 import type { Snapshot } from "../ir/types.js";
 import { NeedsFullSnapshot } from "./compile.js";
 import { ProxyDataPlane } from "./data-plane.js";
+import { HeapTidy } from "./heap-tidy.js";
 import { applyDelta } from "./snapshot-delta.js";
 
 // prom-client answers the control process's metrics requests only in workers that built one.
 new AggregatorRegistry();
 
 const DRAIN_MS = 10_000;
+/** An apply that compiled this many virtual hosts leaves enough garbage to collect (heap-tidy.ts). */
+const LARGE_APPLY_VHOSTS = 500;
+const tidy = new HeapTidy();
 
 let plane: ProxyDataPlane | null = null;
 let shuttingDown = false;
@@ -37,6 +41,7 @@ process.on("unhandledRejection", (err) => {
 async function shutdown(): Promise<void> {
   if (shuttingDown) return;
   shuttingDown = true;
+  tidy.stop();
   const hard = setTimeout(() => process.exit(0), DRAIN_MS + 2_000);
   hard.unref();
   try {
@@ -64,11 +69,11 @@ function onMessage(raw: unknown): void {
         send({ type: "resync", version: m.delta.version });
         break;
       }
-      applySnapshot(snapshot);
+      applySnapshot(snapshot, false);
       break;
     }
     case "snapshot":
-      applySnapshot(m.snapshot);
+      applySnapshot(m.snapshot, true);
       break;
     case "shutdown":
       void shutdown();
@@ -76,7 +81,7 @@ function onMessage(raw: unknown): void {
   }
 }
 
-function applySnapshot(snapshot: Snapshot): void {
+function applySnapshot(snapshot: Snapshot, whole: boolean): void {
   const { version, hash } = snapshot;
   if (last && last.version === version && last.hash === hash) {
     // Already serving it: the compact base of this version, if that is what we hold, stays.
@@ -94,6 +99,8 @@ function applySnapshot(snapshot: Snapshot): void {
       // Unless a newer snapshot arrived meanwhile (it may still share this one's IR objects).
       if (received === snapshot) received = p.deltaBase(snapshot) ?? snapshot;
       send({ type: "applied", version, listeners });
+      // A whole snapshot (start, resync) was one large message to parse, whatever it holds.
+      if (whole || p.compiledVhosts >= LARGE_APPLY_VHOSTS) tidy.schedule();
     },
     (err: unknown) => {
       if (err instanceof NeedsFullSnapshot) {

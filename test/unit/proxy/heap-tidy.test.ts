@@ -1,0 +1,49 @@
+// The worker's collection after large applies: once, after the wait, and not while busy.
+import { test } from "node:test";
+import assert from "node:assert/strict";
+import { fullGc, HeapTidy } from "../../../src/proxy/heap-tidy.js";
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+test("collects once after the last of several large applies", async () => {
+  let calls = 0;
+  const t = new HeapTidy({ delayMs: 60, collect: () => void calls++ });
+  t.schedule();
+  await sleep(30);
+  t.schedule(); // the wait starts again
+  await sleep(45);
+  assert.equal(calls, 0);
+  await sleep(60);
+  assert.equal(calls, 1);
+  await sleep(100);
+  assert.equal(calls, 1, "nothing more until the next large apply");
+  t.stop();
+});
+
+test("a busy event loop postpones, and gives up after the given tries", async () => {
+  let calls = 0;
+  const t = new HeapTidy({ delayMs: 40, busy: 0.5, tries: 2, collect: () => void calls++ });
+  t.schedule();
+  // Keep the loop busy through both waits.
+  const end = Date.now() + 150;
+  while (Date.now() < end) {
+    const spin = Date.now() + 9;
+    while (Date.now() < spin);
+    await sleep(1);
+  }
+  await sleep(60);
+  assert.equal(calls, 0);
+  t.stop();
+});
+
+test("V8's full collection is available without --expose-gc and frees garbage", () => {
+  const gc = fullGc();
+  assert.equal(typeof gc, "function");
+  let junk: unknown[] | null = Array.from({ length: 200_000 }, (_, i) => ({ i, s: String(i) }));
+  gc!();
+  const before = process.memoryUsage().heapUsed;
+  assert.ok(junk.length > 0);
+  junk = null;
+  gc!();
+  assert.ok(process.memoryUsage().heapUsed < before - 5 * 1024 * 1024, "the garbage was collected");
+});
