@@ -58,13 +58,14 @@ export function translate(objects: K8sObject[], opts: TranslateOptions): Transla
   const attachments: Attachment[] = [];
   const outcomes: RouteOutcome[] = [];
   for (const route of index.httpRoutes) {
-    const run = (): RouteOutcome | null => httpRoute(ctx, route, byName, allGateways);
-    const r = memo ? memo.route(ctx, route, byName, run) : run();
+    const r = memo ? memo.route(ctx, route, byName, () => httpRoute(ctx, route, byName, allGateways)) : httpRoute(ctx, route, byName, allGateways);
     if (r) outcomes.push(r);
   }
-  outcomes.push(...translateGrpcRoutes(ctx, byName, allGateways));
-  for (const r of settleKindConflicts(ctx, outcomes)) {
-    attachments.push(...r.attachments);
+  const grpc = translateGrpcRoutes(ctx, byName, allGateways);
+  for (const r of grpc) outcomes.push(r);
+  // Conflicts are between an HTTPRoute and a GRPCRoute: without GRPCRoutes there are none to settle.
+  for (const r of grpc.length > 0 ? settleKindConflicts(ctx, outcomes) : outcomes) {
+    for (const a of r.attachments) attachments.push(a);
     if (r.status) statuses.push(r.status);
   }
   // These passes look at other kinds only: with a memo, the objects that are not HTTPRoutes (fewer).
