@@ -44,6 +44,12 @@ export interface L4Variant {
 export interface L4Run extends TcpLoadResult {
   /** Proxy CPU seconds per wall second of the run (1.0 = one core busy). */
   proxyCpu: number;
+  /**
+   * Busy CPU seconds of the whole machine (every CPU, every process, softirq and kworkers included)
+   * per wall second. Unlike proxyCpu it counts the kernel work a splice does on other CPUs; it also
+   * counts unrelated work, so it means something only on an otherwise idle machine.
+   */
+  machineCpu: number;
 }
 
 export interface L4Cell {
@@ -56,6 +62,7 @@ export interface L4Cell {
   p50us: number;
   p99us: number;
   proxyCpu: number;
+  machineCpu: number;
   errors: number;
 }
 
@@ -205,6 +212,14 @@ export async function startSluiceTcp(name: string, port: number, adminPort: numb
   return s;
 }
 
+/** Busy seconds summed over all CPUs since boot (/proc/stat: everything but idle and iowait). */
+export function machineBusySeconds(): number {
+  const tick = 100; // USER_HZ
+  const f = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
+  // user nice system idle iowait irq softirq steal (guest time is already inside user)
+  return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) / tick;
+}
+
 /** utime + stime (seconds) of every live process in the process group `pgid`. */
 export function groupCpuSeconds(pgid: number): number {
   const tick = 100; // USER_HZ on Linux
@@ -243,7 +258,7 @@ export function tcpLoad(port: number, t: L4Test, seconds: number, cpus: string):
 export async function runL4(plan: L4Plan): Promise<Map<string, L4Cell>> {
   const cells = new Map<string, L4Cell>();
   for (const v of plan.variants)
-    for (const t of plan.tests) cells.set(l4Key(v.id, t.id), { variant: v, test: t, runs: [], opsPerSec: NaN, bytesPerSec: NaN, p50us: NaN, p99us: NaN, proxyCpu: NaN, errors: 0 });
+    for (const t of plan.tests) cells.set(l4Key(v.id, t.id), { variant: v, test: t, runs: [], opsPerSec: NaN, bytesPerSec: NaN, p50us: NaN, p99us: NaN, proxyCpu: NaN, machineCpu: NaN, errors: 0 });
 
   for (const v of plan.variants) {
     progress(`L4 warm-up ${v.label}`);
@@ -259,11 +274,12 @@ export async function runL4(plan: L4Plan): Promise<Map<string, L4Cell>> {
         // The CPU window includes the load generator's start-up and settle time, where the proxy
         // idles or sets connections up: a slight underestimate of its busy share.
         const cpu0 = v.proc ? groupCpuSeconds(v.proc.pid) : 0;
+        const m0 = machineBusySeconds();
         const w0 = performance.now();
         const r = await tcpLoad(v.port, t, plan.seconds, plan.loadCpus);
         const wall = (performance.now() - w0) / 1000;
         const cpu = v.proc ? (groupCpuSeconds(v.proc.pid) - cpu0) / wall : NaN;
-        cells.get(l4Key(v.id, t.id))!.runs.push({ ...r, proxyCpu: cpu });
+        cells.get(l4Key(v.id, t.id))!.runs.push({ ...r, proxyCpu: cpu, machineCpu: (machineBusySeconds() - m0) / wall });
         done++;
       }
   for (const c of cells.values()) {
@@ -272,6 +288,7 @@ export async function runL4(plan: L4Plan): Promise<Map<string, L4Cell>> {
     c.p50us = median(c.runs.map((r) => r.p50us ?? NaN));
     c.p99us = median(c.runs.map((r) => r.p99us ?? NaN));
     c.proxyCpu = median(c.runs.map((r) => r.proxyCpu));
+    c.machineCpu = median(c.runs.map((r) => r.machineCpu));
     c.errors = c.runs.reduce((a, r) => a + r.errors, 0);
   }
   return cells;
