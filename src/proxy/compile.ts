@@ -183,17 +183,23 @@ interface VhostContext {
 }
 
 /**
- * A compiled virtual host. It also stands in for its IR in the worker's delta base (hostname and
- * no routes): a delta names unchanged virtual hosts by position, and the worker only needs the
- * compiled table for them, so the base need not keep every route's IR twice.
+ * A compiled virtual host: its route table. It also stands in for its IR in the worker's delta
+ * base (hostname, no routes): a delta names unchanged virtual hosts by position, and the worker
+ * only needs the compiled table for them, so the base need not keep every route's IR twice.
  */
-export class CompiledVhost implements IrVirtualHost {
-  readonly routes = NO_ROUTES;
+export class CompiledVhost extends RouteTable<CompiledRoute> implements IrVirtualHost {
   constructor(
     readonly hostname: string,
-    readonly table: RouteTable<CompiledRoute>,
+    routes: CompiledRoute[],
     readonly context: VhostContext,
-  ) {}
+  ) {
+    super(routes);
+  }
+
+  /** The IR routes are not kept. */
+  get routes(): IrRoute[] {
+    return NO_ROUTES;
+  }
 }
 
 /**
@@ -265,7 +271,7 @@ class GatewayCompiler {
     }
     if (vh instanceof CompiledVhost) throw new NeedsFullSnapshot(`virtual host ${vh.hostname} of ${g.name} changed context and its routes are not kept`);
     cache.stats.vhostsCompiled++;
-    const table = new RouteTable(vh.routes.map((r) => compileRoute(r, l, g.name, clusters, g)));
+    const routes = vh.routes.map((r) => compileRoute(r, l, g.name, clusters, g));
     const names = new Set<string>();
     for (const r of vh.routes) clusterNames(r, names);
     const deps: [string, ClusterRuntime][] = [];
@@ -276,7 +282,7 @@ class GatewayCompiler {
     const key = deps.map(([n]) => n).join("\0");
     let context = this.contexts.get(key);
     if (!context) this.contexts.set(key, (context = { port: l.port, protocol: l.protocol, gateway: g.name, gatewayKey: this.gatewayKey, deps }));
-    const compiled = new CompiledVhost(vh.hostname, table, context);
+    const compiled = new CompiledVhost(vh.hostname, routes, context);
     cache.vhosts.set(vh, compiled);
     return compiled;
   }
@@ -301,7 +307,7 @@ export function compileSnapshot(
       const compiler = new GatewayCompiler(l, g, clusters, cache);
       const compiled = g.virtualHosts.map((vh) => compiler.vhost(vh));
       baseHosts.set(g, compiled);
-      const vhosts = compiled.map((c) => ({ hostname: c.hostname, value: c.table }));
+      const vhosts = compiled.map((c) => ({ hostname: c.hostname, value: c }));
       return {
         hostname: g.hostname,
         value: { name: g.name, hostname: g.hostname, vhosts: new HostTable(vhosts), notFound: new RequestCounters(g.name, "", "") },

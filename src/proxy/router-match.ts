@@ -20,11 +20,6 @@ export interface CompiledMatch {
   method: string | null;
   headers: ValueTest[] | null;
   query: ValueTest[] | null;
-  /**
-   * First path segment every matching request has ("foo" for Exact /foo/bar or PathPrefix /foo),
-   * or null when the match can accept any first segment (PathPrefix "/", regex).
-   */
-  firstSegment: string | null;
 }
 
 /** Full-match (anchored) regular expression, compiled once. */
@@ -54,23 +49,31 @@ export function firstSegmentOf(path: string): string {
   return end < 0 ? path.slice(1) : path.slice(1, end);
 }
 
+/**
+ * First path segment every request the match accepts has ("foo" for Exact /foo/bar or PathPrefix
+ * /foo), or null when it can accept any (PathPrefix "/", regex). Worked out when a route table
+ * builds its buckets, not kept per route.
+ */
+export function firstSegmentOfMatch(m: CompiledMatch): string | null {
+  const v = m.pathValue;
+  if (m.pathKind === PATH_REGEX || !v.startsWith("/") || (m.pathKind === PATH_PREFIX && v === "/")) return null;
+  return firstSegmentOf(v);
+}
+
 export function compileMatch(m: IrMatch): CompiledMatch {
   const type = m.path.type;
   let pathKind = PATH_PREFIX;
   let pathValue = "/";
   let pathRe: RegExp | null = null;
-  let firstSegment: string | null = null;
   if (type === "Exact") {
     pathKind = PATH_EXACT;
     pathValue = m.path.value;
-    if (pathValue.startsWith("/")) firstSegment = firstSegmentOf(pathValue);
   } else if (type === "RegularExpression") {
     pathKind = PATH_REGEX;
     pathValue = m.path.value;
     pathRe = anchored(m.path.value);
   } else {
     pathValue = normalizePrefix(m.path.value || "/");
-    if (pathValue !== "/" && pathValue.startsWith("/")) firstSegment = firstSegmentOf(pathValue);
   }
   return {
     pathKind,
@@ -79,7 +82,6 @@ export function compileMatch(m: IrMatch): CompiledMatch {
     method: m.method ? m.method.toUpperCase() : null,
     headers: valueTests(m.headers, true),
     query: valueTests(m.queryParams, false),
-    firstSegment,
   };
 }
 

@@ -2,7 +2,7 @@
 // most specific hostname, then the first route (in the given precedence order) whose match succeeds.
 import type { IncomingHttpHeaders } from "node:http";
 import { compileHostname, type HostTest } from "./hostname.js";
-import { firstSegmentOf, requestMatches, type CompiledMatch } from "./router-match.js";
+import { firstSegmentOf, firstSegmentOfMatch, requestMatches, type CompiledMatch } from "./router-match.js";
 
 export interface Routable {
   match: CompiledMatch;
@@ -10,6 +10,7 @@ export interface Routable {
 
 const EMPTY = new Int32Array(0);
 const NO_BUCKETS = new Map<string, Int32Array>();
+const NO_ROUTES: never[] = [];
 
 /** Up to this many routes a table is scanned in order: buckets would cost more memory than they save time. */
 export const SCAN_LIMIT = 4;
@@ -18,20 +19,30 @@ export const SCAN_LIMIT = 4;
  * Routes of one virtual host. Candidates are narrowed by the request's first path segment: a route
  * whose match pins the first segment sits in that segment's bucket, the others in `wild`; merging
  * the two index lists in ascending order keeps the configured precedence exactly. Small tables
- * (most virtual hosts have one or two routes) are scanned in order instead.
+ * (most virtual hosts have one or two routes) are scanned in order instead, and a one-route table
+ * holds its route without an array (thousands of virtual hosts, one route each, are the common
+ * large configuration).
  */
 export class RouteTable<R extends Routable> {
+  private readonly only: R | null = null;
+  /** Two or more routes in precedence order (empty for zero or one). */
+  private readonly list: R[] = NO_ROUTES;
   private readonly buckets: Map<string, Int32Array> = NO_BUCKETS;
-  /** null: scan every route in order. */
+  /** null: scan `list` in order. */
   private readonly wild: Int32Array | null = null;
 
-  constructor(readonly routes: R[]) {
+  constructor(routes: R[]) {
+    if (routes.length === 1) {
+      this.only = routes[0]!;
+      return;
+    }
+    this.list = routes;
     if (routes.length <= SCAN_LIMIT) return;
     this.buckets = new Map();
     const tmp = new Map<string, number[]>();
     const wild: number[] = [];
     routes.forEach((r, i) => {
-      const seg = r.match.firstSegment;
+      const seg = firstSegmentOfMatch(r.match);
       if (seg === null) wild.push(i);
       else {
         let l = tmp.get(seg);
@@ -44,7 +55,9 @@ export class RouteTable<R extends Routable> {
   }
 
   match(method: string, path: string, query: string, headers: IncomingHttpHeaders): R | null {
-    const routes = this.routes;
+    const only = this.only;
+    if (only !== null) return requestMatches(only.match, method, path, query, headers) ? only : null;
+    const routes = this.list;
     if (this.wild === null) {
       for (let k = 0; k < routes.length; k++) if (requestMatches(routes[k]!.match, method, path, query, headers)) return routes[k]!;
       return null;
