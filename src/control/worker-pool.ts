@@ -8,6 +8,20 @@ import type { FlowRecord } from "../observe/flow-record.js";
 import { makeDelta, type SnapshotDelta } from "../proxy/snapshot-delta.js";
 import { isFromWorker, type FromWorker, type ListenerResult, type ToWorker, type WorkerInit } from "./messages.js";
 
+/**
+ * V8 flags for workers, ahead of node's own so that flags given to node win. Young-generation
+ * collections run on the worker's thread alone: the parallel scavenger hands work to V8's helper
+ * threads, which compete with the worker (and the other workers) for the same cores; when one of
+ * them waits for a CPU, the worker's pause waits too. Measured on the bench layout (20 B, -c64, 1
+ * worker, loaded machine): scavenge pauses median 0.38 -> 0.28 ms, p90 1.9 -> 0.44 ms, total pause
+ * time per scavenge halved.
+ */
+function workerV8Flags(): string[] {
+  // NODE_OPTIONS is read before the command line: a scavenger choice made there is left alone.
+  if (/scavenge|single-threaded-gc/.test(process.env.NODE_OPTIONS ?? "")) return [];
+  return ["--no-parallel-scavenge"];
+}
+
 export interface WorkerState {
   /** Slot number, stable across restarts (1-based). */
   id: number;
@@ -60,7 +74,7 @@ export class WorkerPool {
     // Each worker accepts on the shared socket itself: round-robin through the primary would put
     // every connection through this process.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
-    cluster.setupPrimary({ exec: this.opts.exec, args: [] });
+    cluster.setupPrimary({ exec: this.opts.exec, args: [], execArgv: [...workerV8Flags(), ...process.execArgv] });
     for (let i = 0; i < this.opts.count; i++) {
       const slot: Slot = {
         state: { id: i + 1, pid: null, version: 0, listeners: [], restarts: 0 },
