@@ -37,6 +37,34 @@ test("patched order equals a full stable sort through random adds, removals and 
   assert.ok(patched > 0);
 });
 
+test("walking the inputs: moves, replacements and an item given twice give what a full sort gives", () => {
+  const rand = rng(11);
+  const cmp = (a: It, b: It): number => a.k - b.k;
+  const patch = new SortedPatch<It>();
+  let tag = 0;
+  let items: It[] = Array.from({ length: 200 }, () => ({ k: Math.floor(rand() * 1e6), tag: tag++ }));
+  const ways = new Set<string>();
+  let walks = 0;
+  for (let step = 0; step < 300; step++) {
+    items = items.slice();
+    const r = rand();
+    const at = Math.floor(rand() * items.length);
+    if (r < 0.3) items.splice(at, 0, ...items.splice(Math.floor(rand() * items.length), 1 + Math.floor(rand() * 3))); // a run moves
+    else if (r < 0.55) items[at] = { k: Math.floor(rand() * 1e6), tag: tag++ }; // replaced in place
+    else if (r < 0.65) items.splice(at, 0, items[Math.floor(rand() * items.length)]!); // the same item twice
+    else if (r < 0.75) items = items.filter((x, i, all) => all.indexOf(x) === i); // duplicates gone again
+    else if (r < 0.9) items.splice(at, Math.floor(rand() * 12)); // a run leaves
+    else for (let n = 1 + Math.floor(rand() * 10); n > 0; n--) items.splice(Math.floor(rand() * items.length), 0, { k: Math.floor(rand() * 1e6), tag: tag++ });
+    if (items.length < 100) for (let n = 0; n < 50; n++) items.push({ k: Math.floor(rand() * 1e6), tag: tag++ });
+    const want = [...items].sort(cmp);
+    assert.deepEqual(patch.sort(items, cmp).map((x) => x.tag), want.map((x) => x.tag), `step ${step}`);
+    ways.add(patch.lastWay);
+    if (patch.lastWay === "walk") walks++;
+  }
+  assert.ok(ways.has("walk") && ways.has("full"), [...ways].join(","));
+  assert.ok(walks > 80, `many steps patched by walking the inputs (${walks} of 300)`);
+});
+
 test("a comparator that is not a total order still gives what a full sort gives", () => {
   const patch = new SortedPatch<string>();
   const cmp = (a: string, b: string): number => a.length - b.length;
