@@ -44,7 +44,7 @@ const host = (i: number): string => `r${i}.bench.test`;
 const prefix = (i: number): string => `/r${i}`;
 const STREAK = 20;
 /** Wait before the idle memory samples (see oneSize). */
-const SETTLE_MS = 9_000;
+const SETTLE_MS = 10_000;
 
 function writeAtomic(path: string, content: string): void {
   // Write then rename, as editors do, so the watcher never sees half a file.
@@ -132,10 +132,10 @@ async function oneSize(plan: ScalePlan, n: number, label: (s: string) => void): 
     await waitHttp(port, `${prefix(last)}/20b`, s.proc, 10_000, { host: host(last) });
     const row: ScaleRow = { routes: n, loadMs, workerRss: [], workerRssLoaded: [], controlRss: NaN, readyMs: [], wireMs: [], load: [], churn: null };
     label(`${n} routes: memory`);
-    // Settled: a worker collects the garbage of a whole snapshot 6 s after applying it (src/proxy/
-    // heap-tidy.ts; the pages go back to the OS within about a second). Sampled 1 s after start
-    // instead, VmRSS counted that garbage and a young generation grown by the parse: up to ~25 MiB
-    // at 5,000 routes, left resident for anything between 10 s and over 40 s.
+    // Settled: a worker collects the garbage of a whole snapshot 6 and 7 s after applying it (src/
+    // proxy/heap-tidy.ts; the pages go back to the OS within about a second). Sampled 1 s after
+    // start instead, VmRSS counted that garbage and a young generation grown by the parse: up to
+    // ~25 MiB at 5,000 routes, left resident for anything between 10 s and over 40 s.
     await sleep(SETTLE_MS);
     const pids = await workerPids(s);
     const sample = async (): Promise<number[]> => {

@@ -1,35 +1,26 @@
 // After a large snapshot apply (thousands of routes parsed from one IPC message and compiled) a
-// worker holds tens of MiB of garbage and a young generation grown to its maximum. V8's memory
-// reducer gives them back only if it happens to run (seen: after 10 s, or not within 40 s), so an
-// idle worker's resident memory reflected the last big apply rather than what it keeps. One full
-// GC a few seconds later, once the burst no longer counts as recent allocation (V8 then shrinks the
-// young generation too), returns it. Skipped while the worker is busy: load regrows the young
+// worker holds MiBs of garbage and a young generation grown to 16-32 MiB. V8's memory reducer gives
+// them back only if it happens to run (seen: after 10 s, or not within 40 s), so an idle worker's
+// resident memory reflected the last big apply rather than what it keeps. Two full GCs a second
+// apart, a few seconds after the apply, return it: V8 shrinks the young generation only when the
+// allocation rate between collections is low, which the first one (after the burst has aged out of
+// V8's 5 s window) sets up for the second. Skipped while the worker is busy: load regrows the young
 // generation anyway, and a forced GC would pause requests.
 import { performance, type EventLoopUtilization } from "node:perf_hooks";
 import { setFlagsFromString } from "node:v8";
 import { runInNewContext } from "node:vm";
 
 type Collect = () => void;
-/** V8's gc(): a full, synchronous collection without options. */
-type V8Gc = (opts?: { type: "minor" }) => void;
 
 let collector: Collect | null | undefined;
 
-/** V8's gc(), obtained without starting node with --expose-gc (a new context gets it); null if unavailable. */
+/** V8's full, synchronous gc(), obtained without starting node with --expose-gc (a new context gets it); null if unavailable. */
 export function fullGc(): Collect | null {
   if (collector === undefined) {
     try {
       setFlagsFromString("--expose-gc");
       const f: unknown = runInNewContext("gc");
-      if (typeof f === "function") {
-        const gc = f as V8Gc;
-        // The young collection first: it samples the (now low) allocation rate, without which the
-        // full one did not always shrink the young generation.
-        collector = () => {
-          gc({ type: "minor" });
-          gc();
-        };
-      } else collector = null;
+      collector = typeof f === "function" ? (f as Collect) : null;
     } catch {
       collector = null;
     }
@@ -44,6 +35,9 @@ export interface HeapTidyOptions {
   busy?: number;
   /** Busy checks before giving up until the next large apply. */
   tries?: number;
+  /** Collections per tidy, and the wait between them. */
+  passes?: number;
+  gapMs?: number;
   collect?: Collect | null;
 }
 
@@ -55,6 +49,9 @@ export class HeapTidy {
   private readonly busy: number;
   private readonly maxTries: number;
   private readonly collect: Collect | null;
+  private readonly passes: number;
+  private readonly gapMs: number;
+  private left = 0;
   /** Collections run (for tests). */
   runs = 0;
 
@@ -63,13 +60,16 @@ export class HeapTidy {
     this.busy = opts.busy ?? 0.25;
     this.maxTries = opts.tries ?? 5;
     this.collect = opts.collect === undefined ? fullGc() : opts.collect;
+    this.passes = opts.passes ?? 2;
+    this.gapMs = opts.gapMs ?? 1_000;
   }
 
   /** A large apply finished: collect once the worker has been idle for a while. */
   schedule(): void {
     if (this.collect === null) return;
     this.tries = 0;
-    this.arm();
+    this.left = this.passes;
+    this.arm(this.delayMs);
   }
 
   stop(): void {
@@ -77,20 +77,21 @@ export class HeapTidy {
     this.timer = null;
   }
 
-  private arm(): void {
+  private arm(ms: number): void {
     this.stop();
     this.since = performance.eventLoopUtilization();
-    this.timer = setTimeout(() => this.run(), this.delayMs);
+    this.timer = setTimeout(() => this.run(), ms);
     this.timer.unref();
   }
 
   private run(): void {
     this.timer = null;
     if (performance.eventLoopUtilization(this.since).utilization > this.busy) {
-      if (++this.tries < this.maxTries) this.arm();
+      if (++this.tries < this.maxTries) this.arm(this.delayMs);
       return;
     }
     this.runs++;
     this.collect?.();
+    if (--this.left > 0) this.arm(this.gapMs);
   }
 }

@@ -7,7 +7,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 
 test("collects once after the last of several large applies", async () => {
   let calls = 0;
-  const t = new HeapTidy({ delayMs: 60, collect: () => void calls++ });
+  const t = new HeapTidy({ delayMs: 60, passes: 1, collect: () => void calls++ });
   t.schedule();
   await sleep(30);
   t.schedule(); // the wait starts again
@@ -17,6 +17,17 @@ test("collects once after the last of several large applies", async () => {
   assert.equal(calls, 1);
   await sleep(100);
   assert.equal(calls, 1, "nothing more until the next large apply");
+  t.stop();
+});
+
+test("two passes, the second after the gap", async () => {
+  const at: number[] = [];
+  const t0 = Date.now();
+  const t = new HeapTidy({ delayMs: 40, gapMs: 80, collect: () => void at.push(Date.now() - t0) });
+  t.schedule();
+  await sleep(250);
+  assert.equal(at.length, 2);
+  assert.ok(at[0]! >= 35 && at[1]! - at[0]! >= 75, `collections at ${at.join(", ")} ms`);
   t.stop();
 });
 
