@@ -2,8 +2,10 @@
 // generated routes, one route file added at a time, timed until /ready shows every worker on the new
 // version. The same measure as the scale benchmark's "change -> all workers", without the rest,
 // so two builds can be compared back to back (--sluice picks the bin/sluice to run).
-// Usage: node --import tsx bench/change-latency.ts [--routes 5000] [--changes 10] [--sluice PATH]
-import { renameSync, writeFileSync } from "node:fs";
+// Usage: node --import tsx bench/change-latency.ts [--routes 5000] [--changes 10] [--sluice PATH] [--mix]
+// --mix cycles through a route file added, r0's file rewritten, the added file removed (as the scale
+// benchmark's load test does); default: a route file added each time.
+import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
@@ -13,7 +15,7 @@ import { median, max } from "./lib/stats.js";
 import { freePorts, layout } from "./lib/system.js";
 import { cpus } from "node:os";
 
-const { values: opt } = parseArgs({ options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, sluice: { type: "string" } } });
+const { values: opt } = parseArgs({ options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, sluice: { type: "string" }, mix: { type: "boolean", default: false } } });
 const N = Number(opt.routes);
 const CHANGES = Number(opt.changes);
 const bin = opt.sluice ?? join(ROOT, "bin/sluice");
@@ -24,8 +26,15 @@ try {
   const dir = tempDir(`latency-${N}`);
   writeFileSync(join(dir, "gateway.yaml"), gatewayYaml(port, origin));
   const docs: string[] = [];
-  for (let i = 0; i < N; i++) docs.push(routeYaml(`r${i}`, origin, `r${i}.bench.test`, `/r${i}`));
+  // r0 in a file of its own (as the scale benchmark has it), so --mix can rewrite it alone.
+  writeFileSync(join(dir, "hot.yaml"), routeYaml("r0", origin, "r0.bench.test", "/r0"));
+  for (let i = 1; i < N; i++) docs.push(routeYaml(`r${i}`, origin, `r${i}.bench.test`, `/r${i}`));
   writeFileSync(join(dir, "routes.yaml"), docs.join("---\n"));
+  /** Written the way editors and deploy tools do: a temporary file renamed into place. */
+  const put = (name: string, text: string): void => {
+    writeFileSync(join(dir, `${name}.tmp`), text);
+    renameSync(join(dir, `${name}.tmp`), join(dir, name));
+  };
   const workers = cpus().length;
   const proc = start("sluice", process.execPath, [bin, "run", "--config", dir, "--workers", String(workers), "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", "warn"], { cpus: layout(workers).all });
   const s: Sluice = { name: "sluice", port, proc, adminPort, configDir: dir };
@@ -35,14 +44,16 @@ try {
   for (let k = 0; k < CHANGES; k++) {
     const v0 = (await readyState(adminPort))?.version ?? 0;
     const t = performance.now();
-    writeFileSync(join(dir, `add${k}.yaml.tmp`), routeYaml(`add${k}`, origin, `add${k}.bench.test`, `/add${k}`));
-    renameSync(join(dir, `add${k}.yaml.tmp`), join(dir, `add${k}.yaml`));
+    const kind = opt.mix ? k % 3 : 0;
+    if (kind === 0) put(`add${k}.yaml`, routeYaml(`add${k}`, origin, `add${k}.bench.test`, `/add${k}`));
+    else if (kind === 1) put("hot.yaml", routeYaml("r0", origin, "r0.bench.test", k % 2 ? `/r0/v${k}` : "/r0"));
+    else unlinkSync(join(dir, `add${k - 2}.yaml`));
     await waitVersion(s, v0, 30_000);
     times.push(performance.now() - t);
     await new Promise((r) => setTimeout(r, 200));
   }
   await stop(proc);
-  console.log(`${bin}: ${N} routes, ${workers} workers, change -> all workers: median ${median(times).toFixed(1)} ms, max ${max(times).toFixed(1)} ms (${times.map((x) => x.toFixed(0)).join(", ")})`);
+  console.log(`${bin}: ${N} routes, ${workers} workers, ${opt.mix ? "mixed changes" : "route file added"}, change -> all workers: median ${median(times).toFixed(1)} ms, max ${max(times).toFixed(1)} ms (${times.map((x) => x.toFixed(0)).join(", ")})`);
 } finally {
   await cleanup();
 }

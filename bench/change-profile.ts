@@ -1,11 +1,13 @@
 // Where a route change's time goes, phase by phase, in one process: the same steps `sluice run`
 // takes for a one-route addition (load with the parse cache, the provider's change key, translate,
 // canonical JSON + hash, statuses, IPC encode/decode, worker compile), on N generated routes.
-// Usage: node --import tsx bench/change-profile.ts [--routes 5000] [--changes 10]
+// Usage: node --import tsx bench/change-profile.ts [--routes 5000] [--changes 10] [--mix]
+// --mix cycles through the three changes of the scale benchmark's load test: a route file added, the
+// file of route r0 rewritten (a rule added or taken away), the added file removed; default: added only.
 // --cpu-prof FILE writes a V8 CPU profile of the changes only (not the initial load) to FILE.
 // Lines marked [cpu] are the process's CPU time (all threads) over the same phase: on a loaded
 // machine wall time includes waiting for a core, CPU time mostly does not.
-import { renameSync, writeFileSync } from "node:fs";
+import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { Session } from "node:inspector/promises";
 import { loadavg } from "node:os";
 import { join } from "node:path";
@@ -28,7 +30,7 @@ import { median } from "./lib/stats.js";
 import type { CompileCache } from "../src/proxy/compile.js";
 
 const { values: opt } = parseArgs({
-  options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, "cpu-prof": { type: "string" } },
+  options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, "cpu-prof": { type: "string" }, mix: { type: "boolean", default: false } },
 });
 const N = Number(opt.routes);
 const CHANGES = Number(opt.changes);
@@ -36,8 +38,15 @@ const CHANGES = Number(opt.changes);
 const dir = tempDir(`change-profile-${N}`);
 writeFileSync(join(dir, "gateway.yaml"), gatewayYaml(18080, 18081));
 const docs: string[] = [];
-for (let i = 0; i < N; i++) docs.push(routeYaml(`r${i}`, 18081, `r${i}.bench.test`, `/r${i}`));
+// r0 in a file of its own (as the scale benchmark has it), so --mix can rewrite it alone.
+writeFileSync(join(dir, "hot.yaml"), routeYaml("r0", 18081, "r0.bench.test", "/r0"));
+for (let i = 1; i < N; i++) docs.push(routeYaml(`r${i}`, 18081, `r${i}.bench.test`, `/r${i}`));
 writeFileSync(join(dir, "routes.yaml"), docs.join("---\n"));
+/** Writes a file the way editors and deploy tools do: a temporary file renamed into place. */
+function put(name: string, text: string): void {
+  writeFileSync(join(dir, `${name}.tmp`), text);
+  renameSync(join(dir, `${name}.tmp`), join(dir, name));
+}
 
 const phases = new Map<string, number[]>();
 function add(name: string, ms: number): void {
@@ -114,8 +123,10 @@ if (session) {
 for (let k = 0; k < CHANGES; k++) {
   const t = performance.now();
   const got = new Promise<LoadResult>((r) => (loaded = r));
-  writeFileSync(join(dir, `add${k}.yaml.tmp`), routeYaml(`add${k}`, 18081, `add${k}.bench.test`, `/add${k}`));
-  renameSync(join(dir, `add${k}.yaml.tmp`), join(dir, `add${k}.yaml`));
+  const kind = opt.mix ? k % 3 : 0;
+  if (kind === 0) put(`add${k}.yaml`, routeYaml(`add${k}`, 18081, `add${k}.bench.test`, `/add${k}`));
+  else if (kind === 1) put("hot.yaml", routeYaml("r0", 18081, "r0.bench.test", k % 2 ? `/r0/v${k}` : "/r0"));
+  else unlinkSync(join(dir, `add${k - 2}.yaml`));
   const load = await got;
   add("watch + debounce + load + provider", performance.now() - t);
   handle(load, true);
@@ -129,6 +140,6 @@ if (session) {
 removeTempDir(dir);
 await accessLog.close();
 await registry.closeAll();
-console.log(`routes: ${N}, changes: ${CHANGES} (one route file added each), medians in ms; load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
+console.log(`routes: ${N}, changes: ${CHANGES} (${opt.mix ? "a route file added, r0's file rewritten, the added file removed, in turn" : "one route file added each"}), medians in ms; load average ${loadavg().map((x) => x.toFixed(1)).join(" ")}`);
 for (const [name, l] of [...phases].sort((a, b) => (a[0] < b[0] ? -1 : 1))) console.log(`${name.padEnd(48)} ${median(l).toFixed(1).padStart(8)}  (min ${Math.min(...l).toFixed(1)}, max ${Math.max(...l).toFixed(1)})`);
 process.exit(0);
