@@ -10,11 +10,14 @@
 // A virtual host whose ordered route entries are the same compiled pieces as last time is last
 // time's object, unless policies exist (their appliers write into the routes as they are built).
 // Objects handed to translate() with a memo must not be changed afterwards.
-// The whole-config steps that remain cost about a lookup per object instead of a rebuild: the
-// resource index takes each object's keys (and HTTPRoute item) from a per-object cache, sorted lists
-// (index keys, routes, statuses) are patched from last time's order (sorted-patch.ts), and each
-// listener's hostname groups are patched with the routes that changed (hostGroups), so untouched
-// virtual hosts are handed out again without their entries being rebuilt.
+// The whole-config steps that remain cost about a lookup per object instead of a rebuild: while only
+// HTTPRoutes changed, last time's resource index is patched with the routes that came and went
+// (otherwise it takes each object's keys and HTTPRoute item from a per-object cache); sorted lists
+// (index keys, routes, statuses) are patched from last time's order (sorted-patch.ts); each
+// listener's hostname groups are updated with the routes that changed (hostGroups), and its list of
+// virtual hosts is last time's with the changed hostnames replaced (listenerVhosts). What is still
+// per route: replaying each unchanged route's outcome (its attachments hold this translate()'s
+// listener states) and the passes over the attachments that follow.
 import type { IrCluster, IrVirtualHost } from "../ir/types.js";
 import type { K8sObject, StatusEntry } from "../resources/types.js";
 import type { Attachment } from "./attachment.js";
