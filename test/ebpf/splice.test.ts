@@ -2,7 +2,8 @@
 // several-MiB payloads byte-identical both ways, a client that shuts its write side still reads
 // the backend's reply, TLS passthrough (ClientHello bytes replayed before the splice) still
 // completes, and the splice counters move; with --no-splice they do not. In-process: many short
-// connections whose FIN races the splice setup all arrive intact.
+// connections whose FIN races the splice setup all arrive intact, and a spliced pair (not polled
+// for data) still learns of the backend's FIN or reset.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
@@ -259,5 +260,67 @@ test("in-process: FINs racing the splice setup lose no byte and keep the order",
   } finally {
     proxy.close();
     backend.server.close();
+  }
+});
+
+test("in-process: a spliced pair still notices resets and idle FINs (the sockets are not polled for data)", { skip }, async () => {
+  const k = kernelSplice();
+  assert.ok(k, "the splice program loads as root");
+  // The backend echoes, then resets the connection on "rst" or half-closes on "fin".
+  const backend = net.createServer({ allowHalfOpen: true }, (s) => {
+    s.on("error", () => {});
+    s.on("data", (c: Buffer) => {
+      s.write(c);
+      if (c.includes("rst")) setTimeout(() => s.resetAndDestroy(), 20);
+      if (c.includes("fin")) setTimeout(() => s.end(), 20);
+    });
+  });
+  await new Promise<void>((r) => backend.listen(0, "127.0.0.1", r));
+  const proxy = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (c) => {
+    const b = net.connect({ host: "127.0.0.1", port: (backend.address() as net.AddressInfo).port, allowHalfOpen: true });
+    b.once("connect", () => spliceSockets(c, b));
+    b.on("error", () => c.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+  const port = (proxy.address() as net.AddressInfo).port;
+  const kernelBefore = spliceConnections.kernel;
+  /** Sends `word` once the splice surely is up (after a first echo); returns what came back and how it ended. */
+  const run = (word: string): Promise<{ got: string; ended: boolean; ms: number }> =>
+    new Promise((resolve, reject) => {
+      const s = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+      let got = "";
+      let ended = false;
+      let t0 = 0;
+      const timer = setTimeout(() => reject(new Error(`${word}: the client never learnt the backend went away`)), 5_000);
+      s.on("error", () => {});
+      s.on("end", () => {
+        ended = true;
+        s.end();
+      });
+      s.on("data", (c: Buffer) => {
+        got += c.toString();
+        if (got === "hello") {
+          t0 = Date.now();
+          setTimeout(() => s.write(word), 50);
+        }
+      });
+      s.on("close", () => {
+        clearTimeout(timer);
+        resolve({ got, ended, ms: Date.now() - t0 });
+      });
+      s.write("hello");
+    });
+  try {
+    const fin = await run("fin");
+    assert.equal(fin.got, "hellofin");
+    assert.ok(fin.ended, "the backend's FIN reached the client as a FIN");
+    const rst = await run("rst");
+    assert.ok(rst.got.startsWith("hello"));
+    // The relay destroys both sockets on a reset: the client's connection closes, promptly.
+    assert.ok(rst.ms < 2_000, `closed after ${rst.ms} ms`);
+    assert.equal(spliceConnections.kernel - kernelBefore, 2, "both connections were spliced");
+  } finally {
+    proxy.close();
+    backend.close();
   }
 });
