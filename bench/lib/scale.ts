@@ -27,7 +27,7 @@ export interface ScalePlan {
 export interface ScaleRow {
   routes: number;
   loadMs: number;
-  /** Worker VmRSS once settled after start (SETTLE_MS, no traffic yet); per-route memory uses this. */
+  /** Idle worker VmRSS after start: the lowest over 30 s, no traffic yet (settledRss); per-route memory uses this. */
   workerRss: number[];
   /** Worker VmRSS after the idle changes and the throughput runs. */
   workerRssLoaded: number[];
@@ -43,8 +43,8 @@ export interface ScaleRow {
 const host = (i: number): string => `r${i}.bench.test`;
 const prefix = (i: number): string => `/r${i}`;
 const STREAK = 20;
-/** Wait before the idle memory samples (see oneSize). */
-const SETTLE_MS = 10_000;
+/** Idle worker memory is sampled this long (settledRss). */
+const SETTLE_MS = 30_000;
 
 function writeAtomic(path: string, content: string): void {
   // Write then rename, as editors do, so the watcher never sees half a file.
@@ -60,6 +60,24 @@ export function rss(pid: number): number {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * Idle worker VmRSS without the garbage of loading the snapshot: each worker's lowest sample over
+ * SETTLE_MS, one a second. A worker collects that garbage 6-7 s after applying a whole snapshot
+ * (src/proxy/heap-tidy.ts), and V8's memory reducer may give back more later (the young generation
+ * the parse grew: up to ~25 MiB at 5,000 routes), at a time that varies from run to run. VmRSS
+ * never falls below what a worker keeps, so the lowest sample can still count garbage but never
+ * less than the retained memory. Sampled 1 s after start instead (until session 3), the figure
+ * mostly measured that garbage.
+ */
+export async function settledRss(pids: number[]): Promise<number[]> {
+  const low = pids.map(() => Infinity);
+  for (let t = 0; t < SETTLE_MS; t += 1_000) {
+    await sleep(1_000);
+    pids.forEach((p, j) => (low[j] = Math.min(low[j]!, rss(p))));
+  }
+  return low;
 }
 
 /** Direct children of pid, from /proc/<pid>/task/<tid>/children (every thread may have forked). */
@@ -131,12 +149,7 @@ async function oneSize(plan: ScalePlan, n: number, label: (s: string) => void): 
     const last = n - 1;
     await waitHttp(port, `${prefix(last)}/20b`, s.proc, 10_000, { host: host(last) });
     const row: ScaleRow = { routes: n, loadMs, workerRss: [], workerRssLoaded: [], controlRss: NaN, readyMs: [], wireMs: [], load: [], churn: null };
-    label(`${n} routes: memory`);
-    // Settled: a worker collects the garbage of a whole snapshot 6 and 7 s after applying it (src/
-    // proxy/heap-tidy.ts; the pages go back to the OS within about a second). Sampled 1 s after
-    // start instead, VmRSS counted that garbage and a young generation grown by the parse: up to
-    // ~25 MiB at 5,000 routes, left resident for anything between 10 s and over 40 s.
-    await sleep(SETTLE_MS);
+    label(`${n} routes: idle memory (${SETTLE_MS / 1000} s)`);
     const pids = await workerPids(s);
     const sample = async (): Promise<number[]> => {
       // Median of 5 samples per worker, 100 ms apart.
@@ -147,7 +160,7 @@ async function oneSize(plan: ScalePlan, n: number, label: (s: string) => void): 
       }
       return per.map(median);
     };
-    row.workerRss = await sample();
+    row.workerRss = await settledRss(pids);
     row.controlRss = rss(s.proc.pid);
 
     // Idle propagation: add one route, time until every worker serves it.
