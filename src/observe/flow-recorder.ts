@@ -15,11 +15,12 @@ import { l7Verdict, plainIp, type FlowRecord, type FlowVerdict } from "./flow-re
 
 export const RING_SIZE = 2048;
 /**
- * Bytes per slot for the request's host and path. They are copied in rather than kept as strings:
- * a string made for one request and kept in the (long-lived) ring survives the young-generation
- * collections while the ring holds it and gets promoted, and at 2,048 slots that made every
- * scavenge copy the strings of ~2,000 requests (scavenges ~1.1 ms -> ~0.4 ms without). Longer
- * values, or ones with characters above U+00FF, are kept as strings.
+ * Bytes per slot for the request's path, copied in rather than kept as a string: a string made for
+ * one request and kept in the (long-lived) ring survives the young-generation collections while the
+ * ring holds it and gets promoted, and at 2,048 slots that made every scavenge copy the strings of
+ * ~2,000 requests (scavenges ~1.1 ms -> ~0.4 ms without). Longer paths, or ones with characters
+ * above U+00FF, are kept as strings. Hosts repeat: the previous request's host string is kept when
+ * the new one is equal, so only a change of host keeps a new string.
  */
 const TEXT_BYTES = 256;
 const FLUSH_MS = 50;
@@ -44,10 +45,9 @@ class Slot {
   raddr: string | undefined = "";
   rport: number | undefined = 0;
   method = "";
-  /** Host and path: lengths of their bytes in the text buffer, or -1 when held in hostText/pathText. */
-  hostLen = 0;
+  host = "";
+  /** Length of the path's bytes in the text buffer, or -1 when it is held in pathText. */
   pathLen = 0;
-  hostText = "";
   pathText = "";
   version = "";
   status = 0;
@@ -104,7 +104,7 @@ export function l4Verdict(result: string): FlowVerdict {
 
 export class FlowRecorder {
   private readonly slots: Slot[];
-  /** Host and path bytes of every slot (TEXT_BYTES each). */
+  /** Path bytes of every slot (TEXT_BYTES each). */
   private readonly text: Buffer;
   /** Number of records ever written; slot = seq % size. */
   private seq = 0;
@@ -164,7 +164,8 @@ export class FlowRecorder {
     s.rport = sock?.remotePort;
     s.method = req.method ?? "";
     const host = isH2 ? (h[":authority"] ?? h.host) : h.host;
-    this.keepText(s, typeof host === "string" ? host : "", req.url ?? "");
+    this.keepHost(s, typeof host === "string" ? host : "");
+    this.keepPath(s, req.url ?? "");
     s.version = isH2 ? "HTTP/2" : httpVersion(req.httpVersion);
     s.status = status;
     s.upstreamStatus = upstreamStatus;
@@ -176,31 +177,27 @@ export class FlowRecorder {
     s.bytesOut = bytesOut;
   }
 
-  /** Copies host and path into the slot's bytes, or keeps the strings when they do not fit. */
-  private keepText(s: Slot, host: string, path: string): void {
-    const buf = this.text;
-    const end = s.textAt + TEXT_BYTES;
-    const h = copyLatin1(host, buf, s.textAt, end);
-    const p = h < 0 ? -1 : copyLatin1(path, buf, h, end);
-    if (p < 0) {
-      s.hostLen = s.pathLen = -1;
-      s.hostText = host;
+  /** The host of the previous request, reused while requests carry an equal one. */
+  private lastHost = "";
+
+  private keepHost(s: Slot, host: string): void {
+    if (host !== this.lastHost) this.lastHost = host;
+    s.host = this.lastHost;
+  }
+
+  /** Copies the path into the slot's bytes, or keeps the string when it does not fit. */
+  private keepPath(s: Slot, path: string): void {
+    if (copyLatin1(path, this.text, s.textAt, s.textAt + TEXT_BYTES) < 0) {
+      s.pathLen = -1;
       s.pathText = path;
       return;
     }
-    s.hostLen = host.length;
     s.pathLen = path.length;
-    s.hostText = s.pathText = "";
-  }
-
-  private hostOf(s: Slot): string {
-    return s.hostLen < 0 ? s.hostText : this.text.toString("latin1", s.textAt, s.textAt + s.hostLen);
+    s.pathText = "";
   }
 
   private pathOf(s: Slot): string {
-    if (s.pathLen < 0) return s.pathText;
-    const at = s.textAt + s.hostLen;
-    return this.text.toString("latin1", at, at + s.pathLen);
+    return s.pathLen < 0 ? s.pathText : this.text.toString("latin1", s.textAt, s.textAt + s.pathLen);
   }
 
   /** One finished L4 connection or UDP session (the client "addr:port" is split only when read). */
@@ -240,8 +237,7 @@ export class FlowRecorder {
       durationMs: Math.round(s.durationMs * 1000) / 1000,
     };
     if (s.kind === KIND_L7) {
-      const host = this.hostOf(s);
-      const gw = this.byPort.get(s.lport)?.gateways.lookup(hostOf(host));
+      const gw = this.byPort.get(s.lport)?.gateways.lookup(hostOf(s.host));
       const upstream = s.backend !== null && s.backend !== s.label ? s.backend : undefined;
       return {
         ...base,
@@ -253,7 +249,7 @@ export class FlowRecorder {
         verdict: l7Verdict(s.status, s.backend, s.upstreamStatus),
         protocol: "TCP",
         app: "HTTP",
-        http: { method: s.method, host, path: this.pathOf(s), status: s.status, version: s.version },
+        http: { method: s.method, host: s.host, path: this.pathOf(s), status: s.status, version: s.version },
       };
     }
     return {
