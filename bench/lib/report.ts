@@ -102,14 +102,14 @@ function scaleTables(plan: ScalePlan, rows: ScaleRow[]): string[] {
   const base = rows[0];
   const out = [
     `sluice with ${plan.workers} worker(s) on cpus ${plan.cpus}; routes have distinct hostnames (rN.bench.test) and path prefixes (/rN).`,
-    `Each size is a fresh process. Worker VmRSS is sampled 1 s after start, before any load (median of 5 samples), and again after the idle changes and the throughput runs; memory per route = (mean idle worker VmRSS at N routes - at ${base?.routes ?? "?"} routes) / (N - ${base?.routes ?? "?"}). "change -> all workers": one route file added, until /ready shows every worker on the new version; "change -> answering": until the first of 20 consecutive 200s on new connections for the new route (idle gateway).`,
+    `Each size is a fresh process. Idle worker VmRSS is each worker's lowest sample over 30 s after the last route answers, before any load (one sample a second: the garbage of loading the snapshot goes in that time, what a worker keeps never does); "after load" is the median of 5 samples after the idle changes and the throughput runs; memory per route = (mean idle worker VmRSS at N routes - at ${base?.routes ?? "?"} routes) / (N - ${base?.routes ?? "?"}). "change -> all workers": one route file added, until /ready shows every worker on the new version; "change -> answering": until the first of 20 consecutive 200s on new connections for the new route (idle gateway).`,
     "",
     "| routes | start to ready | worker VmRSS idle | after load | data-plane memory per route | control VmRSS | change -> all workers (/ready) median / max | change -> answering (wire) median / max | req/s (-c64, last route) | p99 ms |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
   ];
   const spread = Math.max(...rows.map((r) => Math.max(...r.workerRss) - Math.min(...r.workerRss)));
   if (rows.length && rows[0]!.workerRss.length > 1)
-    out.splice(2, 0, `VmRSS includes garbage not yet collected: idle workers of the same process differed by up to ${fmtBytes(spread)} in this run, so a per-route figure below ${fmtBytes(spread)} / (N - ${base?.routes}) per route is within that noise.`);
+    out.splice(2, 0, `VmRSS can still include memory V8 has not given back: idle workers of the same process differed by up to ${fmtBytes(spread)} in this run, so a per-route figure below ${fmtBytes(spread)} / (N - ${base?.routes}) per route is within that noise.`);
   for (const r of rows) {
     const perRoute = base && r !== base ? (sum(r.workerRss) / r.workerRss.length - sum(base.workerRss) / base.workerRss.length) / (r.routes - base.routes) : NaN;
     const s = summary(r);
