@@ -17,7 +17,7 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { groupCpuSeconds } from "./lib/l4.js";
+import { groupCpuSeconds } from "./lib/procs.js";
 import { cleanup, installSignalHandlers, start, stop, tempDir, type Proc } from "./lib/procs.js";
 import { gatewayYaml, ROOT, routeYaml, startNginxProxy, startOrigin, waitHttp, waitVersion, type Sluice } from "./lib/servers.js";
 import { fmtInt, fmtMs, median } from "./lib/stats.js";

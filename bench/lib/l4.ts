@@ -6,7 +6,7 @@ import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
 import { progress } from "./progress.js";
-import { start, tempDir, type Proc } from "./procs.js";
+import { groupCpuSeconds, start, tempDir, type Proc } from "./procs.js";
 import { ROOT, startSluice, type Server, type Sluice } from "./servers.js";
 import { median } from "./stats.js";
 import { sleep, STREAM_MODULE } from "./system.js";
@@ -218,26 +218,6 @@ export function machineBusySeconds(): number {
   const f = readFileSync("/proc/stat", "utf8").split("\n", 1)[0]!.trim().split(/\s+/).slice(1).map(Number);
   // user nice system idle iowait irq softirq steal (guest time is already inside user)
   return (f[0]! + f[1]! + f[2]! + f[5]! + f[6]! + f[7]!) / tick;
-}
-
-/** utime + stime (seconds) of every live process in the process group `pgid`. */
-export function groupCpuSeconds(pgid: number): number {
-  const tick = 100; // USER_HZ on Linux
-  let total = 0;
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    let stat: string;
-    try {
-      stat = readFileSync(`/proc/${d}/stat`, "utf8");
-    } catch {
-      continue;
-    }
-    // Fields after "(comm)": state ppid pgrp ... utime is field 14, stime 15 (1-based).
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(f[2]) !== pgid) continue;
-    total += (Number(f[11]) + Number(f[12])) / tick;
-  }
-  return total;
 }
 
 export function tcpLoad(port: number, t: L4Test, seconds: number, cpus: string): Promise<TcpLoadResult> {

@@ -67,8 +67,8 @@ const fmtPct = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 10
 
 function l4Tables(r: L4Report): string[] {
   const out = [
-    "| test | conns | variant | throughput | x haproxy | p50 ms | p99 ms | p99 x haproxy | proxy CPU | proxy CPU per unit | errors | per run |",
-    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+    "| test | conns | variant | throughput | x haproxy | p50 ms | p99 ms | p99 x haproxy | proxy CPU | proxy CPU per unit | machine CPU per unit | errors | per run |",
+    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
   ];
   for (const t of r.plan.tests) {
     const ref = r.cells.get(l4Key("haproxy", t.id));
@@ -80,10 +80,12 @@ function l4Tables(r: L4Report): string[] {
       const ratio = ref ? value(c) / value(ref) : NaN;
       const p99r = ref && !stream ? c.p99us / ref.p99us : NaN;
       // CPU per round trip (us) or per GiB echoed (ms): comparable even where the proxy is not the bottleneck.
-      const perUnit = stream ? (c.proxyCpu / (c.bytesPerSec / 2 ** 30)) * 1000 : (c.proxyCpu / c.opsPerSec) * 1e6;
-      const perUnitText = Number.isFinite(perUnit) ? (stream ? `${perUnit.toFixed(0)} ms/GiB` : `${perUnit.toFixed(1)} us/rt`) : "-";
+      const perUnit = (cpu: number): string => {
+        const x = stream ? (cpu / (c.bytesPerSec / 2 ** 30)) * 1000 : (cpu / c.opsPerSec) * 1e6;
+        return Number.isFinite(x) ? (stream ? `${x.toFixed(0)} ms/GiB` : `${x.toFixed(1)} us/rt`) : "-";
+      };
       out.push(
-        `| ${t.label} | ${t.conns} | ${v.label} | ${fmt(value(c))} | ${fmtRatio(ratio)} | ${stream ? "-" : fmtUs(c.p50us)} | ${stream ? "-" : fmtUs(c.p99us)} | ${stream ? "-" : fmtRatio(p99r)} | ${fmtPct(c.proxyCpu)} | ${perUnitText} | ${c.errors} | ${c.runs.map((x) => (stream ? fmtMiB(x.bytesPerSec).replace(" MiB/s", "") : fmtInt(x.opsPerSec))).join(", ")} |`,
+        `| ${t.label} | ${t.conns} | ${v.label} | ${fmt(value(c))} | ${fmtRatio(ratio)} | ${stream ? "-" : fmtUs(c.p50us)} | ${stream ? "-" : fmtUs(c.p99us)} | ${stream ? "-" : fmtRatio(p99r)} | ${fmtPct(c.proxyCpu)} | ${perUnit(c.proxyCpu)} | ${perUnit(c.machineCpu)} | ${c.errors} | ${c.runs.map((x) => (stream ? fmtMiB(x.bytesPerSec).replace(" MiB/s", "") : fmtInt(x.opsPerSec))).join(", ")} |`,
       );
     }
   }
@@ -177,7 +179,7 @@ export function renderMarkdown(r: ReportInput): string {
       "",
       `- L4 runs: bench/tcp-load.ts (one Node process) on cpu ${p.loadCpus} against a Node TCP echo server (bench/origin-tcp.ts) on cpu ${r.layout.origin}; nginx \`stream\` (1 worker), haproxy \`mode tcp\` (nbthread 1) and sluice (1 worker, one TCPRoute) on cpu ${r.layout.proxy}; ${p.reps} repetitions of ${p.seconds}s per cell, interleaved across variants (order rotated each repetition), after a ${p.warmupSeconds}s warm-up per variant and test; medians shown`,
       "- ping-pong: every connection sends 64 B and waits for the echo before sending again (round trips/s, latency per round trip); stream: every connection writes 64 KiB buffers as fast as the socket takes them and reads the echo (bytes/s that came back: each byte crossed the proxy twice)",
-      "- proxy CPU: utime + stime of the proxy's processes per second of the run (100% = one core busy). Bytes the kernel splices between sockets are handled in softirq/kworker context and are not counted there; errors = connections that failed or closed early",
+      "- proxy CPU: utime + stime of the proxy's processes per second of the run (100% = one core busy). Bytes the kernel splices between sockets are handled in softirq/kworker context and are not counted there; machine CPU per unit counts every busy CPU of the machine (load generator, backend, proxy, softirq, kworkers: the whole cost of a round trip or a GiB, and anything else running); errors = connections that failed or closed early",
       "",
       ...l4Tables(r.l4),
     );
