@@ -17,9 +17,11 @@ import { isFromWorker, type FromWorker, type ListenerResult, type ToWorker, type
  * time per scavenge halved.
  */
 function workerV8Flags(): string[] {
+  // gc() for the collection after a large snapshot apply (src/proxy/heap-tidy.ts).
+  const flags = ["--expose-gc"];
   // NODE_OPTIONS is read before the command line: a scavenger choice made there is left alone.
-  if (/scavenge|single-threaded-gc/.test(process.env.NODE_OPTIONS ?? "")) return [];
-  return ["--no-parallel-scavenge"];
+  if (!/scavenge|single-threaded-gc/.test(process.env.NODE_OPTIONS ?? "")) flags.push("--no-parallel-scavenge");
+  return flags;
 }
 
 export interface WorkerState {

@@ -7,25 +7,13 @@
 // V8's 5 s window) sets up for the second. Skipped while the worker is busy: load regrows the young
 // generation anyway, and a forced GC would pause requests.
 import { performance, type EventLoopUtilization } from "node:perf_hooks";
-import { setFlagsFromString } from "node:v8";
-import { runInNewContext } from "node:vm";
 
 type Collect = () => void;
 
-let collector: Collect | null | undefined;
-
-/** V8's full, synchronous gc(), obtained without starting node with --expose-gc (a new context gets it); null if unavailable. */
+/** V8's full, synchronous gc(): workers are started with --expose-gc (src/control/worker-pool.ts); null without it. */
 export function fullGc(): Collect | null {
-  if (collector === undefined) {
-    try {
-      setFlagsFromString("--expose-gc");
-      const f: unknown = runInNewContext("gc");
-      collector = typeof f === "function" ? (f as Collect) : null;
-    } catch {
-      collector = null;
-    }
-  }
-  return collector;
+  const f: unknown = (globalThis as { gc?: unknown }).gc;
+  return typeof f === "function" ? (f as Collect) : null;
 }
 
 export interface HeapTidyOptions {
