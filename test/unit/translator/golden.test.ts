@@ -2,20 +2,12 @@
 // UPDATE_GOLDEN=1 rewrites the expected files; review every diff by hand before committing it.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readFileSync, readdirSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { parseAllDocuments } from "yaml";
 import { CONTROLLER_NAME, translate } from "../../../src/translator/index.js";
-import type { K8sObject } from "../../../src/resources/types.js";
+import { goldenCases, goldenRoot, loadCase } from "./golden-cases.js";
 
-const root = join(import.meta.dirname, "../../golden/translator");
-
-export function loadCase(name: string): K8sObject[] {
-  const text = readFileSync(join(root, name, "input.yaml"), "utf8");
-  return parseAllDocuments(text)
-    .map((d) => d.toJSON() as K8sObject | null)
-    .filter((o): o is K8sObject => o !== null);
-}
+const root = goldenRoot;
 
 /** Deterministic shuffle (no Math.random: failures must reproduce). */
 function shuffled<T>(list: T[], seed: number): T[] {
@@ -29,7 +21,7 @@ function shuffled<T>(list: T[], seed: number): T[] {
   return out;
 }
 
-const cases = readdirSync(root).filter((d) => existsSync(join(root, d, "input.yaml"))).sort();
+const cases = goldenCases();
 
 test("there are golden cases", () => {
   assert.ok(cases.length >= 12, `only ${cases.length} golden cases`);

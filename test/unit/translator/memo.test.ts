@@ -1,14 +1,11 @@
 // A memoised translate() must give exactly what a plain translate() gives, whatever happened before.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { existsSync, readdirSync } from "node:fs";
-import { join } from "node:path";
 import { CONTROLLER_NAME, translate, TranslateMemo } from "../../../src/translator/index.js";
 import type { K8sObject } from "../../../src/resources/types.js";
-import { loadCase } from "./golden.test.js";
+import { goldenCases, loadCase } from "./golden-cases.js";
 
-const root = join(import.meta.dirname, "../../golden/translator");
-const cases = readdirSync(root).filter((d) => existsSync(join(root, d, "input.yaml"))).sort();
+const cases = goldenCases();
 
 const plain = (objects: K8sObject[]): string => JSON.stringify(translate(objects, { controllerName: CONTROLLER_NAME }));
 const memoised = (objects: K8sObject[], memo: TranslateMemo): string => JSON.stringify(translate(objects, { controllerName: CONTROLLER_NAME, memo }));
