@@ -91,9 +91,13 @@ export async function loadDirectory(dir: string, cache?: ParseCache): Promise<Lo
   return finishLoad(result);
 }
 
-/** Recursive listing in a stable order (code-point order of relative paths); hidden entries skipped; symlinks followed once. */
-async function listConfigFiles(root: string): Promise<string[]> {
-  const out: string[] = [];
+/**
+ * Config files below root in a stable order (per folder in code-point order, depth first) and the
+ * folders entered; hidden entries skipped; symlinks followed once.
+ */
+export async function walkConfigTree(root: string): Promise<{ files: string[]; dirs: Set<string> }> {
+  const files: string[] = [];
+  const dirs = new Set<string>();
   const visited = new Set<string>();
   const walk = async (dir: string): Promise<void> => {
     let real: string;
@@ -110,6 +114,7 @@ async function listConfigFiles(root: string): Promise<string[]> {
     } catch {
       return;
     }
+    dirs.add(dir);
     entries.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
     for (const name of entries) {
       if (name.startsWith(".")) continue;
@@ -121,11 +126,15 @@ async function listConfigFiles(root: string): Promise<string[]> {
         continue; // dangling symlink or deleted meanwhile
       }
       if (st.isDirectory()) await walk(full);
-      else if (st.isFile() && isConfigFile(name)) out.push(full);
+      else if (st.isFile() && isConfigFile(name)) files.push(full);
     }
   };
   await walk(root);
-  return out;
+  return { files, dirs };
+}
+
+async function listConfigFiles(root: string): Promise<string[]> {
+  return (await walkConfigTree(root)).files;
 }
 
 /** Cross-object steps: duplicate detection, then the namespaces every object lives in. */

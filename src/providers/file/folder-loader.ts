@@ -4,9 +4,9 @@
 // event without a name, a file outside the directories seen) falls back to a full scan of the tree.
 // The result equals loadDirectory(dir, new ParseCache({ shared: true })) on the same tree: unchanged
 // documents are the same objects on every load (read-only from here on).
-import { readdir, readFile, realpath, stat } from "node:fs/promises";
-import { basename, dirname, join, relative, sep } from "node:path";
-import { formatPath, isConfigFile, NAMESPACE_NAME_LABEL, type LoadResult } from "../../resources/index.js";
+import { readFile, stat } from "node:fs/promises";
+import { basename, dirname, relative, sep } from "node:path";
+import { formatPath, isConfigFile, NAMESPACE_NAME_LABEL, walkConfigTree, type LoadResult } from "../../resources/index.js";
 import { parseFile } from "../../resources/parse.js";
 import { refKey, refOf, type Diagnostic, type LoadedObject, type SourceLocation } from "../../resources/types.js";
 
@@ -174,41 +174,7 @@ export class FolderLoader {
     } catch (e) {
       return { error: { severity: "error", source: at, message: `cannot read the configuration folder: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, expected: "an existing, readable folder" } };
     }
-    const files: string[] = [];
-    const dirs = new Set<string>();
-    const visited = new Set<string>();
-    const walk = async (dir: string): Promise<void> => {
-      let real: string;
-      try {
-        real = await realpath(dir);
-      } catch {
-        return;
-      }
-      if (visited.has(real)) return; // symlink loop
-      visited.add(real);
-      let entries: string[];
-      try {
-        entries = await readdir(dir);
-      } catch {
-        return;
-      }
-      dirs.add(dir);
-      entries.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
-      for (const name of entries) {
-        if (name.startsWith(".")) continue;
-        const full = join(dir, name);
-        let st;
-        try {
-          st = await stat(full);
-        } catch {
-          continue; // dangling symlink or deleted meanwhile
-        }
-        if (st.isDirectory()) await walk(full);
-        else if (st.isFile() && isConfigFile(name)) files.push(full);
-      }
-    };
-    await walk(this.root);
-    return { files, dirs };
+    return walkConfigTree(this.root);
   }
 
   /** Every file's objects in walk order, then the cross-object steps: duplicates, namespaces. */
