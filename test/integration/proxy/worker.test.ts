@@ -1,7 +1,7 @@
 // The worker entry over real IPC, plus metrics and the access log.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fork } from "node:child_process";
+import { fork, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,13 +14,12 @@ import { makeDelta, type SnapshotDelta } from "../../../src/proxy/snapshot-delta
 import { freePort, ROOT } from "../../helpers/gateway.js";
 import { agent, cluster, forward, gateway, listener, request, route, snapshot } from "./helpers.js";
 
-test("worker: init, snapshot -> applied, bad snapshot -> apply-failed and old one serves, shutdown exits 0", async () => {
-  const echo = await startEchoServer({ pod: "w" });
-  const dir = mkdtempSync(join(tmpdir(), "sluice-worker-"));
-  const logPath = join(dir, "access.log");
+/** worker-main.ts in a child process over real IPC: its messages in order, and a way to send. */
+function forkWorker(): { child: ChildProcess; exited: Promise<unknown[]>; waitMsg: () => Promise<FromWorker>; send: (m: ToWorker) => void } {
   const child = fork(join(ROOT, "src/proxy/worker-main.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "pipe", "pipe", "ipc"] });
   const exited = once(child, "exit");
   const messages: FromWorker[] = [];
+  child.on("message", (m) => messages.push(m as FromWorker));
   const waitMsg = async (): Promise<FromWorker> => {
     const deadline = Date.now() + 15_000;
     while (messages.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
@@ -28,8 +27,14 @@ test("worker: init, snapshot -> applied, bad snapshot -> apply-failed and old on
     assert.ok(m, "no message from worker");
     return m;
   };
-  child.on("message", (m) => messages.push(m as FromWorker));
-  const send = (m: ToWorker): void => void child.send(m);
+  return { child, exited, waitMsg, send: (m) => void child.send(m) };
+}
+
+test("worker: init, snapshot -> applied, bad snapshot -> apply-failed and old one serves, shutdown exits 0", async () => {
+  const echo = await startEchoServer({ pod: "w" });
+  const dir = mkdtempSync(join(tmpdir(), "sluice-worker-"));
+  const logPath = join(dir, "access.log");
+  const { child, exited, waitMsg, send } = forkWorker();
   try {
     const port = await freePort();
     // Messages sent before the worker listens would be lost: it says when it does.
@@ -67,18 +72,7 @@ test("worker: init, snapshot -> applied, bad snapshot -> apply-failed and old on
 test("worker: deltas apply against its compact base; a reference it cannot rebuild gets resync and the old snapshot keeps serving", async () => {
   const a = await startEchoServer({ pod: "a" });
   const b = await startEchoServer({ pod: "b" });
-  const child = fork(join(ROOT, "src/proxy/worker-main.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "pipe", "pipe", "ipc"] });
-  const exited = once(child, "exit");
-  const messages: FromWorker[] = [];
-  child.on("message", (m) => messages.push(m as FromWorker));
-  const waitMsg = async (): Promise<FromWorker> => {
-    const deadline = Date.now() + 15_000;
-    while (messages.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    const m = messages.shift();
-    assert.ok(m, "no message from worker");
-    return m;
-  };
-  const send = (m: ToWorker): void => void child.send(m);
+  const { child, exited, waitMsg, send } = forkWorker();
   const pod = async (host: string): Promise<string> => {
     const r = await request(port, "/x", { host });
     return r.status === 200 ? r.json<{ pod: string }>().pod : String(r.status);
