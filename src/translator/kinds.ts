@@ -10,6 +10,7 @@ import type { IEndpointSlice } from "kubernetes-models/discovery.k8s.io/v1/Endpo
 import type { K8sObject } from "../resources/types.js";
 import { groupOf } from "../resources/types.js";
 import { canonicalJson, cmpStr } from "./util.js";
+import { lowerBound } from "../util/lower-bound.js";
 
 export const GW_GROUP = "gateway.networking.k8s.io";
 export const SLUICE_GROUP = "sluice.dev";
@@ -196,13 +197,7 @@ export class ResourceIndex {
     }
     const routes = gone.size > 0 ? this.httpRoutes.filter((r) => !gone.has(r)) : this.httpRoutes.slice();
     for (const it of arriving) {
-      let lo = 0;
-      let hi = routes.length;
-      while (lo < hi) {
-        const mid = (lo + hi) >>> 1;
-        if (compareAge(routes[mid]!, it) < 0) lo = mid + 1;
-        else hi = mid;
-      }
+      const lo = lowerBound(routes, it, compareAge);
       // A tie is decided by the order objects were added in a build: leave it to one.
       if ((lo < routes.length && compareAge(it, routes[lo]!) === 0) || (lo > 0 && compareAge(routes[lo - 1]!, it) === 0)) return null;
       routes.splice(lo, 0, it);

@@ -29,6 +29,7 @@ import type { CompiledRoute } from "./routes.js";
 import { SortedPatch } from "./sorted-patch.js";
 import { canonicalJson, cmpStr } from "./util.js";
 import { groupOf, refKey } from "../resources/types.js";
+import { lowerBound } from "../util/lower-bound.js";
 
 /** What the HTTPRoute loop produces for one route. */
 export interface RouteOutcome {
@@ -283,7 +284,7 @@ export class TranslateMemo implements IndexMemo {
       const added = [...want].filter((h) => !have.has(h));
       if (added.length > 16) out = [...want].sort(compareHostSpecificity);
       // compareHostSpecificity is a total order on distinct names: inserting gives the sorted list.
-      else for (const h of added) out.splice(lowerBound(out, h), 0, h);
+      else for (const h of added) out.splice(hostIndex(out, h), 0, h);
     }
     this.hostOrder.set(listenerKey, out);
     return out;
@@ -394,7 +395,7 @@ export class TranslateMemo implements IndexMemo {
       hosts = prev.hosts.slice();
       out = prev.vhosts.slice();
       for (const h of changed) {
-        const i = lowerBound(hosts, h);
+        const i = hostIndex(hosts, h);
         const present = i < hosts.length && hosts[i] === h;
         const routes = byHost.get(h);
         if (routes !== undefined) {
@@ -518,15 +519,8 @@ function sameStrings(a: string[], b: string[]): boolean {
   return a.length === b.length && a.every((x, i) => x === b[i]);
 }
 
-function lowerBound(sorted: string[], h: string): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareHostSpecificity(sorted[mid]!, h) < 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+function hostIndex(sorted: string[], h: string): number {
+  return lowerBound(sorted, h, compareHostSpecificity);
 }
 
 /** Same objects, by identity, or by content for the ones that are new objects (e.g. made-up namespaces). */

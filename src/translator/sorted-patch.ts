@@ -4,6 +4,9 @@
 // the result is the one sorted order, what a full sort gives; otherwise (ties, many arrivals) the
 // list is sorted in full. A change costs O(n) identity checks and O(k log n) comparisons instead of
 // O(n log n) comparisons. cmp must be a consistent order (as Array.prototype.sort needs too).
+
+import { lowerBound } from "../util/lower-bound.js";
+
 export class SortedPatch<T> {
   private prev: T[] | null = null;
   /** The items as last given (input order): most callers build their list in a stable order, so a walk along both finds the changes. */
@@ -106,13 +109,7 @@ export class SortedPatch<T> {
 /** Binary insertion of each item into a strictly increasing list; null on a tie (only a full stable sort decides those). */
 function insertAll<T>(out: T[], arriving: readonly T[], cmp: (a: T, b: T) => number): T[] | null {
   for (const x of arriving) {
-    let lo = 0;
-    let hi = out.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (cmp(out[mid]!, x) < 0) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = lowerBound(out, x, cmp);
     if (lo < out.length && cmp(x, out[lo]!) >= 0) return null;
     out.splice(lo, 0, x);
   }
