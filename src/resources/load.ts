@@ -147,15 +147,7 @@ export function finishLoad(r: LoadResult): LoadResult {
     const key = refKey(ref);
     const first = byKey.get(key);
     if (first) {
-      const field = formatPath(["metadata", "name"]);
-      diagnostics.push({
-        severity: "error",
-        source: o.locate(field),
-        ref,
-        field,
-        message: `${ref.kind} ${ref.namespace ? ref.namespace + "/" : ""}${ref.name} is defined twice: here and at ${where(first.locate(field))}`,
-        expected: "each object (group, kind, namespace, name) defined once; rename or remove one of them",
-      });
+      diagnostics.push(duplicateDiagnostic(o, first));
       continue;
     }
     byKey.set(key, o);
@@ -164,14 +156,28 @@ export function finishLoad(r: LoadResult): LoadResult {
   return { objects: addNamespaces(objects), diagnostics };
 }
 
+/** The error for a second object with the same (group, kind, namespace, name) as `first`. */
+export function duplicateDiagnostic(o: LoadedObject, first: LoadedObject): Diagnostic {
+  const ref = refOf(o.object);
+  const field = formatPath(["metadata", "name"]);
+  return {
+    severity: "error",
+    source: o.locate(field),
+    ref,
+    field,
+    message: `${ref.kind} ${ref.namespace ? ref.namespace + "/" : ""}${ref.name} is defined twice: here and at ${where(first.locate(field))}`,
+    expected: "each object (group, kind, namespace, name) defined once; rename or remove one of them",
+  };
+}
+
 function where(s: SourceLocation): string {
   return `${s.file}:${s.line}:${s.column}`;
 }
 
 export const NAMESPACE_NAME_LABEL = "kubernetes.io/metadata.name";
 
-/** Every namespace used exists: explicit Namespace objects get the name label, missing ones are made up. */
-function addNamespaces(objects: LoadedObject[]): LoadedObject[] {
+/** Names of the Namespace objects given, each labelled with its name as a cluster would (the label selectors of namespace matching use it). */
+export function labelExplicitNamespaces(objects: readonly LoadedObject[]): Set<string> {
   const explicit = new Set<string>();
   for (const o of objects) {
     if (o.object.apiVersion === "v1" && o.object.kind === "Namespace") {
@@ -181,6 +187,12 @@ function addNamespaces(objects: LoadedObject[]): LoadedObject[] {
       explicit.add(meta.name);
     }
   }
+  return explicit;
+}
+
+/** Every namespace used exists: explicit Namespace objects get the name label, missing ones are made up. */
+function addNamespaces(objects: LoadedObject[]): LoadedObject[] {
+  const explicit = labelExplicitNamespaces(objects);
   const implicit: LoadedObject[] = [];
   const made = new Set<string>();
   for (const o of objects) {

@@ -6,9 +6,9 @@
 // documents are the same objects on every load (read-only from here on).
 import { readFile, stat } from "node:fs/promises";
 import { basename, dirname, relative, sep } from "node:path";
-import { formatPath, isConfigFile, NAMESPACE_NAME_LABEL, walkConfigTree, type LoadResult } from "../../resources/index.js";
+import { duplicateDiagnostic, isConfigFile, labelExplicitNamespaces, NAMESPACE_NAME_LABEL, walkConfigTree, type LoadResult } from "../../resources/index.js";
 import { parseFile } from "../../resources/parse.js";
-import { refKey, refOf, type Diagnostic, type LoadedObject, type SourceLocation } from "../../resources/types.js";
+import { refKey, refOf, type Diagnostic, type LoadedObject } from "../../resources/types.js";
 
 interface FileEntry {
   /** null: the file could not be read (the result carries the diagnostic). */
@@ -197,7 +197,7 @@ export class FolderLoader {
         if (first === undefined) {
           byKey.set(keys[i]!, o);
           objects.push(o);
-        } else duplicates.push(duplicate(o, first));
+        } else duplicates.push(duplicateDiagnostic(o, first));
       }
     }
     for (const d of duplicates) diagnostics.push(d);
@@ -206,15 +206,7 @@ export class FolderLoader {
 
   /** Every namespace used exists: explicit Namespace objects get the name label, missing ones are made up. */
   private addNamespaces(objects: LoadedObject[]): LoadedObject[] {
-    const explicit = new Set<string>();
-    for (const o of objects) {
-      if (o.object.kind === "Namespace" && o.object.apiVersion === "v1") {
-        const meta = o.object.metadata;
-        // Written once: a shared cached object keeps the label (and its identity) on later loads.
-        if (meta.labels?.[NAMESPACE_NAME_LABEL] !== meta.name) meta.labels = { ...(meta.labels ?? {}), [NAMESPACE_NAME_LABEL]: meta.name };
-        explicit.add(meta.name);
-      }
-    }
+    const explicit = labelExplicitNamespaces(objects);
     const next = new Map<string, { from: LoadedObject; lo: LoadedObject }>();
     const out = objects.slice();
     for (const o of objects) {
@@ -233,23 +225,6 @@ export class FolderLoader {
     this.implicit = next;
     return out;
   }
-}
-
-function duplicate(o: LoadedObject, first: LoadedObject): Diagnostic {
-  const ref = refOf(o.object);
-  const field = formatPath(["metadata", "name"]);
-  return {
-    severity: "error",
-    source: o.locate(field),
-    ref,
-    field,
-    message: `${ref.kind} ${ref.namespace ? ref.namespace + "/" : ""}${ref.name} is defined twice: here and at ${where(first.locate(field))}`,
-    expected: "each object (group, kind, namespace, name) defined once; rename or remove one of them",
-  };
-}
-
-function where(s: SourceLocation): string {
-  return `${s.file}:${s.line}:${s.column}`;
 }
 
 function compareSegments(a: string[], b: string[]): number {
