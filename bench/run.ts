@@ -10,7 +10,7 @@ import { runMatrix, scalingLines, type MatrixPlan, type Size, type Variant } fro
 import { note, progress } from "./lib/progress.js";
 import { cleanup, installSignalHandlers, stop } from "./lib/procs.js";
 import { renderMarkdown, writeSection, type L4Report } from "./lib/report.js";
-import { runScale, type ScalePlan } from "./lib/scale.js";
+import { runScale, SETTLE_MS, type ScalePlan } from "./lib/scale.js";
 import { sockmapRatios, startSockmapVariants } from "./lib/sockmap.js";
 import { ROOT, startHaproxy, startNginxProxy, startOrigin, startSluiceProxy, type OriginKind, type Server, type Sluice } from "./lib/servers.js";
 import { ensureTools, freePorts, layout, machine } from "./lib/system.js";
@@ -33,8 +33,8 @@ const { values: opt } = parseArgs({
 if (opt.help) {
   console.log(`Usage: npm run bench -- [--quick] [--write] [--label NAME] [--note TEXT] [--origin nginx|node]
                        [--seconds N] [--reps N] [--only l7|scale|l4] [--scale-sizes 10,1000,5000]
-  --quick        smoke version, about one minute: 1 s runs, -c64 only, no "sluice N workers" variant,
-                 10 and 1,000 routes only, fewer route changes, no 256-connection L4 ping-pong
+  --quick        smoke version, about 2.5 minutes with the build: 1 s runs, -c64 only, no N-worker variants,
+                 10 and 1,000 routes only, fewer route changes, 9 s idle memory samples, no 256-connection L4 ping-pong
   --only PART    run one part: l7 (HTTP proxying), scale (route scale) or l4 (TCPRoute against
                  nginx stream and haproxy mode tcp)
   --write        put the markdown section into bench/RESULTS.md, replacing the one with the same key
@@ -150,6 +150,8 @@ async function main(): Promise<void> {
       seconds,
       reps: quick ? 1 : reps,
       churnSeconds: quick ? 2 : 15,
+      // Quick: long enough for the workers' collection after the snapshot (6-7 s), not for V8 to give back the rest.
+      settleMs: quick ? 9_000 : SETTLE_MS,
     };
     scale = { plan, rows: await runScale(plan) };
   }

@@ -22,6 +22,8 @@ export interface ScalePlan {
   seconds: number;
   reps: number;
   churnSeconds: number;
+  /** How long idle worker memory is sampled (settledRss). */
+  settleMs: number;
 }
 
 export interface ScaleRow {
@@ -43,8 +45,8 @@ export interface ScaleRow {
 const host = (i: number): string => `r${i}.bench.test`;
 const prefix = (i: number): string => `/r${i}`;
 const STREAK = 20;
-/** Idle worker memory is sampled this long (settledRss). */
-const SETTLE_MS = 30_000;
+/** Idle worker memory is sampled this long by default (settledRss). */
+export const SETTLE_MS = 30_000;
 
 function writeAtomic(path: string, content: string): void {
   // Write then rename, as editors do, so the watcher never sees half a file.
@@ -71,9 +73,9 @@ export function rss(pid: number): number {
  * less than the retained memory. Sampled 1 s after start instead (until session 3), the figure
  * mostly measured that garbage.
  */
-export async function settledRss(pids: number[]): Promise<number[]> {
+export async function settledRss(pids: number[], settleMs = SETTLE_MS): Promise<number[]> {
   const low = pids.map(() => Infinity);
-  for (let t = 0; t < SETTLE_MS; t += 1_000) {
+  for (let t = 0; t < settleMs; t += 1_000) {
     await sleep(1_000);
     pids.forEach((p, j) => (low[j] = Math.min(low[j]!, rss(p))));
   }
@@ -149,7 +151,7 @@ async function oneSize(plan: ScalePlan, n: number, label: (s: string) => void): 
     const last = n - 1;
     await waitHttp(port, `${prefix(last)}/20b`, s.proc, 10_000, { host: host(last) });
     const row: ScaleRow = { routes: n, loadMs, workerRss: [], workerRssLoaded: [], controlRss: NaN, readyMs: [], wireMs: [], load: [], churn: null };
-    label(`${n} routes: idle memory (${SETTLE_MS / 1000} s)`);
+    label(`${n} routes: idle memory (${plan.settleMs / 1000} s)`);
     const pids = await workerPids(s);
     const sample = async (): Promise<number[]> => {
       // Median of 5 samples per worker, 100 ms apart.
@@ -160,7 +162,7 @@ async function oneSize(plan: ScalePlan, n: number, label: (s: string) => void): 
       }
       return per.map(median);
     };
-    row.workerRss = await settledRss(pids);
+    row.workerRss = await settledRss(pids, plan.settleMs);
     row.controlRss = rss(s.proc.pid);
 
     // Idle propagation: add one route, time until every worker has it (/ready) — then, in separate
