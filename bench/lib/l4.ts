@@ -7,7 +7,7 @@ import net from "node:net";
 import { join } from "node:path";
 import { progress } from "./progress.js";
 import { groupCpuSeconds, start, tempDir, type Proc } from "./procs.js";
-import { ROOT, startSluice, type Server, type Sluice } from "./servers.js";
+import { benchGatewayYaml, ROOT, startSluice, type Server, type Sluice } from "./servers.js";
 import { median } from "./stats.js";
 import { sleep, STREAM_MODULE } from "./system.js";
 
@@ -176,24 +176,7 @@ backend be
 }
 
 function tcpRouteYaml(port: number, backend: number): string {
-  return `apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {name: sluice}
-spec: {controllerName: sluice.dev/gateway-controller}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {name: bench, namespace: default}
-spec:
-  gatewayClassName: sluice
-  listeners:
-    - {name: tcp, protocol: TCP, port: ${port}}
----
-apiVersion: sluice.dev/v1alpha1
-kind: Backend
-metadata: {name: echo, namespace: default}
-spec: {endpoints: [{ip: {address: 127.0.0.1, port: ${backend}}}]}
----
+  return `${benchGatewayYaml({ name: "tcp", protocol: "TCP", port }, { name: "echo", port: backend })}---
 apiVersion: gateway.networking.k8s.io/v1alpha2
 kind: TCPRoute
 metadata: {name: echo, namespace: default}

@@ -151,7 +151,11 @@ backend be
   return { name: "haproxy", port, proc };
 }
 
-export function gatewayYaml(listenerPort: number, originPort: number): string {
+/**
+ * The GatewayClass, the Gateway "bench" (namespace default) with one listener, and a Backend with
+ * one endpoint on 127.0.0.1. No trailing document separator.
+ */
+export function benchGatewayYaml(listener: { name: string; protocol: "HTTP" | "TCP"; port: number }, backend: { name: string; port: number }): string {
   return `apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
 metadata:
@@ -167,21 +171,26 @@ metadata:
 spec:
   gatewayClassName: sluice
   listeners:
-    - name: http
-      protocol: HTTP
-      port: ${listenerPort}
+    - name: ${listener.name}
+      protocol: ${listener.protocol}
+      port: ${listener.port}
 ---
 apiVersion: sluice.dev/v1alpha1
 kind: Backend
 metadata:
-  name: origin
+  name: ${backend.name}
   namespace: default
 spec:
   endpoints:
     - ip:
         address: 127.0.0.1
-        port: ${originPort}
+        port: ${backend.port}
 `;
+}
+
+/** The bench Gateway with an HTTP listener and the Backend "origin". */
+export function gatewayYaml(listenerPort: number, originPort: number): string {
+  return benchGatewayYaml({ name: "http", protocol: "HTTP", port: listenerPort }, { name: "origin", port: originPort });
 }
 
 /** One HTTPRoute; without hostname/path it takes every request on the listener. */
