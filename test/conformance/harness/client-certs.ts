@@ -9,6 +9,7 @@ import type net from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { TLSSocket } from "node:tls";
+import { holdsInARow } from "./eventually.js";
 import { tlsSecretYaml, type CertPair } from "./certs.js";
 
 export interface ClientPki {
@@ -106,21 +107,9 @@ export function tlsGet(port: number, host: string, serverCa: string, client: Cer
 
 /** Retries until `check` holds twice in a row (bounded), like upstream's eventually-consistent helpers. */
 export async function eventuallyTls(what: string, attempt: () => Promise<string | null>, windowMs = 3000): Promise<void> {
-  const deadline = Date.now() + windowMs;
-  let ok = 0;
-  let last = "";
-  for (let i = 0; i < 100; i++) {
-    const d = await attempt();
-    if (d === null) {
-      if (++ok >= 2) return;
-      continue;
-    }
-    ok = 0;
-    last = d;
-    if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${what}: ${last}`);
+  await holdsInARow(attempt, { windowMs }).catch((err: Error) => {
+    throw new Error(`${what}: ${err.message}`);
+  });
 }
 
 /** Upstream's MakeTLSRequestAndExpectEventuallyConsistentResponse: 200 from the expected pod. */

@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import * as grpc from "@grpc/grpc-js";
+import { holdsInARow } from "./eventually.js";
 import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import { GrpcEchoClient, startGrpcEchoServer, type GrpcEchoReply } from "../../../src/demo/grpc-echo.js";
 import type { ConformanceEnv } from "./env.js";
@@ -177,22 +178,11 @@ function compareRpc(e: GrpcExpectation, r: GrpcResult): string | null {
 
 /** Upstream's MakeRequestAndExpectEventuallyConsistentResponse: converges within 1.5 s, then holds twice. */
 export async function expectRpc(port: number, e: GrpcExpectation): Promise<GrpcResult> {
-  const deadline = Date.now() + 1500;
-  let ok = 0;
-  let last = "";
-  for (let i = 0; i < 100; i++) {
-    const r = await sendRpc(port, e);
-    const diff = compareRpc(e, r);
-    if (diff === null) {
-      if (++ok >= 2) return r;
-      continue;
-    }
-    ok = 0;
-    last = diff;
-    if (Date.now() > deadline) break;
-    await new Promise((res) => setTimeout(res, 100));
-  }
-  throw new Error(`${grpcCaseName(e, 0).replace(/^0 /, "")}: ${last}`);
+  let r: GrpcResult | undefined;
+  await holdsInARow(async () => compareRpc(e, (r = await sendRpc(port, e)))).catch((err: Error) => {
+    throw new Error(`${grpcCaseName(e, 0).replace(/^0 /, "")}: ${err.message}`);
+  });
+  return r!;
 }
 
 // ---- status ----

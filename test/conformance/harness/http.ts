@@ -5,6 +5,7 @@ import http from "node:http";
 import http2 from "node:http2";
 import https from "node:https";
 import type { TLSSocket } from "node:tls";
+import { holdsInARow } from "./eventually.js";
 import type { EchoResponse } from "../../../src/demo/echo-server.js";
 
 export interface HttpRequest {
@@ -231,29 +232,18 @@ export interface EventuallyOptions {
  * `windowMs` for the first match), then returns the last response; throws with the last difference.
  */
 export async function expectResponse(port: number, e: Expectation, opts: EventuallyOptions = {}): Promise<HttpResponse> {
-  const windowMs = opts.windowMs ?? 1500;
-  const need = opts.consecutive ?? 2;
-  const deadline = Date.now() + windowMs;
-  let ok = 0;
-  let last = "";
-  for (let attempt = 0; attempt < 200; attempt++) {
-    let res: HttpResponse | undefined;
+  let res: HttpResponse | undefined;
+  const attempt = async (): Promise<string | null> => {
     try {
-      res = await send(port, e, opts.tls, opts.h2);
-      const diff = compare(e, res, opts.tls ? "https" : "http");
-      if (diff === null) {
-        if (++ok >= need) return res;
-        continue;
-      }
-      last = diff;
+      return compare(e, (res = await send(port, e, opts.tls, opts.h2)), opts.tls ? "https" : "http");
     } catch (err) {
-      last = `request failed: ${(err as Error).message}`;
+      return `request failed: ${(err as Error).message}`;
     }
-    ok = 0;
-    if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`${caseName(e, 0).replace(/^0 /, "")}: ${last}`);
+  };
+  await holdsInARow(attempt, { windowMs: opts.windowMs, consecutive: opts.consecutive, attempts: 200 }).catch((err: Error) => {
+    throw new Error(`${caseName(e, 0).replace(/^0 /, "")}: ${err.message}`);
+  });
+  return res!;
 }
 
 /**

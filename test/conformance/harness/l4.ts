@@ -6,6 +6,7 @@ import { X509Certificate } from "node:crypto";
 import dgram from "node:dgram";
 import net from "node:net";
 import tls from "node:tls";
+import { holdsInARow } from "./eventually.js";
 import type { ConformanceEnv } from "./env.js";
 import type { L4Pod, L4PodKind, PodReply } from "./l4-pods.js";
 import type { Cond, ExpectedParent, Items, NN } from "./status.js";
@@ -195,26 +196,15 @@ export function compareL4(want: L4Expectation, got: L4Answer): string | null {
 
 /** Asks until the answer matches twice in a row (the first match within 1.5 s); throws the last difference. */
 export async function expectL4(ask: () => Promise<L4Answer>, want: L4Expectation, windowMs = 1500): Promise<L4Answer> {
-  const deadline = Date.now() + windowMs;
-  let ok = 0;
-  let last = "";
-  for (let attempt = 0; attempt < 100; attempt++) {
+  let got: L4Answer | undefined;
+  await holdsInARow(async () => {
     try {
-      const got = await ask();
-      const d = compareL4(want, got);
-      if (d === null) {
-        if (++ok >= 2) return got;
-        continue;
-      }
-      last = d;
+      return compareL4(want, (got = await ask()));
     } catch (err) {
-      last = (err as Error).message;
+      return (err as Error).message;
     }
-    ok = 0;
-    if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(last);
+  }, { windowMs });
+  return got!;
 }
 
 /** How a TLS connection attempt with this SNI ended. */
@@ -235,18 +225,10 @@ export function tlsAttempt(port: number, servername: string): Promise<"handshake
 
 /** Upstream's MakeTLSConnectionAndExpectEventuallyConnectionRejection: rejected twice in a row. */
 export async function expectTlsRejected(port: number, servername: string, windowMs = 1500): Promise<void> {
-  const deadline = Date.now() + windowMs;
-  let ok = 0;
-  for (let attempt = 0; attempt < 100; attempt++) {
-    if ((await tlsAttempt(port, servername)) === "rejected") {
-      if (++ok >= 2) return;
-      continue;
-    }
-    ok = 0;
-    if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`TLS connection with SNI ${servername} to ${port} completed a handshake; expected it to be rejected`);
+  await holdsInARow(
+    async () => ((await tlsAttempt(port, servername)) === "rejected" ? null : `TLS connection with SNI ${servername} to ${port} completed a handshake; expected it to be rejected`),
+    { windowMs },
+  );
 }
 
 /**
@@ -289,20 +271,12 @@ export function fingerprintOf(certPem: string): string {
  * the first time within `windowMs`; throws with the answer that got through.
  */
 export async function expectL4Refused(ask: () => Promise<L4Answer>, windowMs = 1500): Promise<void> {
-  const deadline = Date.now() + windowMs;
-  let ok = 0;
-  let last = "";
-  for (let attempt = 0; attempt < 100; attempt++) {
+  await holdsInARow(async () => {
     try {
       const got = await ask();
-      last = `answered by pod ${got.pod} (tls ${got.tls}, sni ${got.sni})`;
-      ok = 0;
+      return `expected the connection to be refused; it was answered by pod ${got.pod} (tls ${got.tls}, sni ${got.sni})`;
     } catch {
-      if (++ok >= 2) return;
-      continue;
+      return null;
     }
-    if (Date.now() > deadline) break;
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  throw new Error(`expected the connection to be refused; it was ${last}`);
+  }, { windowMs });
 }
