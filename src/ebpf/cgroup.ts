@@ -2,10 +2,9 @@
 // removing it. Programs attached to it (sock_ops) see only sockets of processes inside, so the
 // gateway never has to attach anything to the root cgroup.
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
-import type * as KoffiNs from "koffi";
 import { mountsOfType } from "./capabilities.js";
+import { libc } from "../sys/libc.js";
 
 /** Where cgroup2 is usually mounted: hybrid layouts (systemd's "unified") first, then pure v2. */
 const USUAL_MOUNTS = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"];
@@ -26,13 +25,9 @@ export function cgroup2Mount(): string {
 }
 
 function mountCgroup2(target: string): void {
-  const require = createRequire(import.meta.url);
-  const koffi = require("koffi") as typeof KoffiNs;
-  const mount = koffi.load("libc.so.6").func("int mount(const char *src, const char *target, const char *type, unsigned long flags, const char *data)") as (
-    ...a: unknown[]
-  ) => number;
-  if (mount("cgroup2", target, "cgroup2", 0, null) !== 0) {
-    throw new Error(`no cgroup2 filesystem is mounted and mounting one on ${target} failed (errno ${koffi.errno()})`);
+  const c = libc();
+  if (c.mount("cgroup2", target, "cgroup2", 0, null) !== 0) {
+    throw new Error(`no cgroup2 filesystem is mounted and mounting one on ${target} failed (errno ${c.errno()})`);
   }
 }
 

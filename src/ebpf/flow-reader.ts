@@ -21,6 +21,7 @@ import type { FlowRecord } from "../observe/flow-record.js";
 import { childLog } from "../observe/log.js";
 import { decodeFlowEvent, FLOW_EVENT_SIZE, kernelFlowRecord, monotonicToWallNs, type KernelFlowEvent } from "./flow-event.js";
 import { BpfError, libbpf } from "./libbpf.js";
+import { libc } from "../sys/libc.js";
 
 type Koffi = typeof KoffiNs;
 type Ptr = { readonly __ptr: unique symbol };
@@ -58,7 +59,6 @@ function bind(): RingBinding {
   const require = createRequire(import.meta.url);
   const koffi = require("koffi") as Koffi;
   const lib = koffi.load("libbpf.so.1");
-  const libc = koffi.load("libc.so.6");
   // A prototype name is process-wide in koffi: declared once.
   const proto = koffi.proto("int sluice_ring_sample_fn(void *ctx, void *data, size_t size)");
   const f = <R>(l: typeof lib, decl: string) => l.func(decl) as unknown as Fn<R>;
@@ -69,7 +69,7 @@ function bind(): RingBinding {
     epollFd: f(lib, "int ring_buffer__epoll_fd(void *rb)"),
     consume: f(lib, "int ring_buffer__consume(void *rb)"),
     free: f(lib, "void ring_buffer__free(void *rb)"),
-    epollWait: f(libc, "int epoll_wait(int epfd, void *events, int maxevents, int timeout)"),
+    epollWait: libc().epoll_wait,
   };
   return binding;
 }

@@ -5,6 +5,7 @@ import { createRequire } from "node:module";
 import { constants } from "node:os";
 import type * as KoffiNs from "koffi";
 import { childLog } from "../observe/log.js";
+import { libc as loadLibc } from "../sys/libc.js";
 
 type Koffi = typeof KoffiNs;
 /** An opaque C pointer as koffi hands it over (never dereferenced in JS). */
@@ -124,18 +125,17 @@ function bind(): Libbpf {
   const require = createRequire(import.meta.url);
   const koffi = require("koffi") as Koffi;
   const lib = koffi.load("libbpf.so.1");
-  const libc = koffi.load("libc.so.6");
+  const libc = loadLibc();
   const log = childLog("ebpf");
 
   const fn = <R>(decl: string): ((...args: unknown[]) => R) => lib.func(decl) as (...args: unknown[]) => R;
-  const cfn = <R>(decl: string): ((...args: unknown[]) => R) => libc.func(decl) as (...args: unknown[]) => R;
 
   const major = fn<number>("int libbpf_major_version()")();
   const minor = fn<number>("int libbpf_minor_version()")();
 
   // libbpf's print callback: format the va_list with vsnprintf and route the line into our log.
   // Recent messages are kept so a failed load can say why (a verifier rejection is otherwise just EACCES).
-  const vsnprintf = cfn<number>("int vsnprintf(_Out_ uint8_t *buf, size_t size, const char *fmt, void *ap)");
+  const vsnprintf = libc.vsnprintf;
   const printProto = koffi.proto("int sluice_libbpf_print_fn(int level, const char *fmt, void *ap)");
   const buf = Buffer.alloc(16384);
   let recent: string[] = [];
@@ -173,14 +173,14 @@ function bind(): Libbpf {
   const updateBatch = fn<number>("int bpf_map_update_batch(int fd, void *keys, void *values, _Inout_ uint32_t *count, void *opts)");
   const mapFdById = fn<number>("int bpf_map_get_fd_by_id(uint32_t id)");
   const objInfo = fn<number>("int bpf_obj_get_info_by_fd(int fd, _Inout_ void *info, _Inout_ uint32_t *len)");
-  const closeFd = cfn<number>("int close(int fd)");
-  const setns = cfn<number>("int setns(int fd, int nstype)");
-  const ifNameToIndex = cfn<number>("unsigned int if_nametoindex(const char *name)");
+  const closeFd = libc.close;
+  const setns = libc.setns;
+  const ifNameToIndex = libc.if_nametoindex;
   const progAttach = fn<number>("int bpf_prog_attach(int prog_fd, int attachable_fd, int type, unsigned int flags)");
   const progDetach2 = fn<number>("int bpf_prog_detach2(int prog_fd, int attachable_fd, int type)");
   const mapNextId = fn<number>("int bpf_map_get_next_id(uint32_t start_id, _Out_ uint32_t *next_id)");
-  const getsockopt = cfn<number>("int getsockopt(int fd, int level, int name, _Out_ uint8_t *value, _Inout_ uint32_t *len)");
-  const setsockopt = cfn<number>("int setsockopt(int fd, int level, int name, const uint8_t *value, uint32_t len)");
+  const getsockopt = libc.getsockopt;
+  const setsockopt = libc.setsockopt;
 
   const mark = () => {
     recent = [];

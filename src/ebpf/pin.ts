@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type * as KoffiNs from "koffi";
 import { mountsOfType } from "./capabilities.js";
 import { BpfError, libbpf, type Ptr } from "./libbpf.js";
+import { libc } from "../sys/libc.js";
 
 type Koffi = typeof KoffiNs;
 
@@ -44,7 +45,7 @@ export function pinSys(): PinSys {
   const require = createRequire(import.meta.url);
   const koffi = require("koffi") as Koffi;
   const lib = koffi.load("libbpf.so.1");
-  const libc = koffi.load("libc.so.6");
+  const { mount } = libc();
   const fn = <R>(decl: string): ((...args: unknown[]) => R) => lib.func(decl) as (...args: unknown[]) => R;
   const setPin = fn<number>("int bpf_map__set_pin_path(void *map, const char *path)");
   const objPin = fn<number>("int bpf_obj_pin(int fd, const char *pathname)");
@@ -53,9 +54,6 @@ export function pinSys(): PinSys {
   const linkDetach = fn<number>("int bpf_link_detach(int link_fd)");
   const info = fn<number>("int bpf_obj_get_info_by_fd(int fd, _Inout_ uint8_t *info, _Inout_ uint32_t *len)");
   const nextKey = fn<number>("int bpf_map_get_next_key(int fd, const void *key, _Out_ uint8_t *next_key)");
-  const mount = libc.func("int mount(const char *source, const char *target, const char *fstype, unsigned long flags, const char *data)") as (
-    ...a: unknown[]
-  ) => number;
   const check = (call: string, rc: number): void => {
     if (rc < 0) throw new BpfError(call, -rc);
   };

@@ -8,31 +8,29 @@
 // that mask (no wakeup), a FIN or an error does. The epoll set is waited on by one worker thread
 // (the event loop cannot poll an epoll fd itself), which posts the ids that fired back to the main
 // thread. Each registration fires once.
-import { createRequire } from "node:module";
 import { Worker } from "node:worker_threads";
-import type * as KoffiNs from "koffi";
 import { childLog } from "../observe/log.js";
+import {
+  EPOLL_CLOEXEC,
+  EPOLL_CTL_ADD,
+  EPOLL_DATA_OFFSET as DATA_OFFSET,
+  EPOLL_EVENT_SIZE as EVENT_SIZE,
+  EPOLLIN,
+  EPOLLONESHOT,
+  EPOLLRDHUP,
+  LIBC_IN_WORKER,
+  libc,
+  libcWorkerData,
+  O_NONBLOCK as EFD_NONBLOCK,
+} from "../sys/libc.js";
 
-type Koffi = typeof KoffiNs;
-
-const EPOLLIN = 0x1;
-const EPOLLRDHUP = 0x2000;
-const EPOLLONESHOT = 1 << 30;
-const EPOLL_CTL_ADD = 1;
-const EPOLL_CLOEXEC = 0o2000000;
-const EFD_NONBLOCK = 0o4000;
-/** struct epoll_event is packed on x86-64 (12 bytes), naturally aligned elsewhere (16). */
-const EVENT_SIZE = process.arch === "x64" ? 12 : 16;
-const DATA_OFFSET = process.arch === "x64" ? 4 : 8;
 /** Registration id the worker reads as "stop". */
 const STOP_ID = 0;
 
 /** Runs in the worker thread: wait, post the ids that fired, until the stop id fires. */
-const WORKER_SOURCE = `
+const WORKER_SOURCE = `${LIBC_IN_WORKER}
 const { workerData, parentPort } = require("node:worker_threads");
-const koffi = require(workerData.koffi);
-const libc = koffi.load("libc.so.6");
-const epollWait = libc.func("int epoll_wait(int epfd, _Out_ uint8_t *events, int maxevents, int timeout)");
+const epollWait = libc.epoll_wait;
 const { epfd, size, offset, stop } = workerData;
 const buf = Buffer.alloc(size * 64);
 for (;;) {
@@ -69,7 +67,6 @@ class EpollHangupWatch implements HangupWatch {
   private worker: Worker | null = null;
 
   constructor(
-    private readonly koffiPath: string,
     private readonly epfd: number,
     private readonly stopFd: number,
     private readonly ctl: (epfd: number, op: number, fd: number, event: Buffer) => number,
@@ -103,7 +100,7 @@ class EpollHangupWatch implements HangupWatch {
     if (this.worker !== null) return;
     const w = new Worker(WORKER_SOURCE, {
       eval: true,
-      workerData: { koffi: this.koffiPath, epfd: this.epfd, size: EVENT_SIZE, offset: DATA_OFFSET, stop: STOP_ID },
+      workerData: { libc: libcWorkerData(), epfd: this.epfd, size: EVENT_SIZE, offset: DATA_OFFSET, stop: STOP_ID },
     });
     w.on("message", (ids: number[]) => {
       for (const id of ids) {
@@ -133,19 +130,12 @@ export function hangupWatch(): HangupWatch | null {
   instance = null;
   if (process.platform !== "linux") return instance;
   try {
-    const require = createRequire(import.meta.url);
-    const koffiPath = require.resolve("koffi");
-    const koffi = require(koffiPath) as Koffi;
-    const libc = koffi.load("libc.so.6");
-    const epollCreate = libc.func("int epoll_create1(int flags)") as (flags: number) => number;
-    const eventfd = libc.func("int eventfd(unsigned int initval, int flags)") as (v: number, flags: number) => number;
-    const ctl = libc.func("int epoll_ctl(int epfd, int op, int fd, uint8_t *event)") as (epfd: number, op: number, fd: number, ev: Buffer) => number;
-    const write = libc.func("long write(int fd, const uint8_t *buf, size_t n)") as (fd: number, b: Buffer, n: number) => number;
-    const epfd = epollCreate(EPOLL_CLOEXEC);
-    if (epfd < 0) throw new Error(`epoll_create1: errno ${koffi.errno()}`);
-    const stopFd = eventfd(0, EPOLL_CLOEXEC | EFD_NONBLOCK);
-    if (stopFd < 0) throw new Error(`eventfd: errno ${koffi.errno()}`);
-    instance = new EpollHangupWatch(koffiPath, epfd, stopFd, ctl, write);
+    const c = libc();
+    const epfd = c.epoll_create1(EPOLL_CLOEXEC);
+    if (epfd < 0) throw new Error(`epoll_create1: errno ${c.errno()}`);
+    const stopFd = c.eventfd(0, EPOLL_CLOEXEC | EFD_NONBLOCK);
+    if (stopFd < 0) throw new Error(`eventfd: errno ${c.errno()}`);
+    instance = new EpollHangupWatch(epfd, stopFd, c.epoll_ctl, c.write);
   } catch (e) {
     childLog("l4-splice").warn({ err: (e as Error).message }, "no hangup watcher: spliced sockets stay polled by the event loop");
   }
