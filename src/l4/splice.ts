@@ -7,6 +7,9 @@ import tls from "node:tls";
 import { childLog } from "../observe/log.js";
 import { kernelSplice, registerSpliceMetrics, socketFd, spliceConnections, type KernelSplice, type SplicedPair } from "../ebpf/splice.js";
 import { hangupWatch, type HangupWatch } from "./hangup-watch.js";
+import type { SpliceThread, ThreadRelayResult } from "./splice-thread.js";
+import { spliceThread } from "./splice-thread.js";
+import { l4Relay, type L4Relay } from "./relay-mode.js";
 
 registerSpliceMetrics();
 
@@ -24,11 +27,21 @@ const FLUSH_STALL_MS = 10_000;
  * (half-close); an error or reset on either side destroys both. `onDone` runs once, when both
  * sockets are closed.
  */
-export function spliceSockets(client: net.Socket, backend: net.Socket, onDone?: (stats: SpliceStats) => void): void {
-  const k = kernelSplice();
-  if (k !== null && spliceInKernel(k, client, backend, onDone)) {
-    spliceConnections.kernel++;
-    return;
+export function spliceSockets(client: net.Socket, backend: net.Socket, onDone?: (stats: SpliceStats) => void, mode: L4Relay = l4Relay()): void {
+  if (mode === "kernel") {
+    const k = kernelSplice();
+    if (k !== null && spliceInKernel(k, client, backend, onDone)) {
+      spliceConnections.kernel++;
+      return;
+    }
+  }
+  // The kernel path falls back to the thread (where eBPF is unavailable), the thread to userspace.
+  if (mode !== "userspace") {
+    const t = spliceThread();
+    if (t !== null && spliceInThread(t, client, backend, onDone)) {
+      spliceConnections.thread++;
+      return;
+    }
   }
   spliceConnections.userspace++;
   pipeSockets(client, backend, onDone);
@@ -78,6 +91,72 @@ function closeTogether(a: net.Socket, b: net.Socket, done: () => void): void {
     if (hadError) a.destroy();
     onClose();
   });
+}
+
+/**
+ * Hands the pair to the splice(2) relay thread (splice-thread.ts). Returns false, having changed
+ * nothing, when it cannot. Bytes userspace already holds go first, as for the kernel splice. The
+ * sockets stay open here, unread, until the thread reports the pair done; then both are destroyed
+ * (the thread closed its own copies of the fds). If they close here first (gateway stop), the
+ * thread is told to let go of the pair.
+ */
+function spliceInThread(t: SpliceThread, client: net.Socket, backend: net.Socket, onDone?: (stats: SpliceStats) => void): boolean {
+  if (!isTcp(client) || !isTcp(backend) || client.readableEnded || backend.readableEnded) return false;
+  const cfd = socketFd(client);
+  const bfd = socketFd(backend);
+  if (cfd === null || bfd === null) return false;
+  const early = { up: 0, down: 0 };
+  for (const [from, to, dir] of [
+    [client, backend, "up"],
+    [backend, client, "down"],
+  ] as const) {
+    if (from.readableLength === 0) continue;
+    const chunk = from.read() as Buffer | null;
+    if (chunk) {
+      early[dir] += chunk.length;
+      to.write(chunk);
+    }
+  }
+  // Bytes still queued here would race the thread's: the userspace pipe carries on instead.
+  if (backend.writableLength > 0 || client.writableLength > 0) {
+    if (early.up + early.down > 0) {
+      pipeSockets(client, backend, (s) => onDone?.({ up: s.up + early.up, down: s.down + early.down }));
+      return true;
+    }
+    return false;
+  }
+  let result: ThreadRelayResult | null = null;
+  let closed = 0;
+  const finish = (): void => {
+    if (result !== null && closed === 2) onDone?.({ up: result.up + early.up, down: result.down + early.down });
+  };
+  const id = t.relay(cfd, bfd, (r) => {
+    result = r;
+    client.destroy();
+    backend.destroy();
+    finish();
+  });
+  if (id === null) return false;
+  for (const s of [client, backend]) {
+    stopReading(s);
+    s.on("error", () => s.destroy());
+    s.once("close", () => {
+      closed++;
+      if (result === null) t.abort(id);
+      finish();
+    });
+  }
+  return true;
+}
+
+/** Stops the event loop polling a socket whose bytes another thread now moves. */
+function stopReading(s: net.Socket): void {
+  s.pause();
+  const h = handleOf(s);
+  if (h !== null && h.reading && typeof h.readStop === "function") {
+    h.reading = false;
+    h.readStop();
+  }
 }
 
 /** A plain TCP socket: a TLSSocket's fd is the raw socket under it, whose bytes are ciphertext. */
