@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { configureLog, isLogLevel, LOG_LEVELS } from "../observe/log.js";
 import { intOption, parse, str, UsageError } from "./args.js";
 import { RUN_USAGE } from "./usage.js";
+import { DEFAULT_L4_RELAY, isL4Relay, L4_RELAY_ENV, L4_RELAYS } from "../l4/relay-mode.js";
 
 export async function runCommand(argv: string[]): Promise<number> {
   const { values } = parse(
@@ -24,6 +25,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       "l4-lb-cgroup": { type: "string" },
       "no-sockmap": { type: "boolean" },
       "no-splice": { type: "boolean" },
+      "l4-relay": { type: "string" },
       cgroup: { type: "string" },
       "redis-url": { type: "string" },
       help: { type: "boolean", short: "h" },
@@ -54,6 +56,11 @@ export async function runCommand(argv: string[]): Promise<number> {
   const adminPort = intOption(values["admin-port"], "admin-port", RUN_USAGE, 0, 65535) ?? 9901;
   const listenAddress = str(values["listen-address"]);
   const interfaces = interfaceList(values.interface);
+  const l4Relay = str(values["l4-relay"]) ?? (values["no-splice"] === true ? "userspace" : DEFAULT_L4_RELAY);
+  if (!isL4Relay(l4Relay)) throw new UsageError(`--l4-relay must be one of ${L4_RELAYS.join(", ")}, got "${l4Relay}"`, RUN_USAGE);
+  if (values["no-splice"] === true && l4Relay !== "userspace") throw new UsageError(`--no-splice relays in userspace; it contradicts --l4-relay ${l4Relay}`, RUN_USAGE);
+  // Workers are forked after this and inherit it.
+  process.env[L4_RELAY_ENV] = l4Relay;
   const log = configureLog(logLevel);
 
   let gw;

@@ -44,9 +44,12 @@ Options:
       --cgroup PATH         cgroup v2 directory the gateway creates, moves its processes into and
                             attaches socket acceleration to (default: <cgroup2 mount>/sluice-<pid>;
                             never the root cgroup; removed at stop when the gateway created it)
-      --no-splice           Relay TCPRoute / TLS passthrough bytes in userspace instead of splicing
-                            the two sockets in the kernel (sockmap sk_skb; on by default where
-                            supported)
+      --l4-relay MODE       How TCPRoute / TLS passthrough bytes are relayed: thread (splice(2)
+                            through a pipe, on a relay thread of each worker), kernel (eBPF
+                            sockmap sk_skb splice: no proxy CPU, but the work lands on the
+                            sending CPU) or userspace. Falls back kernel -> thread -> userspace
+                            where one is unavailable (default: thread)
+      --no-splice           Same as --l4-relay userspace
       --interface NAME      Enforce network policy (CiliumNetworkPolicy) in the kernel on this
                             interface: XDP, tcx ingress where XDP does not attach. Repeatable.
                             Without it, or without eBPF, policy is enforced at accept time only
