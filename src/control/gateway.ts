@@ -160,6 +160,18 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
   }
   log.info({ address: `${admin.address}:${admin.port}` }, "admin server listening");
 
+  // Once every worker serves the first snapshot (an idle moment), the change path runs a few times
+  // on it so that the first real change does not run unoptimised code (ConfigController.warmUp).
+  let warmedUp = false;
+  const warmUpOnceServing = (): void => {
+    const snap = controller.snapshot;
+    const states = pool?.states() ?? [];
+    if (warmedUp || !snap || states.length === 0 || states.some((w) => w.version !== snap.version)) return;
+    warmedUp = true;
+    pool?.warmUp();
+    void controller.warmUp();
+  };
+
   const init = { accessLog: opts.accessLog, logLevel: opts.logLevel, ...(opts.listenAddress ? { listenAddress: opts.listenAddress } : {}) };
   pool = new WorkerPool({
     count: opts.workers,
@@ -167,7 +179,10 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
     init,
     log: log.child({ component: "workers" }),
     // A bind failure's transition time is when a worker reported it.
-    onChange: () => bindFailures.observe(pool?.states() ?? []),
+    onChange: () => {
+      bindFailures.observe(pool?.states() ?? []);
+      warmUpOnceServing();
+    },
     onFlows: (records, lost) => flows.fromWorker(records, lost),
   });
   flows.attachWorkers(pool);
