@@ -3,8 +3,12 @@
 // version. The same measure as the scale benchmark's "change -> all workers", without the rest,
 // so two builds can be compared back to back (--sluice picks the bin/sluice to run).
 // Usage: node --import tsx bench/change-latency.ts [--routes 5000] [--changes 10] [--sluice PATH] [--mix]
+//        [--node-flags="--trace-gc ..."] [--log-level debug] [--output FILE]
 // --mix cycles through a route file added, r0's file rewritten, the added file removed (as the scale
 // benchmark's load test does); default: a route file added each time.
+// --node-flags go to node for the control process and (through execArgv) its workers; --output FILE
+// keeps the gateway's last 64 KiB of output (e.g. its debug log or --trace-gc lines) and the time of
+// each change, to see where a slow change went.
 import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -15,7 +19,7 @@ import { median, max } from "./lib/stats.js";
 import { freePorts, layout } from "./lib/system.js";
 import { cpus } from "node:os";
 
-const { values: opt } = parseArgs({ options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, sluice: { type: "string" }, mix: { type: "boolean", default: false } } });
+const { values: opt } = parseArgs({ options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, sluice: { type: "string" }, mix: { type: "boolean", default: false }, "node-flags": { type: "string", default: "" }, "log-level": { type: "string", default: "warn" }, output: { type: "string" } } });
 const N = Number(opt.routes);
 const CHANGES = Number(opt.changes);
 const bin = opt.sluice ?? join(ROOT, "bin/sluice");
@@ -36,14 +40,17 @@ try {
     renameSync(join(dir, `${name}.tmp`), join(dir, name));
   };
   const workers = cpus().length;
-  const proc = start("sluice", process.execPath, [bin, "run", "--config", dir, "--workers", String(workers), "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", "warn"], { cpus: layout(workers).all });
+  const nodeFlags = opt["node-flags"]!.split(" ").filter(Boolean);
+  const proc = start("sluice", process.execPath, [...nodeFlags, bin, "run", "--config", dir, "--workers", String(workers), "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", opt["log-level"]!], { cpus: layout(workers).all });
   const s: Sluice = { name: "sluice", port, proc, adminPort, configDir: dir };
   await waitVersion(s, 0, 300_000);
   await new Promise((r) => setTimeout(r, 1000));
   const times: number[] = [];
+  const marks: string[] = [];
   for (let k = 0; k < CHANGES; k++) {
     const v0 = (await readyState(adminPort))?.version ?? 0;
     const t = performance.now();
+    marks.push(`change ${k} at ${Date.now()}`);
     const kind = opt.mix ? k % 3 : 0;
     if (kind === 0) put(`add${k}.yaml`, routeYaml(`add${k}`, origin, `add${k}.bench.test`, `/add${k}`));
     else if (kind === 1) put("hot.yaml", routeYaml("r0", origin, "r0.bench.test", k % 2 ? `/r0/v${k}` : "/r0"));
@@ -53,6 +60,7 @@ try {
     await new Promise((r) => setTimeout(r, 200));
   }
   await stop(proc);
+  if (opt.output) writeFileSync(opt.output, `${marks.join("\n")}\n${proc.output()}`);
   console.log(`${bin}: ${N} routes, ${workers} workers, ${opt.mix ? "mixed changes" : "route file added"}, change -> all workers: median ${median(times).toFixed(1)} ms, max ${max(times).toFixed(1)} ms (${times.map((x) => x.toFixed(0)).join(", ")})`);
 } finally {
   await cleanup();

@@ -117,6 +117,16 @@ export class WorkerPool {
     }
   }
 
+  /**
+   * Builds the current snapshot's delta against itself a few times and throws it away, so the first
+   * real change does not run makeDelta unoptimised (ConfigController.warmUp says why; at 5,000
+   * routes a first delta took ~9 ms, later ones ~0.5 ms). For an idle moment after start.
+   */
+  warmUp(runs = 5): void {
+    const s = this.current;
+    if (s) for (let i = 0; i < runs; i++) makeDelta(s, s);
+  }
+
   private canSend(slot: Slot): boolean {
     return slot.listening && slot.worker !== null && slot.worker.isConnected();
   }
