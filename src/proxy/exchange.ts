@@ -112,10 +112,10 @@ class PoolAttempt implements H1Handler {
     return this.ex.onUpstreamHeaders(this, status, null, headers);
   }
 
-  onData(chunk: Buffer): boolean {
+  onData(chunk: Buffer, last: boolean): boolean {
     const sock = this.ex.isH2 ? null : this.ex.req.socket;
     const wasCorked = sock === null || sock.writableCorked > 0;
-    const flowing = this.ex.onUpstreamData(this, chunk);
+    const flowing = this.ex.onUpstreamData(this, chunk, last);
     // node corks the client socket on a response write until the next tick; flushChunks does it
     // once per upstream read instead, so the pool knows whether the kernel took the bytes.
     if (!wasCorked && sock!.writableCorked > 0) this.corked = sock;
@@ -297,6 +297,8 @@ export class Exchange implements SlotWaiter {
   requestMs = 0;
   /** What the 504 body says when a timeout ends the exchange. */
   timeoutText = "";
+  /** The client response was ended with the last body chunk. */
+  private ended = false;
   /** Holds one of the breaker's slots (an attempt in flight). */
   private slot = false;
   /** Waits in the breaker's queue for a connection. */
@@ -559,10 +561,19 @@ export class Exchange implements SlotWaiter {
     (this.res as http2.Http2ServerResponse).addTrailers(out);
   }
 
-  /** `chunk` may be a view of a reused read buffer: anything that keeps it must show in PoolAttempt.flushChunks. */
-  onUpstreamData(a: Attempt, chunk: Buffer): boolean {
+  /**
+   * `chunk` may be a view of a reused read buffer: anything that keeps it must show in
+   * PoolAttempt.flushChunks. `last`: the body is complete with this chunk; the response is ended
+   * with it, so node writes head and body at once without arming its deferred uncork (a tick).
+   */
+  onUpstreamData(a: Attempt, chunk: Buffer, last = false): boolean {
     if (a !== this.current || a.discard) return true;
     this.bytesOut += chunk.length;
+    if (last) {
+      this.ended = true;
+      this.res.end(chunk);
+      return true;
+    }
     if ((this.res as Writable).write(chunk)) return true;
     this.res.once("drain", onDrain);
     return false;
@@ -576,7 +587,7 @@ export class Exchange implements SlotWaiter {
       return;
     }
     this.current = null;
-    this.res.end();
+    if (!this.ended) this.res.end();
     this.finish();
   }
 

@@ -13,9 +13,10 @@ export interface H1Handler {
   onHeaders(status: number, headers: string[]): boolean;
   /**
    * A body chunk. On plain TCP connections it is a view into the connection's read buffer, which
-   * the next read overwrites unless flushChunks() said a chunk is still referenced.
+   * the next read overwrites unless flushChunks() said a chunk is still referenced. `last`: the
+   * chunk completes a Content-Length body (onComplete follows).
    */
-  onData(chunk: Buffer): boolean;
+  onData(chunk: Buffer, last: boolean): boolean;
   /**
    * Called after a read that handed body chunks over: write out what was buffered for them during
    * the read, and say whether any chunk is still referenced (a write the kernel did not take
@@ -133,11 +134,11 @@ class H1Connection implements ResponseSink {
     if (h !== null && !h.onHeaders(status, headers) && this.handler === h) this.destroy();
   }
 
-  onBody(chunk: Buffer): boolean {
+  onBody(chunk: Buffer, last: boolean): boolean {
     const h = this.handler;
     if (h === null) return true;
     this.gaveBody = true;
-    return h.onData(chunk);
+    return h.onData(chunk, last);
   }
 
   private readonly onConnect = (): void => {

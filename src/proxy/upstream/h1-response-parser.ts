@@ -7,8 +7,11 @@ import { isHopByHop } from "../headers.js";
 export interface ResponseSink {
   /** Status and header list (lowercase names, hop-by-hop headers removed). */
   onHead(status: number, headers: string[]): void;
-  /** A body chunk (a view into the read buffer, which may be reused after); false asks the caller to pause reading. */
-  onBody(chunk: Buffer): boolean;
+  /**
+   * A body chunk (a view into the read buffer, which may be reused after); false asks the caller to
+   * pause reading. `last`: the chunk ends a Content-Length body (the response is complete with it).
+   */
+  onBody(chunk: Buffer, last: boolean): boolean;
 }
 
 const MAX_HEAD = 64 * 1024;
@@ -98,7 +101,7 @@ export class ResponseParser {
           const chunk = buf.subarray(pos, pos + n);
           pos += n;
           if (this.remaining === 0) this.state = DONE;
-          if (!this.sink.onBody(chunk)) flowing = false;
+          if (!this.sink.onBody(chunk, this.remaining === 0)) flowing = false;
           break;
         }
         case CHUNK_SIZE:
@@ -122,11 +125,11 @@ export class ResponseParser {
           const chunk = buf.subarray(pos, pos + n);
           pos += n;
           if (this.remaining === 0) this.state = CHUNK_DATA_END;
-          if (!this.sink.onBody(chunk)) flowing = false;
+          if (!this.sink.onBody(chunk, false)) flowing = false;
           break;
         }
         case UNTIL_CLOSE: {
-          if (!this.sink.onBody(pos === 0 ? buf : buf.subarray(pos))) flowing = false;
+          if (!this.sink.onBody(pos === 0 ? buf : buf.subarray(pos), false)) flowing = false;
           return flowing;
         }
         default:
