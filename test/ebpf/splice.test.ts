@@ -128,7 +128,7 @@ ${backendYaml("echo", tcpBackend.port)}${backendYaml("tls-echo", tlsPort)}${l4Ro
 ${l4RouteYaml("TLSRoute", "pass", "l4", "tls", backendRef("tls-echo"), { hostnames: "splice.example.com" })}`;
 }
 
-async function startGateway(args: string[] = []): Promise<{ gw: GatewayProcess; tcpPort: number; passPort: number }> {
+async function startGateway(args: string[] = ["--l4-relay", "kernel"]): Promise<{ gw: GatewayProcess; tcpPort: number; passPort: number }> {
   const [tcpPort, passPort] = await Promise.all([freePort(), freePort()]);
   const gw = await GatewayProcess.start({ files: { "l4.yaml": config(tcpPort, passPort) }, workers: 1, args });
   return { gw, tcpPort, passPort };
@@ -224,7 +224,7 @@ test("in-process: FINs racing the splice setup lose no byte and keep the order",
     const b = net.connect({ host: "127.0.0.1", port: backend.port, allowHalfOpen: true });
     b.once("connect", () => {
       // spliceSockets decides when each socket is read (the kernel path reads only on FIN or error).
-      spliceSockets(c, b);
+      spliceSockets(c, b, undefined, "kernel");
     });
     b.on("error", () => c.destroy());
   });
@@ -278,7 +278,7 @@ test("in-process: a spliced pair still notices resets and idle FINs (the sockets
   await new Promise<void>((r) => backend.listen(0, "127.0.0.1", r));
   const proxy = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (c) => {
     const b = net.connect({ host: "127.0.0.1", port: (backend.address() as net.AddressInfo).port, allowHalfOpen: true });
-    b.once("connect", () => spliceSockets(c, b));
+    b.once("connect", () => spliceSockets(c, b, undefined, "kernel"));
     b.on("error", () => c.destroy());
   });
   await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
