@@ -1,19 +1,21 @@
 // `npm run bench`: sluice against nginx and haproxy on this machine, in one run, with ratios.
 // See bench/README.md. Options: --quick, --write, --label NAME, --note TEXT, --origin nginx|node,
 // --seconds N, --reps N, --only l7|scale|l4, --scale-sizes 10,1000,5000.
-import { existsSync } from "node:fs";
 import os from "node:os";
 import { join } from "node:path";
+import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
+import { ensureBuilt } from "./lib/build.js";
 import { l4Tests, runL4, spliceUse, startEchoOrigin, startHaproxyTcp, startNginxStream, startSluiceTcp, type L4Plan, type L4Variant } from "./lib/l4.js";
 import { runMatrix, scalingLines, type MatrixPlan, type Size, type Variant } from "./lib/matrix.js";
-import { note, progress } from "./lib/progress.js";
+import { note, phase, phaseSummary, progress } from "./lib/progress.js";
 import { cleanup, installSignalHandlers, stop } from "./lib/procs.js";
 import { renderMarkdown, writeSection, type L4Report } from "./lib/report.js";
-import { runScale, SETTLE_MS, type ScalePlan } from "./lib/scale.js";
+import { QUICK_IDLE_MS, runScale, SETTLE_MS, startScaleGateway, type ScaleGateway, type ScalePlan } from "./lib/scale.js";
+import { smokeProblems } from "./lib/smoke.js";
 import { sockmapRatios, startSockmapVariants } from "./lib/sockmap.js";
 import { ROOT, startHaproxy, startNginxProxy, startOrigin, startSluiceProxy, type OriginKind, type Server, type Sluice } from "./lib/servers.js";
-import { ensureTools, freePorts, layout, machine } from "./lib/system.js";
+import { ensureTools, freePorts, layout, machine, type Layout } from "./lib/system.js";
 
 const { values: opt } = parseArgs({
   options: {
@@ -33,14 +35,24 @@ const { values: opt } = parseArgs({
 if (opt.help) {
   console.log(`Usage: npm run bench -- [--quick] [--write] [--label NAME] [--note TEXT] [--origin nginx|node]
                        [--seconds N] [--reps N] [--only l7|scale|l4] [--scale-sizes 10,1000,5000]
-  --quick        smoke version, about 2.5 minutes with the build: 1 s runs, -c64 only, no N-worker variants,
-                 10 and 1,000 routes only, fewer route changes, 9 s idle memory samples, no 256-connection L4 ping-pong
+  Builds sluice first when dist/ is older than src/ (npm run build), then runs every part:
+  L7 proxying, route scale and L4 (TCPRoute). A full run takes about 30 minutes on 2 cores.
+  --quick        smoke run, about 45 s on 2 cores when dist/ is up to date (about 1 minute with a
+                 build): every part once, with every L7 and L4 variant and both body sizes, but one
+                 1 s run per L7 cell (-c64 only) after one 1 s warm-up of all variants together,
+                 one 0.5 s run per L4 cell without warm-up (no 256-connection ping-pong), route
+                 scale at 10 and 1,000 routes with their gateways started with the L7 ones,
+                 3 + 3 route changes, 1 s throughput and 2 s of changes under load; no N-worker
+                 L7 variants. Exits with status 1 when a part fails (no requests, errors), and
+                 --write puts it under its own "Smoke run" section, never a full run's.
   --only PART    run one part: l7 (HTTP proxying), scale (route scale) or l4 (TCPRoute against
                  nginx stream and haproxy mode tcp)
   --write        put the markdown section into bench/RESULTS.md, replacing the one with the same key
-                 (the --label, else the mode and the --only part)
+                 (the --label, else the mode and the --only part; --quick keys start with "quick")
   --label NAME   key and title of the section (default: the mode), e.g. "raw upstream pool"
   --note TEXT    a line quoted at the top of the section (repeatable)
+  --seconds N    length of each measured run (default 10; --quick: 1, L4 0.5)
+  --reps N       repetitions per cell (default 3; --quick: 1)
   --origin       what the proxies forward to: nginx serving static files (default) or a node:http server`);
   process.exit(0);
 }
@@ -52,24 +64,67 @@ const positiveInt = (s: string | undefined, name: string): number | undefined =>
   return n;
 };
 
+interface L7Setup {
+  servers: Server[];
+  variants: Variant[];
+  note?: string;
+}
+
+/** nginx, haproxy and the sluice variants, started together, all forwarding to the origin. */
+async function startL7(originPort: number, origin: OriginKind, withN: boolean, cpus: number, lay: Layout, taken: Set<number>): Promise<L7Setup> {
+  const [pNginx, pHaproxy, pS1, aS1, pSN, aSN, pNginxN] = (await freePorts(7, taken)) as [number, number, number, number, number, number, number];
+  const sockmapPorts = await freePorts(5, taken);
+  progress("starting nginx, haproxy and sluice");
+  // Started together; each one's start() registers it for cleanup even if another fails.
+  const started = await Promise.allSettled([
+    startNginxProxy(pNginx, originPort, lay.proxy),
+    startHaproxy(pHaproxy, originPort, lay.proxy),
+    startSluiceProxy("sluice-1", pS1, aS1, originPort, 1, lay.proxy),
+    ...(withN ? [startSluiceProxy("sluice-n", pSN, aSN, originPort, cpus, lay.all), startNginxProxy(pNginxN, originPort, lay.all, cpus)] : []),
+  ]);
+  const servers: Server[] = [];
+  for (const r of started) if (r.status === "fulfilled") servers.push(r.value);
+  for (const r of started) if (r.status === "rejected") throw r.reason;
+  const pgid = (port: number): number | undefined => servers.find((s) => s.port === port)?.proc.pid;
+  const sockmap = await startSockmapVariants({ origin, originPort, originCpus: lay.origin, proxyCpus: lay.proxy, ports: sockmapPorts });
+  servers.push(...sockmap.servers);
+  const variants: Variant[] = [
+    { id: "direct", label: "direct to origin (limit)", port: originPort, cpus: lay.origin },
+    { id: "nginx", label: "nginx", port: pNginx, cpus: lay.proxy, pgid: pgid(pNginx) },
+    { id: "haproxy", label: "haproxy", port: pHaproxy, cpus: lay.proxy, pgid: pgid(pHaproxy) },
+    { id: "sluice-1", label: "sluice 1 worker", port: pS1, cpus: lay.proxy, pgid: pgid(pS1) },
+    ...sockmap.variants,
+    ...(withN
+      ? [
+          { id: "nginx-n", label: `nginx ${cpus} workers`, port: pNginxN, cpus: lay.all, pgid: pgid(pNginxN) },
+          { id: "sluice-n", label: `sluice ${cpus} workers`, port: pSN, cpus: lay.all, pgid: pgid(pSN) },
+        ]
+      : []),
+  ];
+  return { servers, variants, ...(sockmap.note ? { note: sockmap.note } : {}) };
+}
+
 async function main(): Promise<void> {
   installSignalHandlers();
   const quick = opt.quick === true;
   const origin = opt.origin as OriginKind;
   if (origin !== "nginx" && origin !== "node") throw new Error(`--origin expects nginx or node, got "${opt.origin}"`);
   if (opt.only !== undefined && opt.only !== "l7" && opt.only !== "scale" && opt.only !== "l4") throw new Error(`--only expects l7, scale or l4`);
-  if (!existsSync(join(ROOT, "dist/cli/main.js"))) throw new Error("sluice is not built: run `npm run build` (npm run bench does it)");
+  phase("build");
+  ensureBuilt(ROOT, note);
 
   // The 1-minute load average at the start and the end goes into the report: on a shared machine it
   // says how much other work the numbers competed with.
   const loadStart = os.loadavg()[0]!;
+  phase("set-up");
   ensureTools(note);
   const m = machine();
   const lay = layout(m.cpus);
   const taken = new Set<number>();
   const seconds = positiveInt(opt.seconds, "seconds") ?? (quick ? 1 : 10);
-  const reps = positiveInt(opt.reps, "reps") ?? 3;
-  if (reps < 3) note(`note: ${reps} repetition(s); medians need 3 or more to mean much`);
+  // --quick: one run per cell; the smoke run shows that every part works, not how noisy it is.
+  const reps = positiveInt(opt.reps, "reps") ?? (quick ? 1 : 3);
+  if (reps < 3 && !quick) note(`note: ${reps} repetition(s); medians need 3 or more to mean much`);
 
   note(`machine: ${m.cpus} CPUs, ${m.cpuModel}, ${m.kernel}, Node.js ${m.node}, nginx ${m.nginx}, HAProxy ${m.haproxy}, wrk ${m.wrk}`);
   note(`layout: wrk -t1 on cpu ${lay.load}; origin (${origin}) on cpu ${lay.origin}; nginx, haproxy, sluice 1 worker on cpu ${lay.proxy}; nginx and sluice with ${m.cpus} workers on cpus ${lay.all}`);
@@ -84,92 +139,87 @@ async function main(): Promise<void> {
     progress(`starting origin (${origin}) on 127.0.0.1:${originPort}`);
     originServer = await startOrigin(origin, originPort!, lay.origin);
   }
+  // --quick leaves out the N-worker variants: with wrk and the origin on cpu 0 they mostly measure contention.
+  const withN = !quick;
+  const scalePlan: ScalePlan = {
+    sizes: opt["scale-sizes"] ? opt["scale-sizes"].split(",").map((x) => positiveInt(x.trim(), "scale-sizes")!) : quick ? [10, 1000] : [10, 1000, 5000],
+    workers: m.cpus,
+    cpus: lay.all,
+    loadCpus: lay.load,
+    originPort: originPort!,
+    ports: async () => (await freePorts(2, taken)) as [number, number],
+    changes: quick ? 3 : 10,
+    seconds,
+    reps: quick ? 1 : reps,
+    churnSeconds: quick ? 2 : 15,
+    // Quick: long enough for the workers' collection after the snapshot (6-7 s), not for V8 to give back the rest.
+    settleMs: quick ? 9_000 : SETTLE_MS,
+  };
+
+  // --quick starts the processes of the L7 and route-scale parts all at once: set-up is most of the
+  // time that is not measurement, and the scale gateways' idle time (their idle memory sample waits
+  // for the workers' post-load collection) passes during the L7 runs instead of on its own.
+  let l7Setup: L7Setup | null = null;
+  let scaleStarted: ScaleGateway[] | undefined;
+  if (quick && (wantL7 || wantScale)) {
+    [l7Setup, scaleStarted] = await Promise.all([
+      wantL7 ? startL7(originPort!, origin, withN, m.cpus, lay, taken) : null,
+      wantScale ? Promise.all(scalePlan.sizes.map((n) => startScaleGateway(scalePlan, n, (t) => progress(`[scale] ${t}`)))) : undefined,
+    ]);
+  }
 
   let matrix: { plan: MatrixPlan; cells: Awaited<ReturnType<typeof runMatrix>> } | null = null;
   if (wantL7) {
-    const [pNginx, pHaproxy, pS1, aS1, pSN, aSN, pNginxN] = (await freePorts(7, taken)) as [number, number, number, number, number, number, number];
-    const servers: Server[] = [];
     try {
-      // --quick leaves out the N-worker variants: with wrk and the origin on cpu 0 they mostly measure contention.
-      const withN = !quick;
-      progress("starting nginx, haproxy and sluice");
-      // Started together; each one's start() registers it for cleanup even if another fails.
-      const started = await Promise.allSettled([
-        startNginxProxy(pNginx, originPort!, lay.proxy),
-        startHaproxy(pHaproxy, originPort!, lay.proxy),
-        startSluiceProxy("sluice-1", pS1, aS1, originPort!, 1, lay.proxy),
-        ...(withN ? [startSluiceProxy("sluice-n", pSN, aSN, originPort!, m.cpus, lay.all), startNginxProxy(pNginxN, originPort!, lay.all, m.cpus)] : []),
-      ]);
-      for (const r of started) if (r.status === "fulfilled") servers.push(r.value);
-      for (const r of started) if (r.status === "rejected") throw r.reason;
-      const pgid = (port: number): number | undefined => servers.find((s) => s.port === port)?.proc.pid;
-      const sockmap = await startSockmapVariants({ origin, originPort: originPort!, originCpus: lay.origin, proxyCpus: lay.proxy, ports: await freePorts(5, taken) });
-      servers.push(...sockmap.servers);
-      if (sockmap.note) note(sockmap.note);
-      const variants: Variant[] = [
-        { id: "direct", label: "direct to origin (limit)", port: originPort!, cpus: lay.origin },
-        { id: "nginx", label: "nginx", port: pNginx, cpus: lay.proxy, pgid: pgid(pNginx) },
-        { id: "haproxy", label: "haproxy", port: pHaproxy, cpus: lay.proxy, pgid: pgid(pHaproxy) },
-        { id: "sluice-1", label: "sluice 1 worker", port: pS1, cpus: lay.proxy, pgid: pgid(pS1) },
-        ...sockmap.variants,
-        ...(withN
-          ? [
-              { id: "nginx-n", label: `nginx ${m.cpus} workers`, port: pNginxN, cpus: lay.all, pgid: pgid(pNginxN) },
-              { id: "sluice-n", label: `sluice ${m.cpus} workers`, port: pSN, cpus: lay.all, pgid: pgid(pSN) },
-            ]
-          : []),
-      ];
+      l7Setup ??= await startL7(originPort!, origin, withN, m.cpus, lay, taken);
+      if (l7Setup.note) note(l7Setup.note);
+      phase("L7");
       const plan: MatrixPlan = {
-        variants,
+        variants: l7Setup.variants,
         sizes: ["20B", "64KiB"] satisfies Size[],
         connections: quick ? [64] : [64, 256],
         reps,
         seconds,
         warmupSeconds: quick ? 1 : 3,
+        warmupTogether: quick,
         loadCpus: lay.load,
       };
       matrix = { plan, cells: await runMatrix(plan) };
       for (const line of sockmapRatios(matrix.cells, plan)) note(line);
       for (const line of scalingLines(matrix.cells, plan, m.cpus)) note(line);
     } finally {
-      for (const s of servers) await stop(s.proc);
+      if (l7Setup) await Promise.all(l7Setup.servers.map((s) => stop(s.proc)));
     }
   }
 
   let scale: { plan: ScalePlan; rows: Awaited<ReturnType<typeof runScale>> } | null = null;
   if (wantScale) {
-    const sizes = opt["scale-sizes"] ? opt["scale-sizes"].split(",").map((x) => positiveInt(x.trim(), "scale-sizes")!) : quick ? [10, 1000] : [10, 1000, 5000];
-    const plan: ScalePlan = {
-      sizes,
-      workers: m.cpus,
-      cpus: lay.all,
-      loadCpus: lay.load,
-      originPort: originPort!,
-      ports: async () => (await freePorts(2, taken)) as [number, number],
-      changes: quick ? 3 : 10,
-      seconds,
-      reps: quick ? 1 : reps,
-      churnSeconds: quick ? 2 : 15,
-      // Quick: long enough for the workers' collection after the snapshot (6-7 s), not for V8 to give back the rest.
-      settleMs: quick ? 9_000 : SETTLE_MS,
-    };
-    scale = { plan, rows: await runScale(plan) };
+    phase("scale");
+    scale = { plan: scalePlan, rows: await runScale(scalePlan, scaleStarted) };
   }
   if (originServer !== null) await stop(originServer.proc);
 
   let l4: L4Report | null = null;
-  if (wantL4) l4 = await runL4Part(quick, seconds, reps, lay, taken);
+  if (wantL4) {
+    phase("L4");
+    // --quick: 0.5 s per L4 cell (tcp-load takes fractions of a second; wrk does not).
+    l4 = await runL4Part(quick, opt.seconds === undefined && quick ? 0.5 : seconds, reps, lay, taken);
+  }
+  const wall = phaseSummary();
 
-  // A run of one part gets its own section, so it does not replace a run of every part.
-  const key = opt.label ?? `${quick ? "quick" : "full"}${opt.only ? `-${opt.only}` : ""}`;
+  const problems = smokeProblems({ matrix, scale, l4 });
+  for (const p of problems) note(`${quick ? "smoke check FAILED" : "check"}: ${p}`);
+  // A quick run gets a "quick" key of its own, so --write never puts it where a full run's section is;
+  // a run of one part gets its own section too, so it does not replace a run of every part.
+  const key = quick ? `quick${opt.label ? `: ${opt.label}` : opt.only ? `-${opt.only}` : ""}` : (opt.label ?? `full${opt.only ? `-${opt.only}` : ""}`);
   const flags = [quick ? "--quick" : "", opt.only ? `--only ${opt.only}` : ""].filter(Boolean).join(" ");
-  const defaultTitle = `${quick ? "Quick run" : "Full run"}${flags ? ` (${flags})` : ""}`;
+  const title = quick ? `Smoke run (${flags})${opt.label ? `: ${opt.label}` : ""}` : (opt.label ?? `Full run${flags ? ` (${flags})` : ""}`);
   // Quoted as a shell would need them, so the command can be pasted back.
   const argv = process.argv.slice(2).map((a) => (/^[\w@%+=:,./-]+$/.test(a) ? a : `'${a.replace(/'/g, "'\\''")}'`));
   const command = process.env.npm_lifecycle_event === "bench" ? `npm run bench${argv.length ? ` -- ${argv.join(" ")}` : ""}` : `node --import tsx bench/run.ts ${argv.join(" ")}`.trim();
   const md = renderMarkdown({
     key,
-    title: `${opt.label ?? defaultTitle}, ${new Date().toISOString().slice(0, 10)}`,
+    title: `${title}, ${new Date().toISOString().slice(0, 10)}`,
     load: { start: loadStart, end: os.loadavg()[0]! },
     command,
     date: new Date().toISOString().replace(/\.\d+Z$/, "Z"),
@@ -177,9 +227,18 @@ async function main(): Promise<void> {
     layout: lay,
     origin: originServer === null ? "not started: L4 only" : origin === "nginx" ? "nginx 1 worker serving static files" : "node:http server",
     notes: [
-      ...(quick ? ["Quick mode: 1 s runs and fewer variants, a smoke test of the harness and a rough picture, not a measurement to quote."] : []),
+      ...(quick
+        ? [
+            "Smoke run (--quick): every part once with one short run per cell and no repetitions, to show that each part works; not a measurement to quote (compare full runs).",
+            ...(scaleStarted
+              ? [`Route scale: the gateways of every size were started together with the L7 processes and idled through the L7 part; idle worker VmRSS is each worker's lowest sample over the last ${QUICK_IDLE_MS / 1000} s or more of the first ${scalePlan.settleMs / 1000} s or more after its last route answered.`]
+              : []),
+            ...problems.map((p) => `Smoke check FAILED: ${p}`),
+          ]
+        : problems.map((p) => `Check: ${p}`)),
       ...(opt.note ?? []),
     ],
+    wall,
     matrix,
     scale,
     l4,
@@ -187,16 +246,21 @@ async function main(): Promise<void> {
   });
   note("");
   process.stdout.write(md);
+  note(`time: ${wall}`);
   if (opt.write) {
     const file = join(ROOT, "bench/RESULTS.md");
     writeSection(file, md, key);
     note(`\nwrote section "${key}" to bench/RESULTS.md`);
   }
+  if (quick && problems.length > 0) {
+    note(`\nsmoke run FAILED: ${problems.length} problem(s), listed above`);
+    process.exitCode = 1;
+  }
 }
 
-/** TCPRoute through sluice (userspace pipe and kernel splice) against nginx stream and haproxy mode tcp. */
+/** TCPRoute through sluice (userspace pipe, splice(2) thread, kernel splice) against nginx stream and haproxy mode tcp. */
 async function runL4Part(quick: boolean, seconds: number, reps: number, lay: ReturnType<typeof layout>, taken: Set<number>): Promise<L4Report> {
-  const [pEcho, pNginx, pHaproxy, pPipe, aPipe, pSplice, aSplice] = (await freePorts(7, taken)) as [number, number, number, number, number, number, number];
+  const [pEcho, pNginx, pHaproxy, pPipe, aPipe, pThread, aThread, pSplice, aSplice] = (await freePorts(9, taken)) as [number, number, number, number, number, number, number, number, number];
   progress(`starting the TCP echo backend on 127.0.0.1:${pEcho}`);
   const echo = await startEchoOrigin(pEcho, lay.origin);
   const servers: Server[] = [echo];
@@ -205,24 +269,31 @@ async function runL4Part(quick: boolean, seconds: number, reps: number, lay: Ret
     const started = await Promise.allSettled([
       startNginxStream(pNginx, pEcho, lay.proxy),
       startHaproxyTcp(pHaproxy, pEcho, lay.proxy),
-      startSluiceTcp("sluice-pipe", pPipe, aPipe, pEcho, lay.proxy, ["--no-splice"]),
-      startSluiceTcp("sluice-splice", pSplice, aSplice, pEcho, lay.proxy, []),
+      startSluiceTcp("sluice-pipe", pPipe, aPipe, pEcho, lay.proxy, ["--l4-relay", "userspace"]),
+      startSluiceTcp("sluice-thread", pThread, aThread, pEcho, lay.proxy, ["--l4-relay", "thread"]),
+      startSluiceTcp("sluice-splice", pSplice, aSplice, pEcho, lay.proxy, ["--l4-relay", "kernel"]),
     ]);
     for (const r of started) if (r.status === "fulfilled") servers.push(r.value);
     for (const r of started) if (r.status === "rejected") throw r.reason;
-    const [nginx, haproxy, pipe, splice] = started.map((r) => (r as PromiseFulfilledResult<Server>).value) as [Server, Server, Sluice, Sluice];
+    const [nginx, haproxy, pipe, thread, splice] = started.map((r) => (r as PromiseFulfilledResult<Server>).value) as [Server, Server, Sluice, Sluice, Sluice];
     const variants: L4Variant[] = [
       { id: "direct", label: "direct to backend (limit)", port: pEcho, cpus: lay.origin, proc: null },
       { id: "nginx", label: "nginx stream", port: pNginx, cpus: lay.proxy, proc: nginx.proc },
       { id: "haproxy", label: "haproxy mode tcp", port: pHaproxy, cpus: lay.proxy, proc: haproxy.proc },
-      { id: "sluice-pipe", label: "sluice 1 worker, userspace pipe (--no-splice)", port: pPipe, cpus: lay.proxy, proc: pipe.proc },
-      { id: "sluice-splice", label: "sluice 1 worker, kernel splice (default)", port: pSplice, cpus: lay.proxy, proc: splice.proc },
+      { id: "sluice-pipe", label: "sluice 1 worker, userspace pipe (--l4-relay userspace)", port: pPipe, cpus: lay.proxy, proc: pipe.proc },
+      { id: "sluice-thread", label: "sluice 1 worker, splice(2) thread (--l4-relay thread, default)", port: pThread, cpus: lay.proxy, proc: thread.proc },
+      { id: "sluice-splice", label: "sluice 1 worker, kernel splice (--l4-relay kernel)", port: pSplice, cpus: lay.proxy, proc: splice.proc },
     ];
-    const plan: L4Plan = { variants, tests: l4Tests(quick), reps, seconds, warmupSeconds: 1, loadCpus: lay.load };
+    const plan: L4Plan = { variants, tests: l4Tests(quick), reps, seconds, warmupSeconds: quick ? 0 : 1, loadCpus: lay.load };
     const cells = await runL4(plan);
-    return { plan, cells, splice: { pipe: await spliceUse(pipe), splice: await spliceUse(splice) } };
+    const uses = [
+      { variant: "userspace variant", s: pipe },
+      { variant: "thread variant", s: thread },
+      { variant: "kernel variant", s: splice },
+    ];
+    return { plan, cells, splice: await Promise.all(uses.map(async (u) => ({ variant: u.variant, use: await spliceUse(u.s) }))) };
   } finally {
-    for (const s of servers) await stop(s.proc);
+    await Promise.all(servers.map((s) => stop(s.proc)));
   }
 }
 

@@ -18,6 +18,8 @@ export interface ReportInput {
   layout: Layout;
   origin: string;
   notes: string[];
+  /** Wall time per phase (progress.phaseSummary). */
+  wall?: string;
   /** 1-minute load average when the run started and ended. */
   load?: { start: number; end: number };
   matrix: { plan: MatrixPlan; cells: Map<string, Cell> } | null;
@@ -28,6 +30,7 @@ export interface ReportInput {
 
 export interface SpliceUse {
   kernel: number;
+  thread: number;
   userspace: number;
   bytes: number;
 }
@@ -36,7 +39,7 @@ export interface L4Report {
   plan: L4Plan;
   cells: Map<string, L4Cell>;
   /** What each sluice's /metrics said about its relay path (null: not exported). */
-  splice: { pipe: SpliceUse | null; splice: SpliceUse | null };
+  splice: Array<{ variant: string; use: SpliceUse | null }>;
 }
 
 const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
@@ -92,11 +95,8 @@ function l4Tables(r: L4Report): string[] {
   const use = (name: string, u: SpliceUse | null): string =>
     u === null
       ? `${name}: its /metrics had no splice counters`
-      : `${name}: ${fmtInt(u.kernel)} connection(s) spliced in the kernel, ${fmtInt(u.userspace)} relayed in userspace, ${fmtBytes(u.bytes)} moved by the kernel`;
-  out.push(
-    "",
-    `Relay path as each sluice reported it (its /metrics, after the runs): ${use("userspace variant", r.splice.pipe)}; ${use("kernel variant", r.splice.splice)}.`,
-  );
+      : `${name}: ${fmtInt(u.kernel)} connection(s) spliced in the kernel, ${fmtInt(u.thread)} by the splice(2) thread, ${fmtInt(u.userspace)} relayed in userspace, ${fmtBytes(u.bytes)} moved by the kernel`;
+  out.push("", `Relay path as each sluice reported it (its /metrics, after the runs): ${r.splice.map((s) => use(s.variant, s.use)).join("; ")}.`);
   return out;
 }
 
@@ -149,13 +149,14 @@ export function renderMarkdown(r: ReportInput): string {
     `- Command: \`${r.command}\``,
     `- Date: ${r.date}`,
     `- Machine: ${m.cpus} CPUs (nproc), ${m.cpuModel}, ${m.kernel}, Node.js ${m.node}, nginx ${m.nginx}, HAProxy ${m.haproxy}, wrk ${m.wrk}`,
+    ...(r.wall ? [`- Wall time: ${r.wall}`] : []),
     ...(r.load ? [`- Load average (1 min, from /proc/loadavg) at start / end: ${r.load.start.toFixed(1)} / ${r.load.end.toFixed(1)} on ${m.cpus} CPUs${r.load.start > m.cpus / 2 || r.load.end > m.cpus / 2 ? " (other work was running: numbers are noisy)" : ""}`] : []),
     `- CPU layout (taskset): wrk -t1 on cpu ${r.layout.load}; origin (${r.origin}) on cpu ${r.layout.origin}; nginx (1 worker), haproxy (nbthread 1) and sluice 1 worker on cpu ${r.layout.proxy}; nginx and sluice with N workers on cpus ${r.layout.all} (sharing cpu ${r.layout.load} with wrk and the origin)`,
   ];
   if (r.matrix) {
     const p = r.matrix.plan;
     lines.push(
-      `- L7 runs: wrk -t1, ${p.reps} repetitions of ${p.seconds}s per cell, interleaved across variants (order rotated each repetition), after a ${p.warmupSeconds}s warm-up per variant; medians shown; errors = non-2xx/3xx + socket errors summed over the repetitions`,
+      `- L7 runs: wrk -t1, ${p.reps} repetitions of ${p.seconds}s per cell, interleaved across variants (order rotated each repetition), ${p.warmupSeconds <= 0 ? "without warm-up" : p.warmupTogether ? `after a ${p.warmupSeconds}s warm-up of all variants at once` : `after a ${p.warmupSeconds}s warm-up per variant`}; medians shown; errors = non-2xx/3xx + socket errors summed over the repetitions`,
       "",
       "### L7 proxying",
       "",
@@ -177,7 +178,7 @@ export function renderMarkdown(r: ReportInput): string {
       "",
       "### L4 (TCPRoute)",
       "",
-      `- L4 runs: bench/tcp-load.ts (one Node process) on cpu ${p.loadCpus} against a Node TCP echo server (bench/origin-tcp.ts) on cpu ${r.layout.origin}; nginx \`stream\` (1 worker), haproxy \`mode tcp\` (nbthread 1) and sluice (1 worker, one TCPRoute) on cpu ${r.layout.proxy}; ${p.reps} repetitions of ${p.seconds}s per cell, interleaved across variants (order rotated each repetition), after a ${p.warmupSeconds}s warm-up per variant and test; medians shown`,
+      `- L4 runs: bench/tcp-load.ts (one Node process) on cpu ${p.loadCpus} against a Node TCP echo server (bench/origin-tcp.ts) on cpu ${r.layout.origin}; nginx \`stream\` (1 worker), haproxy \`mode tcp\` (nbthread 1) and sluice (1 worker, one TCPRoute) on cpu ${r.layout.proxy}; ${p.reps} repetitions of ${p.seconds}s per cell, interleaved across variants (order rotated each repetition), ${p.warmupSeconds > 0 ? `after a ${p.warmupSeconds}s warm-up per variant and test` : "without warm-up"}; medians shown`,
       "- ping-pong: every connection sends 64 B and waits for the echo before sending again (round trips/s, latency per round trip); stream: every connection writes 64 KiB buffers as fast as the socket takes them and reads the echo (bytes/s that came back: each byte crossed the proxy twice)",
       "- proxy CPU: utime + stime of the proxy's processes per second of the run (100% = one core busy). Bytes the kernel splices between sockets are handled in softirq/kworker context and are not counted there; machine CPU per unit counts every busy CPU of the machine (load generator, backend, proxy, softirq, kworkers: the whole cost of a round trip or a GiB, and anything else running); errors = connections that failed or closed early",
       "",
