@@ -1,9 +1,11 @@
 // Where a route change's time goes, phase by phase, in one process: the same steps `sluice run`
 // takes for a one-route addition (load with the parse cache, the provider's change key, translate,
 // canonical JSON + hash, statuses, IPC encode/decode, worker compile), on N generated routes.
-// Usage: node --import tsx bench/change-profile.ts [--routes 5000] [--changes 10] [--mix]
+// Usage: node --import tsx bench/change-profile.ts [--routes 5000] [--changes 10] [--mix] [--warm-up]
 // --mix cycles through the three changes of the scale benchmark's load test: a route file added, the
 // file of route r0 rewritten (a rule added or taken away), the added file removed; default: added only.
+// --warm-up runs what `sluice run` does once its workers serve the first snapshot (ConfigController.warmUp,
+// makeDelta of the snapshot against itself) before the first change.
 // --cpu-prof FILE writes a V8 CPU profile of the changes only (not the initial load) to FILE.
 // Lines marked [cpu] are the process's CPU time (all threads) over the same phase: on a loaded
 // machine wall time includes waiting for a core, CPU time mostly does not.
@@ -30,7 +32,7 @@ import { median } from "./lib/stats.js";
 import type { CompileCache } from "../src/proxy/compile.js";
 
 const { values: opt } = parseArgs({
-  options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, "cpu-prof": { type: "string" }, mix: { type: "boolean", default: false } },
+  options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, "cpu-prof": { type: "string" }, mix: { type: "boolean", default: false }, "warm-up": { type: "boolean", default: false } },
 });
 const N = Number(opt.routes);
 const CHANGES = Number(opt.changes);
@@ -114,6 +116,13 @@ function handle(load: LoadResult, record: boolean): void {
 }
 
 await provider.start((l) => (loaded ? loaded(l) : handle(l, false)));
+if (opt["warm-up"]) {
+  const c = cpuMs();
+  const runs = await (controller as { warmUp?: () => Promise<number> }).warmUp?.();
+  for (let i = 0; i < 5 && published && delta_; i++) delta_.makeDelta(published, published);
+  console.log(`warm-up: ${runs ?? 0} runs, ${(cpuMs() - c).toFixed(0)} ms CPU`);
+  phases.clear();
+}
 const session = opt["cpu-prof"] ? new Session() : null;
 if (session) {
   session.connect();

@@ -15,6 +15,9 @@ const DRAIN_MS = 10_000;
 /** An apply that compiled this many virtual hosts leaves enough garbage to collect (heap-tidy.ts). */
 const LARGE_APPLY_VHOSTS = 500;
 const tidy = new HeapTidy();
+/** Runs of the delta path after the first snapshot (ProxyDataPlane.rehearse), once per worker. */
+const REHEARSALS = 5;
+let rehearsed = false;
 
 let plane: ProxyDataPlane | null = null;
 let shuttingDown = false;
@@ -99,6 +102,12 @@ function applySnapshot(snapshot: Snapshot, whole: boolean): void {
       // Unless a newer snapshot arrived meanwhile (it may still share this one's IR objects).
       if (received === snapshot) received = p.deltaBase(snapshot) ?? snapshot;
       send({ type: "applied", version, listeners });
+      // The first snapshot came whole; the next ones come as deltas, through code not run yet.
+      const base = received;
+      if (!rehearsed && base !== null && base !== snapshot) {
+        rehearsed = true;
+        void p.rehearse(base, REHEARSALS);
+      }
       // A whole snapshot (start, resync) was one large message to parse, whatever it holds.
       if (whole || p.compiledVhosts >= LARGE_APPLY_VHOSTS) tidy.schedule();
     },

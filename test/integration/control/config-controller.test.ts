@@ -137,3 +137,28 @@ test("lastTransitionTime moves only when a condition's status or reason changes"
   c.onLoad({ objects: [loaded(route("a", 3), 1)], diagnostics: [] });
   assert.notEqual(time(), t1, "changed condition gets a new time");
 });
+
+test("warmUp runs the change path again on the last load without publishing; a new load or a failed one stops it", async () => {
+  let calls = 0;
+  const { c, published } = setup((o) => {
+    calls++;
+    return fakeTranslate(o);
+  });
+  const load: LoadResult = { objects: [loaded(route("a", 1), 1), loaded(route("b", 2), 2)], diagnostics: [] };
+  c.onLoad(load);
+  const statuses = JSON.stringify(c.statuses.list());
+  assert.equal(calls, 1);
+  assert.equal(await c.warmUp(3), 3);
+  assert.equal(calls, 4, "one translation per run");
+  assert.equal(published.length, 1, "the same load publishes nothing");
+  assert.equal(c.snapshot!.version, 1);
+  assert.equal(JSON.stringify(c.statuses.list()), statuses, "statuses as they were");
+  // A real load before the first run: the warm-up ends without running.
+  const pending = c.warmUp(50);
+  c.onLoad({ objects: [loaded(route("a", 1), 1), loaded(route("c", 3), 2)], diagnostics: [] });
+  assert.equal(await pending, 0);
+  assert.equal(published.length, 2);
+  // After a load with errors there is nothing to warm up with.
+  c.onLoad({ objects: [], diagnostics: [{ severity: "error", message: "broken", file: "routes.yaml", line: 1 }] });
+  assert.equal(await c.warmUp(3), 0);
+});
