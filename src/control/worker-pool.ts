@@ -21,6 +21,10 @@ function workerV8Flags(): string[] {
   const flags = ["--expose-gc"];
   // NODE_OPTIONS is read before the command line: a scavenger choice made there is left alone.
   if (!/scavenge|single-threaded-gc/.test(process.env.NODE_OPTIONS ?? "")) flags.push("--no-parallel-scavenge");
+  // A proxied request allocates ~7 KB that dies young; while little survives V8 keeps the young
+  // generation small, so under load it scavenged every 3-6 MB. 8 MB semi-spaces at least halve the
+  // scavenges and their CPU per request; idle RSS grows ~1 MB (pages are touched only under load).
+  if (!/semi-space/.test(process.env.NODE_OPTIONS ?? "")) flags.push("--min-semi-space-size=8");
   return flags;
 }
 
