@@ -76,17 +76,19 @@ async function startL7(originPort: number, origin: OriginKind, withN: boolean, c
   const sockmapPorts = await freePorts(5, taken);
   progress("starting nginx, haproxy and sluice");
   // Started together; each one's start() registers it for cleanup even if another fails.
+  const sockmapStarted = startSockmapVariants({ origin, originPort, originCpus: lay.origin, proxyCpus: lay.proxy, ports: sockmapPorts });
   const started = await Promise.allSettled([
     startNginxProxy(pNginx, originPort, lay.proxy),
     startHaproxy(pHaproxy, originPort, lay.proxy),
     startSluiceProxy("sluice-1", pS1, aS1, originPort, 1, lay.proxy),
     ...(withN ? [startSluiceProxy("sluice-n", pSN, aSN, originPort, cpus, lay.all), startNginxProxy(pNginxN, originPort, lay.all, cpus)] : []),
   ]);
+  const sockmapResult = await Promise.allSettled([sockmapStarted]);
   const servers: Server[] = [];
   for (const r of started) if (r.status === "fulfilled") servers.push(r.value);
-  for (const r of started) if (r.status === "rejected") throw r.reason;
+  for (const r of [...started, ...sockmapResult]) if (r.status === "rejected") throw r.reason;
   const pgid = (port: number): number | undefined => servers.find((s) => s.port === port)?.proc.pid;
-  const sockmap = await startSockmapVariants({ origin, originPort, originCpus: lay.origin, proxyCpus: lay.proxy, ports: sockmapPorts });
+  const sockmap = (sockmapResult[0] as PromiseFulfilledResult<Awaited<typeof sockmapStarted>>).value;
   servers.push(...sockmap.servers);
   const variants: Variant[] = [
     { id: "direct", label: "direct to origin (limit)", port: originPort, cpus: lay.origin },
@@ -293,7 +295,8 @@ async function runL4Part(quick: boolean, seconds: number, reps: number, lay: Ret
     ];
     return { plan, cells, splice: await Promise.all(uses.map(async (u) => ({ variant: u.variant, use: await spliceUse(u.s) }))) };
   } finally {
-    await Promise.all(servers.map((s) => stop(s.proc)));
+    // --quick: 1 s grace, not 5 (a sluice with kernel splice has taken ~5 s to exit after the stream test; stop() says so).
+    await Promise.all(servers.map((s) => stop(s.proc, quick ? 1_000 : undefined)));
   }
 }
 

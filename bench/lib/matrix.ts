@@ -24,6 +24,11 @@ export interface MatrixPlan {
   reps: number;
   seconds: number;
   warmupSeconds: number;
+  /**
+   * Warm every variant up at the same time (one wrk each, all on the load CPUs) instead of one
+   * after the other: one warm-up period instead of one per variant, for --quick. 0 s: no warm-up.
+   */
+  warmupTogether?: boolean;
   loadCpus: string;
 }
 
@@ -53,10 +58,16 @@ export async function runMatrix(plan: MatrixPlan): Promise<Map<string, Cell>> {
       for (const c of plan.connections) cells.set(cellKey(v.id, size, c), { variant: v, size, connections: c, runs: [], cpuUs: [], rps: NaN, cpuUsPerReq: NaN, p50ms: NaN, p99ms: NaN, errors: 0 });
 
   // Warm-up (JIT, connection pools), not recorded.
-  for (const v of plan.variants) {
-    progress(`warm-up ${v.label}`);
-    await wrk({ url: `http://127.0.0.1:${v.port}${bodyPath(plan.sizes[0]!)}`, connections: Math.max(...plan.connections), seconds: plan.warmupSeconds, cpus: plan.loadCpus });
-  }
+  const warm = (v: Variant): Promise<WrkResult> =>
+    wrk({ url: `http://127.0.0.1:${v.port}${bodyPath(plan.sizes[0]!)}`, connections: Math.max(...plan.connections), seconds: plan.warmupSeconds, cpus: plan.loadCpus });
+  if (plan.warmupSeconds > 0 && plan.warmupTogether) {
+    progress(`warm-up of all ${plan.variants.length} variants at once, ${plan.warmupSeconds}s`);
+    await Promise.all(plan.variants.map(warm));
+  } else if (plan.warmupSeconds > 0)
+    for (const v of plan.variants) {
+      progress(`warm-up ${v.label}`);
+      await warm(v);
+    }
 
   const total = plan.reps * plan.sizes.length * plan.connections.length * plan.variants.length;
   let done = 0;

@@ -4,6 +4,7 @@ import { spawn, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { note } from "./progress.js";
 
 export interface Proc {
   name: string;
@@ -76,7 +77,9 @@ export async function stop(p: Proc, graceMs = 5_000): Promise<void> {
     } catch {
       /* already gone */
     }
-    await Promise.race([p.exited, new Promise((r) => setTimeout(r, graceMs))]);
+    const exited = await Promise.race([p.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), graceMs))]);
+    // Said out loud: a server that ignores SIGTERM is a bug of its own, and costs the run graceMs.
+    if (!exited) note(`${p.name} had not exited ${graceMs / 1000} s after SIGTERM: killed`);
   }
   // Whatever is left of the group (workers of a leader that did not stop them) is killed.
   for (let i = 0; i < 20 && groupAlive(p.pid); i++) {

@@ -156,7 +156,7 @@ export function renderMarkdown(r: ReportInput): string {
   if (r.matrix) {
     const p = r.matrix.plan;
     lines.push(
-      `- L7 runs: wrk -t1, ${p.reps} repetitions of ${p.seconds}s per cell, interleaved across variants (order rotated each repetition), ${p.warmupSeconds <= 0 ? "without warm-up" : p.warmupTogether ? `after a ${p.warmupSeconds}s warm-up of all variants at once` : `after a ${p.warmupSeconds}s warm-up per variant`}; medians shown; errors = non-2xx/3xx + socket errors summed over the repetitions`,
+      `- L7 runs: wrk -t1, ${p.reps} repetition${p.reps === 1 ? "" : "s"} of ${p.seconds}s per cell, interleaved across variants (order rotated each repetition), ${p.warmupSeconds <= 0 ? "without warm-up" : p.warmupTogether ? `after a ${p.warmupSeconds}s warm-up of all variants at once` : `after a ${p.warmupSeconds}s warm-up per variant`}; medians shown; errors = non-2xx/3xx + socket errors summed over the repetitions`,
       "",
       "### L7 proxying",
       "",
@@ -178,7 +178,7 @@ export function renderMarkdown(r: ReportInput): string {
       "",
       "### L4 (TCPRoute)",
       "",
-      `- L4 runs: bench/tcp-load.ts (one Node process) on cpu ${p.loadCpus} against a Node TCP echo server (bench/origin-tcp.ts) on cpu ${r.layout.origin}; nginx \`stream\` (1 worker), haproxy \`mode tcp\` (nbthread 1) and sluice (1 worker, one TCPRoute) on cpu ${r.layout.proxy}; ${p.reps} repetitions of ${p.seconds}s per cell, interleaved across variants (order rotated each repetition), ${p.warmupSeconds > 0 ? `after a ${p.warmupSeconds}s warm-up per variant and test` : "without warm-up"}; medians shown`,
+      `- L4 runs: bench/tcp-load.ts (one Node process) on cpu ${p.loadCpus} against a Node TCP echo server (bench/origin-tcp.ts) on cpu ${r.layout.origin}; nginx \`stream\` (1 worker), haproxy \`mode tcp\` (nbthread 1) and sluice (1 worker, one TCPRoute) on cpu ${r.layout.proxy}; ${p.reps} repetition${p.reps === 1 ? "" : "s"} of ${p.seconds}s per cell, interleaved across variants (order rotated each repetition), ${p.warmupSeconds > 0 ? `after a ${p.warmupSeconds}s warm-up per variant and test` : "without warm-up"}; medians shown`,
       "- ping-pong: every connection sends 64 B and waits for the echo before sending again (round trips/s, latency per round trip); stream: every connection writes 64 KiB buffers as fast as the socket takes them and reads the echo (bytes/s that came back: each byte crossed the proxy twice)",
       "- proxy CPU: utime + stime of the proxy's processes per second of the run (100% = one core busy). Bytes the kernel splices between sockets are handled in softirq/kworker context and are not counted there; machine CPU per unit counts every busy CPU of the machine (load generator, backend, proxy, softirq, kworkers: the whole cost of a round trip or a GiB, and anything else running); errors = connections that failed or closed early",
       "",

@@ -47,6 +47,8 @@ const prefix = (i: number): string => `/r${i}`;
 const STREAK = 20;
 /** Idle worker memory is sampled this long by default (settledRss). */
 export const SETTLE_MS = 30_000;
+/** Shortest idle memory sample of gateways started ahead of their turn (--quick). */
+export const QUICK_IDLE_MS = 2_000;
 
 function writeAtomic(path: string, content: string): void {
   // Write then rename, as editors do, so the watcher never sees half a file.
@@ -136,7 +138,21 @@ function routesFile(from: number, to: number, origin: number): string {
   return docs.join("---\n");
 }
 
-async function oneSize(plan: ScalePlan, n: number, label: (s: string) => void): Promise<ScaleRow> {
+/** A sluice with n routes, started and answering on its last route, not yet measured. */
+export interface ScaleGateway {
+  routes: number;
+  sluice: Sluice;
+  dir: string;
+  port: number;
+  adminPort: number;
+  /** Start to every worker ready, ms. */
+  loadMs: number;
+  /** performance.now() when the last route first answered. */
+  readyAt: number;
+}
+
+/** Generates n routes into a temp folder and starts a sluice on it (stopScaleGateway ends both). */
+export async function startScaleGateway(plan: ScalePlan, n: number, label: (s: string) => void): Promise<ScaleGateway> {
   const [port, adminPort] = await plan.ports();
   const dir = tempDir(`scale-${n}`);
   writeFileSync(join(dir, "gateway.yaml"), gatewayYaml(port, plan.originPort));
@@ -147,84 +163,130 @@ async function oneSize(plan: ScalePlan, n: number, label: (s: string) => void): 
   const t0 = performance.now();
   const s = await startSluice({ name: `sluice-scale-${n}`, port, adminPort, configDir: dir, workers: plan.workers, cpus: plan.cpus, readyTimeoutMs: 300_000 });
   const loadMs = performance.now() - t0;
+  const g: ScaleGateway = { routes: n, sluice: s, dir, port, adminPort, loadMs, readyAt: NaN };
   try {
-    const last = n - 1;
-    await waitHttp(port, `${prefix(last)}/20b`, s.proc, 10_000, { host: host(last) });
-    const row: ScaleRow = { routes: n, loadMs, workerRss: [], workerRssLoaded: [], controlRss: NaN, readyMs: [], wireMs: [], load: [], churn: null };
-    label(`${n} routes: idle memory (${plan.settleMs / 1000} s)`);
-    const pids = await workerPids(s);
-    const sample = async (): Promise<number[]> => {
-      // Median of 5 samples per worker, 100 ms apart.
-      const per: number[][] = pids.map(() => []);
-      for (let i = 0; i < 5; i++) {
-        pids.forEach((p, j) => per[j]!.push(rss(p)));
-        await sleep(100);
-      }
-      return per.map(median);
-    };
-    row.workerRss = await settledRss(pids, plan.settleMs);
-    row.controlRss = rss(s.proc.pid);
-
-    // Idle propagation: add one route, time until every worker has it (/ready) — then, in separate
-    // changes, until it answers on the wire. Separate because the wire probe (new connections back
-    // to back) loads the workers and the cores while they compile: timed together, the /ready
-    // figure would not be an idle gateway's.
-    for (let k = 0; k < 2 * plan.changes; k++) {
-      const wireRound = k >= plan.changes;
-      label(`${n} routes: change ${k + 1}/${2 * plan.changes} (${wireRound ? "answering on the wire" : "every worker ready"})`);
-      const v0 = (await readyState(adminPort))?.version ?? 0;
-      const name = `add${k}`;
-      const t = performance.now();
-      writeAtomic(join(dir, `${name}.yaml`), routeYaml(name, plan.originPort, `${name}.bench.test`, `/${name}`));
-      if (wireRound) {
-        row.wireMs.push(await wireTime(port, `${name}.bench.test`, `/${name}/20b`, t, 30_000));
-        await waitVersion(s, v0, 30_000);
-      } else row.readyMs.push(await waitVersion(s, v0, 30_000).then(() => performance.now() - t));
-    }
-
-    for (let r = 0; r < plan.reps; r++) {
-      label(`${n} routes: wrk -c64 ${plan.seconds}s on route r${last} (${r + 1}/${plan.reps})`);
-      row.load.push(await wrk({ url: `http://127.0.0.1:${port}${prefix(last)}/20b`, connections: 64, seconds: plan.seconds, cpus: plan.loadCpus, headers: { Host: host(last) } }));
-    }
-
-    row.workerRssLoaded = await sample();
-
-    if (plan.churnSeconds > 0) {
-      label(`${n} routes: steady load on r0 while routes change (${plan.churnSeconds}s)`);
-      const load = wrk({ url: `http://127.0.0.1:${port}${prefix(0)}/20b`, connections: 64, seconds: plan.churnSeconds, cpus: plan.loadCpus, headers: { Host: host(0) } });
-      const end = performance.now() + plan.churnSeconds * 1000 - 700;
-      await sleep(300);
-      const churnReady: number[] = [];
-      let changes = 0;
-      const hot = join(dir, "hot.yaml");
-      const hotAlt = routesFile(0, 1, plan.originPort).replace("  rules:\n", "  rules:\n    - matches:\n        - path: { type: PathPrefix, value: /r0-alt }\n      backendRefs:\n        - { group: sluice.dev, kind: Backend, name: origin, port: " + plan.originPort + " }\n");
-      while (performance.now() < end) {
-        const v0 = (await readyState(adminPort))?.version ?? 0;
-        const t = performance.now();
-        // Cycle: add a route, change the loaded route, remove the added route, change it back.
-        switch (changes % 4) {
-          case 0: writeAtomic(join(dir, "churn.yaml"), routeYaml("churn", plan.originPort, "churn.bench.test", "/churn")); break;
-          case 1: writeAtomic(hot, hotAlt); break;
-          case 2: rmSync(join(dir, "churn.yaml"), { force: true }); break;
-          default: writeAtomic(hot, routesFile(0, 1, plan.originPort));
-        }
-        await waitVersion(s, v0, 30_000);
-        churnReady.push(performance.now() - t);
-        changes++;
-        await sleep(100);
-      }
-      row.churn = { result: await load, changes, readyMs: churnReady };
-    }
-    return row;
-  } finally {
-    await stop(s.proc);
-    removeTempDir(dir);
+    await waitHttp(port, `${prefix(n - 1)}/20b`, s.proc, 10_000, { host: host(n - 1) });
+    g.readyAt = performance.now();
+  } catch (e) {
+    await stopScaleGateway(g);
+    throw e;
   }
+  return g;
 }
 
-export async function runScale(plan: ScalePlan): Promise<ScaleRow[]> {
+export async function stopScaleGateway(g: ScaleGateway): Promise<void> {
+  await stop(g.sluice.proc);
+  removeTempDir(g.dir);
+}
+
+/** Idle worker memory (settledRss) and the control process's, before any load. */
+async function idleMemory(g: ScaleGateway, settleMs: number): Promise<{ pids: number[]; workerRss: number[]; controlRss: number }> {
+  const pids = await workerPids(g.sluice);
+  const workerRss = await settledRss(pids, settleMs);
+  return { pids, workerRss, controlRss: rss(g.sluice.proc.pid) };
+}
+
+async function measure(plan: ScalePlan, g: ScaleGateway, idle: { pids: number[]; workerRss: number[]; controlRss: number }, label: (s: string) => void): Promise<ScaleRow> {
+  const { routes: n, sluice: s, dir, port, adminPort } = g;
+  const last = n - 1;
+  const row: ScaleRow = { routes: n, loadMs: g.loadMs, workerRss: idle.workerRss, workerRssLoaded: [], controlRss: idle.controlRss, readyMs: [], wireMs: [], load: [], churn: null };
+  const pids = idle.pids;
+  const sample = async (): Promise<number[]> => {
+    // Median of 5 samples per worker, 100 ms apart.
+    const per: number[][] = pids.map(() => []);
+    for (let i = 0; i < 5; i++) {
+      pids.forEach((p, j) => per[j]!.push(rss(p)));
+      await sleep(100);
+    }
+    return per.map(median);
+  };
+
+  // Idle propagation: add one route, time until every worker has it (/ready) — then, in separate
+  // changes, until it answers on the wire. Separate because the wire probe (new connections back
+  // to back) loads the workers and the cores while they compile: timed together, the /ready
+  // figure would not be an idle gateway's.
+  for (let k = 0; k < 2 * plan.changes; k++) {
+    const wireRound = k >= plan.changes;
+    label(`${n} routes: change ${k + 1}/${2 * plan.changes} (${wireRound ? "answering on the wire" : "every worker ready"})`);
+    const v0 = (await readyState(adminPort))?.version ?? 0;
+    const name = `add${k}`;
+    const t = performance.now();
+    writeAtomic(join(dir, `${name}.yaml`), routeYaml(name, plan.originPort, `${name}.bench.test`, `/${name}`));
+    if (wireRound) {
+      row.wireMs.push(await wireTime(port, `${name}.bench.test`, `/${name}/20b`, t, 30_000));
+      await waitVersion(s, v0, 30_000);
+    } else row.readyMs.push(await waitVersion(s, v0, 30_000).then(() => performance.now() - t));
+  }
+
+  for (let r = 0; r < plan.reps; r++) {
+    label(`${n} routes: wrk -c64 ${plan.seconds}s on route r${last} (${r + 1}/${plan.reps})`);
+    row.load.push(await wrk({ url: `http://127.0.0.1:${port}${prefix(last)}/20b`, connections: 64, seconds: plan.seconds, cpus: plan.loadCpus, headers: { Host: host(last) } }));
+  }
+
+  row.workerRssLoaded = await sample();
+
+  if (plan.churnSeconds > 0) {
+    label(`${n} routes: steady load on r0 while routes change (${plan.churnSeconds}s)`);
+    const load = wrk({ url: `http://127.0.0.1:${port}${prefix(0)}/20b`, connections: 64, seconds: plan.churnSeconds, cpus: plan.loadCpus, headers: { Host: host(0) } });
+    const end = performance.now() + plan.churnSeconds * 1000 - 700;
+    await sleep(300);
+    const churnReady: number[] = [];
+    let changes = 0;
+    const hot = join(dir, "hot.yaml");
+    const hotAlt = routesFile(0, 1, plan.originPort).replace("  rules:\n", "  rules:\n    - matches:\n        - path: { type: PathPrefix, value: /r0-alt }\n      backendRefs:\n        - { group: sluice.dev, kind: Backend, name: origin, port: " + plan.originPort + " }\n");
+    while (performance.now() < end) {
+      const v0 = (await readyState(adminPort))?.version ?? 0;
+      const t = performance.now();
+      // Cycle: add a route, change the loaded route, remove the added route, change it back.
+      switch (changes % 4) {
+        case 0: writeAtomic(join(dir, "churn.yaml"), routeYaml("churn", plan.originPort, "churn.bench.test", "/churn")); break;
+        case 1: writeAtomic(hot, hotAlt); break;
+        case 2: rmSync(join(dir, "churn.yaml"), { force: true }); break;
+        default: writeAtomic(hot, routesFile(0, 1, plan.originPort));
+      }
+      await waitVersion(s, v0, 30_000);
+      churnReady.push(performance.now() - t);
+      changes++;
+      await sleep(100);
+    }
+    row.churn = { result: await load, changes, readyMs: churnReady };
+  }
+  return row;
+}
+
+/**
+ * Each size in turn: a fresh sluice, its idle memory, then the measurements, then it is stopped.
+ * `started` (--quick): gateways for every size started earlier, all at once; their idle memory is
+ * sampled together, until settleMs after each one's last route answered but for at least
+ * QUICK_IDLE_MS (the time before, spent on other parts, already let the workers collect the
+ * garbage of loading), then each is measured and stopped in turn.
+ */
+export async function runScale(plan: ScalePlan, started?: ScaleGateway[]): Promise<ScaleRow[]> {
   const rows: ScaleRow[] = [];
-  for (const n of plan.sizes) rows.push(await oneSize(plan, n, (t) => progress(`[scale ${rows.length + 1}/${plan.sizes.length}] ${t}`)));
+  const label = (t: string): void => progress(`[scale ${rows.length + 1}/${plan.sizes.length}] ${t}`);
+  if (started !== undefined) {
+    try {
+      const windows = started.map((g) => Math.max(QUICK_IDLE_MS, g.readyAt + plan.settleMs - performance.now()));
+      progress(`[scale] idle memory of ${started.map((g) => g.routes).join(", ")} routes at once (${(Math.max(...windows) / 1000).toFixed(0)} s)`);
+      const idle = await Promise.all(started.map((g, i) => idleMemory(g, windows[i]!)));
+      for (let i = 0; i < started.length; i++) {
+        rows.push(await measure(plan, started[i]!, idle[i]!, label));
+        await stopScaleGateway(started[i]!);
+      }
+    } finally {
+      for (const g of started.slice(rows.length)) await stopScaleGateway(g);
+    }
+    return rows;
+  }
+  for (const n of plan.sizes) {
+    const g = await startScaleGateway(plan, n, label);
+    try {
+      label(`${n} routes: idle memory (${plan.settleMs / 1000} s)`);
+      rows.push(await measure(plan, g, await idleMemory(g, plan.settleMs), label));
+    } finally {
+      await stopScaleGateway(g);
+    }
+  }
   return rows;
 }
 

@@ -69,18 +69,24 @@ export async function startSockmapVariants(o: {
     }
   });
   const servers: Server[] = [];
-  // The origin inherits our cgroup at spawn: step in, start it, step back out.
+  // The origin inherits our cgroup at spawn: step in, start it, step back out. startOrigin spawns
+  // before its first await, and we step out before awaiting it, so nothing else this process
+  // starts meanwhile (--quick starts many things at once) lands in the cgroup.
   const home = ownCgroup(mount);
   writeFileSync(join(cgroup, "cgroup.procs"), String(process.pid));
+  let originStarted: Promise<Server>;
   try {
-    servers.push(await startOrigin(o.origin, pOrigin, o.originCpus));
+    originStarted = startOrigin(o.origin, pOrigin, o.originCpus);
   } finally {
     writeFileSync(join(home, "cgroup.procs"), String(process.pid));
   }
-  const on = await sluice1("sluice-1-sockmap-on", pOn, aOn, pOrigin, o.proxyCpus, ["--cgroup", cgroup]);
-  servers.push(on);
-  const off = await sluice1("sluice-1-sockmap-off", pOff, aOff, o.originPort, o.proxyCpus, ["--no-sockmap"]);
-  servers.push(off);
+  servers.push(await originStarted);
+  // Started together (each start registers its process for cleanup even if the other fails).
+  const [on, off] = await Promise.all([
+    sluice1("sluice-1-sockmap-on", pOn, aOn, pOrigin, o.proxyCpus, ["--cgroup", cgroup]),
+    sluice1("sluice-1-sockmap-off", pOff, aOff, o.originPort, o.proxyCpus, ["--no-sockmap"]),
+  ]);
+  servers.push(on, off);
   // waitHttp went through the gateway: when nothing was redirected, acceleration did not attach.
   const n = await redirected(aOn);
   const variants: Variant[] = [
