@@ -37,13 +37,15 @@ const RECORD = 16;
 const CTL_TOKEN = 0;
 
 /**
- * Pipe capacity per direction in flight. 64 KiB (the kernel's default) measured as fast as 256 KiB
- * and 1 MiB for 64 KiB-write streams on loopback, and keeps unprivileged users far from
- * pipe-user-pages-soft.
+ * Pipe capacity: at most this many bytes per direction wait in the relay for a slow destination.
+ * Measured (bench/l4-pipe-size.ts, 64 KiB-write streams, -c8, proxy CPU per GiB, loaded machine):
+ * 16 KiB ~1760 ms, 64 KiB (the kernel default) ~980, 256 KiB ~750, 1 MiB ~600; 64 B ping-pong
+ * does not depend on it. 256 KiB takes most of the gain while a pool of empty pipes stays far from
+ * pipe-user-pages-soft (64 MiB of pipe capacity per unprivileged user; past it new pipes are tiny).
  */
-export const DEFAULT_PIPE_SIZE = 64 * 1024;
-/** Empty pipes kept for reuse; more are closed. */
-const POOL_KEEP = 64;
+export const DEFAULT_PIPE_SIZE = 256 * 1024;
+/** Empty pipes kept for reuse (an empty pipe holds no pages, but counts against the user's pipe quota). */
+const POOL_KEEP = 16;
 
 const WORKER_SOURCE = `${C.LIBC_IN_WORKER}
 const { workerData, parentPort } = require("node:worker_threads");
@@ -197,7 +199,7 @@ while (!stop) {
   }
   for (let i = 0; i < n; i++) {
     const ev = events.readUInt32LE(i * EV);
-    const token = Number(events.readBigUInt64LE(i * EV + OFF));
+    const token = events.readUInt32LE(i * EV + OFF); // tokens fit the low half (little-endian)
     if (token === ${CTL_TOKEN}) { if (readControl()) stop = true; continue; }
     const p = pairs.get(Math.floor(token / 2));
     if (p !== undefined && !p.done) onEvent(p, token & 1, ev);
@@ -351,6 +353,7 @@ export function spliceThread(): SpliceThread | null {
   instance = null;
   if (process.platform !== "linux") return instance;
   try {
+    // SLUICE_SPLICE_PIPE_SIZE: for measuring other sizes (bench/l4-pipe-size.ts).
     instance = SpliceThread.start(Number(process.env.SLUICE_SPLICE_PIPE_SIZE) || DEFAULT_PIPE_SIZE);
   } catch (e) {
     childLog("l4-splice").warn({ err: (e as Error).message }, "no splice(2) relay thread; L4 routes relay in userspace");
