@@ -31,8 +31,11 @@ export type GRPCRouteItem = Item<IGRPCRoute>;
 /** Our GRPCRoutes, oldest first (the translator's tie-breaker order). */
 function grpcRoutes(ctx: Context): GRPCRouteItem[] {
   const out: GRPCRouteItem[] = [];
-  for (const obj of ctx.index.byKey.values()) {
+  // With a memo, the objects that are not HTTPRoutes (fewer), each taken when it is the index's copy.
+  const memo = ctx.memo;
+  for (const obj of memo ? memo.environment : ctx.index.byKey.values()) {
     if (obj.kind !== "GRPCRoute" || groupOf(obj.apiVersion) !== GW_GROUP) continue;
+    if (memo && (typeof obj.metadata?.name !== "string" || ctx.index.byKey.get(memo.keys(obj).lookup) !== obj)) continue;
     out.push({
       obj,
       typed: obj as unknown as IGRPCRoute,

@@ -13,7 +13,7 @@ import { GW_GROUP, type HTTPRouteItem, ResourceIndex } from "./kinds.js";
 import { isL4Protocol } from "./l4-listeners.js";
 import { buildL4Listeners, indexL4Routes, translateL4Routes } from "./l4-routes.js";
 import { buildServiceVips } from "./l4-vips.js";
-import type { RouteOutcome } from "./memo.js";
+import type { GatewayPhase, RouteOutcome } from "./memo.js";
 import { compileRoute } from "./routes.js";
 import { appliers, PolicyIndex } from "./policies/index.js";
 import { translateNetworkPolicies } from "./network-policy.js";
@@ -50,15 +50,22 @@ export function translate(objects: K8sObject[], opts: TranslateOptions): Transla
     ctx.report("error", refOf(dup), undefined, "defined more than once with different content; one copy is ignored", "one definition per kind/namespace/name");
   }
 
-  const classes = translateGatewayClasses(ctx, statuses);
-  const gateways = translateGateways(ctx, classes);
-  const byName = new Map<string, GatewayState>(gateways.map((g) => [`${g.item.namespace}/${g.item.name}`, g]));
-  const allGateways = new Set(index.gateways.map((g) => `${g.namespace}/${g.name}`));
+  const gatewayPhase = (into: StatusEntry[]): GatewayPhase => {
+    const gateways = translateGateways(ctx, translateGatewayClasses(ctx, into));
+    return {
+      gateways,
+      byName: new Map<string, GatewayState>(gateways.map((g) => [`${g.item.namespace}/${g.item.name}`, g])),
+      allGateways: new Set(index.gateways.map((g) => `${g.namespace}/${g.name}`)),
+    };
+  };
+  // With a memo and an unchanged environment: last time's Gateway states (memo.ts).
+  const { gateways, byName, allGateways } = memo ? memo.gateways(ctx, statuses, gatewayPhase) : gatewayPhase(statuses);
 
   const attachments: Attachment[] = [];
   const outcomes: RouteOutcome[] = [];
+  const one = (route: HTTPRouteItem): RouteOutcome | null => httpRoute(ctx, route, byName, allGateways);
   for (const route of index.httpRoutes) {
-    const r = memo ? memo.route(ctx, route, byName, () => httpRoute(ctx, route, byName, allGateways)) : httpRoute(ctx, route, byName, allGateways);
+    const r = memo ? memo.route(ctx, route, byName, one) : one(route);
     if (r) outcomes.push(r);
   }
   const grpc = translateGrpcRoutes(ctx, byName, allGateways);

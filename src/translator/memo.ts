@@ -48,9 +48,35 @@ interface RouteRecord {
   /** Attachments by gateway key and listener position (listener states are rebuilt each time). */
   attachments: { gateway: string; listener: number; hostnames: string[] }[];
   status: StatusEntry | null;
+  /** The outcome as handed out, valid while the Gateway states are those of `gen` (GatewayRecord). */
+  outcome: RouteOutcome | null;
+  gen: number;
   /** The last translate() that used the record. */
   pass: number;
 }
+
+/** The Gateway phase's results: the same states while the environment is unchanged. */
+export interface GatewayPhase {
+  gateways: GatewayState[];
+  byName: Map<string, GatewayState>;
+  /** Keys of every Gateway in the input, ours or not. */
+  allGateways: Set<string>;
+}
+
+interface GatewayRecord extends GatewayPhase {
+  reports: Report[];
+  statuses: StatusEntry[];
+}
+
+/** Where two object lists differ: [from, prevEnd) of the old list became [from, nextEnd) of the new. */
+interface ListDiff {
+  from: number;
+  prevEnd: number;
+  nextEnd: number;
+}
+
+/** A positional diff covering more than this many objects is not used (the set-based path is). */
+const MAX_DIFF = 128;
 
 /** One listener's routes by hostname, as last built (see hostGroups). */
 interface ListenerRecord {
@@ -88,6 +114,13 @@ function isHttpRoute(o: K8sObject): boolean {
 export class TranslateMemo implements IndexMemo {
   private env: K8sObject[] = [];
   private envSame = false;
+  /** The last completed translate()'s input (a copy), whether it held no object twice, and this one's diff to it. */
+  private lastList: K8sObject[] | null = null;
+  private lastUnique = false;
+  private diff: ListDiff | null = null;
+  /** The Gateway phase of the last translate() and its number (bumped whenever the states are rebuilt). */
+  private gatewayRec: GatewayRecord | null = null;
+  private gen = 0;
   /** Route records; those a translate() did not use are dropped at its end (RouteRecord.pass). */
   private routes = new Map<K8sObject, RouteRecord>();
   private pass = 0;
@@ -118,19 +151,33 @@ export class TranslateMemo implements IndexMemo {
   /** The last completed translate()'s index and objects (an index being built belongs to `building`). */
   private lastIndex: ResourceIndex | null = null;
   private lastObjects: Set<K8sObject> | null = null;
-  private building: { index: ResourceIndex; objects: Set<K8sObject> } | null = null;
+  private building: { index: ResourceIndex; objects: Set<K8sObject>; list: K8sObject[]; unique: boolean } | null = null;
   /** Counters for tests and the change profile: what the last translate() reused. */
-  stats = { routesReused: 0, routesTranslated: 0, vhostsReused: 0, vhostsBuilt: 0, indexPatched: false };
+  stats = { routesReused: 0, routesTranslated: 0, vhostsReused: 0, vhostsBuilt: 0, indexPatched: false, gatewaysReused: false };
 
-  /** Starts a translate(): decides whether last time's route results are still valid. */
+  /**
+   * Starts a translate(): decides whether last time's route results are still valid. When the input
+   * differs from last time's in one stretch of HTTPRoutes (what the provider gives for a route
+   * change), that is known from an identity scan, without looking into any object.
+   */
   begin(objects: K8sObject[]): void {
-    const env: K8sObject[] = [];
-    for (const o of objects) if (o && typeof o === "object" && !isHttpRoute(o)) env.push(o);
-    this.envSame = !this.open && sameObjects(this.env, env);
+    const diff = this.open ? null : listDiff(this.lastList, objects);
+    this.diff = null;
+    let env: K8sObject[];
+    if (diff !== null && onlyRoutes(this.lastList!, diff.from, diff.prevEnd) && onlyRoutes(objects, diff.from, diff.nextEnd)) {
+      env = this.env;
+      this.envSame = true;
+      this.diff = diff;
+    } else {
+      env = [];
+      for (const o of objects) if (o && typeof o === "object" && !isHttpRoute(o)) env.push(o);
+      this.envSame = !this.open && sameObjects(this.env, env);
+    }
     this.env = env;
     this.open = true;
     if (!this.envSame) {
       this.lastIndex = null;
+      this.gatewayRec = null;
       this.listenerOut.clear();
       this.routes.clear();
       this.vhosts.clear();
@@ -142,7 +189,7 @@ export class TranslateMemo implements IndexMemo {
     this.nextVhosts = new Map();
     this.nextListeners = new Map();
     this.nextListenerOut = new Map();
-    this.stats = { routesReused: 0, routesTranslated: 0, vhostsReused: 0, vhostsBuilt: 0, indexPatched: false };
+    this.stats = { routesReused: 0, routesTranslated: 0, vhostsReused: 0, vhostsBuilt: 0, indexPatched: false, gatewaysReused: false };
   }
 
   /**
@@ -150,21 +197,45 @@ export class TranslateMemo implements IndexMemo {
    * HTTPRoutes that came and went patched in (ResourceIndex.patched), else a new build.
    */
   index(objects: K8sObject[]): ResourceIndex {
-    const now = new Set(objects);
     const prev = this.lastObjects;
     const last = this.lastIndex;
-    // The index is changed in place from here: until this translate() ends it is not last time's.
+    const lastList = this.lastList;
+    // The index and the object set are changed in place from here: until this translate() ends they are not last time's.
     this.lastIndex = null;
+    this.lastObjects = null;
     let index: ResourceIndex | null = null;
-    if (this.envSame && last !== null && prev !== null && now.size === objects.length) {
-      const added = objects.filter((o) => !prev.has(o));
-      const removed: K8sObject[] = [];
-      if (prev.size > objects.length - added.length) for (const o of prev) if (!now.has(o)) removed.push(o);
-      if (added.length + removed.length <= 64) index = last.patched(removed, added, this);
+    let now: Set<K8sObject> | null = null;
+    const diff = this.diff;
+    if (this.envSame && last !== null && prev !== null && diff !== null && lastList !== null && this.lastUnique) {
+      // Only the changed stretch is looked at; everything around it is the same objects in the same places.
+      const before = lastList.slice(diff.from, diff.prevEnd);
+      const after = objects.slice(diff.from, diff.nextEnd);
+      const beforeSet = new Set(before);
+      const afterSet = new Set(after);
+      const added = after.filter((o) => !beforeSet.has(o));
+      const removed = before.filter((o) => !afterSet.has(o));
+      // An added object already in the list (outside the stretch) would be there twice: left to the set-based path.
+      if (afterSet.size === after.length && !added.some((o) => prev.has(o))) {
+        index = last.patched(removed, added, this);
+        if (index !== null) {
+          for (const o of removed) prev.delete(o);
+          for (const o of added) prev.add(o);
+          now = prev;
+        }
+      }
+    } else if (this.envSame && last !== null && prev !== null) {
+      now = new Set(objects);
+      if (now.size === objects.length) {
+        const added = objects.filter((o) => !prev.has(o));
+        const removed: K8sObject[] = [];
+        if (prev.size > objects.length - added.length) for (const o of prev) if (!now.has(o)) removed.push(o);
+        if (added.length + removed.length <= 64) index = last.patched(removed, added, this);
+      }
     }
     this.stats.indexPatched = index !== null;
     index ??= new ResourceIndex(objects, this);
-    this.building = { index, objects: now };
+    now ??= new Set(objects);
+    this.building = { index, objects: now, list: objects.slice(), unique: now.size === objects.length };
     return index;
   }
 
@@ -183,6 +254,8 @@ export class TranslateMemo implements IndexMemo {
     this.open = false;
     this.lastIndex = this.building?.index ?? null;
     this.lastObjects = this.building?.objects ?? null;
+    this.lastList = this.building?.list ?? null;
+    this.lastUnique = this.building?.unique ?? false;
     this.building = null;
     if (this.routesUsed < this.routes.size) for (const [obj, rec] of this.routes) if (rec.pass !== this.pass) this.routes.delete(obj);
     this.vhosts = this.nextVhosts;
@@ -226,14 +299,47 @@ export class TranslateMemo implements IndexMemo {
     return new RecordingMap<string, IrCluster>();
   }
 
+  /**
+   * The Gateway phase (GatewayClasses, Gateways, their listeners): while the environment is unchanged,
+   * last time's states, with their reports replayed, the class statuses pushed again and the route
+   * counts cleared; else `run`, recorded. Keeping the states lets an unchanged route's outcome (whose
+   * attachments point at listener states) be handed out again as it is.
+   */
+  gateways(ctx: Context, statuses: StatusEntry[], run: (statuses: StatusEntry[]) => GatewayPhase): GatewayPhase {
+    const prev = this.gatewayRec;
+    if (this.envSame && prev !== null) {
+      for (const r of prev.reports) ctx.report(...r);
+      for (const st of prev.statuses) statuses.push(st);
+      for (const g of prev.gateways) for (const l of g.listeners) l.attachedRoutes = 0;
+      this.stats.gatewaysReused = true;
+      return prev;
+    }
+    const reports: Report[] = [];
+    const own: StatusEntry[] = [];
+    this.reports = reports;
+    let phase: GatewayPhase;
+    try {
+      phase = run(own);
+    } finally {
+      this.reports = null;
+    }
+    for (const st of own) {
+      this.stable.add(st);
+      statuses.push(st);
+    }
+    this.gatewayRec = { ...phase, reports, statuses: own };
+    this.gen++;
+    return phase;
+  }
+
   /** The HTTPRoute loop body for one route: last time's outcome replayed, or `run` recorded. */
-  route(ctx: Context, route: HTTPRouteItem, gateways: Map<string, GatewayState>, run: () => RouteOutcome | null): RouteOutcome | null {
+  route(ctx: Context, route: HTTPRouteItem, gateways: Map<string, GatewayState>, run: (route: HTTPRouteItem) => RouteOutcome | null): RouteOutcome | null {
     const prev = this.routes.get(route.obj);
     if (prev) {
       if (prev.pass !== this.pass) this.routesUsed++;
       prev.pass = this.pass;
       this.stats.routesReused++;
-      return replay(ctx, prev, gateways);
+      return replay(ctx, prev, gateways, this.gen);
     }
     this.stats.routesTranslated++;
     const clusters = ctx.clusters as RecordingMap<string, IrCluster>;
@@ -243,12 +349,14 @@ export class TranslateMemo implements IndexMemo {
     this.reports = reports;
     let out: RouteOutcome | null;
     try {
-      out = run();
+      out = run(route);
     } finally {
       clusters.log = null;
       this.reports = null;
     }
     const rec: RouteRecord = {
+      outcome: out,
+      gen: this.gen,
       reports,
       clusters: [...new Set(log)].filter((n) => Map.prototype.has.call(clusters, n)).map((n) => [n, Map.prototype.get.call(clusters, n) as IrCluster]),
       compiled: out?.attachments[0]?.route ?? null,
@@ -501,18 +609,25 @@ export class TranslateMemo implements IndexMemo {
   }
 }
 
-function replay(ctx: Context, rec: RouteRecord, gateways: Map<string, GatewayState>): RouteOutcome | null {
+function replay(ctx: Context, rec: RouteRecord, gateways: Map<string, GatewayState>, gen: number): RouteOutcome | null {
   for (const r of rec.reports) ctx.report(...r);
   for (const [name, cluster] of rec.clusters) if (!ctx.clusters.has(name)) ctx.clusters.set(name, cluster);
   if (!rec.status) return null;
+  // Same Gateway states as when the outcome was made: it is handed out again (attachRoute's side
+  // effect on the listeners' route counts replayed).
+  if (rec.gen === gen && rec.outcome !== null) {
+    for (const a of rec.outcome.attachments) a.listener.attachedRoutes++;
+    return rec.outcome;
+  }
   const attachments: Attachment[] = [];
   for (const a of rec.attachments) {
     const listener = gateways.get(a.gateway)!.listeners[a.listener]!;
-    // attachRoute's side effect on the listener's status.
     listener.attachedRoutes++;
     attachments.push({ listener, route: rec.compiled!, hostnames: a.hostnames });
   }
-  return { attachments, status: rec.status };
+  rec.outcome = { attachments, status: rec.status };
+  rec.gen = gen;
+  return rec.outcome;
 }
 
 function sameStrings(a: string[], b: string[]): boolean {
@@ -535,4 +650,29 @@ function sameObjects(prev: K8sObject[], next: K8sObject[]): boolean {
   const a = gone.map(canonicalJson).sort(cmpStr);
   const b = added.map(canonicalJson).sort(cmpStr);
   return a.every((x, i) => x === b[i]);
+}
+
+/**
+ * The one stretch where `next` differs from `prev` (same objects, by identity, before and after it),
+ * or null when there is no `prev` or the stretch is long.
+ */
+function listDiff(prev: readonly K8sObject[] | null, next: readonly K8sObject[]): ListDiff | null {
+  if (prev === null) return null;
+  const pl = prev.length;
+  const nl = next.length;
+  const min = Math.min(pl, nl);
+  let from = 0;
+  while (from < min && prev[from] === next[from]) from++;
+  let tail = 0;
+  while (tail < min - from && prev[pl - 1 - tail] === next[nl - 1 - tail]) tail++;
+  const diff = { from, prevEnd: pl - tail, nextEnd: nl - tail };
+  return diff.prevEnd - from + (diff.nextEnd - from) > MAX_DIFF ? null : diff;
+}
+
+function onlyRoutes(list: readonly K8sObject[], from: number, to: number): boolean {
+  for (let i = from; i < to; i++) {
+    const o = list[i];
+    if (!o || typeof o !== "object" || !isHttpRoute(o)) return false;
+  }
+  return true;
 }
