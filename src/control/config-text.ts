@@ -12,7 +12,8 @@ const MAX_RUN = 64;
 
 interface Run {
   elems: object[];
-  text: string;
+  /** The elements' texts joined by commas, as UTF-8: hashed as it is, with no string joined or encoded again. */
+  bytes: Buffer;
 }
 
 /** Collects text pieces and hands them to the hash in blocks (one native call per block, not per piece). */
@@ -26,6 +27,14 @@ class HashSink {
       this.hash.update(this.buf);
       this.buf = "";
     }
+  }
+
+  pushBytes(b: Buffer): void {
+    if (this.buf) {
+      this.hash.update(this.buf);
+      this.buf = "";
+    }
+    this.hash.update(b);
   }
 
   digest(): string {
@@ -122,7 +131,7 @@ export class CanonicalTextCache {
       }
       const run = this.runs.get(x);
       if (run && run.elems.length <= v.length - i && run.elems.every((e, k) => e === v[i + k])) {
-        sink.push(run.text);
+        sink.pushBytes(run.bytes);
         i += run.elems.length;
         continue;
       }
@@ -134,9 +143,9 @@ export class CanonicalTextCache {
         i++;
         if (this.tag(e) === 0) break;
       }
-      const text = elems.map((e) => this.text(e)).join(",");
-      this.runs.set(x, { elems, text });
-      sink.push(text);
+      const bytes = Buffer.from(elems.map((e) => this.text(e)).join(","), "utf8");
+      this.runs.set(x, { elems, bytes });
+      sink.pushBytes(bytes);
     }
   }
 

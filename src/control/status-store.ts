@@ -4,6 +4,18 @@ import type { K8sObject, StatusEntry } from "../resources/types.js";
 import { refKey, refOf } from "../resources/types.js";
 import { SortedPatch } from "../translator/sorted-patch.js";
 
+/** A patched update looks at at most this many entries (old and new); more go through the full path. */
+const PATCH_LIMIT = 256;
+
+/** The update's time in the form conditions carry, made when a condition first needs it. */
+class LazyTime {
+  private text: string | null = null;
+  constructor(private readonly now: Date) {}
+  get value(): string {
+    return (this.text ??= this.now.toISOString().replace(/\.\d{3}Z$/, "Z"));
+  }
+}
+
 interface Stamp {
   status: unknown;
   reason: unknown;
@@ -36,6 +48,8 @@ export class StatusStore {
   private updates = 0;
   /** The objects of the last update(), when list() has not turned them into items yet. */
   private pending: K8sObject[] | null = null;
+  /** The statuses of the last update() (a copy), when it held one per object: the next one may be a patch of it. */
+  private last: StatusEntry[] | null = null;
 
   /**
    * Replaces the stored objects and statuses with those of a new translation. A status that is the
@@ -45,23 +59,66 @@ export class StatusStore {
    */
   update(objects: K8sObject[], statuses: StatusEntry[], now: Date = new Date()): void {
     const mark = ++this.updates;
-    let time: string | null = null;
+    const time = new LazyTime(now);
+    const last = this.last;
+    this.last = null;
+    if (last !== null && this.patch(last, statuses, mark, time)) {
+      this.last = statuses.slice();
+      this.pending = objects;
+      return;
+    }
     let marked = 0;
     for (const s of statuses) {
-      const key = this.keyOf(s, () => refKey(s.ref));
-      let st = this.stamped.get(key);
-      if (st === undefined || st.raw !== s.status) {
-        const local = new Map<string, Stamp>();
-        time ??= now.toISOString().replace(/\.\d{3}Z$/, "Z");
-        st = { raw: s.status, status: this.stamp(s.status, key, time, st?.stamps, local) as Record<string, unknown>, stamps: local, mark: 0 };
-        this.stamped.set(key, st);
-      }
-      if (st.mark !== mark) marked++;
-      st.mark = mark;
+      if (this.stampOne(s, mark, time).fresh) marked++;
     }
     // A status missing from this update is forgotten: an object that comes back starts over.
     if (marked < this.stamped.size) for (const [key, st] of this.stamped) if (st.mark !== mark) this.stamped.delete(key);
+    // Patching next time needs one status per object (a repeated object is left to this path).
+    if (marked === statuses.length) this.last = statuses.slice();
     this.pending = objects;
+  }
+
+  /** Records one status; `fresh`: the first of its object in this update. */
+  private stampOne(s: StatusEntry, mark: number, time: LazyTime): { key: string; fresh: boolean } {
+    const key = this.keyOf(s, () => refKey(s.ref));
+    let st = this.stamped.get(key);
+    if (st === undefined || st.raw !== s.status) {
+      const local = new Map<string, Stamp>();
+      st = { raw: s.status, status: this.stamp(s.status, key, time.value, st?.stamps, local) as Record<string, unknown>, stamps: local, mark: 0 };
+      this.stamped.set(key, st);
+    }
+    const fresh = st.mark !== mark;
+    st.mark = mark;
+    return { key, fresh };
+  }
+
+  /**
+   * The update as a patch of the last one, when the two lists differ in one stretch (the same entry
+   * objects before and after it): only that stretch is looked at. False, with nothing changed, when
+   * the stretch is long or a status in it belongs to an object held outside it.
+   */
+  private patch(last: StatusEntry[], statuses: StatusEntry[], mark: number, time: LazyTime): boolean {
+    const pl = last.length;
+    const nl = statuses.length;
+    const min = Math.min(pl, nl);
+    let from = 0;
+    while (from < min && last[from] === statuses[from]) from++;
+    let tail = 0;
+    while (tail < min - from && last[pl - 1 - tail] === statuses[nl - 1 - tail]) tail++;
+    if (pl - tail - from + (nl - tail - from) > PATCH_LIMIT) return false;
+    const gone = new Set<string>();
+    for (let i = from; i < pl - tail; i++) gone.add(this.keyOf(last[i]!, () => refKey(last[i]!.ref)));
+    const keys = new Set<string>();
+    for (let i = from; i < nl - tail; i++) {
+      const s = statuses[i]!;
+      const key = this.keyOf(s, () => refKey(s.ref));
+      // Held by an entry outside the stretch, or twice within it: the full path decides.
+      if (keys.has(key) || (this.stamped.has(key) && !gone.has(key))) return false;
+      keys.add(key);
+    }
+    for (let i = from; i < nl - tail; i++) this.stampOne(statuses[i]!, mark, time);
+    for (const key of gone) if (!keys.has(key)) this.stamped.delete(key);
+    return true;
   }
 
   private keyOf(o: object, make: () => string): string {

@@ -16,6 +16,28 @@ interface FileEntry {
   result: LoadResult;
   /** refKey of each of result.objects. */
   keys: string[];
+  /** What the file's objects contribute to the namespace pass, made once per entry (see namespacesOf). */
+  namespaces?: FileNamespaces;
+}
+
+/** A file's Namespace objects, and the namespaces its objects use with the first object using each, in order. */
+interface FileNamespaces {
+  explicit: LoadedObject[];
+  used: { ns: string; first: LoadedObject }[];
+}
+
+function namespacesOf(objects: readonly LoadedObject[]): FileNamespaces {
+  const explicit: LoadedObject[] = [];
+  const used: { ns: string; first: LoadedObject }[] = [];
+  const seen = new Set<string>();
+  for (const o of objects) {
+    if (o.object.apiVersion === "v1" && o.object.kind === "Namespace") explicit.push(o);
+    const ns = o.object.metadata.namespace;
+    if (ns === undefined || seen.has(ns)) continue;
+    seen.add(ns);
+    used.push({ ns, first: o });
+  }
+  return { explicit, used };
 }
 
 export class FolderLoader {
@@ -201,7 +223,48 @@ export class FolderLoader {
       }
     }
     for (const d of duplicates) diagnostics.push(d);
+    // Without duplicates every file's objects are all there: its namespace summary stands for them.
+    if (byKey === null) return { objects: this.addFileNamespaces(objects), diagnostics };
     return { objects: this.addNamespaces(objects), diagnostics };
+  }
+
+  /**
+   * addNamespaces() from each file's summary (made when the file was read): the same objects, made up
+   * from the same first users, with a pass over the files rather than over every object.
+   */
+  private addFileNamespaces(objects: LoadedObject[]): LoadedObject[] {
+    const explicit = new Set<string>();
+    const summaries: FileNamespaces[] = [];
+    for (const file of this.order) {
+      const entry = this.files.get(file)!;
+      const sum = (entry.namespaces ??= namespacesOf(entry.result.objects));
+      summaries.push(sum);
+      if (sum.explicit.length > 0) for (const name of labelExplicitNamespaces(sum.explicit)) explicit.add(name);
+    }
+    const next = new Map<string, { from: LoadedObject; lo: LoadedObject }>();
+    const out = objects.slice();
+    for (const sum of summaries) {
+      for (const { ns, first } of sum.used) {
+        if (explicit.has(ns) || next.has(ns)) continue;
+        const made = this.madeNamespace(ns, first);
+        next.set(ns, made);
+        out.push(made.lo);
+      }
+    }
+    this.implicit = next;
+    return out;
+  }
+
+  /** The made-up Namespace `ns`, first used by `o`: last time's object, with `o`'s source. */
+  private madeNamespace(ns: string, o: LoadedObject): { from: LoadedObject; lo: LoadedObject } {
+    let made = this.implicit.get(ns);
+    if (made === undefined || made.from !== o) {
+      // Its source is where the namespace is first used; the object is the same for a name.
+      const source = o.locate("metadata.namespace");
+      const object = made?.lo.object ?? { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { [NAMESPACE_NAME_LABEL]: ns } } };
+      made = { from: o, lo: { object, source, locate: () => source } };
+    }
+    return made;
   }
 
   /** Every namespace used exists: explicit Namespace objects get the name label, missing ones are made up. */
@@ -212,13 +275,7 @@ export class FolderLoader {
     for (const o of objects) {
       const ns = o.object.metadata.namespace;
       if (ns === undefined || explicit.has(ns) || next.has(ns)) continue;
-      let made = this.implicit.get(ns);
-      if (made === undefined || made.from !== o) {
-        // Its source is where the namespace is first used; the object is the same for a name.
-        const source = o.locate("metadata.namespace");
-        const object = made?.lo.object ?? { apiVersion: "v1", kind: "Namespace", metadata: { name: ns, labels: { [NAMESPACE_NAME_LABEL]: ns } } };
-        made = { from: o, lo: { object, source, locate: () => source } };
-      }
+      const made = this.madeNamespace(ns, o);
       next.set(ns, made);
       out.push(made.lo);
     }

@@ -38,15 +38,26 @@ export class GenerationTracker {
    */
   stamp(objects: LoadedObject[], specJson?: readonly string[] | ((o: LoadedObject) => string)): void {
     const mark = ++this.stamps;
+    let marked = 0;
     for (let i = 0; i < objects.length; i++) {
       const o = objects[i]!;
+      // The same object as last time, stamped in the last stamp(): its record is the current one for its
+      // key (records not seen in a stamp are dropped at its end), so one lookup settles it.
+      const last = this.stamped.get(o.object);
+      if (last !== undefined && last.seen.mark === mark - 1 && last.generation === last.seen.generation) {
+        last.seen.mark = mark;
+        marked++;
+        objects[i] = this.reuse(last, o);
+        continue;
+      }
       let key = this.keys.get(o.object);
       if (key === undefined) {
         key = refKey(refOf(o.object));
         this.keys.set(o.object, key);
       }
       let s = this.seen.get(key);
-      const prev = this.stamped.get(o.object);
+      if (s === undefined || s.mark !== mark) marked++;
+      const prev = last;
       // The same object as last time has the same spec: no need to look at it.
       if (s !== undefined && prev !== undefined && prev.seen === s && prev.generation === s.generation && s.mark === mark - 1) {
         s.mark = mark;
@@ -90,7 +101,7 @@ export class GenerationTracker {
       objects[i] = loaded;
     }
     // A deleted object that comes back is a new object, as in a cluster.
-    for (const [key, s] of this.seen) if (s.mark !== mark) this.seen.delete(key);
+    if (marked < this.seen.size) for (const [key, s] of this.seen) if (s.mark !== mark) this.seen.delete(key);
   }
 
   /** Last time's stamped object, in last time's LoadedObject when `o` is the same one (an object can move, e.g. a made-up Namespace). */
