@@ -55,8 +55,8 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
 
 /**
  * Writes `total` deterministic bytes in 1 MiB chunks honouring back-pressure and ends; reads
- * everything the peer sends, pausing 30 ms after every 4 MiB (a slow reader). Resolves with the
- * hash and length of what it read once the peer ended; the hash of what it wrote is returned too.
+ * everything the peer sends, pausing 30 ms after every 4 MiB (a slow reader). Resolves, once it
+ * has written everything and the peer has ended, with the hashes of what it wrote and read.
  */
 function slowDuplex(s: net.Socket, total: number, seed: number): Promise<{ sent: string; got: string; gotBytes: number }> {
   return new Promise((resolve, reject) => {
@@ -74,6 +74,14 @@ function slowDuplex(s: net.Socket, total: number, seed: number): Promise<{ sent:
         if (!s.write(Buffer.from(chunk))) return void s.once("drain", writeMore);
       }
       s.end();
+      sentHash = out.digest("hex");
+      settle();
+    };
+    // Done when both our writes are finished and the peer has ended.
+    let sentHash: string | null = null;
+    let peerEnded = false;
+    const settle = (): void => {
+      if (sentHash !== null && peerEnded) resolve({ sent: sentHash, got: inn.digest("hex"), gotBytes });
     };
     s.on("data", (c: Buffer) => {
       inn.update(c);
@@ -85,7 +93,10 @@ function slowDuplex(s: net.Socket, total: number, seed: number): Promise<{ sent:
         setTimeout(() => s.resume(), 30);
       }
     });
-    s.on("end", () => resolve({ sent: out.digest("hex"), got: inn.digest("hex"), gotBytes }));
+    s.on("end", () => {
+      peerEnded = true;
+      settle();
+    });
     s.on("error", reject);
     writeMore();
   });
