@@ -37,14 +37,14 @@ if (opt.help) {
                        [--seconds N] [--reps N] [--only l7|scale|l4] [--scale-sizes 10,1000,5000]
   Builds sluice first when dist/ is older than src/ (npm run build), then runs every part:
   L7 proxying, route scale and L4 (TCPRoute). A full run takes about 30 minutes on 2 cores.
-  --quick        smoke run, about 45 s on 2 cores when dist/ is up to date (about 1 minute with a
-                 build): every part once, with every L7 and L4 variant and both body sizes, but one
-                 1 s run per L7 cell (-c64 only) after one 1 s warm-up of all variants together,
-                 one 0.5 s run per L4 cell without warm-up (no 256-connection ping-pong), route
-                 scale at 10 and 1,000 routes with their gateways started with the L7 ones,
-                 3 + 3 route changes, 1 s throughput and 2 s of changes under load; no N-worker
-                 L7 variants. Exits with status 1 when a part fails (no requests, errors), and
-                 --write puts it under its own "Smoke run" section, never a full run's.
+  --quick        smoke run of under a minute on 2 cores (measured: 43 s with dist/ up to date,
+                 57 s with a first full compile): every part once, with every L7 and L4 variant and both
+                 body sizes, but one 1 s run per L7 cell (-c64 only) after one 1 s warm-up of all
+                 variants together, one 0.5 s run per L4 cell without warm-up (no 256-connection
+                 ping-pong), route scale at 10 and 1,000 routes (3 + 3 route changes, 1 s throughput,
+                 2 s of changes under load), no N-worker L7 variants; every part's servers start at
+                 once. Exits with status 1 when a part is broken (no requests, errors, a route that
+                 never answers), and --write files it as a "Smoke run", never as a full run.
   --only PART    run one part: l7 (HTTP proxying), scale (route scale) or l4 (TCPRoute against
                  nginx stream and haproxy mode tcp)
   --write        put the markdown section into bench/RESULTS.md, replacing the one with the same key
@@ -158,15 +158,18 @@ async function main(): Promise<void> {
     settleMs: quick ? 9_000 : SETTLE_MS,
   };
 
-  // --quick starts the processes of the L7 and route-scale parts all at once: set-up is most of the
-  // time that is not measurement, and the scale gateways' idle time (their idle memory sample waits
-  // for the workers' post-load collection) passes during the L7 runs instead of on its own.
+  // --quick starts the processes of every part at once: set-up is most of the time that is not
+  // measurement, and the scale gateways' idle time (their idle memory sample waits for the workers'
+  // post-load collection) passes during the L7 runs instead of on its own. Idle servers of the
+  // other parts cost next to nothing while one part is measured.
   let l7Setup: L7Setup | null = null;
   let scaleStarted: ScaleGateway[] | undefined;
-  if (quick && (wantL7 || wantScale)) {
-    [l7Setup, scaleStarted] = await Promise.all([
+  let l4Setup: L4Setup | null = null;
+  if (quick) {
+    [l7Setup, scaleStarted, l4Setup] = await Promise.all([
       wantL7 ? startL7(originPort!, origin, withN, m.cpus, lay, taken) : null,
       wantScale ? Promise.all(scalePlan.sizes.map((n) => startScaleGateway(scalePlan, n, (t) => progress(`[scale] ${t}`)))) : undefined,
+      wantL4 ? startL4(lay, taken) : null,
     ]);
   }
 
@@ -204,8 +207,9 @@ async function main(): Promise<void> {
   let l4: L4Report | null = null;
   if (wantL4) {
     phase("L4");
+    l4Setup ??= await startL4(lay, taken);
     // --quick: 0.5 s per L4 cell (tcp-load takes fractions of a second; wrk does not).
-    l4 = await runL4Part(quick, opt.seconds === undefined && quick ? 0.5 : seconds, reps, lay, taken);
+    l4 = await runL4Part(quick, opt.seconds === undefined && quick ? 0.5 : seconds, reps, lay, l4Setup);
   }
   const wall = phaseSummary();
 
@@ -260,8 +264,15 @@ async function main(): Promise<void> {
   }
 }
 
-/** TCPRoute through sluice (userspace pipe, splice(2) thread, kernel splice) against nginx stream and haproxy mode tcp. */
-async function runL4Part(quick: boolean, seconds: number, reps: number, lay: ReturnType<typeof layout>, taken: Set<number>): Promise<L4Report> {
+interface L4Setup {
+  servers: Server[];
+  variants: L4Variant[];
+  /** The sluice variants whose /metrics say which relay path carried their connections. */
+  relays: { variant: string; s: Sluice }[];
+}
+
+/** The TCP echo backend, then nginx stream, haproxy mode tcp and the sluice relay variants in front of it. */
+async function startL4(lay: Layout, taken: Set<number>): Promise<L4Setup> {
   const [pEcho, pNginx, pHaproxy, pPipe, aPipe, pThread, aThread, pSplice, aSplice] = (await freePorts(9, taken)) as [number, number, number, number, number, number, number, number, number];
   progress(`starting the TCP echo backend on 127.0.0.1:${pEcho}`);
   const echo = await startEchoOrigin(pEcho, lay.origin);
@@ -286,14 +297,25 @@ async function runL4Part(quick: boolean, seconds: number, reps: number, lay: Ret
       { id: "sluice-thread", label: "sluice 1 worker, splice(2) thread (--l4-relay thread, default)", port: pThread, cpus: lay.proxy, proc: thread.proc },
       { id: "sluice-splice", label: "sluice 1 worker, kernel splice (--l4-relay kernel)", port: pSplice, cpus: lay.proxy, proc: splice.proc },
     ];
-    const plan: L4Plan = { variants, tests: l4Tests(quick), reps, seconds, warmupSeconds: quick ? 0 : 1, loadCpus: lay.load };
-    const cells = await runL4(plan);
-    const uses = [
+    const relays = [
       { variant: "userspace variant", s: pipe },
       { variant: "thread variant", s: thread },
       { variant: "kernel variant", s: splice },
     ];
-    return { plan, cells, splice: await Promise.all(uses.map(async (u) => ({ variant: u.variant, use: await spliceUse(u.s) }))) };
+    return { servers, variants, relays };
+  } catch (e) {
+    await Promise.all(servers.map((s) => stop(s.proc)));
+    throw e;
+  }
+}
+
+/** TCPRoute through sluice (userspace pipe, splice(2) thread, kernel splice) against nginx stream and haproxy mode tcp. */
+async function runL4Part(quick: boolean, seconds: number, reps: number, lay: Layout, setup: L4Setup): Promise<L4Report> {
+  const { servers, variants, relays } = setup;
+  try {
+    const plan: L4Plan = { variants, tests: l4Tests(quick), reps, seconds, warmupSeconds: quick ? 0 : 1, loadCpus: lay.load };
+    const cells = await runL4(plan);
+    return { plan, cells, splice: await Promise.all(relays.map(async (u) => ({ variant: u.variant, use: await spliceUse(u.s) }))) };
   } finally {
     // --quick: 1 s grace, not 5 (a sluice with kernel splice has taken ~5 s to exit after the stream test; stop() says so).
     await Promise.all(servers.map((s) => stop(s.proc, quick ? 1_000 : undefined)));

@@ -77,7 +77,10 @@ export async function stop(p: Proc, graceMs = 5_000): Promise<void> {
     } catch {
       /* already gone */
     }
-    const exited = await Promise.race([p.exited.then(() => true), new Promise<false>((r) => setTimeout(() => r(false), graceMs))]);
+    let timer: NodeJS.Timeout | undefined;
+    const exited = await Promise.race([p.exited.then(() => true), new Promise<false>((r) => (timer = setTimeout(() => r(false), graceMs)))]);
+    // A pending grace timer would keep the bench process alive for up to graceMs after its last line.
+    clearTimeout(timer);
     // Said out loud: a server that ignores SIGTERM is a bug of its own, and costs the run graceMs.
     if (!exited) note(`${p.name} had not exited ${graceMs / 1000} s after SIGTERM: killed`);
   }

@@ -48,7 +48,7 @@ const STREAK = 20;
 /** Idle worker memory is sampled this long by default (settledRss). */
 export const SETTLE_MS = 30_000;
 /** Shortest idle memory sample of gateways started ahead of their turn (--quick). */
-export const QUICK_IDLE_MS = 2_000;
+export const QUICK_IDLE_MS = 1_000;
 
 function writeAtomic(path: string, content: string): void {
   // Write then rename, as editors do, so the watcher never sees half a file.
