@@ -250,7 +250,7 @@ test("200 concurrent pairs, then every fd is closed again (pairs and thread)", {
   await until(() => fdCount() <= base + 2, 5_000, `fds back to ${base} (now ${fdCount()})`);
 });
 
-test("sluice run --l4-relay thread: a TCPRoute relays 8 MiB both ways and counts it as thread", { skip, timeout: 60_000 }, async () => {
+test("sluice run --l4-relay thread: a TCPRoute relays 8 MiB both ways, counts it as thread, and stops cleanly with a connection open", { skip, timeout: 60_000 }, async () => {
   const { server, port: echoPort } = await listen((s) => s.pipe(s));
   const listenPort = await freePort();
   const yaml = `${gatewayYaml("l4", [`{name: tcp, port: ${listenPort}, protocol: TCP}`])}---
@@ -270,6 +270,22 @@ ${backendYaml("echo", echoPort)}${l4RouteYaml("TCPRoute", "plain", "l4", "tcp", 
     assert.ok(got.equals(payload), `echoed ${got.length} of ${payload.length} bytes intact`);
     const metrics = await (await fetch(`http://127.0.0.1:${gw.adminPort}/metrics`)).text();
     assert.match(metrics, /sluice_l4_splice_connections_total\{path="thread"\} [1-9]/);
+    // A connection still open at stop: the worker drains it (the client ends it meanwhile), and the
+    // relay thread does not keep the worker from exiting.
+    const open = net.connect({ port: listenPort, host: "127.0.0.1", allowHalfOpen: true });
+    const openEnded = new Promise<void>((resolve) => open.on("end", () => resolve()));
+    await new Promise<void>((resolve) => {
+      open.once("data", () => resolve());
+      open.on("connect", () => open.write("x"));
+    });
+    const t0 = Date.now();
+    const stopped = gw.stop();
+    await new Promise((r) => setTimeout(r, 300));
+    open.end();
+    await openEnded;
+    assert.equal(await stopped, 0, "the gateway stopped cleanly");
+    assert.ok(Date.now() - t0 < 8_000, `stop took ${Date.now() - t0} ms`);
+    open.destroy();
   } finally {
     await gw.stop();
     server.close();
