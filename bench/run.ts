@@ -127,6 +127,7 @@ async function main(): Promise<void> {
   // --quick: one run per cell; the smoke run shows that every part works, not how noisy it is.
   const reps = positiveInt(opt.reps, "reps") ?? (quick ? 1 : 3);
   if (reps < 3 && !quick) note(`note: ${reps} repetition(s); medians need 3 or more to mean much`);
+  if (quick) note("smoke run (--quick): every part once, one short run per cell; it fails on broken parts, its numbers are not to quote");
 
   note(`machine: ${m.cpus} CPUs, ${m.cpuModel}, ${m.kernel}, Node.js ${m.node}, nginx ${m.nginx}, HAProxy ${m.haproxy}, wrk ${m.wrk}`);
   note(`layout: wrk -t1 on cpu ${lay.load}; origin (${origin}) on cpu ${lay.origin}; nginx, haproxy, sluice 1 worker on cpu ${lay.proxy}; nginx and sluice with ${m.cpus} workers on cpus ${lay.all}`);
