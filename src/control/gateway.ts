@@ -20,6 +20,7 @@ import { DEFAULT_BPFFS, EbpfManager } from "../ebpf/manager.js";
 import type { L4LbPlane } from "../ebpf/l4-lb.js";
 import { registerSockmapMetrics, startSocketAcceleration } from "../ebpf/sockmap.js";
 import { configureKernelSplice } from "../ebpf/splice.js";
+import { l4Relay } from "../l4/relay-mode.js";
 import { RateLimitService } from "./rate-limit-service.js";
 import { registerL4LbMetrics } from "../ebpf/l4-lb-metrics.js";
 import { rateLimitCounts } from "./rate-limit-status.js";
@@ -63,7 +64,8 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
   // First: the workers and demo backends started below inherit the cgroup and the splice setting.
   const sockmap = startSocketAcceleration({ enabled: opts.sockmap !== false, cgroup: opts.cgroup, log: log.child({ component: "sockmap" }) });
   registerSockmapMetrics(metrics.registry, sockmap);
-  configureKernelSplice(opts.splice !== false, log.child({ component: "l4-splice" }));
+  // Probed (and its absence reported) only when the kernel splice is the relay asked for.
+  if (opts.splice === false || l4Relay() === "kernel") configureKernelSplice(opts.splice !== false, log.child({ component: "l4-splice" }));
   const aggregator = new AggregatorRegistry();
   const demo = opts.demoBackends ? new DemoBackends(log.child({ component: "demo" })) : null;
 
