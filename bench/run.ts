@@ -35,10 +35,11 @@ const { values: opt } = parseArgs({
 if (opt.help) {
   console.log(`Usage: npm run bench -- [--quick] [--write] [--label NAME] [--note TEXT] [--origin nginx|node]
                        [--seconds N] [--reps N] [--only l7|scale|l4] [--scale-sizes 10,1000,5000]
-  Builds sluice first when dist/ is older than src/ (npm run build), then runs every part:
+  Builds first, only what changed (eBPF objects; tsc --incremental when a src/ file is newer
+  than its output in dist/; npm run build if that was not enough), then runs every part:
   L7 proxying, route scale and L4 (TCPRoute). A full run takes about 30 minutes on 2 cores.
-  --quick        smoke run of under a minute on 2 cores (measured: 43 s with dist/ up to date,
-                 57 s with a first full compile): every part once, with every L7 and L4 variant and both
+  --quick        smoke run of under a minute on 2 cores (measured: 41-43 s with dist/ up to date,
+                 52-57 s with a full compile): every part once, with every L7 and L4 variant and both
                  body sizes, but one 1 s run per L7 cell (-c64 only) after one 1 s warm-up of all
                  variants together, one 0.5 s run per L4 cell without warm-up (no 256-connection
                  ping-pong), route scale at 10 and 1,000 routes (3 + 3 route changes, 1 s throughput,
