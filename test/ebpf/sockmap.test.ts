@@ -227,7 +227,8 @@ test("without privileges: each kernel feature says why once, and the gateway ser
   writeFileSync(join(dir, "gw.yaml"), config(port, backendPort));
   // Root with an empty bounding set: the same files, no capabilities after exec.
   const child = spawn("setpriv", ["--bounding-set=-all", "--inh-caps=-all", process.execPath, SLUICE, "run", "-c", dir, "--workers", "1",
-    "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--demo-backends"], { stdio: ["ignore", "ignore", "pipe"] });
+    // --l4-relay kernel: the eBPF splice is only probed (and its absence said) when asked for.
+    "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--demo-backends", "--l4-relay", "kernel"], { stdio: ["ignore", "ignore", "pipe"] });
   let stderr = "";
   child.stderr.on("data", (d: Buffer) => (stderr += d.toString()));
   const agent = new http.Agent({ keepAlive: false });
