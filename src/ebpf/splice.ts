@@ -15,6 +15,8 @@ const SO_RCVLOWAT = 18;
 const SO_COOKIE = 57;
 const IPPROTO_TCP = 6;
 const TCP_INFO = 11;
+/** tcpi_state of a socket that is closed (linux/tcp_states.h). */
+const TCP_CLOSE = 7;
 /** SO_RCVLOWAT while a pair is being set up; TCP caps it at half the receive buffer. */
 const HOLD_LOWAT = 0x7fffffff;
 
@@ -150,13 +152,16 @@ export class KernelSplice {
     }
   }
 
-  /** Bytes handed to this socket for sending so far (by userspace writes and by redirects). */
-  sentBytes(fd: number): number {
+  /**
+   * Bytes handed to this socket for sending so far (by userspace writes and by redirects), and
+   * whether it is closed in the kernel (reset by its peer): then nothing more will ever leave it.
+   */
+  sendState(fd: number): { sent: number; closed: boolean } {
     this.info.fill(0);
     this.b.getsockopt(fd, IPPROTO_TCP, TCP_INFO, this.info);
-    // struct tcp_info: tcpi_notsent_bytes @144, tcpi_bytes_sent @200, tcpi_bytes_retrans @208.
+    // struct tcp_info: tcpi_state @0, tcpi_notsent_bytes @144, tcpi_bytes_sent @200, tcpi_bytes_retrans @208.
     const sent = this.info.readBigUInt64LE(200) - this.info.readBigUInt64LE(208);
-    return Number(sent) + this.info.readUInt32LE(144);
+    return { sent: Number(sent) + this.info.readUInt32LE(144), closed: this.info[0] === TCP_CLOSE };
   }
 
   forwardedFrom(cookie: bigint): number {

@@ -221,7 +221,15 @@ function spliceInKernel(k: KernelSplice, client: net.Socket, backend: net.Socket
       const want = userspaceBytes[dir] + forwarded[dir];
       let sent: number;
       try {
-        sent = k.sentBytes(dstFd);
+        const st = k.sendState(dstFd);
+        // Reset by its peer after our reads stopped (the socket had its EOF): no error event will
+        // come, and what the kernel still holds for it will never leave. Waiting would hold the
+        // pair open until FLUSH_STALL_MS (and a gateway stop until its drain timeout).
+        if (st.closed) {
+          dst.destroy();
+          return;
+        }
+        sent = st.sent;
       } catch {
         sent = want; // the socket is going away: nothing left to order
       }

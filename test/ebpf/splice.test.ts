@@ -3,7 +3,8 @@
 // the backend's reply, TLS passthrough (ClientHello bytes replayed before the splice) still
 // completes, and the splice counters move; with --no-splice they do not. In-process: many short
 // connections whose FIN races the splice setup all arrive intact, and a spliced pair (not polled
-// for data) still learns of the backend's FIN or reset.
+// for data) still learns of the backend's FIN or reset, and ends at once when the client vanished while
+// the backend's last bytes were being spliced to it.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash, randomBytes, X509Certificate } from "node:crypto";
@@ -322,5 +323,46 @@ test("in-process: a spliced pair still notices resets and idle FINs (the sockets
   } finally {
     proxy.close();
     backend.close();
+  }
+});
+
+test("in-process: a client gone while the backend's last bytes are spliced to it ends the pair at once", { skip }, async () => {
+  const k = kernelSplice();
+  assert.ok(k, "the splice program loads as root");
+  // After the client's FIN the backend sends 4 MiB and its own FIN; the client has closed by then, so
+  // its kernel answers with a reset that node never reads (the proxy's socket already had its EOF).
+  const backend = await echoBackend(() => Buffer.alloc(4 * 1024 * 1024, 7));
+  const done: Array<{ ms: number }> = [];
+  let t0 = 0;
+  const proxy = net.createServer({ allowHalfOpen: true, pauseOnConnect: true }, (c) => {
+    const b = net.connect({ host: "127.0.0.1", port: backend.port, allowHalfOpen: true });
+    b.once("connect", () => spliceSockets(c, b, () => done.push({ ms: Date.now() - t0 }), "kernel"));
+    b.on("error", () => c.destroy());
+  });
+  await new Promise<void>((r) => proxy.listen(0, "127.0.0.1", r));
+  const port = (proxy.address() as net.AddressInfo).port;
+  const kernelBefore = spliceConnections.kernel;
+  try {
+    await new Promise<void>((resolve, reject) => {
+      const s = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+      s.on("error", reject);
+      s.once("data", () => {
+        // The echo came back: the pair is spliced. Half-close, then go away without reading.
+        t0 = Date.now();
+        s.end();
+        s.destroy();
+        resolve();
+      });
+      s.write("hello");
+    });
+    const deadline = Date.now() + 8_000;
+    while (done.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
+    assert.equal(spliceConnections.kernel - kernelBefore, 1, "the connection was spliced");
+    assert.equal(done.length, 1, "the pair never finished");
+    // Waiting for the bytes to drain would hold it for the 10 s stall limit (and a gateway stop for its drain timeout).
+    assert.ok(done[0]!.ms < 2_000, `the pair ended ${done[0]!.ms} ms after the client went away`);
+  } finally {
+    proxy.close();
+    backend.server.close();
   }
 });
