@@ -159,6 +159,6 @@ test("warmUp runs the change path again on the last load without publishing; a n
   assert.equal(await pending, 0);
   assert.equal(published.length, 2);
   // After a load with errors there is nothing to warm up with.
-  c.onLoad({ objects: [], diagnostics: [{ severity: "error", message: "broken", file: "routes.yaml", line: 1 }] });
+  c.onLoad({ objects: [], diagnostics: [{ severity: "error", message: "broken", source: { file: "routes.yaml", line: 1, column: 1 } }] });
   assert.equal(await c.warmUp(3), 0);
 });
