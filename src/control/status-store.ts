@@ -50,6 +50,8 @@ export class StatusStore {
   private pending: K8sObject[] | null = null;
   /** The statuses of the last update() (a copy), when it held one per object: the next one may be a patch of it. */
   private last: StatusEntry[] | null = null;
+  /** Updates that were patches of the last one (for tests). */
+  patches = 0;
 
   /**
    * Replaces the stored objects and statuses with those of a new translation. A status that is the
@@ -63,6 +65,7 @@ export class StatusStore {
     const last = this.last;
     this.last = null;
     if (last !== null && this.patch(last, statuses, mark, time)) {
+      this.patches++;
       this.last = statuses.slice();
       this.pending = objects;
       return;

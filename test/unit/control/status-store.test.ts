@@ -70,3 +70,39 @@ test("statuses: transition times are decided at each update, also when nothing l
   assert.equal(timeOf(lazy, "r4"), "2026-01-01T00:00:04Z", "came back at step 3: starts over");
   assert.equal(timeOf(lazy, "r5"), "2026-01-01T00:00:01Z");
 });
+
+test("updates patched from the last one (one changed stretch) keep exactly what full updates keep", () => {
+  // `patched` gets each list in order (its updates differ from the last in one stretch); `full` gets
+  // it reversed every other time, which no stretch covers, so it takes the full path.
+  const patched = new StatusStore();
+  const full = new StatusStore();
+  const rand = ((s: number) => () => ((s = (s * 1664525 + 1013904223) >>> 0) / 2 ** 32))(7);
+  let objs = Array.from({ length: 400 }, (_, i) => route(`r${String(i).padStart(3, "0")}`));
+  const entries = new Map<K8sObject, StatusEntry>(objs.map((o) => [o, entry(o, "Accepted")]));
+  const removed: string[] = [];
+  for (let step = 0; step < 120; step++) {
+    const r = rand();
+    const i = Math.floor(rand() * objs.length);
+    if (r < 0.3) {
+      const o = route(`n${step}`);
+      objs.splice(i, 0, o);
+      entries.set(o, entry(o, "Accepted"));
+    } else if (r < 0.5 && objs.length > 1) removed.push(objs.splice(i, 1)[0]!.metadata.name);
+    else if (r < 0.8) entries.set(objs[i]!, entry(objs[i]!, rand() < 0.5 ? "Accepted" : "NotAllowedByListeners"));
+    else if (r < 0.9) {
+      // A removed object coming back in the same update as another change: starts over.
+      const name = removed.splice(Math.floor(rand() * removed.length), 1)[0];
+      const o = route(name ?? `m${step}`);
+      if (!objs.some((x) => x.metadata.name === o.metadata.name)) {
+        objs.splice(i, 0, o);
+        entries.set(o, entry(o, "Accepted"));
+      }
+    } else objs = objs.slice(); // nothing changed
+    const list = objs.map((o) => entries.get(o)!);
+    patched.update(objs, list, t(step));
+    full.update(step % 2 ? [...objs].reverse() : objs, step % 2 ? [...list].reverse() : list, t(step));
+    assert.deepEqual(patched.list(), full.list(), `step ${step}`);
+  }
+  assert.ok(patched.patches > 100, `updates patched: ${patched.patches}`);
+  assert.equal(full.patches, 0, "the other store took the full path every time");
+});

@@ -213,3 +213,97 @@ test("a Gateway repeating a listener name: memoised equals plain through route c
     assert.equal(memoised(current, memo), plain(current), `step ${step}`);
   }
 });
+
+/** Equal texts; on a difference, where it starts (assert.equal's diff of two large texts takes minutes). */
+function sameText(got: string, want: string, what: string): void {
+  if (got === want) return;
+  let i = 0;
+  while (i < got.length && got[i] === want[i]) i++;
+  assert.fail(`${what}: differs at ${i}: got ...${got.slice(Math.max(0, i - 80), i + 80)}... want ...${want.slice(Math.max(0, i - 80), i + 80)}...`);
+}
+
+/** A second Gateway (one listener) and a GRPCRoute in the environment, so kept Gateway states serve several Gateways and kinds. */
+function richCase(routes: number): K8sObject[] {
+  const objs = syntheticCase(routes);
+  objs.splice(
+    2,
+    0,
+    {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "Gateway",
+      metadata: { name: "gw2", namespace: "other" },
+      spec: { gatewayClassName: "sluice", listeners: [{ name: "h", port: 82, protocol: "HTTP", allowedRoutes: { namespaces: { from: "All" } } }] },
+    },
+    {
+      apiVersion: "gateway.networking.k8s.io/v1",
+      kind: "GRPCRoute",
+      metadata: { name: "g", namespace: "default" },
+      spec: { parentRefs: [{ name: "gw", namespace: "default" }], hostnames: ["grpc.example.com"], rules: [{ backendRefs: [{ group: "sluice.dev", kind: "Backend", name: "b" }] }] },
+    },
+  );
+  return objs;
+}
+
+test("a long random sequence of changes applied to one memo gives exactly what a fresh translate gives, at every step", () => {
+  const memo = new TranslateMemo();
+  let current = richCase(300);
+  sameText(memoised(current, memo), plain(current), "cold");
+  const rand = rng(2024);
+  const pick = (): number => {
+    const routes = current.map((o, i) => (isRoute(o) ? i : -1)).filter((i) => i >= 0);
+    return routes[Math.floor(rand() * routes.length)]!;
+  };
+  let routeOnly = 0;
+  let reusedGateways = 0;
+  let patched = 0;
+  let lastEnvChanged = false;
+  for (let step = 0; step < 160; step++) {
+    const r = rand();
+    let envChanged = false;
+    if (r < 0.2) current.splice(Math.floor(rand() * (current.length + 1)), 0, route(10000 + step, rand() < 0.3 ? "shared.example.com" : `a${step}.example.com`));
+    else if (r < 0.35) current.splice(pick(), 1);
+    else if (r < 0.55) {
+      // A rewrite in place: another rule, another hostname, or a second parent.
+      const i = pick();
+      const copy = structuredClone(current[i]!) as K8sObject & { spec: { hostnames: string[]; parentRefs: unknown[] } };
+      const k = Math.floor(rand() * 3);
+      if (k === 0) copy.spec.hostnames = [`w${step}.example.com`];
+      else if (k === 1) copy.spec.parentRefs = [...copy.spec.parentRefs, { name: "gw2", namespace: "other" }];
+      else (copy.spec as { rules: unknown[] }).rules = [{ matches: [{ path: { type: "Exact", value: `/x${step}` } }], backendRefs: [{ name: "missing", port: 80 }] }];
+      current[i] = copy;
+    } else if (r < 0.65) {
+      // Several scattered route changes at once (more than one changed stretch).
+      for (let n = 0; n < 3; n++) current[pick()] = route(20000 + step * 10 + n, `s${step}-${n}.example.com`);
+    } else if (r < 0.72) {
+      // The same object twice: left to the full path, same output.
+      current.push(current[pick()]!);
+    } else if (r < 0.8) {
+      // Copies of routes or of the environment with the same content: unchanged output.
+      const i = rand() < 0.5 ? pick() : Math.floor(rand() * 4);
+      current[i] = structuredClone(current[i]!);
+    } else if (r < 0.88) {
+      // An environment change: the second Gateway's listener hostname, or the Service's ports.
+      envChanged = true;
+      const i = current.findIndex((o) => (rand() < 0.5 ? o.kind === "Gateway" && o.metadata.name === "gw2" : o.kind === "Service"));
+      const copy = structuredClone(current[i]!) as K8sObject & { spec: Record<string, unknown> };
+      if (copy.kind === "Gateway") (copy.spec.listeners as { hostname?: string }[])[0]!.hostname = rand() < 0.5 ? `*.example.com` : `h${step}.example.com`;
+      else copy.spec.ports = [{ port: 80 + (step % 3) }];
+      current[i] = copy;
+    } else if (r < 0.94) current = [...current].reverse();
+    else {
+      // Duplicates left over from earlier steps go away (their first copies stay).
+      current = current.filter((o, i) => current.indexOf(o) === i);
+    }
+    sameText(memoised(current, memo), plain(current), `step ${step}`);
+    // Steps after an environment change or while an object is listed twice start over by design.
+    if (!envChanged && r < 0.65 && !lastEnvChanged && new Set(current).size === current.length) {
+      routeOnly++;
+      if (memo.stats.gatewaysReused) reusedGateways++;
+      if (memo.stats.indexPatched) patched++;
+    }
+    lastEnvChanged = envChanged;
+  }
+  assert.ok(routeOnly > 30, `route-only steps: ${routeOnly}`);
+  assert.ok(reusedGateways > routeOnly * 0.9, `Gateway states kept on ${reusedGateways} of ${routeOnly} route-only steps`);
+  assert.ok(patched > routeOnly * 0.9, `index patched on ${patched} of ${routeOnly} route-only steps`);
+});
