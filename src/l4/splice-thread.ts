@@ -59,6 +59,7 @@ const events = Buffer.alloc(EV * MAX_EVENTS);
 const one = Buffer.alloc(EV);
 const ctlBuf = Buffer.alloc(${RECORD} * 256);
 const two = Buffer.alloc(8);
+const scratch = Buffer.alloc(64 * 1024);
 const linger0 = Buffer.alloc(8); linger0.writeInt32LE(1, 0); // l_onoff 1, l_linger 0
 const FLAGS = K.SPLICE_F_MOVE | K.SPLICE_F_NONBLOCK;
 const pairs = new Map();
@@ -90,7 +91,7 @@ function givePipe(d) {
 }
 
 function addPair(id, cfd, bfd) {
-  const dir = (src, dst) => ({ src, dst, pipe: null, pending: 0, bytes: 0, eof: false, shut: false });
+  const dir = (src, dst) => ({ src, dst, pipe: null, pending: 0, bytes: 0, eof: false, shut: false, copy: false });
   const p = { id, fd: [cfd, bfd], mask: [0, 0], dir: [dir(0, 1), dir(1, 0)], done: false };
   pairs.set(id, p);
   update(p);
@@ -129,9 +130,31 @@ function flush(p, d) {
   return true;
 }
 
+/** read() into the (empty) pipe: bytes moved, 0 at EOF, or -1 and errno. */
+function copyIn(p, d) {
+  const n = libc.read(p.fd[d.src], scratch, scratch.length);
+  if (n <= 0) return n;
+  // An empty pipe holds at least 64 KiB (the scratch size): the write takes it all.
+  const w = libc.write(d.pipe.w, scratch, n);
+  if (w === n) return n;
+  fail(p, w < 0 ? koffi.errno() : K.EIO);
+  return -2;
+}
+
 function pump(p, d) {
   if (d.pipe === null && (d.pipe = takePipe()) === null) return fail(p, koffi.errno());
-  const n = libc.splice(p.fd[d.src], null, d.pipe.w, null, pipeSize, FLAGS);
+  let n = d.copy ? copyIn(p, d) : libc.splice(p.fd[d.src], null, d.pipe.w, null, pipeSize, FLAGS);
+  if (n === 0 || (n === -1 && !d.copy && koffi.errno() === K.EAGAIN)) {
+    // A socket in the socket-acceleration sockmap (its peer is in the gateway's cgroup too, e.g. a
+    // demo backend) receives on its psock queue, which splice(2) does not read: it answers EAGAIN
+    // (EOF once the FIN came) while read() has the bytes. read() is the authority; once it finds
+    // bytes splice missed, this direction copies through read() for good.
+    if (!d.copy) {
+      n = copyIn(p, d);
+      if (n > 0) d.copy = true;
+    }
+  }
+  if (n === -2) return false;
   if (n > 0) {
     d.bytes += n;
     d.pending = n;
@@ -232,6 +255,7 @@ const THREAD_CONSTANTS = {
   SPLICE_F_NONBLOCK: C.SPLICE_F_NONBLOCK,
   EAGAIN: C.EAGAIN,
   EINTR: C.EINTR,
+  EIO: C.EIO,
   SHUT_WR: C.SHUT_WR,
   SOL_SOCKET: C.SOL_SOCKET,
   SO_LINGER: C.SO_LINGER,

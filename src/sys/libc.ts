@@ -55,6 +55,7 @@ export const EPOLL_CTL_DEL = 2;
 export const EPOLL_CTL_MOD = 3;
 export const EAGAIN = 11;
 export const EINTR = 4;
+export const EIO = 5;
 export const SPLICE_F_MOVE = 1;
 export const SPLICE_F_NONBLOCK = 2;
 /** struct epoll_event is packed on x86-64 (12 bytes), naturally aligned elsewhere (16). */
