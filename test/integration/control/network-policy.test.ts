@@ -146,7 +146,7 @@ test("userspace enforcement: HTTP and TCPRoute listeners reset denied sources at
   try {
     assert.match(gw.stderr, /network policy is enforced in userspace/);
     for (const port of [httpPort, tcpPort]) {
-      assert.equal(await getFrom("127.0.0.1", port), "200", `allowed source on ${port}`);
+      assert.equal(await getFrom("127.0.0.1", port), "200", `allowed source on ${port} (${port === tcpPort ? "tcp" : "http"})`);
       const denied = await getFrom("127.0.0.2", port);
       assert.ok(["ECONNRESET", "closed"].includes(denied), `denied source on ${port} is closed at accept, got ${denied}`);
     }
