@@ -265,11 +265,11 @@ test("a long random sequence of changes applied to one memo gives exactly what a
     else if (r < 0.55) {
       // A rewrite in place: another rule, another hostname, or a second parent.
       const i = pick();
-      const copy = structuredClone(current[i]!) as K8sObject & { spec: { hostnames: string[]; parentRefs: unknown[] } };
+      const copy = structuredClone(current[i]!) as K8sObject & { spec: { hostnames: string[]; parentRefs: unknown[]; rules: unknown[] } };
       const k = Math.floor(rand() * 3);
       if (k === 0) copy.spec.hostnames = [`w${step}.example.com`];
       else if (k === 1) copy.spec.parentRefs = [...copy.spec.parentRefs, { name: "gw2", namespace: "other" }];
-      else (copy.spec as { rules: unknown[] }).rules = [{ matches: [{ path: { type: "Exact", value: `/x${step}` } }], backendRefs: [{ name: "missing", port: 80 }] }];
+      else copy.spec.rules = [{ matches: [{ path: { type: "Exact", value: `/x${step}` } }], backendRefs: [{ name: "missing", port: 80 }] }];
       current[i] = copy;
     } else if (r < 0.65) {
       // Several scattered route changes at once (more than one changed stretch).
