@@ -3,6 +3,7 @@
 import type { K8sObject, StatusEntry } from "../resources/types.js";
 import { refKey, refOf } from "../resources/types.js";
 import { SortedPatch } from "../translator/sorted-patch.js";
+import { changedStretch } from "../util/changed-stretch.js";
 
 /** A patched update looks at at most this many entries (old and new); more go through the full path. */
 const PATCH_LIMIT = 256;
@@ -101,25 +102,19 @@ export class StatusStore {
    * the stretch is long or a status in it belongs to an object held outside it.
    */
   private patch(last: StatusEntry[], statuses: StatusEntry[], mark: number, time: LazyTime): boolean {
-    const pl = last.length;
-    const nl = statuses.length;
-    const min = Math.min(pl, nl);
-    let from = 0;
-    while (from < min && last[from] === statuses[from]) from++;
-    let tail = 0;
-    while (tail < min - from && last[pl - 1 - tail] === statuses[nl - 1 - tail]) tail++;
-    if (pl - tail - from + (nl - tail - from) > PATCH_LIMIT) return false;
+    const { from, prevEnd, nextEnd, size } = changedStretch(last, statuses);
+    if (size > PATCH_LIMIT) return false;
     const gone = new Set<string>();
-    for (let i = from; i < pl - tail; i++) gone.add(this.keyOf(last[i]!, () => refKey(last[i]!.ref)));
+    for (let i = from; i < prevEnd; i++) gone.add(this.keyOf(last[i]!, () => refKey(last[i]!.ref)));
     const keys = new Set<string>();
-    for (let i = from; i < nl - tail; i++) {
+    for (let i = from; i < nextEnd; i++) {
       const s = statuses[i]!;
       const key = this.keyOf(s, () => refKey(s.ref));
       // Held by an entry outside the stretch, or twice within it: the full path decides.
       if (keys.has(key) || (this.stamped.has(key) && !gone.has(key))) return false;
       keys.add(key);
     }
-    for (let i = from; i < nl - tail; i++) this.stampOne(statuses[i]!, mark, time);
+    for (let i = from; i < nextEnd; i++) this.stampOne(statuses[i]!, mark, time);
     for (const key of gone) if (!keys.has(key)) this.stamped.delete(key);
     return true;
   }

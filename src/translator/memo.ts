@@ -30,6 +30,7 @@ import { SortedPatch } from "./sorted-patch.js";
 import { canonicalJson, cmpStr } from "./util.js";
 import { groupOf, refKey } from "../resources/types.js";
 import { lowerBound } from "../util/lower-bound.js";
+import { changedStretch, type ChangedStretch } from "../util/changed-stretch.js";
 
 /** What the HTTPRoute loop produces for one route. */
 export interface RouteOutcome {
@@ -69,11 +70,7 @@ interface GatewayRecord extends GatewayPhase {
 }
 
 /** Where two object lists differ: [from, prevEnd) of the old list became [from, nextEnd) of the new. */
-interface ListDiff {
-  from: number;
-  prevEnd: number;
-  nextEnd: number;
-}
+type ListDiff = ChangedStretch;
 
 /** A positional diff covering more than this many objects is not used (the set-based path is). */
 const MAX_DIFF = 128;
@@ -658,15 +655,8 @@ function sameObjects(prev: K8sObject[], next: K8sObject[]): boolean {
  */
 function listDiff(prev: readonly K8sObject[] | null, next: readonly K8sObject[]): ListDiff | null {
   if (prev === null) return null;
-  const pl = prev.length;
-  const nl = next.length;
-  const min = Math.min(pl, nl);
-  let from = 0;
-  while (from < min && prev[from] === next[from]) from++;
-  let tail = 0;
-  while (tail < min - from && prev[pl - 1 - tail] === next[nl - 1 - tail]) tail++;
-  const diff = { from, prevEnd: pl - tail, nextEnd: nl - tail };
-  return diff.prevEnd - from + (diff.nextEnd - from) > MAX_DIFF ? null : diff;
+  const { from, prevEnd, nextEnd, size } = changedStretch(prev, next);
+  return size > MAX_DIFF ? null : { from, prevEnd, nextEnd };
 }
 
 function onlyRoutes(list: readonly K8sObject[], from: number, to: number): boolean {
