@@ -1,8 +1,18 @@
-// Preloaded into every test process by scripts/run-tests.mjs. With --test-force-exit a test process
-// exits as soon as the tests registered so far have finished; tests a file registers later (after
-// a top-level await) would then vanish without a failure. Loading the entry here (the same module
-// instance: ESM caches by URL) tells us whether the file finished loading before the exit.
+// Preloaded into every test process by scripts/run-tests.mjs.
+//
+// 1. Ending the process. The runner's --test-force-exit loses verdicts: the process exits while the
+//    results of its last tests are still on their way to the parent, which then reports fewer tests
+//    and still passes (seen here: the last five golden cases vanished from one CI run; upstream:
+//    nodejs/node#64833). Instead, once every test of the file has finished, a process that a test
+//    left holding a handle (a server, a socket) gets LINGER_MS to send its results the normal way,
+//    then exits with the exit code the runner set. A process with nothing open exits by itself.
+// 2. A process that exits before its file finished loading (tests registered after a top-level
+//    await would never run) fails the run. Loading the entry here (the same module instance: ESM
+//    caches by URL) tells whether the file finished loading before the exit.
+import { after } from "node:test";
 import { pathToFileURL } from "node:url";
+
+const LINGER_MS = 3000;
 
 const entry = process.argv[1];
 if (entry && /\.test\.[cm]?[jt]s$/.test(entry)) {
@@ -15,5 +25,11 @@ if (entry && /\.test\.[cm]?[jt]s$/.test(entry)) {
     if (loaded) return;
     process.stderr.write(`\n${entry}: the test process exited before this file finished loading; tests it registers after that point never ran\n`);
     process.exitCode = 1;
+  });
+  after(() => {
+    setTimeout(() => {
+      process.stderr.write(`\n${entry}: something was still open ${LINGER_MS} ms after its last test; exiting\n`);
+      process.exit();
+    }, LINGER_MS).unref();
   });
 }

@@ -28,3 +28,16 @@ test("with the guard, the same file fails and says why", () => {
   assert.notEqual(r.status, 0);
   assert.match(r.out, /exited before this file finished loading/);
 });
+
+test("with the guard, a file whose test leaves a server open ends after a grace period with every verdict reported", () => {
+  const env = { ...process.env };
+  delete env.NODE_TEST_CONTEXT;
+  const file = join(root, "test/fixtures/runner/open-handle.test.mjs");
+  const started = Date.now();
+  const r = spawnSync(process.execPath, ["--import", guard, "--test", "--test-reporter=tap", file], { encoding: "utf8", timeout: 30_000, env });
+  assert.equal(r.status, 0, `${r.stdout}${r.stderr}`);
+  assert.match(r.stdout, /^# tests 21$/m);
+  assert.match(r.stdout, /^# pass 21$/m);
+  assert.match(`${r.stdout}${r.stderr}`, /open-handle\.test\.mjs: something was still open 3000 ms after its last test; exiting/);
+  assert.ok(Date.now() - started < 20_000, "it did not wait for the spawn timeout");
+});
