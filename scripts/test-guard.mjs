@@ -19,17 +19,20 @@ if (entry && /\.test\.[cm]?[jt]s$/.test(entry)) {
   let loaded = false;
   const done = () => {
     loaded = true;
+    // Registered once the file has loaded, so it runs after the file's own root `after` hooks
+    // (stopping gateways can take seconds): the grace period starts when clean-up is over.
+    after(() => {
+      setTimeout(() => {
+        const open = process.getActiveResourcesInfo().filter((r) => r !== "Timeout");
+        process.stderr.write(`\n${entry}: something was still open ${LINGER_MS} ms after its last test (${open.join(", ")}); exiting\n`);
+        process.exit();
+      }, LINGER_MS).unref();
+    });
   };
   import(pathToFileURL(entry).href).then(done, done);
   process.on("exit", () => {
     if (loaded) return;
     process.stderr.write(`\n${entry}: the test process exited before this file finished loading; tests it registers after that point never ran\n`);
     process.exitCode = 1;
-  });
-  after(() => {
-    setTimeout(() => {
-      process.stderr.write(`\n${entry}: something was still open ${LINGER_MS} ms after its last test; exiting\n`);
-      process.exit();
-    }, LINGER_MS).unref();
   });
 }
