@@ -28,23 +28,49 @@ const FLUSH_STALL_MS = 10_000;
  * sockets are closed.
  */
 export function spliceSockets(client: net.Socket, backend: net.Socket, onDone?: (stats: SpliceStats) => void, mode: L4Relay = l4Relay()): void {
-  if (mode === "kernel") {
-    const k = kernelSplice();
-    if (k !== null && spliceInKernel(k, client, backend, onDone)) {
+  if (mode === "userspace" || !isTcp(client) || !isTcp(backend) || client.readableEnded || backend.readableEnded) {
+    spliceConnections.userspace++;
+    pipeSockets(client, backend, onDone);
+    return;
+  }
+  const held = forwardHeldBytes(client, backend);
+  // Bytes still queued in userspace would race the relay's: the userspace pipe carries on instead.
+  if (backend.writableLength === 0 && client.writableLength === 0) {
+    const k = mode === "kernel" ? kernelSplice() : null;
+    if (k !== null && spliceInKernel(k, client, backend, held, onDone)) {
       spliceConnections.kernel++;
       return;
     }
-  }
-  // The kernel path falls back to the thread (where eBPF is unavailable), the thread to userspace.
-  if (mode !== "userspace") {
+    // The kernel path falls back to the thread (where eBPF is unavailable), the thread to userspace.
     const t = spliceThread();
-    if (t !== null && spliceInThread(t, client, backend, onDone)) {
+    if (t !== null && spliceInThread(t, client, backend, held, onDone)) {
       spliceConnections.thread++;
       return;
     }
   }
   spliceConnections.userspace++;
-  pipeSockets(client, backend, onDone);
+  pipeSockets(client, backend, (s) => onDone?.({ up: s.up + held.up, down: s.down + held.down }));
+}
+
+/**
+ * Writes on what userspace already read (the ClientHello replayed by TLS passthrough, or anything
+ * read while the backend connected): it must reach the other socket before the first byte a
+ * relay moves. Returns how many bytes went each way.
+ */
+function forwardHeldBytes(client: net.Socket, backend: net.Socket): SpliceStats {
+  const held: SpliceStats = { up: 0, down: 0 };
+  for (const [from, to, dir] of [
+    [client, backend, "up"],
+    [backend, client, "down"],
+  ] as const) {
+    if (from.readableLength === 0) continue;
+    const chunk = from.read() as Buffer | null;
+    if (chunk) {
+      held[dir] += chunk.length;
+      to.write(chunk);
+    }
+  }
+  return held;
 }
 
 /**
@@ -95,40 +121,18 @@ function closeTogether(a: net.Socket, b: net.Socket, done: () => void): void {
 
 /**
  * Hands the pair to the splice(2) relay thread (splice-thread.ts). Returns false, having changed
- * nothing, when it cannot. Bytes userspace already holds go first, as for the kernel splice. The
- * sockets stay open here, unread, until the thread reports the pair done; then both are destroyed
- * (the thread closed its own copies of the fds). If they close here first (gateway stop), the
- * thread is told to let go of the pair.
+ * nothing, when it cannot. `held` as for spliceInKernel. The sockets stay open here, unread, until
+ * the thread reports the pair done; then both are destroyed (the thread closed its own copies of
+ * the fds). If they close here first (gateway stop), the thread is told to let go of the pair.
  */
-function spliceInThread(t: SpliceThread, client: net.Socket, backend: net.Socket, onDone?: (stats: SpliceStats) => void): boolean {
-  if (!isTcp(client) || !isTcp(backend) || client.readableEnded || backend.readableEnded) return false;
+function spliceInThread(t: SpliceThread, client: net.Socket, backend: net.Socket, held: SpliceStats, onDone?: (stats: SpliceStats) => void): boolean {
   const cfd = socketFd(client);
   const bfd = socketFd(backend);
   if (cfd === null || bfd === null) return false;
-  const early = { up: 0, down: 0 };
-  for (const [from, to, dir] of [
-    [client, backend, "up"],
-    [backend, client, "down"],
-  ] as const) {
-    if (from.readableLength === 0) continue;
-    const chunk = from.read() as Buffer | null;
-    if (chunk) {
-      early[dir] += chunk.length;
-      to.write(chunk);
-    }
-  }
-  // Bytes still queued here would race the thread's: the userspace pipe carries on instead.
-  if (backend.writableLength > 0 || client.writableLength > 0) {
-    if (early.up + early.down > 0) {
-      pipeSockets(client, backend, (s) => onDone?.({ up: s.up + early.up, down: s.down + early.down }));
-      return true;
-    }
-    return false;
-  }
   let result: ThreadRelayResult | null = null;
   let closed = 0;
   const finish = (): void => {
-    if (result !== null && closed === 2) onDone?.({ up: result.up + early.up, down: result.down + early.down });
+    if (result !== null && closed === 2) onDone?.({ up: result.up + held.up, down: result.down + held.down });
   };
   const id = t.relay(cfd, bfd, (r) => {
     result = r;
@@ -163,31 +167,13 @@ function stopReading(s: net.Socket): void {
 const isTcp = (s: net.Socket): boolean => !(s instanceof tls.TLSSocket) && (s.remoteFamily === "IPv4" || s.remoteFamily === "IPv6");
 
 /**
- * Hands the pair to the kernel. Returns false, having changed nothing the userspace pipe cannot
- * continue from, when the pair cannot be spliced.
- *
- * Order matters: bytes userspace already holds (the ClientHello replayed by TLS passthrough, or
- * anything read while the backend connected) must reach the kernel before the first spliced byte,
- * so they are written first and the splice only happens when those writes left nothing queued in
- * userspace.
+ * Hands the pair to the kernel. Returns false, having changed nothing, when the pair cannot be
+ * spliced. `held`: bytes userspace wrote on before (forwardHeldBytes), none of them still queued.
  */
-function spliceInKernel(k: KernelSplice, client: net.Socket, backend: net.Socket, onDone?: (stats: SpliceStats) => void): boolean {
-  if (!isTcp(client) || !isTcp(backend) || client.readableEnded || backend.readableEnded) return false;
+function spliceInKernel(k: KernelSplice, client: net.Socket, backend: net.Socket, held: SpliceStats, onDone?: (stats: SpliceStats) => void): boolean {
   const cfd = socketFd(client);
   const bfd = socketFd(backend);
   if (cfd === null || bfd === null) return false;
-  const stats: SpliceStats = { up: 0, down: 0 };
-  const early = (from: net.Socket, to: net.Socket, dir: "up" | "down"): void => {
-    if (from.readableLength === 0) return;
-    const chunk = from.read() as Buffer | null;
-    if (chunk) {
-      stats[dir] += chunk.length;
-      to.write(chunk);
-    }
-  };
-  early(client, backend, "up");
-  early(backend, client, "down");
-  if (backend.writableLength > 0 || client.writableLength > 0) return false;
   let pair: SplicedPair;
   try {
     pair = k.splice(cfd, bfd);
@@ -197,7 +183,7 @@ function spliceInKernel(k: KernelSplice, client: net.Socket, backend: net.Socket
   }
   // Bytes written by userspace before the splice (or after, below) count as sent by the other
   // side: the kernel must have queued those plus what it forwarded before a FIN may follow.
-  const userspaceBytes = { up: stats.up, down: stats.down };
+  const userspaceBytes = { up: held.up, down: held.down };
   // The verdict passes to userspace only skbs of a socket without a peer entry: forward them.
   const upPassed = (c: Buffer): void => {
     userspaceBytes.up += c.length;
@@ -283,10 +269,7 @@ function park(s: net.Socket, fd: number, watch: HangupWatch | null, onData: (c: 
   s.on("data", onData);
   const h = handleOf(s);
   if (watch === null || h === null || typeof h.readStop !== "function" || typeof h.readStart !== "function") return unpark(s);
-  if (h.reading) {
-    h.reading = false;
-    h.readStop();
-  }
+  stopReading(s);
   const cancel = watch.watch(fd, () => unpark(s));
   if (cancel === null) return unpark(s);
   s.once("close", cancel);
