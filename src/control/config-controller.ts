@@ -12,6 +12,7 @@ import { TranslateMemo } from "../translator/memo.js";
 import { CanonicalTextCache } from "./config-text.js";
 import { errorsOf, locateDiagnostics, sortDiagnostics } from "./diagnostics.js";
 import { StatusStore } from "./status-store.js";
+import { inTurns } from "../util/in-turns.js";
 
 
 /** `memo` is the controller's, kept across loads: pass it on to translate() (see translator/memo.ts). */
@@ -129,31 +130,22 @@ export class ConfigController {
     const without = last < 0 ? objects : objects.filter((_, i) => i !== last);
     const scratch = new StatusStore();
     const started = performance.now();
-    return new Promise<number>((resolve) => {
-      let done = 0;
-      let step = 0;
-      const next = (): void => {
-        // A real load since: it has done (and will do) the same work for real.
-        if (this.warm !== token || this.snapshot !== snap) return resolve(done);
-        const final = step === 2 * runs - 1;
-        const list = step % 2 === 0 && !final ? without : objects;
-        const out = this.translated(list);
-        if ("error" in out || (list === objects && out.hash !== snap.hash)) return resolve(done);
-        try {
-          scratch.update(list, out.result.statuses);
-        } catch {
-          return resolve(done);
-        }
-        step++;
-        if (list === objects) done++;
-        if (final) {
-          this.warm = null;
-          return resolve(done);
-        }
-        setImmediate(next);
-      };
-      setImmediate(next);
-    }).then((done) => {
+    // Even turns drop the route, odd ones put it back; the last turn (odd) leaves the memo as it was.
+    return inTurns(2 * runs, (i) => {
+      // A real load since: it has done (and will do) the same work for real.
+      if (this.warm !== token || this.snapshot !== snap) return false;
+      const list = i % 2 === 0 ? without : objects;
+      const out = this.translated(list);
+      if ("error" in out || (list === objects && out.hash !== snap.hash)) return false;
+      try {
+        scratch.update(list, out.result.statuses);
+      } catch {
+        return false;
+      }
+      return true;
+    }).then((turns) => {
+      if (this.warm === token) this.warm = null;
+      const done = Math.floor(turns / 2);
       this.opts.log.debug({ runs: done, ms: Math.round(performance.now() - started) }, "change path warmed up");
       return done;
     });

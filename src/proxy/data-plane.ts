@@ -11,6 +11,7 @@ import { commitNetworkPolicy, stageNetworkPolicy } from "./conn-policy.js";
 import { pruneContextCache } from "./tls.js";
 import { applyDelta, makeDelta } from "./snapshot-delta.js";
 import { EndpointRegistry } from "./upstream/cluster.js";
+import { inTurns } from "../util/in-turns.js";
 
 export interface DataPlaneOptions {
   listenAddress?: string;
@@ -61,23 +62,18 @@ export class ProxyDataPlane {
    * every virtual host and cluster of the base is reused as it is.
    */
   rehearse(base: Snapshot, runs: number): Promise<number> {
-    return new Promise((resolve) => {
-      let done = 0;
-      const step = (): void => {
-        if (done >= runs || this.closed || this.applying > 0 || this.currentId !== `${base.version} ${base.hash}`) return resolve(done);
-        const stats = this.cache.stats;
-        try {
-          const delta = makeDelta(base, base);
-          compileSnapshot(delta ? applyDelta(base, delta) : base, this.registry, this.log, this.cache);
-        } catch {
-          return resolve(done);
-        } finally {
-          this.cache.stats = stats;
-        }
-        done++;
-        setImmediate(step);
-      };
-      setImmediate(step);
+    return inTurns(runs, () => {
+      if (this.closed || this.applying > 0 || this.currentId !== `${base.version} ${base.hash}`) return false;
+      const stats = this.cache.stats;
+      try {
+        const delta = makeDelta(base, base);
+        compileSnapshot(delta ? applyDelta(base, delta) : base, this.registry, this.log, this.cache);
+      } catch {
+        return false;
+      } finally {
+        this.cache.stats = stats;
+      }
+      return true;
     });
   }
 
