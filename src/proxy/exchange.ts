@@ -297,8 +297,6 @@ export class Exchange implements SlotWaiter {
   requestMs = 0;
   /** What the 504 body says when a timeout ends the exchange. */
   timeoutText = "";
-  /** The client response was ended with the last body chunk. */
-  private ended = false;
   /** Holds one of the breaker's slots (an attempt in flight). */
   private slot = false;
   /** Waits in the breaker's queue for a connection. */
@@ -570,7 +568,6 @@ export class Exchange implements SlotWaiter {
     if (a !== this.current || a.discard) return true;
     this.bytesOut += chunk.length;
     if (last) {
-      this.ended = true;
       this.res.end(chunk);
       return true;
     }
@@ -587,7 +584,8 @@ export class Exchange implements SlotWaiter {
       return;
     }
     this.current = null;
-    if (!this.ended) this.res.end();
+    // Ended already when the last body chunk ended it.
+    if (!this.res.writableEnded) this.res.end();
     this.finish();
   }
 
