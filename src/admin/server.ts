@@ -5,6 +5,7 @@ import type { AddressInfo } from "node:net";
 import { stringify as toYaml } from "yaml";
 import type { FlowHub } from "../observe/flow-hub.js";
 import { handleFlows } from "./flows.js";
+import { ReadyChanges, readyWaitOf, waitReady } from "./ready-wait.js";
 
 export interface ReadyView {
   ready: boolean;
@@ -27,6 +28,8 @@ export interface AdminSource {
   statusList(): StatusList | Promise<StatusList>;
   configDump(): unknown;
   metrics(): Promise<{ contentType: string; text: string }>;
+  /** Told when readiness may have changed; lets GET /ready?after=N&wait=MS answer at once (absent: it waits out MS). */
+  readyChanges?: ReadyChanges;
   /** The flow stream (GET /flows, /flows/status); absent: 404. */
   flows?: FlowHub;
 }
@@ -76,7 +79,13 @@ async function handle(source: AdminSource, req: http.IncomingMessage, res: http.
       send(res, 200, "text/plain; charset=utf-8", "ok\n");
       return;
     case "/ready": {
-      const r = source.ready();
+      const wait = readyWaitOf(url.searchParams);
+      if (typeof wait === "string") {
+        send(res, 400, "text/plain; charset=utf-8", `${wait}\n`);
+        return;
+      }
+      const r = wait === null ? source.ready() : await waitReady(() => source.ready(), source.readyChanges ?? new ReadyChanges(), wait, (abort) => res.once("close", abort));
+      if (res.destroyed) return;
       sendJson(res, r.ready ? 200 : 503, r);
       return;
     }

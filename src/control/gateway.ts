@@ -3,6 +3,7 @@
 import { fileURLToPath } from "node:url";
 import { AggregatorRegistry } from "prom-client";
 import { startAdminServer, type AdminServer, type AdminSource, type ReadyView } from "../admin/server.js";
+import { ReadyChanges } from "../admin/ready-wait.js";
 import { ControlMetrics } from "../observe/control-metrics.js";
 import { FlowHub } from "../observe/flow-hub.js";
 import type { Logger } from "../observe/log.js";
@@ -72,6 +73,8 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
   let pool: WorkerPool | null = null;
   let ebpf: EbpfManager | null = null;
   let l4lb: L4LbPlane | null = null;
+  // GET /ready?after=N&wait=MS answers when these say the state it waits for came.
+  const readyChanges = new ReadyChanges();
   const controller = new ConfigController({
     translate: (objects, memo) => translate(objects, { controllerName: CONTROLLER_NAME, memo }),
     metrics,
@@ -80,6 +83,7 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
       l4lb?.apply(snapshot.config);
       ebpf?.apply(snapshot.config);
       pool?.publish(snapshot);
+      readyChanges.notify();
     },
   });
 
@@ -108,6 +112,7 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
   const source: AdminSource = {
     flows,
     ready: () => readiness(controller, pool),
+    readyChanges,
     statusList: async () => {
       const entries = controller.statuses.list();
       // What rate-limit rules allowed and refused so far: runtime facts, like the Gateway's below.
@@ -183,6 +188,7 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
     // A bind failure's transition time is when a worker reported it.
     onChange: () => {
       bindFailures.observe(pool?.states() ?? []);
+      readyChanges.notify();
       warmUpOnceServing();
     },
     onFlows: (records, lost) => flows.fromWorker(records, lost),

@@ -123,3 +123,39 @@ test("unchanged input makes no new version: a touch, the same bytes, a comment",
   assert.equal(ready.version, before.body.version + 1);
   assert.equal((await get(port, "/other")).pod, "echo-a");
 });
+
+test("GET /ready?after=N&wait=MS answers once every worker serves a version after N, without polling", async () => {
+  assert.equal((await fetch(gw.admin("/ready?wait=soon"))).status, 400);
+  assert.equal((await fetch(gw.admin("/ready?after=-1&wait=10"))).status, 400);
+  const now = await json<{ version: number }>(gw.admin("/ready"));
+  const v = now.body.version;
+  // Already served: at once.
+  const t0 = performance.now();
+  const served = await json<{ ready: boolean; version: number }>(gw.admin(`/ready?after=${v - 1}&wait=10000`));
+  assert.equal(served.body.version, v);
+  assert.ok(performance.now() - t0 < 2_000);
+  // Nothing changes: it answers the current state when the wait is over.
+  const t1 = performance.now();
+  const idle = await json<{ ready: boolean; version: number }>(gw.admin(`/ready?after=${v}&wait=300`));
+  assert.ok(performance.now() - t1 >= 250, "answered before its wait was over");
+  assert.equal(idle.status, 200);
+  assert.equal(idle.body.version, v);
+  // A change made while the request waits: answered with the new version, every worker on it.
+  let answered = false;
+  const waiting = json<{ ready: boolean; version: number; workers: { version: number }[] }>(gw.admin(`/ready?after=${v}&wait=20000`)).then((r) => {
+    answered = true;
+    return r;
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(answered, false, "answered before anything changed");
+  const written = performance.now();
+  gw.write("routes.yaml", ROUTE({ name: "r1", path: "/waited", backends: [{ name: "echo-a", port: echo.port }] }));
+  const r = await waiting;
+  // Answered by the workers' reports, not by its 20 s running out.
+  assert.ok(performance.now() - written < 10_000, `answered ${Math.round(performance.now() - written)} ms after the change`);
+  assert.equal(r.status, 200);
+  assert.equal(r.body.ready, true);
+  assert.equal(r.body.version, v + 1);
+  for (const w of r.body.workers) assert.equal(w.version, v + 1);
+  assert.equal((await get(port, "/waited")).pod, "echo-a");
+});
