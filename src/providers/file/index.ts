@@ -209,8 +209,9 @@ export class FileProvider {
   }
 
   private async reloadOnce(initial: boolean): Promise<void> {
-    const present = (await this.folderId()) !== undefined;
+    // Synchronously: one stat, where a trip through the thread pool cost more than the call.
     if (!this.running) return;
+    const present = folderIdNow(this.dir) !== undefined;
     if (!present) {
       // Missing folder: keep the last load, wait for it to come back, report only if it stays away.
       this.closeWatchers();
@@ -308,6 +309,15 @@ export class FileProvider {
     } catch {
       return undefined;
     }
+  }
+}
+
+function folderIdNow(dir: string): string | undefined {
+  try {
+    const st = statSync(dir, { throwIfNoEntry: false });
+    return st?.isDirectory() ? `${st.dev}:${st.ino}` : undefined;
+  } catch {
+    return undefined;
   }
 }
 
