@@ -3,23 +3,26 @@
 // version. The same measure as the scale benchmark's "change -> all workers", without the rest,
 // so two builds can be compared back to back (--sluice picks the bin/sluice to run).
 // Usage: node --import tsx bench/change-latency.ts [--routes 5000] [--changes 10] [--sluice PATH] [--mix]
-//        [--node-flags="--trace-gc ..."] [--log-level debug] [--output FILE]
+//        [--node-flags="--trace-gc ..."] [--log-level debug] [--output FILE] [--poll]
 // --mix cycles through a route file added, r0's file rewritten, the added file removed (as the scale
 // benchmark's load test does); default: a route file added each time.
 // --node-flags go to node for the control process and (through execArgv) its workers; --output FILE
 // keeps the gateway's last 64 KiB of output (e.g. its debug log or --trace-gc lines) and the time of
-// each change, to see where a slow change went.
+// each change, to see where a slow change went. The time ends when GET /ready?after=N&wait=MS answers
+// (the moment the last worker reports the change); --poll polls /ready every 5 ms instead, as builds
+// before that wait need (they answer the wait at once, and then are polled anyway).
 import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { cleanup, installSignalHandlers, start, stop, tempDir } from "./lib/procs.js";
 import { gatewayYaml, readyState, routeYaml, ROOT, waitVersion, type Sluice } from "./lib/servers.js";
+import { waitServed } from "./lib/scale.js";
 import { median, max } from "./lib/stats.js";
 import { freePorts, layout } from "./lib/system.js";
 import { cpus } from "node:os";
 
-const { values: opt } = parseArgs({ options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, sluice: { type: "string" }, mix: { type: "boolean", default: false }, "node-flags": { type: "string", default: "" }, "log-level": { type: "string", default: "warn" }, output: { type: "string" } } });
+const { values: opt } = parseArgs({ options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, sluice: { type: "string" }, mix: { type: "boolean", default: false }, "node-flags": { type: "string", default: "" }, "log-level": { type: "string", default: "warn" }, output: { type: "string" }, poll: { type: "boolean", default: false } } });
 const N = Number(opt.routes);
 const CHANGES = Number(opt.changes);
 const bin = opt.sluice ?? join(ROOT, "bin/sluice");
@@ -55,13 +58,13 @@ try {
     if (kind === 0) put(`add${k}.yaml`, routeYaml(`add${k}`, origin, `add${k}.bench.test`, `/add${k}`));
     else if (kind === 1) put("hot.yaml", routeYaml("r0", origin, "r0.bench.test", k % 2 ? `/r0/v${k}` : "/r0"));
     else unlinkSync(join(dir, `add${k - 2}.yaml`));
-    await waitVersion(s, v0, 30_000);
+    await (opt.poll ? waitVersion(s, v0, 30_000) : waitServed(s, v0, 30_000));
     times.push(performance.now() - t);
     await new Promise((r) => setTimeout(r, 200));
   }
   await stop(proc);
   if (opt.output) writeFileSync(opt.output, `${marks.join("\n")}\n${proc.output()}`);
-  console.log(`${bin}: ${N} routes, ${workers} workers, ${opt.mix ? "mixed changes" : "route file added"}, change -> all workers: median ${median(times).toFixed(1)} ms, max ${max(times).toFixed(1)} ms (${times.map((x) => x.toFixed(0)).join(", ")})`);
+  console.log(`${bin}: ${N} routes, ${workers} workers, ${opt.mix ? "mixed changes" : "route file added"}, change -> all workers${opt.poll ? " (polled)" : ""}: median ${median(times).toFixed(1)} ms, max ${max(times).toFixed(1)} ms (${times.map((x) => x.toFixed(0)).join(", ")})`);
 } finally {
   await cleanup();
 }
