@@ -44,6 +44,12 @@ const CTL_TOKEN = 0;
  * pipe-user-pages-soft (64 MiB of pipe capacity per unprivileged user; past it new pipes are tiny).
  */
 export const DEFAULT_PIPE_SIZE = 256 * 1024;
+/**
+ * Small messages go by read(2) into a buffer and write(2) on: two calls of three number arguments,
+ * where splice(2) takes two of six and a pipe. A read that fills this many bytes means the
+ * direction streams: it splices from then on, until a splice moves less than a quarter of it.
+ */
+const SMALL = 16 * 1024;
 /** Empty pipes kept for reuse (an empty pipe holds no pages, but counts against the user's pipe quota). */
 const POOL_KEEP = 16;
 
@@ -56,10 +62,16 @@ if (epfd < 0) throw new Error("epoll_create1 failed: errno " + koffi.errno());
 const EV = K.EVENT_SIZE, OFF = K.DATA_OFFSET;
 const MAX_EVENTS = 256;
 const events = Buffer.alloc(EV * MAX_EVENTS);
+// Buffers the hot calls take by address (a number converts faster than a Buffer); they live as
+// long as the thread, and their memory never moves.
+const eventsAt = Number(koffi.address(events));
+const events32 = new Uint32Array(events.buffer, events.byteOffset, events.length >> 2); // fields are 4-aligned
+const EV4 = EV >> 2, OFF4 = OFF >> 2;
 const one = Buffer.alloc(EV);
 const ctlBuf = Buffer.alloc(${RECORD} * 256);
 const two = Buffer.alloc(8);
 const scratch = Buffer.alloc(64 * 1024);
+const scratchAt = Number(koffi.address(scratch));
 const linger0 = Buffer.alloc(8); linger0.writeInt32LE(1, 0); // l_onoff 1, l_linger 0
 const FLAGS = K.SPLICE_F_MOVE | K.SPLICE_F_NONBLOCK;
 const pairs = new Map();
@@ -91,7 +103,7 @@ function givePipe(d) {
 }
 
 function addPair(id, cfd, bfd) {
-  const dir = (src, dst) => ({ src, dst, pipe: null, pending: 0, bytes: 0, eof: false, shut: false, copy: false });
+  const dir = (src, dst) => ({ src, dst, pipe: null, pending: 0, bytes: 0, eof: false, shut: false, copy: false, small: true });
   const p = { id, fd: [cfd, bfd], mask: [0, 0], dir: [dir(0, 1), dir(1, 0)], done: false };
   pairs.set(id, p);
   update(p);
@@ -114,7 +126,7 @@ function update(p) {
 /** Moves queued bytes on; true unless the pair failed. Leaves bytes queued when the destination is full. */
 function flush(p, d) {
   if (d.pending > 0) {
-    const m = libc.splice(d.pipe.r, null, p.fd[d.dst], null, d.pending, FLAGS);
+    const m = libc.splice_n(d.pipe.r, 0, p.fd[d.dst], 0, d.pending, FLAGS);
     if (m > 0) d.pending -= m;
     else if (m < 0) {
       const e = koffi.errno();
@@ -130,35 +142,60 @@ function flush(p, d) {
   return true;
 }
 
-/** read() into the (empty) pipe: bytes moved, 0 at EOF, or -1 and errno. */
-function copyIn(p, d) {
-  const n = libc.read(p.fd[d.src], scratch, scratch.length);
+/**
+ * read() into scratch, then write() to the destination: bytes moved, 0 at EOF, -1 and errno, or -2
+ * when the pair failed. What the destination does not take waits in the direction's (empty) pipe.
+ */
+function copy(p, d, max) {
+  const n = libc.read_at(p.fd[d.src], scratchAt, max);
   if (n <= 0) return n;
-  // An empty pipe holds at least 64 KiB (the scratch size): the write takes it all.
-  const w = libc.write(d.pipe.w, scratch, n);
+  let w = libc.write_at(p.fd[d.dst], scratchAt, n);
   if (w === n) return n;
-  fail(p, w < 0 ? koffi.errno() : K.EIO);
-  return -2;
+  if (w < 0) {
+    const e = koffi.errno();
+    if (e !== K.EAGAIN && e !== K.EINTR) {
+      fail(p, e);
+      return -2;
+    }
+    w = 0;
+  }
+  // An empty pipe holds at least 64 KiB (the scratch size): the write takes all the rest.
+  const rest = n - w;
+  const q = d.pipe !== null || (d.pipe = takePipe()) !== null ? libc.write_at(d.pipe.w, scratchAt + w, rest) : -1;
+  if (q !== rest) {
+    fail(p, q < 0 ? koffi.errno() : K.EIO);
+    return -2;
+  }
+  d.pending = rest;
+  return n;
 }
 
 function pump(p, d) {
-  if (d.pipe === null && (d.pipe = takePipe()) === null) return fail(p, koffi.errno());
-  let n = d.copy ? copyIn(p, d) : libc.splice(p.fd[d.src], null, d.pipe.w, null, pipeSize, FLAGS);
-  if (n === 0 || (n === -1 && !d.copy && koffi.errno() === K.EAGAIN)) {
-    // A socket in the socket-acceleration sockmap (its peer is in the gateway's cgroup too, e.g. a
-    // demo backend) receives on its psock queue, which splice(2) does not read: it answers EAGAIN
-    // (EOF once the FIN came) while read() has the bytes. read() is the authority; once it finds
-    // bytes splice missed, this direction copies through read() for good.
-    if (!d.copy) {
-      n = copyIn(p, d);
+  let n, spliced = false;
+  if (d.copy || d.small) {
+    n = copy(p, d, d.copy ? scratch.length : ${SMALL});
+    if (n === ${SMALL} && !d.copy) d.small = false; // a full read: this direction streams
+  } else {
+    if (d.pipe === null && (d.pipe = takePipe()) === null) return fail(p, koffi.errno());
+    n = libc.splice_n(p.fd[d.src], 0, d.pipe.w, 0, pipeSize, FLAGS);
+    if (n > 0) {
+      d.pending = n;
+      spliced = true;
+      if (n < ${SMALL / 4}) d.small = true;
+    } else if (n === 0 || koffi.errno() === K.EAGAIN) {
+      // A socket in the socket-acceleration sockmap (its peer is in the gateway's cgroup too, e.g. a
+      // demo backend) receives on its psock queue, which splice(2) does not read: it answers EAGAIN
+      // (EOF once the FIN came) while read() has the bytes. read() is the authority; once it finds
+      // bytes splice missed, this direction copies through read() for good.
+      n = copy(p, d, scratch.length);
       if (n > 0) d.copy = true;
     }
   }
   if (n === -2) return false;
   if (n > 0) {
     d.bytes += n;
-    d.pending = n;
-    return flush(p, d);
+    // Spliced bytes wait in the pipe to go on; copied ones left there found the destination full.
+    return spliced || d.pending === 0 ? flush(p, d) : true;
   }
   if (n === 0) {
     d.eof = true;
@@ -215,14 +252,14 @@ function readControl() {
 
 let stop = false;
 while (!stop) {
-  const n = libc.epoll_wait(epfd, events, MAX_EVENTS, -1);
+  const n = libc.epoll_wait_at(epfd, eventsAt, MAX_EVENTS, -1);
   if (n < 0) {
     if (koffi.errno() === K.EINTR) continue;
     break;
   }
   for (let i = 0; i < n; i++) {
-    const ev = events.readUInt32LE(i * EV);
-    const token = events.readUInt32LE(i * EV + OFF); // tokens fit the low half (little-endian)
+    const ev = events32[i * EV4];
+    const token = events32[i * EV4 + OFF4]; // tokens fit the low half (little-endian)
     if (token === ${CTL_TOKEN}) { if (readControl()) stop = true; continue; }
     const p = pairs.get(Math.floor(token / 2));
     if (p !== undefined && !p.done) onEvent(p, token & 1, ev);

@@ -132,6 +132,71 @@ test("64 MiB each way, both readers slow: byte-exact, counted, no deadlock", { s
   }
 });
 
+/**
+ * Writes `total` bytes as 1 KiB messages, yielding to the event loop after each (so the relay finds
+ * small reads and copies them), while reading nothing for the first `stallMs`: the destination's
+ * buffers fill and the relay has to hold copied bytes back. Resolves with the hashes and counts.
+ */
+function smallWritesStalledReader(s: net.Socket, total: number, seed: number, stallMs: number): Promise<{ sent: string; got: string; gotBytes: number }> {
+  return new Promise((resolve, reject) => {
+    const out = sha();
+    const inn = sha();
+    let gotBytes = 0;
+    let sentHash: string | null = null;
+    let peerEnded = false;
+    const settle = (): void => {
+      if (sentHash !== null && peerEnded) resolve({ sent: sentHash, got: inn.digest("hex"), gotBytes });
+    };
+    s.pause();
+    setTimeout(() => s.resume(), stallMs);
+    s.on("data", (c: Buffer) => {
+      inn.update(c);
+      gotBytes += c.length;
+    });
+    s.on("end", () => {
+      peerEnded = true;
+      settle();
+    });
+    s.on("error", reject);
+    void (async () => {
+      for (let i = 0; i * 1024 < total; i++) {
+        const m = Buffer.alloc(1024, (seed + i) % 256);
+        m.writeUInt32LE(i, 0);
+        out.update(m);
+        if (!s.write(m)) await new Promise((r) => s.once("drain", r));
+        else await new Promise((r) => setImmediate(r));
+      }
+      s.end();
+      sentHash = out.digest("hex");
+      settle();
+    })();
+  });
+}
+
+test("small messages behind a stalled reader: held back, then delivered in order, both ways", { skip, timeout: 60_000 }, async () => {
+  const total = 12 * 1024 * 1024;
+  let backendSide: Promise<{ sent: string; got: string; gotBytes: number }> | null = null;
+  const { server, port } = await listen((s) => (backendSide = smallWritesStalledReader(s, total, 11, 700)));
+  const proxy = await proxyTo(port);
+  try {
+    const c = net.connect({ port: proxy.port, host: "127.0.0.1", allowHalfOpen: true });
+    await new Promise((r) => c.once("connect", r));
+    const clientSide = await smallWritesStalledReader(c, total, 5, 700);
+    await until(() => backendSide !== null, 5_000, "the backend connection");
+    const b = await backendSide!;
+    assert.equal(clientSide.gotBytes, total);
+    assert.equal(b.gotBytes, total);
+    assert.equal(b.got, clientSide.sent, "client -> backend bytes identical");
+    assert.equal(clientSide.got, b.sent, "backend -> client bytes identical");
+    await until(() => proxy.done.length === 1, 5_000, "onDone");
+    assert.deepEqual(proxy.done[0], { up: total, down: total });
+    c.destroy();
+  } finally {
+    await proxy.close();
+    server.close();
+  }
+});
+
 test("half-close both ways: each side still reads after the other's FIN", { skip, timeout: 20_000 }, async () => {
   // Backend: after the client's FIN, answers with what it got, then ends.
   const { server, port } = await listen((s) => {
