@@ -8,7 +8,7 @@
 // that mask (no wakeup), a FIN or an error does. The epoll set is waited on by one worker thread
 // (the event loop cannot poll an epoll fd itself), which posts the ids that fired back to the main
 // thread. Each registration fires once.
-import { Worker } from "node:worker_threads";
+import type { Worker } from "node:worker_threads";
 import { childLog } from "../observe/log.js";
 import {
   EPOLL_CLOEXEC,
@@ -18,38 +18,14 @@ import {
   EPOLLIN,
   EPOLLONESHOT,
   EPOLLRDHUP,
-  LIBC_IN_WORKER,
   libc,
-  libcWorkerData,
   O_NONBLOCK as EFD_NONBLOCK,
 } from "../sys/libc.js";
+import type { HangupWorkerData } from "./hangup-worker.js";
+import { moduleWorker } from "./module-worker.js";
 
 /** Registration id the worker reads as "stop". */
 const STOP_ID = 0;
-
-/** Runs in the worker thread: wait, post the ids that fired, until the stop id fires. */
-const WORKER_SOURCE = `${LIBC_IN_WORKER}
-const { workerData, parentPort } = require("node:worker_threads");
-const epollWait = libc.epoll_wait;
-const { epfd, size, offset, stop } = workerData;
-const buf = Buffer.alloc(size * 64);
-for (;;) {
-  const n = epollWait(epfd, buf, 64, -1);
-  if (n < 0) {
-    if (koffi.errno() === 4) continue; // EINTR
-    break;
-  }
-  const ids = [];
-  let quit = false;
-  for (let i = 0; i < n; i++) {
-    const id = Number(buf.readBigUInt64LE(i * size + offset));
-    if (id === stop) quit = true;
-    else ids.push(id);
-  }
-  if (ids.length > 0) parentPort.postMessage(ids);
-  if (quit) break;
-}
-`;
 
 export interface HangupWatch {
   /**
@@ -98,10 +74,8 @@ class EpollHangupWatch implements HangupWatch {
 
   private ensureWorker(): void {
     if (this.worker !== null) return;
-    const w = new Worker(WORKER_SOURCE, {
-      eval: true,
-      workerData: { libc: libcWorkerData(), epfd: this.epfd, size: EVENT_SIZE, offset: DATA_OFFSET, stop: STOP_ID },
-    });
+    const workerData: HangupWorkerData = { epfd: this.epfd, stop: STOP_ID };
+    const w = moduleWorker(import.meta.url, "hangup-worker", { workerData });
     w.on("message", (ids: number[]) => {
       for (const id of ids) {
         const cb = this.waiting.get(id);

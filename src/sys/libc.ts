@@ -1,6 +1,6 @@
-// The libc calls Sluice makes through koffi, declared in one place. The declarations are plain
-// strings so a worker thread (which must bind its own copy: koffi functions do not cross threads)
-// binds exactly the same prototypes from `LIBC_DECLS` (see bindLibcIn below).
+// The libc calls Sluice makes through koffi, declared in one place. koffi functions do not cross
+// threads: a worker thread that imports this module gets its own binding from libc(), of the same
+// prototypes.
 // Conventions are libc's: -1 and errno (read with errno()) on failure, unless noted.
 import { createRequire } from "node:module";
 import type * as KoffiNs from "koffi";
@@ -29,7 +29,7 @@ export const LIBC_DECLS = {
   fcntl: "int fcntl(int fd, int cmd, int arg)",
   splice: "long splice(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)",
   // Hot-path forms for the splice(2) relay thread: every argument a plain number (memory by its
-  // address, from addressOf; offsets 0 for NULL). koffi converts a number faster than a Buffer or
+  // address, from koffi.address(); offsets 0 for NULL). koffi converts a number faster than a Buffer or
   // a null pointer: measured per call, splice ~485 -> ~435 ns, epoll_wait ~390 -> ~280 ns.
   splice_n: "long splice(int fd_in, intptr_t off_in, int fd_out, intptr_t off_out, size_t len, unsigned int flags)",
   read_at: "long read(int fd, intptr_t buf, size_t n)",
@@ -76,29 +76,8 @@ function bindLibcIn(koffi: Koffi, decls: Record<string, string>): LibcFns {
   return out as LibcFns;
 }
 
-/**
- * For a worker thread started from source text (`eval: true`, CommonJS): put `libcWorkerData()`
- * in its workerData under `libc`, and start its source with LIBC_IN_WORKER, which defines
- * `koffi` and `libc` (the same functions as LIBC_DECLS, bound in that thread).
- */
-export const LIBC_IN_WORKER = `
-const koffi = require(require("node:worker_threads").workerData.libc.koffi);
-const libc = (() => {
-  const lib = koffi.load("libc.so.6");
-  const out = {};
-  for (const [name, decl] of Object.entries(require("node:worker_threads").workerData.libc.decls)) out[name] = lib.func(decl);
-  return out;
-})();
-`;
-
-export function libcWorkerData(): { koffi: string; decls: Record<string, string> } {
-  return { koffi: libc().koffiPath, decls: { ...LIBC_DECLS } };
-}
-
 export interface Libc extends LibcFns {
   koffi: Koffi;
-  /** Resolved path of the koffi module, for worker threads that bind libc themselves. */
-  koffiPath: string;
   /** errno of the last call on this thread. */
   errno(): number;
 }
@@ -112,9 +91,8 @@ export function libc(): Libc {
   if (loadError) throw loadError;
   try {
     const require = createRequire(import.meta.url);
-    const koffiPath = require.resolve("koffi");
-    const koffi = require(koffiPath) as Koffi;
-    cached = { ...bindLibcIn(koffi, LIBC_DECLS), koffi, koffiPath, errno: () => koffi.errno() };
+    const koffi = require("koffi") as Koffi;
+    cached = { ...bindLibcIn(koffi, LIBC_DECLS), koffi, errno: () => koffi.errno() };
     return cached;
   } catch (e) {
     loadError = new Error(`libc is not usable through koffi: ${(e as Error).message}`);

@@ -1,0 +1,18 @@
+// What the main thread and the splice(2) relay thread (splice-worker.ts) agree on: the control
+// records the main thread writes into the thread's control pipe, and the thread's start data.
+
+export const OP_ADD = 1;
+export const OP_ABORT = 2;
+export const OP_STOP = 3;
+/** One control record: op, pair id, two fds (int32 each). Below PIPE_BUF: written whole or not at all. */
+export const RECORD = 16;
+
+export interface SpliceWorkerData {
+  /** Read end of the control pipe (the thread owns and closes it). */
+  ctlFd: number;
+  /** Capacity asked for each pipe (F_SETPIPE_SZ); 0 keeps the kernel default. */
+  pipeSize: number;
+}
+
+/** A finished pair as the thread reports it, flat: id, bytes up, bytes down, errno (repeated). */
+export type SpliceWorkerReport = number[];
