@@ -118,7 +118,9 @@ function handle(load: LoadResult, record: boolean): void {
 await provider.start((l) => (loaded ? loaded(l) : handle(l, false)));
 if (opt["warm-up"]) {
   const c = cpuMs();
-  const runs = await (controller as { warmUp?: () => Promise<number> }).warmUp?.();
+  // As `sluice run` does it: with the provider's rehearsal where the tree has one.
+  const rehearsal = (): LoadResult | null => (provider as { rehearsal?: () => LoadResult | null }).rehearsal?.() ?? null;
+  const runs = await (controller as { warmUp?: (runs?: number, fresh?: () => LoadResult | null) => Promise<number> }).warmUp?.(undefined, rehearsal);
   for (let i = 0; i < 5 && published && delta_; i++) delta_.makeDelta(published, published);
   console.log(`warm-up: ${runs ?? 0} runs, ${(cpuMs() - c).toFixed(0)} ms CPU`);
   phases.clear();

@@ -112,31 +112,43 @@ export class ConfigController {
    * change runs is not the code the first load ran (replaying memoised routes, patching the index
    * and sorted lists, cached texts, the status store's patch), so V8 runs it unoptimised at first;
    * at 5,000 routes the same unchanged load took 50, 50, 37, 28, 20 ms of CPU on its first five runs.
-   * Runs alternate between the load without its last HTTPRoute and the load itself (a removal and
-   * an addition, as a real change makes; the last run is the load itself, so the memo ends where
-   * it was), with statuses going to a scratch store: the real conditions and their times are not
-   * touched. Meant for an idle moment after start (the caller picks it: every worker serving).
+   * Runs alternate between the load without one HTTPRoute and the load itself (a removal and an
+   * addition, as a real change makes; the last run is the load itself, so the memo ends where it
+   * was), with statuses going to a scratch store: the real conditions and their times are not
+   * touched. `fresh` (the file provider's rehearsal(): one route file parsed and stamped again)
+   * makes the other additions bring new, equal objects, as a real change does: without it the
+   * first real change still ran the provider's reload and a new route's translation unoptimised.
+   * Meant for an idle moment after start (the caller picks it: every worker serving).
    * Nothing is published or logged.
    */
-  warmUp(runs = WARM_UP_RUNS): Promise<number> {
+  warmUp(runs = WARM_UP_RUNS, fresh?: () => LoadResult | null): Promise<number> {
     const load = this.lastGood;
     const snap = this.snapshot;
     if (load === null || snap === null || runs <= 0) return Promise.resolve(0);
     const token = { load };
     this.warm = token;
     const objects = load.objects.map((lo) => lo.object);
-    let last = -1;
-    for (let i = objects.length - 1; i >= 0 && last < 0; i--) if (objects[i]!.kind === "HTTPRoute") last = i;
-    const without = last < 0 ? objects : objects.filter((_, i) => i !== last);
+    // The route that turns drop and bring back: one the provider's rehearsal brings anew if it has one
+    // (each addition is then a new object with a new virtual host, as a real change), else the last.
+    let next = fresh?.() ?? null;
+    let drop = next === null ? -1 : next.objects.findIndex((lo, i) => lo !== load.objects[i] && lo.object.kind === "HTTPRoute");
+    if (drop < 0) next = null;
+    for (let i = objects.length - 1; i >= 0 && drop < 0; i--) if (objects[i]!.kind === "HTTPRoute") drop = i;
+    const without = drop < 0 ? objects : objects.filter((_, i) => i !== drop);
     const scratch = new StatusStore();
     const started = performance.now();
     // Even turns drop the route, odd ones put it back; the last turn (odd) leaves the memo as it was.
     return inTurns(2 * runs, (i) => {
       // A real load since: it has done (and will do) the same work for real.
       if (this.warm !== token || this.snapshot !== snap) return false;
-      const list = i % 2 === 0 ? without : objects;
+      let list = without;
+      if (i % 2 === 1) {
+        // The last turn puts back the load's own objects.
+        const again = i === 1 ? next : i < 2 * runs - 1 && next !== null ? fresh?.() : null;
+        list = again ? again.objects.map((lo) => lo.object) : objects;
+      }
       const out = this.translated(list);
-      if ("error" in out || (list === objects && out.hash !== snap.hash)) return false;
+      if ("error" in out || (i % 2 === 1 && out.hash !== snap.hash)) return false;
       try {
         scratch.update(list, out.result.statuses);
       } catch {

@@ -198,6 +198,28 @@ export class FolderLoader {
     this.files.set(file, { ...entry, keys });
   }
 
+  /**
+   * The smallest file holding only HTTPRoutes, parsed again from its cached text: its objects as they
+   * were (by position) and fresh, equal copies, as a rewrite of that file would give them. For
+   * rehearsing a route change (FileProvider.rehearsal); nothing here changes. null when no file fits.
+   */
+  reparseRouteFile(): { was: readonly LoadedObject[]; now: LoadedObject[] } | null {
+    let best: FileEntry | undefined;
+    let bestFile = "";
+    for (const file of this.order) {
+      const e = this.files.get(file)!;
+      const { objects, diagnostics } = e.result;
+      if (e.text === null || objects.length === 0 || diagnostics.length > 0) continue;
+      if (objects.some((o) => o.object.kind !== "HTTPRoute")) continue;
+      if (best === undefined || e.text.length < best.text!.length) [best, bestFile] = [e, file];
+    }
+    if (best === undefined) return null;
+    const again = parseFile(best.text!, bestFile);
+    if (again.diagnostics.length > 0 || again.objects.length !== best.result.objects.length) return null;
+    namespacesOf(again.objects);
+    return { was: best.result.objects, now: again.objects };
+  }
+
   /** Where a new path goes in walk order: entries of a directory sorted by name, depth first. */
   private position(path: string): number {
     const segs = (p: string): string[] => relative(this.root, p).split(sep);

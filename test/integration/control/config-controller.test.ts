@@ -165,3 +165,28 @@ test("warmUp runs the change path again on the last load without publishing; a n
   c.onLoad({ objects: [], diagnostics: [{ severity: "error", message: "broken", source: { file: "routes.yaml", line: 1, column: 1 } }] });
   assert.equal(await c.warmUp(3), 0);
 });
+
+test("warmUp with a fresh copy: each addition but the last brings the copy's new objects, the dropped route is the one it renews", async () => {
+  const seen: K8sObject[][] = [];
+  const { c, published } = setup((o) => {
+    seen.push(o);
+    return fakeTranslate(o);
+  });
+  const load: LoadResult = { objects: [loaded(route("a", 1), 1), loaded(route("b", 2), 2)], diagnostics: [] };
+  c.onLoad(load);
+  const statuses = JSON.stringify(c.statuses.list());
+  let copies = 0;
+  // As the file provider's rehearsal: route "a" parsed anew (an equal, new object), "b" as it was.
+  const fresh = (): LoadResult => {
+    copies++;
+    return { objects: [{ ...load.objects[0]!, object: structuredClone(load.objects[0]!.object) }, load.objects[1]!], diagnostics: [] };
+  };
+  assert.equal(await c.warmUp(3, fresh), 3);
+  // Drops "a" (the renewed one), not the last route.
+  assert.deepEqual(seen.slice(1).map((l) => l.map((o) => o.metadata.name).join(",")), ["b", "a,b", "b", "a,b", "b", "a,b"]);
+  const a = load.objects[0]!.object;
+  assert.deepEqual(seen.slice(1).filter((_, i) => i % 2 === 1).map((l) => l[0] !== a), [true, true, false], "new objects, then the load's own");
+  assert.equal(copies, 2, "one copy per addition but the last");
+  assert.equal(published.length, 1);
+  assert.equal(JSON.stringify(c.statuses.list()), statuses, "statuses as they were");
+});

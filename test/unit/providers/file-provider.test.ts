@@ -262,3 +262,51 @@ test("a burst that only renamed complete files into place reloads without the fu
     await h.done();
   }
 });
+
+const httpRoute = (name: string, host: string): string =>
+  `apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata:\n  name: ${name}\nspec:\n  hostnames: ["${host}"]\n  rules:\n  - backendRefs: [{name: a, port: 80}]\n`;
+
+test("rehearsal(): the last load with the smallest route file parsed anew, stamped without changing any generation or uid", async () => {
+  const h = await harness({ "a.yaml": svc("a", 80), "big.yaml": `${httpRoute("r1", "one.test")}---\n${httpRoute("r2", "two.test")}`, "small.yaml": httpRoute("r0", "zero.test") });
+  try {
+    const last: LoadResult = h.loads[0]!;
+    const r: LoadResult | null = h.provider.rehearsal();
+    assert.ok(r, "a folder with a route file has a rehearsal");
+    assert.equal(r.objects.length, last.objects.length);
+    const fresh: string[] = [];
+    for (let i = 0; i < last.objects.length; i++) {
+      const was: LoadResult["objects"][number] = last.objects[i]!;
+      const now: LoadResult["objects"][number] = r.objects[i]!;
+      assert.deepEqual(now.object, was.object, "equal content, generation, uid and creationTimestamp");
+      if (now !== was) fresh.push(now.object.metadata.name);
+    }
+    // Only small.yaml (the smallest file holding only routes) is parsed again: the others are the same objects.
+    assert.deepEqual(fresh, ["r0"]);
+    assert.notEqual(h.provider.rehearsal()!.objects.find((o) => o.object.metadata.name === "r0"), r.objects.find((o) => o.object.metadata.name === "r0"), "each rehearsal brings new objects");
+    // A real change afterwards: untouched objects keep their generation, identity and uid.
+    writeFileSync(join(h.dir, "small.yaml"), httpRoute("r0", "zero2.test"));
+    await h.waitLoads(2);
+    const after = h.loads[1];
+    const r0 = after.objects.find((o) => o.object.metadata.name === "r0")!.object;
+    const r0was = last.objects.find((o) => o.object.metadata.name === "r0")!.object;
+    assert.equal(r0.metadata.generation, 2, "the real spec change bumps the generation once");
+    assert.equal(r0.metadata.uid, r0was.metadata.uid);
+    assert.equal(after.objects.find((o) => o.object.metadata.name === "r1"), last.objects.find((o) => o.object.metadata.name === "r1"), "unchanged objects stay the same objects");
+  } finally {
+    await h.done();
+  }
+});
+
+test("rehearsal(): without a file of routes only, the last load's own objects; null once stopped", async () => {
+  const h = await harness({ "a.yaml": `${svc("a", 80)}---
+${httpRoute("r1", "one.test")}` });
+  try {
+    const r: LoadResult | null = h.provider.rehearsal();
+    assert.ok(r);
+    assert.deepEqual(r.objects, h.loads[0]!.objects);
+    r.objects.forEach((o, i) => assert.equal(o, h.loads[0]!.objects[i], "the same objects"));
+  } finally {
+    await h.done();
+  }
+  assert.equal(h.provider.rehearsal(), null);
+});
