@@ -176,7 +176,8 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
     if (warmedUp || !snap || states.length === 0 || states.some((w) => w.version !== snap.version)) return;
     warmedUp = true;
     pool?.warmUp();
-    void controller.warmUp();
+    // With the provider's rehearsal: the rewrite of one route file, parsed and stamped afresh.
+    void controller.warmUp(undefined, () => provider.rehearsal());
   };
 
   const init = { accessLog: opts.accessLog, logLevel: opts.logLevel, ...(opts.listenAddress ? { listenAddress: opts.listenAddress } : {}) };
