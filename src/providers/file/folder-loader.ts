@@ -27,6 +27,9 @@ interface FileNamespaces {
   used: { ns: string; first: LoadedObject }[];
 }
 
+/** Largest file reparseRouteFile() parses again: a few dozen routes, well under a millisecond or two. */
+const REPARSE_MAX_CHARS = 64 * 1024;
+
 function namespacesOf(objects: readonly LoadedObject[]): FileNamespaces {
   const explicit: LoadedObject[] = [];
   const used: { ns: string; first: LoadedObject }[] = [];
@@ -202,14 +205,15 @@ export class FolderLoader {
    * The smallest file holding only HTTPRoutes, parsed again from its cached text: its objects as they
    * were (by position) and fresh, equal copies, as a rewrite of that file would give them. For
    * rehearsing a route change (FileProvider.rehearsal); nothing here changes. null when no file fits.
+   * Files longer than `maxBytes` characters are left out: the parse runs in one turn of the event loop.
    */
-  reparseRouteFile(): { was: readonly LoadedObject[]; now: LoadedObject[] } | null {
+  reparseRouteFile(maxBytes = REPARSE_MAX_CHARS): { was: readonly LoadedObject[]; now: LoadedObject[] } | null {
     let best: FileEntry | undefined;
     let bestFile = "";
     for (const file of this.order) {
       const e = this.files.get(file)!;
       const { objects, diagnostics } = e.result;
-      if (e.text === null || objects.length === 0 || diagnostics.length > 0) continue;
+      if (e.text === null || e.text.length > maxBytes || objects.length === 0 || diagnostics.length > 0) continue;
       if (objects.some((o) => o.object.kind !== "HTTPRoute")) continue;
       if (best === undefined || e.text.length < best.text!.length) [best, bestFile] = [e, file];
     }

@@ -297,9 +297,11 @@ test("rehearsal(): the last load with the smallest route file parsed anew, stamp
   }
 });
 
-test("rehearsal(): without a file of routes only, the last load's own objects; null once stopped", async () => {
-  const h = await harness({ "a.yaml": `${svc("a", 80)}---
-${httpRoute("r1", "one.test")}` });
+test("rehearsal(): without a small file of routes only, the last load's own objects; null once stopped", async () => {
+  // A routes-only file over 64 KiB is not parsed again (the parse takes one turn of the event loop).
+  const many = Array.from({ length: 400 }, (_, i) => httpRoute(`m${i}`, `m${i}.many.test`)).join("---\n");
+  assert.ok(many.length > 64 * 1024);
+  const h = await harness({ "a.yaml": `${svc("a", 80)}---\n${httpRoute("r1", "one.test")}`, "many.yaml": many });
   try {
     const r: LoadResult | null = h.provider.rehearsal();
     assert.ok(r);
