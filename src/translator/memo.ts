@@ -30,7 +30,7 @@ import { SortedPatch } from "./sorted-patch.js";
 import { canonicalJson, cmpStr } from "./util.js";
 import { groupOf, refKey } from "../resources/types.js";
 import { lowerBound } from "../util/lower-bound.js";
-import { changedStretch, type ChangedStretch } from "../util/changed-stretch.js";
+import { changedStretch, type ChangedStretch, mapReusing, type MappedList } from "../util/changed-stretch.js";
 
 /** What the HTTPRoute loop produces for one route. */
 export interface RouteOutcome {
@@ -74,6 +74,9 @@ type ListDiff = ChangedStretch;
 
 /** A positional diff covering more than this many objects is not used (the set-based path is). */
 const MAX_DIFF = 128;
+
+/** Arrays at least this long are copied by canonicalize() against last time's copy (mapReusing). */
+const LONG_ARRAY = 64;
 
 /** One listener's routes by hostname, as last built (see hostGroups). */
 interface ListenerRecord {
@@ -136,6 +139,9 @@ export class TranslateMemo implements IndexMemo {
   private readonly copies = new WeakMap<object, object>();
   private readonly stable = new WeakSet<object>();
   private readonly sharedCopies = new WeakSet<object>();
+  /** canonicalize()'s long arrays, in the order it met them, last time and this time. */
+  private arrayCopies: MappedList<unknown, unknown>[] = [];
+  private nextArrayCopies: MappedList<unknown, unknown>[] = [];
   private vhostReuse = false;
   private reports: Report[] | null = null;
   /** A translate() that began and did not end (it threw): its records are not to be trusted. */
@@ -572,7 +578,12 @@ export class TranslateMemo implements IndexMemo {
 
   /** canonicalize() with the canonical copies of reused objects kept: same output, less work. */
   canonicalize<T>(value: T): T {
-    return this.sortKeys(value) as T;
+    // Long arrays (virtual hosts, statuses) are matched with last time's by their order of
+    // appearance: a stable element kept in place takes last time's copy for an identity compare.
+    this.nextArrayCopies = [];
+    const out = this.sortKeys(value) as T;
+    this.arrayCopies = this.nextArrayCopies;
+    return out;
   }
 
   private sortKeys(value: unknown): unknown {
@@ -580,8 +591,15 @@ export class TranslateMemo implements IndexMemo {
     const hit = this.copies.get(value);
     if (hit !== undefined) return hit;
     let out: unknown;
-    if (Array.isArray(value)) out = value.map((v) => this.sortKeys(v));
-    else {
+    if (Array.isArray(value)) {
+      if (value.length >= LONG_ARRAY) {
+        const slot = this.nextArrayCopies.length;
+        this.nextArrayCopies.push(undefined as unknown as MappedList<unknown, unknown>); // its place in the order met
+        const mapped = mapReusing(this.arrayCopies[slot], value, this.sortKeysOf, this.isStable);
+        this.nextArrayCopies[slot] = mapped;
+        out = mapped.output;
+      } else out = value.map((v) => this.sortKeys(v));
+    } else {
       const src = value as Record<string, unknown>;
       const o: Record<string, unknown> = {};
       for (const k of Object.keys(src).sort(cmpStr)) {
@@ -596,6 +614,10 @@ export class TranslateMemo implements IndexMemo {
     }
     return out;
   }
+
+  private readonly sortKeysOf = (v: unknown): unknown => this.sortKeys(v);
+  /** sortKeys(v) is the same object every time for a primitive or a stable object (its copy is kept). */
+  private readonly isStable = (v: unknown): boolean => v === null || typeof v !== "object" || this.stable.has(v);
 
   /**
    * True for an output object that later translate() calls may return again (the same object, as

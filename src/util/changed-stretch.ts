@@ -20,3 +20,67 @@ export function changedStretch<T>(prev: readonly T[], next: readonly T[]): Chang
   while (tail < min - from && prev[pl - 1 - tail] === next[nl - 1 - tail]) tail++;
   return { from, prevEnd: pl - tail, nextEnd: nl - tail, size: pl - tail - from + (nl - tail - from) };
 }
+
+/** A list mapped element by element, kept to map its next version (mapReusing). */
+export interface MappedList<T, U> {
+  input: readonly T[];
+  output: U[];
+  /** 1 where output[i] is what map(input[i]) gives every time (so an identical element may take it). */
+  reusable: Uint8Array;
+}
+
+/** Look-ahead for an element that left, and misses allowed before the rest is mapped plainly. */
+const LOOK = 8;
+const MAX_MISSES = 64;
+
+/**
+ * next.map(map), with the outputs of elements that are the same objects as in `prev` (and marked
+ * reusable there) taken from `prev` instead of mapped again: walking both lists side by side costs
+ * an identity compare per element, where map would cost a lookup or more. Elements that arrived,
+ * moved or are not reusable are mapped; after many misses the rest is mapped without the walk.
+ * `reusable(x)` says whether map(x) gives the same output whenever it is called again.
+ */
+export function mapReusing<T, U>(prev: MappedList<T, U> | undefined, next: readonly T[], map: (x: T) => U, reusable: (x: T) => boolean): MappedList<T, U> {
+  const n = next.length;
+  const output = new Array<U>(n);
+  const flags = new Uint8Array(n);
+  let i = 0;
+  if (prev !== undefined) {
+    const { input, output: before, reusable: was } = prev;
+    const m = input.length;
+    let j = 0;
+    let misses = 0;
+    while (i < n && misses <= MAX_MISSES) {
+      const x = next[i]!;
+      if (j < m && input[j] === x) {
+        if (was[j] === 1) {
+          output[i] = before[j]!;
+          flags[i] = 1;
+        } else {
+          output[i] = map(x);
+          flags[i] = reusable(x) ? 1 : 0;
+        }
+        i++;
+        j++;
+        continue;
+      }
+      misses++;
+      // Elements of prev that left: skip them when x follows shortly.
+      let k = 1;
+      while (k <= LOOK && j + k < m && input[j + k] !== x) k++;
+      if (k <= LOOK && j + k < m) {
+        j += k;
+        continue;
+      }
+      output[i] = map(x);
+      flags[i] = reusable(x) ? 1 : 0;
+      i++;
+    }
+  }
+  for (; i < n; i++) {
+    const x = next[i]!;
+    output[i] = map(x);
+    flags[i] = reusable(x) ? 1 : 0;
+  }
+  return { input: next.slice(), output, reusable: flags };
+}

@@ -73,3 +73,43 @@ test("hash() equals sha256 of canonicalJson through inserts, removals and reorde
     assert.equal(c.text(config), canonicalJson(config), `step ${step}`);
   }
 });
+
+test("canonical() of a long array across calls: shared elements kept by identity, the rest copied fresh, through inserts, removals, replacements, reorders and in-place changes", () => {
+  const rand = rng(23);
+  const shared = new WeakSet<object>();
+  const c = new CanonicalTextCache((o) => shared.has(o));
+  const make = (i: number): Record<string, unknown> => {
+    const o = { z: i % 3, hostname: `h${i}`, gone: undefined };
+    if (rand() < 0.8) shared.add(o); // shared objects are canonical already in real use; these are not, which shows a copy
+    return o;
+  };
+  let list: unknown[] = Array.from({ length: 300 }, (_, i) => make(i));
+  let next = 300;
+  let kept = 0;
+  for (let step = 0; step < 80; step++) {
+    const r = rand();
+    if (r < 0.25) list.splice(Math.floor(rand() * list.length), 0, make(next++));
+    else if (r < 0.45) list.splice(Math.floor(rand() * list.length), 1);
+    else if (r < 0.6) list[Math.floor(rand() * list.length)] = make(next++);
+    else if (r < 0.7) {
+      // An element that is not shared may change between calls (the same object): it is copied again.
+      const i = list.findIndex((x) => x !== null && typeof x === "object" && !shared.has(x));
+      if (i >= 0) (list[i] as Record<string, unknown>).z = `changed ${step}`;
+    } else if (r < 0.75) list = [...list].reverse();
+    else if (r < 0.8) list = list.slice(0, 70);
+    else if (r < 0.85) list.push(...Array.from({ length: 200 }, () => make(next++)));
+    else list.push(make(next++), "tail", null, 7);
+    const input = [...list];
+    const out = c.canonical({ b: input, a: [...input] }) as { a: unknown[]; b: unknown[] };
+    for (const got of [out.a, out.b]) {
+      assert.equal(got.length, input.length, `step ${step}`);
+      input.forEach((x, i) => {
+        if (x !== null && typeof x === "object" && shared.has(x)) {
+          assert.equal(got[i], x, `step ${step}: shared element ${i} taken as it is`);
+          kept++;
+        } else assert.equal(JSON.stringify(got[i]), canonicalJson(x), `step ${step}: element ${i} copied in canonical form`);
+      });
+    }
+  }
+  assert.ok(kept > 10000, `shared elements seen: ${kept}`);
+});
