@@ -1,26 +1,24 @@
 // The splice(2) relay thread's own code (started by splice-thread.ts, which explains the design).
-// It blocks in epoll_wait; per readiness event it moves one direction's bytes on:
+// It blocks in epoll_wait; per readiness event it moves one direction's bytes on with splice(2),
+// socket -> pipe -> socket, so the payload is never copied. A socket in the socket-acceleration
+// sockmap receives on its psock queue, which splice(2) does not read: that direction copies through
+// read(2) and write(2) for good.
 //
-// - small messages: read(2) into a buffer, write(2) to the destination;
-// - streams (a read that fills SMALL bytes): splice(2) socket -> pipe -> socket, so the payload is
-//   never copied, until a splice moves less than SMALL / 4;
-// - a socket in the socket-acceleration sockmap receives on its psock queue, which splice(2) does not
-//   read: that direction copies through read(2) for good.
+// Cheaper events do not make it faster where it matters. Copying small messages with read/write
+// instead of splicing them, or passing the hot calls only numbers (koffi converts those fastest),
+// cut the relay's CPU per 64 B round trip (13.1 -> 12.6 us), but the thread then sleeps in
+// epoll_wait 2-5x as often, and waking it costs the senders' CPU more than the relay saves: 0-20%
+// fewer round trips/s where the load generator's CPU is the limit (measured, bench layout).
 //
 // Bytes the destination does not take wait in the direction's pipe; the source is then not polled
 // until the destination takes them (back-pressure: at most one pipe of bytes per direction). An
 // empty pipe goes back to a shared pool, so idle pairs hold no pipe. A source's EOF becomes
 // shutdown(SHUT_WR) of the destination once its pipe is empty (half-close); an error on either
 // socket closes both, with SO_LINGER 0 so the peer sees a reset.
-//
-// Each event costs a few libc calls through koffi, whose own cost per call is about that of the
-// syscall: the hot calls take plain numbers (memory by address), which koffi converts fastest.
 import { parentPort, workerData } from "node:worker_threads";
 import * as C from "../sys/libc.js";
 import { OP_ABORT, OP_ADD, OP_STOP, RECORD, type SpliceWorkerData, type SpliceWorkerReport } from "./splice-protocol.js";
 
-/** A read that fills this many bytes means the direction streams (see above). */
-const SMALL = 16 * 1024;
 /** Empty pipes kept for reuse (an empty pipe holds no pages, but counts against the user's pipe quota). */
 const POOL_KEEP = 16;
 /** Token of the control pipe in the epoll set; pair sides use id * 2 + side (ids start at 1). */
@@ -46,8 +44,6 @@ interface Direction {
   shut: boolean;
   /** Reads its source with read(2) for good (psock queue). */
   copy: boolean;
-  /** Copies small messages rather than splicing. */
-  small: boolean;
 }
 
 interface Pair {
@@ -68,12 +64,11 @@ const epfd = libc.epoll_create1(C.EPOLL_CLOEXEC);
 if (epfd < 0) throw new Error(`epoll_create1 failed: errno ${libc.errno()}`);
 const EV = C.EPOLL_EVENT_SIZE;
 const events = Buffer.alloc(EV * MAX_EVENTS);
-// Buffers the hot calls take by address; they live as long as the thread and never move.
-const eventsAt = Number(koffi.address(events));
 const events32 = new Uint32Array(events.buffer, events.byteOffset, events.length >> 2); // fields are 4-aligned
 const EV4 = EV >> 2;
 const OFF4 = C.EPOLL_DATA_OFFSET >> 2;
 const scratch = Buffer.alloc(64 * 1024);
+// The copy path takes the buffer by address (it lives as long as the thread and never moves).
 const scratchAt = Number(koffi.address(scratch));
 const one = Buffer.alloc(EV);
 const ctlBuf = Buffer.alloc(RECORD * 256);
@@ -115,7 +110,7 @@ function givePipe(d: Direction): void {
 }
 
 function direction(src: 0 | 1, dst: 0 | 1): Direction {
-  return { src, dst, pipe: null, pending: 0, bytes: 0, eof: false, shut: false, copy: false, small: true };
+  return { src, dst, pipe: null, pending: 0, bytes: 0, eof: false, shut: false, copy: false };
 }
 
 function addPair(id: number, cfd: number, bfd: number): void {
@@ -145,7 +140,7 @@ function update(p: Pair): void {
 /** Moves queued bytes on; true unless the pair failed. Leaves bytes queued when the destination is full. */
 function flush(p: Pair, d: Direction): boolean {
   if (d.pending > 0) {
-    const m = libc.splice_n(d.pipe!.r, 0, p.fd[d.dst], 0, d.pending, FLAGS);
+    const m = libc.splice(d.pipe!.r, null, p.fd[d.dst], null, d.pending, FLAGS);
     if (m > 0) d.pending -= m;
     else if (m < 0) {
       const e = libc.errno();
@@ -165,8 +160,8 @@ function flush(p: Pair, d: Direction): boolean {
  * read() into scratch, then write() to the destination: bytes moved, 0 at EOF, -1 and errno, or
  * FAILED. What the destination does not take waits in the direction's (empty) pipe.
  */
-function copy(p: Pair, d: Direction, max: number): number {
-  const n = libc.read_at(p.fd[d.src], scratchAt, max);
+function copy(p: Pair, d: Direction): number {
+  const n = libc.read_at(p.fd[d.src], scratchAt, scratch.length);
   if (n <= 0) return n;
   let w = libc.write_at(p.fd[d.dst], scratchAt, n);
   if (w === n) return n;
@@ -193,21 +188,18 @@ function copy(p: Pair, d: Direction, max: number): number {
 function pump(p: Pair, d: Direction): boolean {
   let n: number;
   let spliced = false;
-  if (d.copy || d.small) {
-    n = copy(p, d, d.copy ? scratch.length : SMALL);
-    if (n === SMALL && !d.copy) d.small = false;
-  } else {
+  if (d.copy) n = copy(p, d);
+  else {
     if (d.pipe === null && (d.pipe = takePipe()) === null) return fail(p, libc.errno());
-    n = libc.splice_n(p.fd[d.src], 0, d.pipe.w, 0, pipeSize, FLAGS);
+    n = libc.splice(p.fd[d.src], null, d.pipe.w, null, pipeSize, FLAGS);
     if (n > 0) {
       d.pending = n;
       spliced = true;
-      if (n < SMALL / 4) d.small = true;
     } else if (n === 0 || libc.errno() === C.EAGAIN) {
       // splice(2) does not read a psock queue: it answers EAGAIN (EOF once the FIN came) while
       // read() has the bytes. read() is the authority; once it finds bytes splice missed, this
       // direction copies through read() for good.
-      n = copy(p, d, scratch.length);
+      n = copy(p, d);
       if (n > 0) d.copy = true;
     }
   }
@@ -279,7 +271,7 @@ function run(): void {
   ctl(C.EPOLL_CTL_ADD, ctlFd, C.EPOLLIN, CTL_TOKEN);
   let stop = false;
   while (!stop) {
-    const n = libc.epoll_wait_at(epfd, eventsAt, MAX_EVENTS, -1);
+    const n = libc.epoll_wait(epfd, events, MAX_EVENTS, -1);
     if (n < 0) {
       if (libc.errno() === C.EINTR) continue;
       break;

@@ -28,13 +28,9 @@ export const LIBC_DECLS = {
   // F_GETPIPE_SZ) take an int, which the Linux ABIs pass like a non-variadic argument.
   fcntl: "int fcntl(int fd, int cmd, int arg)",
   splice: "long splice(int fd_in, void *off_in, int fd_out, void *off_out, size_t len, unsigned int flags)",
-  // Hot-path forms for the splice(2) relay thread: every argument a plain number (memory by its
-  // address, from koffi.address(); offsets 0 for NULL). koffi converts a number faster than a Buffer or
-  // a null pointer: measured per call, splice ~485 -> ~435 ns, epoll_wait ~390 -> ~280 ns.
-  splice_n: "long splice(int fd_in, intptr_t off_in, int fd_out, intptr_t off_out, size_t len, unsigned int flags)",
+  // Buffer by address (koffi.address()): a number converts faster than a Buffer.
   read_at: "long read(int fd, intptr_t buf, size_t n)",
   write_at: "long write(int fd, intptr_t buf, size_t n)",
-  epoll_wait_at: "int epoll_wait(int epfd, intptr_t events, int maxevents, int timeout)",
 } as const;
 
 export type LibcName = keyof typeof LIBC_DECLS;

@@ -134,8 +134,8 @@ test("64 MiB each way, both readers slow: byte-exact, counted, no deadlock", { s
 
 /**
  * Writes `total` bytes as 1 KiB messages, yielding to the event loop after each (so the relay finds
- * small reads and copies them), while reading nothing for the first `stallMs`: the destination's
- * buffers fill and the relay has to hold copied bytes back. Resolves with the hashes and counts.
+ * many small reads), while reading nothing for the first `stallMs`: the destination's buffers fill
+ * and the relay has to hold bytes back. Resolves with the hashes and counts.
  */
 function smallWritesStalledReader(s: net.Socket, total: number, seed: number, stallMs: number): Promise<{ sent: string; got: string; gotBytes: number }> {
   return new Promise((resolve, reject) => {
