@@ -83,6 +83,20 @@ function clustersOf(filters: IrFilters, into: Set<string>): void {
   for (const m of filters.mirrors ?? []) into.add(m.cluster);
 }
 
+/** The clusters a virtual host's routes send or mirror to. */
+function vhostClusters(vh: IrVirtualHost): string[] {
+  const mine = new Set<string>();
+  for (const r of vh.routes) {
+    clustersOf(r.filters, mine);
+    if (r.action.type === "forward")
+      for (const b of r.action.backends) {
+        if (b.cluster) mine.add(b.cluster);
+        clustersOf(b.filters, mine);
+      }
+  }
+  return [...mine];
+}
+
 export function buildConfig(ctx: Context, gateways: GatewayState[], attachments: Attachment[], policies: PolicyIndex): IrConfig {
   const byListener = new Map<ListenerState, Attachment[]>();
   for (const a of attachments) {
@@ -120,26 +134,11 @@ export function buildConfig(ctx: Context, gateways: GatewayState[], attachments:
   // Only clusters some emitted route sends to (or mirrors to) are part of the snapshot.
   const used = new Set<string>();
   for (const l of listeners)
-    for (const gl of l.gatewayListeners)
-      for (const vh of gl.virtualHosts) {
-        // A virtual host the memo hands out again sends to the same clusters: listed once per object.
-        const known = ctx.memo?.clustersOf(vh);
-        if (known) {
-          for (const c of known) used.add(c);
-          continue;
-        }
-        const mine = new Set<string>();
-        for (const r of vh.routes) {
-          clustersOf(r.filters, mine);
-          if (r.action.type === "forward")
-            for (const b of r.action.backends) {
-              if (b.cluster) mine.add(b.cluster);
-              clustersOf(b.filters, mine);
-            }
-        }
-        ctx.memo?.setClustersOf(vh, [...mine]);
-        for (const c of mine) used.add(c);
-      }
+    for (const gl of l.gatewayListeners) {
+      // The memo patches last time's set with the virtual hosts that changed (memo.ts).
+      if (ctx.memo) for (const c of ctx.memo.usedClusters(gl.name, gl.virtualHosts, vhostClusters)) used.add(c);
+      else for (const vh of gl.virtualHosts) for (const c of vhostClusters(vh)) used.add(c);
+    }
   const clusters = [...used]
     .sort(cmpStr)
     .map((n) => ctx.clusters.get(n))

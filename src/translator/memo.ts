@@ -133,6 +133,9 @@ export class TranslateMemo implements IndexMemo {
   private listenerOut = new Map<string, { hosts: string[]; vhosts: IrVirtualHost[] }>();
   private nextListenerOut = new Map<string, { hosts: string[]; vhosts: IrVirtualHost[] }>();
   private readonly vhostClusters = new WeakMap<IrVirtualHost, readonly string[]>();
+  /** Per listener: its virtual hosts as last listed and how many of them send to each cluster (usedClusters). */
+  private readonly clusterCounts = new Map<string, { vhosts: readonly IrVirtualHost[]; counts: Map<string, number> }>();
+  private readonly clusterCountsSeen = new Set<string>();
   private listeners = new Map<string, ListenerRecord>();
   private readonly dupListeners = new Set<string>();
   private nextListeners = new Map<string, ListenerRecord>();
@@ -264,6 +267,8 @@ export class TranslateMemo implements IndexMemo {
     this.vhosts = this.nextVhosts;
     this.listeners = this.nextListeners;
     this.listenerOut = this.nextListenerOut;
+    for (const k of this.clusterCounts.keys()) if (!this.clusterCountsSeen.has(k)) this.clusterCounts.delete(k);
+    this.clusterCountsSeen.clear();
   }
 
   /** ResourceIndex's keys of an object, computed once per object (objects are not changed, see above). */
@@ -532,13 +537,42 @@ export class TranslateMemo implements IndexMemo {
     return out;
   }
 
-  /** Clusters a virtual host sends to, as recorded for that object (setClustersOf), when it is one the memo reuses. */
-  clustersOf(vhost: IrVirtualHost): readonly string[] | undefined {
-    return this.vhostClusters.get(vhost);
-  }
-
-  setClustersOf(vhost: IrVirtualHost, clusters: string[]): void {
-    if (this.stable.has(vhost)) this.vhostClusters.set(vhost, clusters);
+  /**
+   * The clusters a listener's virtual hosts send to (`of` lists one host's), as a count of hosts per
+   * cluster patched from last time's: only the stretch of the list that differs from last time's
+   * (by identity: the hosts listenerVhosts replaced, added or removed) is looked into. A virtual
+   * host is never changed once built, so the counts of the hosts outside the stretch still hold.
+   */
+  usedClusters(listenerKey: string, vhosts: readonly IrVirtualHost[], of: (vhost: IrVirtualHost) => readonly string[]): Iterable<string> {
+    const cached = (vh: IrVirtualHost): readonly string[] => {
+      // A virtual host the memo hands out again sends to the same clusters: listed once per object.
+      let known = this.vhostClusters.get(vh);
+      if (known === undefined) {
+        known = of(vh);
+        if (this.stable.has(vh)) this.vhostClusters.set(vh, known);
+      }
+      return known;
+    };
+    const prev = this.clusterCounts.get(listenerKey);
+    let counts: Map<string, number>;
+    if (prev !== undefined) {
+      const { from, prevEnd, nextEnd, size } = changedStretch(prev.vhosts, vhosts);
+      if (size > MAX_DIFF) counts = countClusters(vhosts, cached);
+      else {
+        counts = prev.counts;
+        for (let i = from; i < prevEnd; i++)
+          for (const c of cached(prev.vhosts[i]!)) {
+            const n = counts.get(c)! - 1;
+            if (n === 0) counts.delete(c);
+            else counts.set(c, n);
+          }
+        for (let i = from; i < nextEnd; i++) for (const c of cached(vhosts[i]!)) counts.set(c, (counts.get(c) ?? 0) + 1);
+      }
+    } else counts = countClusters(vhosts, cached);
+    // Two listeners with one key take turns: each call diffs against the other's list (still exact).
+    this.clusterCounts.set(listenerKey, { vhosts: vhosts.slice(), counts });
+    this.clusterCountsSeen.add(listenerKey);
+    return counts.keys();
   }
 
   /** Last time's virtual host for a hostname whose routes are unchanged (hostGroups), when reuse is on. */
@@ -647,6 +681,12 @@ function replay(ctx: Context, rec: RouteRecord, gateways: Map<string, GatewaySta
   rec.outcome = { attachments, status: rec.status };
   rec.gen = gen;
   return rec.outcome;
+}
+
+function countClusters(vhosts: readonly IrVirtualHost[], of: (vhost: IrVirtualHost) => readonly string[]): Map<string, number> {
+  const counts = new Map<string, number>();
+  for (const vh of vhosts) for (const c of of(vh)) counts.set(c, (counts.get(c) ?? 0) + 1);
+  return counts;
 }
 
 function sameStrings(a: string[], b: string[]): boolean {

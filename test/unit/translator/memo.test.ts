@@ -307,3 +307,35 @@ test("a long random sequence of changes applied to one memo gives exactly what a
   assert.ok(reusedGateways > routeOnly * 0.9, `Gateway states kept on ${reusedGateways} of ${routeOnly} route-only steps`);
   assert.ok(patched > routeOnly * 0.9, `index patched on ${patched} of ${routeOnly} route-only steps`);
 });
+
+test("route-only changes that move the last route off a cluster, or onto a new one: the cluster list follows, as a plain translation", () => {
+  const memo = new TranslateMemo();
+  const current = syntheticCase(200);
+  // Backends only some routes use (the environment stays the same objects throughout).
+  for (let b = 0; b < 6; b++) current.push({ apiVersion: "sluice.dev/v1alpha1", kind: "Backend", metadata: { name: `only${b}`, namespace: "default" }, spec: { endpoints: [{ ip: { address: "127.0.0.1", port: 100 + b } }] } });
+  const clusterNames = (text: string): string => (JSON.parse(text) as { config: { clusters: { name: string }[] } }).config.clusters.map((c) => c.name).join(",");
+  const onBackend = (i: number, host: string, backend: string): K8sObject => {
+    const r = route(i, host) as K8sObject & { spec: { rules: { backendRefs: unknown[] }[] } };
+    r.spec.rules[0]!.backendRefs = [{ group: "sluice.dev", kind: "Backend", name: backend }];
+    return r;
+  };
+  assert.equal(memoised(current, memo), plain(current));
+  const rand = rng(77);
+  const seen = new Set<string>();
+  for (let step = 0; step < 40; step++) {
+    const routes = current.map((o, i) => (isRoute(o) ? i : -1)).filter((i) => i >= 0);
+    const i = routes[Math.floor(rand() * routes.length)]!;
+    const k = rand();
+    const host = rand() < 0.3 ? "shared.example.com" : `c${step}.example.com`;
+    // Rewritten onto a rare backend, back onto the common one, or removed; or a new route on a rare one.
+    if (k < 0.35) current[i] = onBackend(3000 + step, host, `only${Math.floor(rand() * 6)}`);
+    else if (k < 0.6) current[i] = route(4000 + step, host);
+    else if (k < 0.8) current.splice(i, 1);
+    else current.splice(i, 0, onBackend(6000 + step, host, `only${Math.floor(rand() * 6)}`));
+    const got = memoised(current, memo);
+    sameText(got, plain(current), `step ${step}`);
+    assert.equal(memo.stats.gatewaysReused, true, `step ${step}: a route-only change`);
+    seen.add(clusterNames(got));
+  }
+  assert.ok(seen.size >= 5, `the cluster list changed along the way (${seen.size} distinct lists)`);
+});
