@@ -125,6 +125,17 @@ export class TranslateMemo implements IndexMemo {
   private routes = new Map<K8sObject, RouteRecord>();
   private pass = 0;
   private routesUsed = 0;
+  /**
+   * The last completed translate()'s HTTPRoute loop: the items in the order route() saw them and
+   * their records, and this translate()'s so far. The loop visits the routes in a patched sorted
+   * order, so walking last time's list beside it finds most records by an identity compare
+   * instead of a lookup in `routes` (cursor: where the walk is).
+   */
+  private loopItems: HTTPRouteItem[] = [];
+  private loopRecs: RouteRecord[] = [];
+  private nextLoopItems: HTTPRouteItem[] = [];
+  private nextLoopRecs: RouteRecord[] = [];
+  private cursor = 0;
   /** Virtual hosts by listener key, then hostname. */
   private vhosts = new Map<string, Map<string, VhostRecord>>();
   private nextVhosts = new Map<string, Map<string, VhostRecord>>();
@@ -186,12 +197,17 @@ export class TranslateMemo implements IndexMemo {
       this.gatewayRec = null;
       this.listenerOut.clear();
       this.routes.clear();
+      this.loopItems = [];
+      this.loopRecs = [];
       this.vhosts.clear();
       this.listeners.clear();
       this.dupListeners.clear();
     }
     this.pass++;
     this.routesUsed = 0;
+    this.cursor = 0;
+    this.nextLoopItems = [];
+    this.nextLoopRecs = [];
     this.nextVhosts = new Map();
     this.nextListeners = new Map();
     this.nextListenerOut = new Map();
@@ -267,6 +283,8 @@ export class TranslateMemo implements IndexMemo {
     this.vhosts = this.nextVhosts;
     this.listeners = this.nextListeners;
     this.listenerOut = this.nextListenerOut;
+    this.loopItems = this.nextLoopItems;
+    this.loopRecs = this.nextLoopRecs;
     for (const k of this.clusterCounts.keys()) if (!this.clusterCountsSeen.has(k)) this.clusterCounts.delete(k);
     this.clusterCountsSeen.clear();
   }
@@ -342,11 +360,13 @@ export class TranslateMemo implements IndexMemo {
 
   /** The HTTPRoute loop body for one route: last time's outcome replayed, or `run` recorded. */
   route(ctx: Context, route: HTTPRouteItem, gateways: Map<string, GatewayState>, run: (route: HTTPRouteItem) => RouteOutcome | null): RouteOutcome | null {
-    const prev = this.routes.get(route.obj);
+    const prev = this.walkTo(route) ?? this.routes.get(route.obj);
     if (prev) {
       if (prev.pass !== this.pass) this.routesUsed++;
       prev.pass = this.pass;
       this.stats.routesReused++;
+      this.nextLoopItems.push(route);
+      this.nextLoopRecs.push(prev);
       return replay(ctx, prev, gateways, this.gen);
     }
     this.stats.routesTranslated++;
@@ -380,7 +400,25 @@ export class TranslateMemo implements IndexMemo {
     for (const [, c] of rec.clusters) this.stable.add(c);
     this.routes.set(route.obj, rec);
     this.routesUsed++;
+    this.nextLoopItems.push(route);
+    this.nextLoopRecs.push(rec);
     return out;
+  }
+
+  /**
+   * The record of `route` when it is next in last time's loop, or a few places on (the routes in
+   * between left); undefined otherwise (a route that arrived or moved: looked up by object). Last
+   * time's records are all still in `routes`: the environment is unchanged (else the lists are
+   * empty, begin()), and a record is an item's for good (an item is built for one object).
+   */
+  private walkTo(route: HTTPRouteItem): RouteRecord | undefined {
+    const items = this.loopItems;
+    const c = this.cursor;
+    let k = 0;
+    while (k <= 8 && c + k < items.length && items[c + k] !== route) k++;
+    if (k > 8 || c + k >= items.length) return undefined;
+    this.cursor = c + k + 1;
+    return this.loopRecs[c + k];
   }
 
   /** Called by Context.report(): records the call while a route is being translated. */
