@@ -235,9 +235,8 @@ export class FileProvider {
   }
 
   private async reloadOnce(initial: boolean): Promise<void> {
-    // Synchronously: one stat, where a trip through the thread pool cost more than the call.
     if (!this.running) return;
-    const present = folderIdNow(this.dir) !== undefined;
+    const present = folderId(this.dir) !== undefined;
     if (!present) {
       // Missing folder: keep the last load, wait for it to come back, report only if it stays away.
       this.closeWatchers();
@@ -298,12 +297,10 @@ export class FileProvider {
 
   private waitForFolder(): void {
     if (this.waitTimer || this.polling || !this.running) return;
-    this.waitTimer = setTimeout(async () => {
+    this.waitTimer = setTimeout(() => {
       this.waitTimer = undefined;
       if (!this.running) return;
-      const id = await this.folderId();
-      if (!this.running) return;
-      if (id !== undefined) {
+      if (folderId(this.dir) !== undefined) {
         this.schedule(true); // the reload arms the watchers again
       } else {
         if (this.missingSince !== undefined && Date.now() - this.missingSince >= this.missingGraceMs) this.schedule(true);
@@ -328,17 +325,10 @@ export class FileProvider {
     void tick();
   }
 
-  private async folderId(): Promise<string | undefined> {
-    try {
-      const st = await stat(this.dir);
-      return st.isDirectory() ? `${st.dev}:${st.ino}` : undefined;
-    } catch {
-      return undefined;
-    }
-  }
 }
 
-function folderIdNow(dir: string): string | undefined {
+/** Synchronously: one stat, where a trip through the thread pool costs more than the call. */
+function folderId(dir: string): string | undefined {
   try {
     const st = statSync(dir, { throwIfNoEntry: false });
     return st?.isDirectory() ? `${st.dev}:${st.ino}` : undefined;
