@@ -4,13 +4,15 @@
 // so two builds can be compared back to back (--sluice picks the bin/sluice to run).
 // Usage: node --import tsx bench/change-latency.ts [--routes 5000] [--changes 10] [--sluice PATH] [--mix]
 //        [--node-flags="--trace-gc ..."] [--log-level debug] [--output FILE] [--poll]
+//        [--idle SECONDS]
 // --mix cycles through a route file added, r0's file rewritten, the added file removed (as the scale
 // benchmark's load test does); default: a route file added each time.
 // --node-flags go to node for the control process and (through execArgv) its workers; --output FILE
 // keeps the gateway's last 64 KiB of output (e.g. its debug log or --trace-gc lines) and the time of
 // each change, to see where a slow change went. The time ends when GET /ready?after=N&wait=MS answers
 // (the moment the last worker reports the change); --poll polls /ready every 5 ms instead, as builds
-// before that wait need (they answer the wait at once, and then are polled anyway).
+// before that wait need (they answer the wait at once, and then are polled anyway). --idle: seconds the
+// gateway idles between ready and the first change (default 1; the scale benchmark idles 30 s first).
 import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -22,7 +24,7 @@ import { median, max } from "./lib/stats.js";
 import { freePorts, layout } from "./lib/system.js";
 import { cpus } from "node:os";
 
-const { values: opt } = parseArgs({ options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, sluice: { type: "string" }, mix: { type: "boolean", default: false }, "node-flags": { type: "string", default: "" }, "log-level": { type: "string", default: "warn" }, output: { type: "string" }, poll: { type: "boolean", default: false } } });
+const { values: opt } = parseArgs({ options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, sluice: { type: "string" }, mix: { type: "boolean", default: false }, "node-flags": { type: "string", default: "" }, "log-level": { type: "string", default: "warn" }, output: { type: "string" }, poll: { type: "boolean", default: false }, idle: { type: "string", default: "1" } } });
 const N = Number(opt.routes);
 const CHANGES = Number(opt.changes);
 const bin = opt.sluice ?? join(ROOT, "bin/sluice");
@@ -47,7 +49,7 @@ try {
   const proc = start("sluice", process.execPath, [...nodeFlags, bin, "run", "--config", dir, "--workers", String(workers), "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", opt["log-level"]!], { cpus: layout(workers).all });
   const s: Sluice = { name: "sluice", port, proc, adminPort, configDir: dir };
   await waitVersion(s, 0, 300_000);
-  await new Promise((r) => setTimeout(r, 1000));
+  await new Promise((r) => setTimeout(r, Number(opt.idle) * 1000));
   const times: number[] = [];
   const marks: string[] = [];
   for (let k = 0; k < CHANGES; k++) {
