@@ -58,7 +58,7 @@ async function until(cond: () => boolean, ms: number, what: string): Promise<voi
  * everything the peer sends, pausing 30 ms after every 4 MiB (a slow reader). Resolves, once it
  * has written everything and the peer has ended, with the hashes of what it wrote and read.
  */
-function slowDuplex(s: net.Socket, total: number, seed: number): Promise<{ sent: string; got: string; gotBytes: number }> {
+function slowDuplex(s: net.Socket, total: number, seed: number): Side {
   return new Promise((resolve, reject) => {
     const out = sha();
     const inn = sha();
@@ -106,17 +106,22 @@ after(async () => {
   await stopSpliceThread();
 });
 
-test("64 MiB each way, both readers slow: byte-exact, counted, no deadlock", { skip, timeout: 60_000 }, async () => {
-  const total = 64 * 1024 * 1024;
-  let backendSide: Promise<{ sent: string; got: string; gotBytes: number }> | null = null;
-  const { server, port } = await listen((s) => (backendSide = slowDuplex(s, total, 7)));
+type Side = Promise<{ sent: string; got: string; gotBytes: number }>;
+
+/**
+ * One connection through the relay with `side` running on both ends (the backend with seed
+ * `seeds[0]`, the client with `seeds[1]`): every byte arrives intact both ways and the relay counts
+ * `total` each way. `relayed` runs once the client's side is done.
+ */
+async function bothWays(total: number, side: (s: net.Socket, seed: number) => Side, seeds: [number, number], relayed?: () => void): Promise<void> {
+  let backendSide: Side | null = null;
+  const { server, port } = await listen((s) => (backendSide = side(s, seeds[0])));
   const proxy = await proxyTo(port);
-  const before = spliceConnections.thread;
   try {
     const c = net.connect({ port: proxy.port, host: "127.0.0.1", allowHalfOpen: true });
     await new Promise((r) => c.once("connect", r));
-    const clientSide = await slowDuplex(c, total, 3);
-    assert.equal(spliceConnections.thread - before, 1, "relayed by the thread");
+    const clientSide = await side(c, seeds[1]);
+    relayed?.();
     await until(() => backendSide !== null, 5_000, "the backend connection");
     const b = await backendSide!;
     assert.equal(clientSide.gotBytes, total);
@@ -130,6 +135,12 @@ test("64 MiB each way, both readers slow: byte-exact, counted, no deadlock", { s
     await proxy.close();
     server.close();
   }
+}
+
+test("64 MiB each way, both readers slow: byte-exact, counted, no deadlock", { skip, timeout: 60_000 }, async () => {
+  const total = 64 * 1024 * 1024;
+  const before = spliceConnections.thread;
+  await bothWays(total, (s, seed) => slowDuplex(s, total, seed), [7, 3], () => assert.equal(spliceConnections.thread - before, 1, "relayed by the thread"));
 });
 
 /**
@@ -137,7 +148,7 @@ test("64 MiB each way, both readers slow: byte-exact, counted, no deadlock", { s
  * many small reads), while reading nothing for the first `stallMs`: the destination's buffers fill
  * and the relay has to hold bytes back. Resolves with the hashes and counts.
  */
-function smallWritesStalledReader(s: net.Socket, total: number, seed: number, stallMs: number): Promise<{ sent: string; got: string; gotBytes: number }> {
+function smallWritesStalledReader(s: net.Socket, total: number, seed: number, stallMs: number): Side {
   return new Promise((resolve, reject) => {
     const out = sha();
     const inn = sha();
@@ -175,26 +186,7 @@ function smallWritesStalledReader(s: net.Socket, total: number, seed: number, st
 
 test("small messages behind a stalled reader: held back, then delivered in order, both ways", { skip, timeout: 60_000 }, async () => {
   const total = 12 * 1024 * 1024;
-  let backendSide: Promise<{ sent: string; got: string; gotBytes: number }> | null = null;
-  const { server, port } = await listen((s) => (backendSide = smallWritesStalledReader(s, total, 11, 700)));
-  const proxy = await proxyTo(port);
-  try {
-    const c = net.connect({ port: proxy.port, host: "127.0.0.1", allowHalfOpen: true });
-    await new Promise((r) => c.once("connect", r));
-    const clientSide = await smallWritesStalledReader(c, total, 5, 700);
-    await until(() => backendSide !== null, 5_000, "the backend connection");
-    const b = await backendSide!;
-    assert.equal(clientSide.gotBytes, total);
-    assert.equal(b.gotBytes, total);
-    assert.equal(b.got, clientSide.sent, "client -> backend bytes identical");
-    assert.equal(clientSide.got, b.sent, "backend -> client bytes identical");
-    await until(() => proxy.done.length === 1, 5_000, "onDone");
-    assert.deepEqual(proxy.done[0], { up: total, down: total });
-    c.destroy();
-  } finally {
-    await proxy.close();
-    server.close();
-  }
+  await bothWays(total, (s, seed) => smallWritesStalledReader(s, total, seed, 700), [11, 5]);
 });
 
 test("half-close both ways: each side still reads after the other's FIN", { skip, timeout: 20_000 }, async () => {
