@@ -4,7 +4,7 @@
 // to sha256 as they come, and long arrays of shared objects (thousands of virtual hosts) are fed as
 // runs whose joined text is kept too, so a change re-joins a run or two instead of the whole array.
 import { createHash, type Hash } from "node:crypto";
-import { mapReusing, type MappedList } from "../util/changed-stretch.js";
+import { ArrayCopies } from "../util/changed-stretch.js";
 
 /** Arrays at least this long are fed to the hash as runs of shared elements. */
 const LONG_ARRAY = 32;
@@ -51,9 +51,8 @@ export class CanonicalTextCache {
   /** Run boundaries depend on the elements only, so an insertion changes the runs next to it alone. */
   private readonly tags = new WeakMap<object, number>();
   private tagSeq = 0;
-  /** canonical()'s long arrays in the order it met them, last time and this time (see copy). */
-  private arrayCopies: MappedList<unknown, unknown>[] = [];
-  private nextArrayCopies: MappedList<unknown, unknown>[] = [];
+  /** canonical()'s long arrays, matched with last time's by the order it met them (see copy). */
+  private readonly arrayCopies = new ArrayCopies();
 
   /**
    * shared(o): o is an object the translator hands out again while its inputs are unchanged; it is
@@ -63,10 +62,7 @@ export class CanonicalTextCache {
 
   /** The canonical form of v (keys sorted, undefined members dropped); shared objects are taken as they are. */
   canonical<T>(v: T): T {
-    this.nextArrayCopies = [];
-    const out = this.copy(v) as T;
-    this.arrayCopies = this.nextArrayCopies;
-    return out;
+    return this.arrayCopies.pass(() => this.copy(v) as T);
   }
 
   private readonly copyOf = (x: unknown): unknown => this.copy(x);
@@ -74,16 +70,12 @@ export class CanonicalTextCache {
   private readonly isKept = (x: unknown): boolean => x === null || typeof x !== "object" || this.shared(x);
 
   private copy(v: unknown): unknown {
-    if (v === null || typeof v !== "object" || this.shared(v)) return v;
+    if (this.isKept(v)) return v;
     if (Array.isArray(v)) {
       if (v.length < LONG_ARRAY) return v.map((x) => this.copy(x));
       // A long array (thousands of virtual hosts) is matched with the one met in the same order last
       // time: an element that is the same shared object takes an identity compare, not a lookup.
-      const slot = this.nextArrayCopies.length;
-      this.nextArrayCopies.push(undefined as unknown as MappedList<unknown, unknown>);
-      const mapped = mapReusing(this.arrayCopies[slot], v, this.copyOf, this.isKept);
-      this.nextArrayCopies[slot] = mapped;
-      return mapped.output;
+      return this.arrayCopies.map(v, this.copyOf, this.isKept);
     }
     const o = v as Record<string, unknown>;
     const out: Record<string, unknown> = {};

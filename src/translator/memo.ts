@@ -30,7 +30,7 @@ import { SortedPatch } from "./sorted-patch.js";
 import { canonicalJson, cmpStr } from "./util.js";
 import { groupOf, refKey } from "../resources/types.js";
 import { lowerBound } from "../util/lower-bound.js";
-import { changedStretch, type ChangedStretch, mapReusing, type MappedList } from "../util/changed-stretch.js";
+import { ArrayCopies, changedStretch, type ChangedStretch } from "../util/changed-stretch.js";
 
 /** What the HTTPRoute loop produces for one route. */
 export interface RouteOutcome {
@@ -153,9 +153,8 @@ export class TranslateMemo implements IndexMemo {
   private readonly copies = new WeakMap<object, object>();
   private readonly stable = new WeakSet<object>();
   private readonly sharedCopies = new WeakSet<object>();
-  /** canonicalize()'s long arrays, in the order it met them, last time and this time. */
-  private arrayCopies: MappedList<unknown, unknown>[] = [];
-  private nextArrayCopies: MappedList<unknown, unknown>[] = [];
+  /** canonicalize()'s long arrays, matched with last time's by the order it met them. */
+  private readonly arrayCopies = new ArrayCopies();
   private vhostReuse = false;
   private reports: Report[] | null = null;
   /** A translate() that began and did not end (it threw): its records are not to be trusted. */
@@ -652,10 +651,7 @@ export class TranslateMemo implements IndexMemo {
   canonicalize<T>(value: T): T {
     // Long arrays (virtual hosts, statuses) are matched with last time's by their order of
     // appearance: a stable element kept in place takes last time's copy for an identity compare.
-    this.nextArrayCopies = [];
-    const out = this.sortKeys(value) as T;
-    this.arrayCopies = this.nextArrayCopies;
-    return out;
+    return this.arrayCopies.pass(() => this.sortKeys(value) as T);
   }
 
   private sortKeys(value: unknown): unknown {
@@ -664,13 +660,7 @@ export class TranslateMemo implements IndexMemo {
     if (hit !== undefined) return hit;
     let out: unknown;
     if (Array.isArray(value)) {
-      if (value.length >= LONG_ARRAY) {
-        const slot = this.nextArrayCopies.length;
-        this.nextArrayCopies.push(undefined as unknown as MappedList<unknown, unknown>); // its place in the order met
-        const mapped = mapReusing(this.arrayCopies[slot], value, this.sortKeysOf, this.isStable);
-        this.nextArrayCopies[slot] = mapped;
-        out = mapped.output;
-      } else out = value.map((v) => this.sortKeys(v));
+      out = value.length >= LONG_ARRAY ? this.arrayCopies.map(value, this.sortKeysOf, this.isStable) : value.map((v) => this.sortKeys(v));
     } else {
       const src = value as Record<string, unknown>;
       const o: Record<string, unknown> = {};

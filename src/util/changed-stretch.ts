@@ -84,3 +84,31 @@ export function mapReusing<T, U>(prev: MappedList<T, U> | undefined, next: reado
   }
   return { input: next.slice(), output, reusable: flags };
 }
+
+/**
+ * The long arrays one pass of a recursive copy meets, each matched with the array met in the same
+ * place of the order last pass (mapReusing). Across passes over a slowly changing value (the
+ * snapshot) the n-th long array is usually the next version of last time's n-th.
+ */
+export class ArrayCopies {
+  private last: MappedList<unknown, unknown>[] = [];
+  private now: MappedList<unknown, unknown>[] = [];
+
+  /** Runs one pass; what it met is kept for the next pass only when it completes. */
+  pass<T>(run: () => T): T {
+    this.now = [];
+    const out = run();
+    this.last = this.now;
+    return out;
+  }
+
+  /** next mapped within the current pass (see mapReusing). */
+  map(next: readonly unknown[], map: (x: unknown) => unknown, reusable: (x: unknown) => boolean): unknown[] {
+    // The slot is taken before mapping: arrays met inside the elements come after this one.
+    const slot = this.now.length;
+    this.now.push(undefined as unknown as MappedList<unknown, unknown>);
+    const mapped = mapReusing(this.last[slot], next, map, reusable);
+    this.now[slot] = mapped;
+    return mapped.output;
+  }
+}
