@@ -11,8 +11,8 @@
 // records (add pair, abort pair, stop; each write is atomic), and it answers with postMessage
 // (pair id, bytes each way, errno).
 //
-// What the thread does per event (read/write for small messages, splice(2) through a pipe for
-// streams, back-pressure, half-close, resets) is in splice-worker.ts, the thread's own module.
+// What the thread does per event (splice(2) through a pipe, read/write for a socket whose bytes
+// splice cannot see, back-pressure, half-close, resets) is in splice-worker.ts, its own module.
 import type { Worker } from "node:worker_threads";
 import { childLog } from "../observe/log.js";
 import * as C from "../sys/libc.js";
