@@ -5,6 +5,7 @@ import { resolve } from "node:path";
 import { configureLog, isLogLevel, LOG_LEVELS } from "../observe/log.js";
 import { intOption, parse, str, UsageError } from "./args.js";
 import { RUN_USAGE } from "./usage.js";
+import { CONTROL_NODE_FLAGS, reexecWithNodeFlags } from "../control/node-flags.js";
 import { DEFAULT_L4_RELAY, isL4Relay, L4_RELAY_ENV, L4_RELAYS } from "../l4/relay-mode.js";
 
 export async function runCommand(argv: string[]): Promise<number> {
@@ -59,9 +60,12 @@ export async function runCommand(argv: string[]): Promise<number> {
   const l4Relay = str(values["l4-relay"]) ?? (values["no-splice"] === true ? "userspace" : DEFAULT_L4_RELAY);
   if (!isL4Relay(l4Relay)) throw new UsageError(`--l4-relay must be one of ${L4_RELAYS.join(", ")}, got "${l4Relay}"`, RUN_USAGE);
   if (values["no-splice"] === true && l4Relay !== "userspace") throw new UsageError(`--no-splice relays in userspace; it contradicts --l4-relay ${l4Relay}`, RUN_USAGE);
+  // Arguments are good: from here the gateway starts, in a process with the node flags it needs.
+  const unflagged = reexecWithNodeFlags();
   // Workers are forked after this and inherit it.
   process.env[L4_RELAY_ENV] = l4Relay;
   const log = configureLog(logLevel);
+  if (unflagged) log.warn({ flags: CONTROL_NODE_FLAGS.join(" "), reason: unflagged }, "running without these node flags: the first route changes after an idle spell may take longer");
 
   let gw;
   try {

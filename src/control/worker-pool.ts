@@ -6,6 +6,7 @@ import type { Logger } from "../observe/log.js";
 import type { FlowFilterSpec } from "../observe/flow-filter.js";
 import type { FlowRecord } from "../observe/flow-record.js";
 import { makeDelta, type SnapshotDelta } from "../proxy/snapshot-delta.js";
+import { addedNodeFlags } from "./node-flags.js";
 import { isFromWorker, type FromWorker, type ListenerResult, type ToWorker, type WorkerInit } from "./messages.js";
 
 /**
@@ -26,6 +27,12 @@ function workerV8Flags(): string[] {
   // scavenges and their CPU per request; idle RSS grows ~1 MB (pages are touched only under load).
   if (!/semi-space/.test(process.env.NODE_OPTIONS ?? "")) flags.push("--min-semi-space-size=8");
   return flags;
+}
+
+/** node's flags for this process, less those `sluice run` gave the control process alone (node-flags.ts). */
+function ownExecArgv(): string[] {
+  const added = addedNodeFlags();
+  return process.execArgv.filter((f) => !added.includes(f));
 }
 
 export interface WorkerState {
@@ -80,7 +87,7 @@ export class WorkerPool {
     // Each worker accepts on the shared socket itself: round-robin through the primary would put
     // every connection through this process.
     cluster.schedulingPolicy = cluster.SCHED_NONE;
-    cluster.setupPrimary({ exec: this.opts.exec, args: [], execArgv: [...workerV8Flags(), ...process.execArgv] });
+    cluster.setupPrimary({ exec: this.opts.exec, args: [], execArgv: [...workerV8Flags(), ...ownExecArgv()] });
     for (let i = 0; i < this.opts.count; i++) {
       const slot: Slot = {
         state: { id: i + 1, pid: null, version: 0, listeners: [], restarts: 0 },

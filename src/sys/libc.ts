@@ -31,6 +31,8 @@ export const LIBC_DECLS = {
   // Buffer by address (koffi.address()): a number converts faster than a Buffer.
   read_at: "long read(int fd, intptr_t buf, size_t n)",
   write_at: "long write(int fd, intptr_t buf, size_t n)",
+  // Arrays of strings end with null, as C's do.
+  execve: "int execve(const char *path, const char **argv, const char **envp)",
 } as const;
 
 export type LibcName = keyof typeof LIBC_DECLS;
@@ -41,6 +43,7 @@ export const O_NONBLOCK = 0o4000;
 export const O_CLOEXEC = 0o2000000;
 /** EPOLL_CLOEXEC and EFD_CLOEXEC are O_CLOEXEC. */
 export const EPOLL_CLOEXEC = O_CLOEXEC;
+export const F_SETFD = 2;
 export const F_DUPFD_CLOEXEC = 1030;
 export const F_SETPIPE_SZ = 1031;
 export const F_GETPIPE_SZ = 1032;

@@ -47,6 +47,8 @@ export interface GatewayOptions {
   /** Wait for /ready (default true). */
   waitReady?: boolean;
   env?: Record<string, string>;
+  /** Flags for node itself, before the script. */
+  nodeArgs?: string[];
   /** --listen-address (default 127.0.0.1); null leaves it out, so listeners bind every address. */
   listenAddress?: string | null;
 }
@@ -55,7 +57,7 @@ export interface ReadyState {
   ready: boolean;
   version: number;
   reason?: string;
-  workers?: { id: number; version: number }[];
+  workers?: { id: number; version: number; pid?: number | null }[];
 }
 
 export class GatewayProcess {
@@ -84,7 +86,7 @@ export class GatewayProcess {
       ...(opts.listenAddress === null ? [] : ["--listen-address", opts.listenAddress ?? "127.0.0.1"]),
       ...(opts.args ?? []),
     ];
-    const proc = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
+    const proc = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...args], { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...opts.env } });
     const gw = new GatewayProcess(proc, dir, adminPort, ownDir);
     if (opts.waitReady ?? true) {
       try {

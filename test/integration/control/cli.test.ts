@@ -188,3 +188,41 @@ test("doctor: reports the kernel and whether eBPF is usable, as text and JSON", 
   assert.equal(typeof report.kernel, "string");
   assert.equal(sluice("doctor", "-o", "xml").code, 2);
 });
+
+/** node's command line of a live process. */
+function cmdline(pid: number): string[] {
+  return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
+}
+
+test("run: the control process gets node's --no-memory-reducer in the same process; its workers only when node was given it", async () => {
+  const files = { "gw.yaml": CLASS_AND_GATEWAY(await freePort()) };
+  // Started plainly (as `node bin/sluice run`), with the flag already given, and with the opt-out.
+  const cases: { nodeArgs: string[]; env: Record<string, string>; flagged: boolean }[] = [
+    { nodeArgs: [], env: {}, flagged: true },
+    { nodeArgs: ["--no-memory-reducer"], env: {}, flagged: true },
+    { nodeArgs: [], env: { SLUICE_NODE_FLAGS: "off" }, flagged: false },
+  ];
+  for (const c of cases) {
+    const gw = await GatewayProcess.start({ files, nodeArgs: c.nodeArgs, env: c.env });
+    try {
+      const pid = gw.proc.pid!;
+      const argv = cmdline(pid);
+      const what = `${JSON.stringify(c)}: ${argv.join(" ")}`;
+      assert.equal(argv.filter((a) => a === "--no-memory-reducer").length, c.flagged ? 1 : 0, what);
+      // Its own arguments, unchanged, after node's.
+      assert.deepEqual(argv.slice(argv.indexOf(SLUICE), argv.indexOf(SLUICE) + 2), [SLUICE, "run"], what);
+      // Still the process that was started (its stdio too: the log arrives), and it serves.
+      assert.match(gw.stdout + gw.stderr, /"msg":"sluice started"/, what);
+      const ready = (await gw.readyState())!;
+      assert.equal(ready.ready, true);
+      assert.equal(ready.workers?.length, 1);
+      for (const w of ready.workers ?? []) {
+        const wpid = w.pid!;
+        // Flags given to node itself still reach the workers, as before.
+        assert.equal(cmdline(wpid).includes("--no-memory-reducer"), c.nodeArgs.length > 0, `worker ${wpid}: ${cmdline(wpid).join(" ")}`);
+      }
+    } finally {
+      await gw.stop();
+    }
+  }
+});
