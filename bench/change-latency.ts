@@ -4,7 +4,7 @@
 // so two builds can be compared back to back (--sluice picks the bin/sluice to run).
 // Usage: node --import tsx bench/change-latency.ts [--routes 5000] [--changes 10] [--sluice PATH] [--mix]
 //        [--node-flags="--trace-gc ..."] [--log-level debug] [--output FILE] [--poll]
-//        [--idle SECONDS]
+//        [--idle SECONDS] [--load] [--sluice-args="--control-nice=0 ..."]
 // --mix cycles through a route file added, r0's file rewritten, the added file removed (as the scale
 // benchmark's load test does); default: a route file added each time.
 // --node-flags go to node for the control process and (through execArgv) its workers; --output FILE
@@ -13,18 +13,22 @@
 // (the moment the last worker reports the change); --poll polls /ready every 5 ms instead, as builds
 // before that wait need (they answer the wait at once, and then are polled anyway). --idle: seconds the
 // gateway idles between ready and the first change (default 1; the scale benchmark idles 30 s first).
+// --load: an nginx origin answers the routes and wrk -c64 loads r1 (a route no change touches; on
+// cpu 0, as in the scale benchmark's "under load" part) while the changes are made; its non-2xx and
+// socket errors are printed too.
 import { renameSync, unlinkSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { cleanup, installSignalHandlers, start, stop, tempDir } from "./lib/procs.js";
-import { gatewayYaml, readyState, routeYaml, ROOT, waitVersion, type Sluice } from "./lib/servers.js";
+import { gatewayYaml, readyState, routeYaml, ROOT, startOrigin, waitVersion, type Sluice } from "./lib/servers.js";
 import { waitServed } from "./lib/scale.js";
 import { median, max } from "./lib/stats.js";
+import { wrk, type WrkResult } from "./lib/wrk.js";
 import { freePorts, layout } from "./lib/system.js";
 import { cpus } from "node:os";
 
-const { values: opt } = parseArgs({ options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, sluice: { type: "string" }, mix: { type: "boolean", default: false }, "node-flags": { type: "string", default: "" }, "log-level": { type: "string", default: "warn" }, output: { type: "string" }, poll: { type: "boolean", default: false }, idle: { type: "string", default: "1" } } });
+const { values: opt } = parseArgs({ options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, sluice: { type: "string" }, mix: { type: "boolean", default: false }, "node-flags": { type: "string", default: "" }, "log-level": { type: "string", default: "warn" }, output: { type: "string" }, poll: { type: "boolean", default: false }, idle: { type: "string", default: "1" }, load: { type: "boolean", default: false }, "sluice-args": { type: "string", default: "" } } });
 const N = Number(opt.routes);
 const CHANGES = Number(opt.changes);
 const bin = opt.sluice ?? join(ROOT, "bin/sluice");
@@ -46,10 +50,16 @@ try {
   };
   const workers = cpus().length;
   const nodeFlags = opt["node-flags"]!.split(" ").filter(Boolean);
-  const proc = start("sluice", process.execPath, [...nodeFlags, bin, "run", "--config", dir, "--workers", String(workers), "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", opt["log-level"]!], { cpus: layout(workers).all });
+  const proc = start("sluice", process.execPath, [...nodeFlags, bin, "run", "--config", dir, "--workers", String(workers), "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", opt["log-level"]!, ...opt["sluice-args"]!.split(" ").filter(Boolean)], { cpus: layout(workers).all });
   const s: Sluice = { name: "sluice", port, proc, adminPort, configDir: dir };
   await waitVersion(s, 0, 300_000);
+  if (opt.load) await startOrigin("nginx", origin, layout(workers).origin);
   await new Promise((r) => setTimeout(r, Number(opt.idle) * 1000));
+  // Long enough for every change (each takes ~0.3 s with its pause); stopped with the gateway otherwise.
+  const load: Promise<WrkResult> | null = opt.load
+    ? wrk({ url: `http://127.0.0.1:${port}/r1/20b`, connections: 64, seconds: Math.ceil(CHANGES * 0.4) + 2, cpus: layout(workers).load, headers: { Host: "r1.bench.test" } })
+    : null;
+  if (load) await new Promise((r) => setTimeout(r, 500));
   const times: number[] = [];
   const marks: string[] = [];
   for (let k = 0; k < CHANGES; k++) {
@@ -64,9 +74,15 @@ try {
     times.push(performance.now() - t);
     await new Promise((r) => setTimeout(r, 200));
   }
+  const loaded = load ? await load : null;
   await stop(proc);
   if (opt.output) writeFileSync(opt.output, `${marks.join("\n")}\n${proc.output()}`);
-  console.log(`${bin}: ${N} routes, ${workers} workers, ${opt.mix ? "mixed changes" : "route file added"}, change -> all workers${opt.poll ? " (polled)" : ""}: median ${median(times).toFixed(1)} ms, max ${max(times).toFixed(1)} ms (${times.map((x) => x.toFixed(0)).join(", ")})`);
+  console.log(`${bin}: ${N} routes, ${workers} workers, ${opt.mix ? "mixed changes" : "route file added"}, change -> all workers${opt.poll ? " (polled)" : ""}${loaded ? ` under load (wrk -c64 on r1: ${Math.round(loaded.rps)} req/s, ${loaded.non2xx} non-2xx, ${loaded.socketErrors} socket errors)` : ""}: median ${median(times).toFixed(1)} ms, p90 ${quantile(times, 0.9).toFixed(1)} ms, max ${max(times).toFixed(1)} ms (${times.map((x) => x.toFixed(0)).join(", ")})`);
 } finally {
   await cleanup();
+}
+
+function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? NaN;
 }

@@ -40,7 +40,7 @@ export function str(v: string | boolean | undefined): string | undefined {
 
 export function intOption(v: string | boolean | undefined, name: string, usage: string, min: number, max: number): number | undefined {
   if (typeof v !== "string") return undefined;
-  if (!/^\d+$/.test(v)) throw new UsageError(`--${name} must be a whole number, got "${v}"`, usage);
+  if (!(min < 0 ? /^-?\d+$/ : /^\d+$/).test(v)) throw new UsageError(`--${name} must be a whole number, got "${v}"`, usage);
   const n = Number(v);
   if (n < min || n > max) throw new UsageError(`--${name} must be between ${min} and ${max}, got ${n}`, usage);
   return n;

@@ -29,6 +29,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       "l4-relay": { type: "string" },
       cgroup: { type: "string" },
       "redis-url": { type: "string" },
+      "control-nice": { type: "string" },
       help: { type: "boolean", short: "h" },
     },
     RUN_USAGE,
@@ -55,6 +56,7 @@ export async function runCommand(argv: string[]): Promise<number> {
   if (!isLogLevel(logLevel)) throw new UsageError(`--log-level must be one of ${LOG_LEVELS.join(", ")}, got "${logLevel}"`, RUN_USAGE);
   const workers = intOption(values.workers, "workers", RUN_USAGE, 1, 1024) ?? os.availableParallelism();
   const adminPort = intOption(values["admin-port"], "admin-port", RUN_USAGE, 0, 65535) ?? 9901;
+  const controlNice = intOption(values["control-nice"], "control-nice", RUN_USAGE, -20, 19);
   const listenAddress = str(values["listen-address"]);
   const interfaces = interfaceList(values.interface);
   const l4Relay = str(values["l4-relay"]) ?? (values["no-splice"] === true ? "userspace" : DEFAULT_L4_RELAY);
@@ -87,6 +89,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         splice: values["no-splice"] !== true,
         ...(str(values.cgroup) ? { cgroup: resolve(str(values.cgroup)!) } : {}),
         ...(str(values["redis-url"]) ? { redisUrl: str(values["redis-url"])! } : {}),
+        ...(controlNice !== undefined ? { controlNice } : {}),
       },
       log,
     );

@@ -58,6 +58,11 @@ Options:
                             /sys/fs/bpf); pins live under PATH/sluice/<interface>
       --redis-url URL       Redis for global rate limits (BackendTrafficPolicy rateLimit.type
                             Global), shared by every gateway using it, e.g. redis://127.0.0.1:6379
+      --control-nice N      Scheduling priority (nice, -20..19) of the control process, so route
+                            changes do not wait behind workers that keep every core busy; workers
+                            keep the gateway's own (default: -5, e.g. --control-nice=-10; below
+                            the current value it needs CAP_SYS_NICE, else it stays as started and
+                            the log says so)
   -h, --help                Show this help
 
 Logs are JSON lines on stderr; the access log is JSON lines on stdout by default.

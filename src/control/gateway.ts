@@ -25,6 +25,7 @@ import { l4Relay } from "../l4/relay-mode.js";
 import { RateLimitService } from "./rate-limit-service.js";
 import { registerL4LbMetrics } from "../ebpf/l4-lb-metrics.js";
 import { rateLimitCounts } from "./rate-limit-status.js";
+import { DEFAULT_CONTROL_NICE, setControlPriority } from "./process-priority.js";
 
 export interface RunOptions {
   configDir: string;
@@ -48,6 +49,8 @@ export interface RunOptions {
   cgroup?: string;
   /** Kernel splicing of L4 TCP routes in the workers; default on. */
   splice?: boolean;
+  /** nice value of the control process (process-priority.ts); default DEFAULT_CONTROL_NICE. */
+  controlNice?: number;
 }
 
 export const WORKER_ENTRY = fileURLToPath(new URL("../proxy/worker-main.js", import.meta.url));
@@ -61,6 +64,9 @@ export interface RunningGateway {
 }
 
 export async function runGateway(opts: RunOptions, log: Logger): Promise<RunningGateway> {
+  // Before any worker is forked (they go back to the gateway's own value).
+  const niceProblem = setControlPriority(opts.controlNice ?? DEFAULT_CONTROL_NICE);
+  if (niceProblem) log.info({ problem: niceProblem }, "control process priority unchanged: route changes may wait behind busy workers");
   const metrics = new ControlMetrics();
   // First: the workers and demo backends started below inherit the cgroup and the splice setting.
   const sockmap = startSocketAcceleration({ enabled: opts.sockmap !== false, cgroup: opts.cgroup, log: log.child({ component: "sockmap" }) });

@@ -2,12 +2,15 @@
 // data plane, and acknowledged. A failed apply leaves the previous snapshot serving.
 import { AggregatorRegistry } from "prom-client";
 import type { FromWorker, ListenerResult, ToWorker } from "../control/messages.js";
+import { restoreWorkerPriority } from "../control/process-priority.js";
 import type { Snapshot } from "../ir/types.js";
 import { NeedsFullSnapshot } from "./compile.js";
 import { ProxyDataPlane } from "./data-plane.js";
 import { HeapTidy } from "./heap-tidy.js";
 import { applyDelta } from "./snapshot-delta.js";
 
+// Forked from the control process's main thread, whose priority was raised (process-priority.ts).
+restoreWorkerPriority();
 // prom-client answers the control process's metrics requests only in workers that built one.
 new AggregatorRegistry();
 
