@@ -1,7 +1,7 @@
 // The control process's scheduling priority. A route change costs the control process a few
 // milliseconds of CPU (~8 ms at 5,000 routes); when the workers keep every core busy it got a
-// worker's share of one, and under load a change took up to 45-50 ms to reach every worker where an
-// idle gateway needs ~20 ms (bench/change-latency.ts --load, bench/RESULTS.md session 6). With a
+// worker's share of one, and a change took up to 52-56 ms to reach every worker (p90 34-39 ms) where
+// nice -5 gave 33-41 ms (p90 27-29; bench/change-latency.ts --load, bench/RESULTS.md session 6). With a
 // nice value below the workers' it runs first for those milliseconds. Linux nice values are per
 // thread and a fork inherits the forking thread's, so workers go back to the value the gateway was
 // started with (WORKER_NICE_ENV, read by restoreWorkerPriority()).
