@@ -30,7 +30,7 @@ import { SortedPatch } from "./sorted-patch.js";
 import { canonicalJson, cmpStr } from "./util.js";
 import { groupOf, refKey } from "../resources/types.js";
 import { lowerBound } from "../util/lower-bound.js";
-import { ArrayCopies, changedStretch, type ChangedStretch } from "../util/changed-stretch.js";
+import { ArrayCopies, changedStretch, indexNear, type ChangedStretch } from "../util/changed-stretch.js";
 
 /** What the HTTPRoute loop produces for one route. */
 export interface RouteOutcome {
@@ -411,13 +411,10 @@ export class TranslateMemo implements IndexMemo {
    * empty, begin()), and a record is an item's for good (an item is built for one object).
    */
   private walkTo(route: HTTPRouteItem): RouteRecord | undefined {
-    const items = this.loopItems;
-    const c = this.cursor;
-    let k = 0;
-    while (k <= 8 && c + k < items.length && items[c + k] !== route) k++;
-    if (k > 8 || c + k >= items.length) return undefined;
-    this.cursor = c + k + 1;
-    return this.loopRecs[c + k];
+    const at = indexNear(this.loopItems, this.cursor, route);
+    if (at < 0) return undefined;
+    this.cursor = at + 1;
+    return this.loopRecs[at];
   }
 
   /** Called by Context.report(): records the call while a route is being translated. */

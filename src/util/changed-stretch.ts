@@ -34,6 +34,18 @@ const LOOK = 8;
 const MAX_MISSES = 64;
 
 /**
+ * Where x is in `list` walking from `from`: `from` itself, or up to LOOK places on (the elements
+ * in between left since); -1 when it is not there (x arrived or moved). For walking last time's
+ * version of a list beside this time's.
+ */
+export function indexNear<T>(list: readonly T[], from: number, x: T): number {
+  if (from < list.length && list[from] === x) return from;
+  const end = Math.min(list.length, from + LOOK + 1);
+  for (let k = from + 1; k < end; k++) if (list[k] === x) return k;
+  return -1;
+}
+
+/**
  * next.map(map), with the outputs of elements that are the same objects as in `prev` (and marked
  * reusable there) taken from `prev` instead of mapped again: walking both lists side by side costs
  * an identity compare per element, where map would cost a lookup or more. Elements that arrived,
@@ -47,12 +59,12 @@ export function mapReusing<T, U>(prev: MappedList<T, U> | undefined, next: reado
   let i = 0;
   if (prev !== undefined) {
     const { input, output: before, reusable: was } = prev;
-    const m = input.length;
     let j = 0;
     let misses = 0;
     while (i < n && misses <= MAX_MISSES) {
       const x = next[i]!;
-      if (j < m && input[j] === x) {
+      const at = indexNear(input, j, x);
+      if (at === j) {
         if (was[j] === 1) {
           output[i] = before[j]!;
           flags[i] = 1;
@@ -66,10 +78,8 @@ export function mapReusing<T, U>(prev: MappedList<T, U> | undefined, next: reado
       }
       misses++;
       // Elements of prev that left: skip them when x follows shortly.
-      let k = 1;
-      while (k <= LOOK && j + k < m && input[j + k] !== x) k++;
-      if (k <= LOOK && j + k < m) {
-        j += k;
+      if (at > j) {
+        j = at;
         continue;
       }
       output[i] = map(x);
