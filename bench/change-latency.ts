@@ -23,7 +23,7 @@ import { parseArgs } from "node:util";
 import { cleanup, installSignalHandlers, start, stop, tempDir } from "./lib/procs.js";
 import { gatewayYaml, readyState, routeYaml, ROOT, startOrigin, waitVersion, type Sluice } from "./lib/servers.js";
 import { waitServed } from "./lib/scale.js";
-import { median, max } from "./lib/stats.js";
+import { median, max, quantile } from "./lib/stats.js";
 import { wrk, type WrkResult } from "./lib/wrk.js";
 import { freePorts, layout } from "./lib/system.js";
 import { cpus } from "node:os";
@@ -49,15 +49,16 @@ try {
     renameSync(join(dir, `${name}.tmp`), join(dir, name));
   };
   const workers = cpus().length;
+  const lay = layout(workers);
   const nodeFlags = opt["node-flags"]!.split(" ").filter(Boolean);
-  const proc = start("sluice", process.execPath, [...nodeFlags, bin, "run", "--config", dir, "--workers", String(workers), "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", opt["log-level"]!, ...opt["sluice-args"]!.split(" ").filter(Boolean)], { cpus: layout(workers).all });
+  const proc = start("sluice", process.execPath, [...nodeFlags, bin, "run", "--config", dir, "--workers", String(workers), "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", opt["log-level"]!, ...opt["sluice-args"]!.split(" ").filter(Boolean)], { cpus: lay.all });
   const s: Sluice = { name: "sluice", port, proc, adminPort, configDir: dir };
   await waitVersion(s, 0, 300_000);
-  if (opt.load) await startOrigin("nginx", origin, layout(workers).origin);
+  if (opt.load) await startOrigin("nginx", origin, lay.origin);
   await new Promise((r) => setTimeout(r, Number(opt.idle) * 1000));
-  // Long enough for every change (each takes ~0.3 s with its pause); stopped with the gateway otherwise.
+  // Long enough for every change (each takes ~0.3 s with its pause); awaited once they are done.
   const load: Promise<WrkResult> | null = opt.load
-    ? wrk({ url: `http://127.0.0.1:${port}/r1/20b`, connections: 64, seconds: Math.ceil(CHANGES * 0.4) + 2, cpus: layout(workers).load, headers: { Host: "r1.bench.test" } })
+    ? wrk({ url: `http://127.0.0.1:${port}/r1/20b`, connections: 64, seconds: Math.ceil(CHANGES * 0.4) + 2, cpus: lay.load, headers: { Host: "r1.bench.test" } })
     : null;
   if (load) await new Promise((r) => setTimeout(r, 500));
   const times: number[] = [];
@@ -82,7 +83,3 @@ try {
   await cleanup();
 }
 
-function quantile(xs: number[], q: number): number {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? NaN;
-}

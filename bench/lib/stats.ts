@@ -6,6 +6,12 @@ export function median(xs: number[]): number {
   return v.length % 2 ? v[m]! : (v[m - 1]! + v[m]!) / 2;
 }
 
+/** The q-quantile (0 < q <= 1) of xs: the smallest value with at least q of them at or below it. */
+export function quantile(xs: number[], q: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] ?? NaN;
+}
+
 export function max(xs: number[]): number {
   const v = xs.filter((x) => Number.isFinite(x));
   return v.length ? Math.max(...v) : NaN;
