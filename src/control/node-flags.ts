@@ -8,8 +8,9 @@
 // memory-reducing full collections, and the optimised code of the route-change path is thrown away
 // with them (traced: "weak objects" deoptimisations of translate and its helpers), so the first
 // changes after an idle spell ran unoptimised. At 5,000 routes after 30 s idle, the first change
-// took 35-37 ms with the reducer and 18-28 ms without (bench/RESULTS.md, session 6). Its price is
-// memory the reducer would have returned (measured there too). The workers keep node's default.
+// took 35-47 ms with the reducer and 18-30 ms without (5 interleaved pairs; bench/RESULTS.md,
+// session 6). Its price is memory the reducer would have returned (measured there too). The
+// workers keep node's default.
 import { F_SETFD, libc } from "../sys/libc.js";
 
 export const CONTROL_NODE_FLAGS: readonly string[] = ["--no-memory-reducer"];
