@@ -44,11 +44,12 @@ Options:
       --cgroup PATH         cgroup v2 directory the gateway creates, moves its processes into and
                             attaches socket acceleration to (default: <cgroup2 mount>/sluice-<pid>;
                             never the root cgroup; removed at stop when the gateway created it)
-      --l4-relay MODE       How TCPRoute / TLS passthrough bytes are relayed: thread (splice(2)
-                            through a pipe, on a relay thread of each worker), kernel (eBPF
-                            sockmap sk_skb splice: no proxy CPU, but the work lands on the
-                            sending CPU) or userspace. Falls back kernel -> thread -> userspace
-                            where one is unavailable (default: thread)
+      --l4-relay MODE       How TCPRoute / TLS passthrough bytes are relayed: uring (io_uring
+                            recv/send on a relay thread of each worker, Linux 6.1+), thread
+                            (splice(2) through a pipe, on a relay thread), kernel (eBPF sockmap
+                            sk_skb splice: no proxy CPU, but the work lands on the sending CPU)
+                            or userspace. Falls back kernel -> uring -> thread -> userspace
+                            where one is unavailable (default: uring)
       --no-splice           Same as --l4-relay userspace
       --interface NAME      Enforce network policy (CiliumNetworkPolicy) in the kernel on this
                             interface: XDP, tcx ingress where XDP does not attach. Repeatable.

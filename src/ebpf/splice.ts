@@ -251,7 +251,7 @@ export function kernelSplice(): KernelSplice | null {
 }
 
 /** Per-process connection counts by path, aggregated across workers by the control process. */
-export const spliceConnections = { kernel: 0, thread: 0, userspace: 0 };
+export const spliceConnections = { kernel: 0, uring: 0, thread: 0, userspace: 0 };
 
 /** Registers the splice metrics on this process's default registry (a worker's, aggregated by the control). */
 export function registerSpliceMetrics(): void {
@@ -260,11 +260,12 @@ export function registerSpliceMetrics(): void {
   }
   new Counter({
     name: "sluice_l4_splice_connections_total",
-    help: "TCP/TLS-passthrough connections of L4 routes by relay path: kernel (sockmap sk_skb splice), thread (splice(2) on a relay thread) or userspace.",
+    help: "TCP/TLS-passthrough connections of L4 routes by relay path: kernel (sockmap sk_skb splice), uring (io_uring on a relay thread), thread (splice(2) on a relay thread) or userspace.",
     labelNames: ["path"],
     collect() {
       this.reset();
       this.inc({ path: "kernel" }, spliceConnections.kernel);
+      this.inc({ path: "uring" }, spliceConnections.uring);
       this.inc({ path: "thread" }, spliceConnections.thread);
       this.inc({ path: "userspace" }, spliceConnections.userspace);
     },

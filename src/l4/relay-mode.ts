@@ -3,15 +3,16 @@
 // relays themselves so the CLI can check the flag without loading them.
 
 /**
- * "thread": splice(2) through a pipe on a relay thread of the worker (splice-thread.ts);
+ * "uring": io_uring recv/send chains on a relay thread of the worker (relay-thread.ts);
+ * "thread": splice(2) through a pipe on a relay thread of the worker;
  * "kernel": eBPF sockmap + sk_skb verdict (src/ebpf/splice.ts);
  * "userspace": node streams. Where a relay is unavailable the next one in this order is used
- * (kernel -> thread -> userspace).
+ * (kernel -> uring -> thread -> userspace).
  */
-export type L4Relay = "thread" | "kernel" | "userspace";
-export const L4_RELAYS: readonly L4Relay[] = ["thread", "kernel", "userspace"];
+export type L4Relay = "uring" | "thread" | "kernel" | "userspace";
+export const L4_RELAYS: readonly L4Relay[] = ["uring", "thread", "kernel", "userspace"];
 export const L4_RELAY_ENV = "SLUICE_L4_RELAY";
-export const DEFAULT_L4_RELAY: L4Relay = "thread";
+export const DEFAULT_L4_RELAY: L4Relay = "uring";
 
 export const isL4Relay = (v: string): v is L4Relay => (L4_RELAYS as readonly string[]).includes(v);
 

@@ -1,4 +1,4 @@
-// The splice(2) relay thread's own code (started by splice-thread.ts, which explains the design).
+// The splice(2) relay thread's own code (started by relay-thread.ts, which explains the threads).
 // It blocks in epoll_wait; per readiness event it moves one direction's bytes on with splice(2),
 // socket -> pipe -> socket, so the payload is never copied. A socket in the socket-acceleration
 // sockmap receives on its psock queue, which splice(2) does not read: that direction copies through
@@ -17,7 +17,7 @@
 // socket closes both, with SO_LINGER 0 so the peer sees a reset.
 import { parentPort, workerData } from "node:worker_threads";
 import * as C from "../sys/libc.js";
-import { OP_ABORT, OP_ADD, OP_STOP, RECORD, type SpliceWorkerData, type SpliceWorkerReport } from "./splice-protocol.js";
+import { OP_ABORT, OP_ADD, OP_STOP, RECORD, type RelayWorkerData, type RelayWorkerReport } from "./relay-protocol.js";
 
 /** Empty pipes kept for reuse (an empty pipe holds no pages, but counts against the user's pipe quota). */
 const POOL_KEEP = 16;
@@ -57,7 +57,7 @@ interface Pair {
 
 const libc = C.libc();
 const koffi = libc.koffi;
-const { ctlFd, pipeSize } = workerData as SpliceWorkerData;
+const { ctlFd, pipeSize } = workerData as RelayWorkerData;
 const port = parentPort!;
 
 const epfd = libc.epoll_create1(C.EPOLL_CLOEXEC);
@@ -78,7 +78,7 @@ linger0.writeInt32LE(1, 0); // l_onoff 1, l_linger 0
 
 const pairs = new Map<number, Pair>();
 const pool: Pipe[] = [];
-let finished: SpliceWorkerReport = [];
+let finished: RelayWorkerReport = [];
 
 function ctl(op: number, fd: number, mask: number, token: number): number {
   one.fill(0);

@@ -1,14 +1,15 @@
 // The one step a kernel path replaces: relay bytes between an accepted client and a connected
-// backend, both ways, until both sides are done. Plain TCP pairs are spliced in the kernel
-// (sockmap + sk_skb verdict, src/ebpf/splice.ts) when this process can; everything else (TLS
-// Terminate's plaintext, unix-socket backends, no eBPF) is piped in userspace.
+// backend, both ways, until both sides are done. Plain TCP pairs go to a relay thread (io_uring by
+// default, splice(2) as asked or where io_uring is refused) or are spliced in the kernel (sockmap +
+// sk_skb verdict, src/ebpf/splice.ts) as --l4-relay says; everything else (TLS Terminate's
+// plaintext, unix-socket backends) is piped in userspace.
 import type net from "node:net";
 import tls from "node:tls";
 import { childLog } from "../observe/log.js";
 import { kernelSplice, registerSpliceMetrics, socketFd, spliceConnections, type KernelSplice, type SplicedPair } from "../ebpf/splice.js";
 import { hangupWatch, type HangupWatch } from "./hangup-watch.js";
-import type { SpliceThread, ThreadRelayResult } from "./splice-thread.js";
-import { spliceThread } from "./splice-thread.js";
+import type { RelayThread, ThreadRelayResult } from "./relay-thread.js";
+import { relayThread } from "./relay-thread.js";
 import { l4Relay, type L4Relay } from "./relay-mode.js";
 
 registerSpliceMetrics();
@@ -41,8 +42,13 @@ export function spliceSockets(client: net.Socket, backend: net.Socket, onDone?: 
       spliceConnections.kernel++;
       return;
     }
-    // The kernel path falls back to the thread (where eBPF is unavailable), the thread to userspace.
-    const t = spliceThread();
+    // Each path falls back to the next where it is unavailable: kernel -> uring -> thread -> userspace.
+    const u = mode !== "thread" ? relayThread("uring") : null;
+    if (u !== null && spliceInThread(u, client, backend, held, onDone)) {
+      spliceConnections.uring++;
+      return;
+    }
+    const t = relayThread("splice");
     if (t !== null && spliceInThread(t, client, backend, held, onDone)) {
       spliceConnections.thread++;
       return;
@@ -120,12 +126,12 @@ function closeTogether(a: net.Socket, b: net.Socket, done: () => void): void {
 }
 
 /**
- * Hands the pair to the splice(2) relay thread (splice-thread.ts). Returns false, having changed
+ * Hands the pair to a relay thread (relay-thread.ts). Returns false, having changed
  * nothing, when it cannot. `held` as for spliceInKernel. The sockets stay open here, unread, until
  * the thread reports the pair done; then both are destroyed (the thread closed its own copies of
  * the fds). If they close here first (gateway stop), the thread is told to let go of the pair.
  */
-function spliceInThread(t: SpliceThread, client: net.Socket, backend: net.Socket, held: SpliceStats, onDone?: (stats: SpliceStats) => void): boolean {
+function spliceInThread(t: RelayThread, client: net.Socket, backend: net.Socket, held: SpliceStats, onDone?: (stats: SpliceStats) => void): boolean {
   const cfd = socketFd(client);
   const bfd = socketFd(backend);
   if (cfd === null || bfd === null) return false;

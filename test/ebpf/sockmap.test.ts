@@ -257,57 +257,59 @@ test("without privileges: each kernel feature says why once, and the gateway ser
   }
 });
 
-test("sockmap on, TCPRoute to a backend in the cgroup: the splice(2) relay reads the psock queue and carries 8 MiB both ways intact", { skip, timeout: 60_000 }, async () => {
-  const cgroup = testCgroup();
-  cgroups.push(cgroup);
-  const [port, backendPort] = await Promise.all([freePort(), freePort()]);
-  const yaml = `${gatewayYaml("gw", [`{name: tcp, port: ${port}, protocol: TCP}`])}---
+for (const mode of ["uring", "thread"] as const) {
+  test(`sockmap on, TCPRoute to a backend in the cgroup: the ${mode} relay reads the psock queue and carries 8 MiB both ways intact`, { skip, timeout: 60_000 }, async () => {
+    const cgroup = testCgroup();
+    cgroups.push(cgroup);
+    const [port, backendPort] = await Promise.all([freePort(), freePort()]);
+    const yaml = `${gatewayYaml("gw", [`{name: tcp, port: ${port}, protocol: TCP}`])}---
 ${backendYaml("echo", backendPort)}${l4RouteYaml("TCPRoute", "raw", "gw", "tcp", backendRef("echo"))}`;
-  const gw = await GatewayProcess.start({ files: { "gw.yaml": yaml }, workers: 1, args: ["--cgroup", cgroup] });
-  // A raw echo backend that joins the gateway's cgroup before it listens: its sockets and the
-  // worker's are both stored, so what it sends lands on the worker socket's psock queue, which
-  // splice(2) cannot read.
-  const echo = spawn(process.execPath, ["-e", `
+    const gw = await GatewayProcess.start({ files: { "gw.yaml": yaml }, workers: 1, args: ["--cgroup", cgroup, "--l4-relay", mode] });
+    // A raw echo backend that joins the gateway's cgroup before it listens: its sockets and the
+    // worker's are both stored, so what it sends lands on the worker socket's psock queue, which
+    // splice(2) cannot read (the splice relay copies that direction) and recv reads as usual.
+    const echo = spawn(process.execPath, ["-e", `
     require("node:fs").writeFileSync(${JSON.stringify(join(cgroup, "cgroup.procs"))}, String(process.pid));
     const s = require("node:net").createServer({ allowHalfOpen: true }, (c) => { c.on("error", () => c.destroy()); c.pipe(c); });
     s.listen(${backendPort}, "127.0.0.1", () => console.log("ready"));
     process.stdin.on("end", () => process.exit(0)); process.stdin.resume();`], { stdio: ["pipe", "pipe", "inherit"] });
-  try {
-    await new Promise<void>((resolve, reject) => {
-      echo.once("exit", (c) => reject(new Error(`echo backend exited ${c}`)));
-      echo.stdout!.once("data", () => resolve());
-    });
-    const before = await metric(gw, "sluice_sockmap_redirected_bytes_total");
-    const payload = randomBytes(8 * 1024 * 1024);
-    const got = await new Promise<Buffer>((resolve, reject) => {
-      const s = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
-      const chunks: Buffer[] = [];
-      let n = 0;
-      const t = setTimeout(() => {
-        s.destroy();
-        reject(new Error(`timeout: ${n} of ${payload.length} bytes came back`));
-      }, 30_000);
-      s.on("data", (c: Buffer) => {
-        chunks.push(c);
-        n += c.length;
-        if (n >= payload.length) s.end();
+    try {
+      await new Promise<void>((resolve, reject) => {
+        echo.once("exit", (c) => reject(new Error(`echo backend exited ${c}`)));
+        echo.stdout!.once("data", () => resolve());
       });
-      s.on("error", reject);
-      s.on("close", () => {
-        clearTimeout(t);
-        resolve(Buffer.concat(chunks));
+      const before = await metric(gw, "sluice_sockmap_redirected_bytes_total");
+      const payload = randomBytes(8 * 1024 * 1024);
+      const got = await new Promise<Buffer>((resolve, reject) => {
+        const s = net.connect({ port, host: "127.0.0.1", allowHalfOpen: true });
+        const chunks: Buffer[] = [];
+        let n = 0;
+        const t = setTimeout(() => {
+          s.destroy();
+          reject(new Error(`timeout: ${n} of ${payload.length} bytes came back`));
+        }, 30_000);
+        s.on("data", (c: Buffer) => {
+          chunks.push(c);
+          n += c.length;
+          if (n >= payload.length) s.end();
+        });
+        s.on("error", reject);
+        s.on("close", () => {
+          clearTimeout(t);
+          resolve(Buffer.concat(chunks));
+        });
+        s.write(payload);
       });
-      s.write(payload);
-    });
-    assert.equal(got.length, payload.length);
-    assert.ok(got.equals(payload), "the echo differs from what was sent");
-    const text = await (await fetch(gw.admin("/metrics"))).text();
-    assert.match(text, /^sluice_l4_splice_connections_total\{path="thread"\} 1$/m);
-    const moved = (await metric(gw, "sluice_sockmap_redirected_bytes_total")) - before;
-    // Worker -> backend and backend -> worker went socket to socket: the psock path was used.
-    assert.ok(moved >= payload.length, `sockmap redirected ${moved} bytes`);
-  } finally {
-    echo.stdin!.end();
-    assert.equal(await gw.stop(), 0);
-  }
-});
+      assert.equal(got.length, payload.length);
+      assert.ok(got.equals(payload), "the echo differs from what was sent");
+      const text = await (await fetch(gw.admin("/metrics"))).text();
+      assert.match(text, new RegExp(`^sluice_l4_splice_connections_total\\{path="${mode}"\\} 1$`, "m"));
+      const moved = (await metric(gw, "sluice_sockmap_redirected_bytes_total")) - before;
+      // Worker -> backend and backend -> worker went socket to socket: the psock path was used.
+      assert.ok(moved >= payload.length, `sockmap redirected ${moved} bytes`);
+    } finally {
+      echo.stdin!.end();
+      assert.equal(await gw.stop(), 0);
+    }
+  });
+}

@@ -1,23 +1,26 @@
-// The splice(2) relay: a thread of this process moves each TCP pair's bytes (streams socket ->
-// pipe -> socket with splice(2)), so payload never enters JavaScript and the work runs on the proxy's own
-// CPU (the eBPF splice does it in the sender's softirq, on loopback the sender's CPU).
+// Relay threads: a thread of the worker process moves each TCP pair's bytes, so payload never
+// enters JavaScript's event loop and the work runs on the proxy's own CPU (the eBPF splice does it
+// in the sender's softirq, on loopback the sender's CPU). Two kinds, one protocol:
+//   "uring":  io_uring recv/send chains, one io_uring_enter(2) per batch (uring-worker.ts);
+//   "splice": splice(2) socket -> pipe -> socket driven by epoll (splice-worker.ts).
 //
 // Ownership: the relay works on dup()s of the sockets' fds. The node net.Socket objects keep the
 // originals, stop reading them, and are destroyed when the relay reports the pair done; the thread
 // closes its dups itself. Each fd is thus closed exactly once, by its one owner, and an fd number
 // the main thread closes (gateway stop) can never be reused under the thread.
 //
-// The thread blocks in epoll_wait, so the main thread talks to it through a pipe of fixed-size
-// records (add pair, abort pair, stop; each write is atomic), and it answers with postMessage
-// (pair id, bytes each way, errno).
-//
-// What the thread does per event (splice(2) through a pipe, read/write for a socket whose bytes
-// splice cannot see, back-pressure, half-close, resets) is in splice-worker.ts, its own module.
+// The thread blocks in the kernel (io_uring_enter, epoll_wait), so the main thread talks to it
+// through a pipe of fixed-size records (add pair, abort pair, stop; each write is atomic), and it
+// answers with postMessage (pair id, bytes each way, errno).
 import type { Worker } from "node:worker_threads";
 import { childLog } from "../observe/log.js";
 import * as C from "../sys/libc.js";
 import { moduleWorker } from "./module-worker.js";
-import { OP_ABORT, OP_ADD, OP_STOP, RECORD, type SpliceWorkerData, type SpliceWorkerReport } from "./splice-protocol.js";
+import { IoUring, BufRing } from "../sys/io-uring.js";
+import { OP_ABORT, OP_ADD, OP_STOP, RECORD, type RelayWorkerData, type RelayWorkerReport } from "./relay-protocol.js";
+
+export type RelayThreadKind = "uring" | "splice";
+const MODULES: Record<RelayThreadKind, string> = { uring: "uring-worker", splice: "splice-worker" };
 
 /** What the thread reports when a pair is done. `errno` 0: both sides ended cleanly (or aborted). */
 export interface ThreadRelayResult {
@@ -35,7 +38,7 @@ export interface ThreadRelayResult {
  */
 export const DEFAULT_PIPE_SIZE = 256 * 1024;
 
-export class SpliceThread {
+export class RelayThread {
   private nextId = 1;
   private readonly waiting = new Map<number, (r: ThreadRelayResult) => void>();
   private readonly record = Buffer.alloc(RECORD);
@@ -50,11 +53,12 @@ export class SpliceThread {
     private readonly c: C.Libc,
     private readonly ctlW: number,
     ctlR: number,
+    readonly kind: RelayThreadKind,
     pipeSize: number,
   ) {
-    const workerData: SpliceWorkerData = { ctlFd: ctlR, pipeSize };
-    this.worker = moduleWorker(import.meta.url, "splice-worker", { workerData });
-    this.worker.on("message", (flat: SpliceWorkerReport) => {
+    const workerData: RelayWorkerData = { ctlFd: ctlR, pipeSize };
+    this.worker = moduleWorker(import.meta.url, MODULES[kind], { workerData });
+    this.worker.on("message", (flat: RelayWorkerReport) => {
       for (let i = 0; i + 3 < flat.length; i += 4) {
         const cb = this.waiting.get(flat[i]!);
         if (cb === undefined) continue;
@@ -71,17 +75,17 @@ export class SpliceThread {
         resolve();
       });
     });
-    this.worker.on("error", (e) => childLog("l4-splice").error({ err: e.message }, "splice relay thread failed"));
+    this.worker.on("error", (e) => childLog("l4-splice").error({ err: e.message, kind }, "L4 relay thread failed"));
     this.worker.unref();
     process.once("exit", this.onExit);
   }
 
-  static start(pipeSize = DEFAULT_PIPE_SIZE): SpliceThread {
+  static start(kind: RelayThreadKind, pipeSize = DEFAULT_PIPE_SIZE): RelayThread {
     const c = C.libc();
     const fds = Buffer.alloc(8);
     // Non-blocking: a full control pipe is reported, never waited for on the main thread.
     if (c.pipe2(fds, C.O_NONBLOCK | C.O_CLOEXEC) !== 0) throw new Error(`pipe2: errno ${c.errno()}`);
-    return new SpliceThread(c, fds.readInt32LE(4), fds.readInt32LE(0), pipeSize);
+    return new RelayThread(c, fds.readInt32LE(4), fds.readInt32LE(0), kind, pipeSize);
   }
 
   /** Pairs handed over and not yet reported done. */
@@ -103,7 +107,10 @@ export class SpliceThread {
       this.c.close(a);
       return null;
     }
-    const id = this.nextId++;
+    // Ids travel as int32 and wrap; one still waiting is skipped.
+    let id = this.nextId;
+    while (this.waiting.has(id)) id = (id % 0x7fffffff) + 1;
+    this.nextId = (id % 0x7fffffff) + 1;
     if (!this.send(OP_ADD, id, a, b)) {
       this.c.close(a);
       this.c.close(b);
@@ -141,25 +148,50 @@ export class SpliceThread {
   }
 }
 
-let instance: SpliceThread | null | undefined;
+const instances = new Map<RelayThreadKind, RelayThread | null>();
 
-/** This process's relay thread, started on first use; null where it cannot run (said once). */
-export function spliceThread(): SpliceThread | null {
-  if (instance !== undefined) return instance;
-  instance = null;
-  if (process.platform !== "linux") return instance;
+/**
+ * Why this process cannot run an io_uring relay (null: it can): the thread needs io_uring with
+ * DEFER_TASKRUN and provided-buffer rings (Linux 6.1+), which a sysctl
+ * (kernel.io_uring_disabled) or a container's seccomp profile may also refuse. Tried here, on the
+ * main thread, so a refusal is known before any pair is handed over.
+ */
+function uringRefusal(): string | null {
+  let ring: IoUring | null = null;
   try {
-    // SLUICE_SPLICE_PIPE_SIZE: for measuring other sizes (bench/l4-pipe-size.ts).
-    instance = SpliceThread.start(Number(process.env.SLUICE_SPLICE_PIPE_SIZE) || DEFAULT_PIPE_SIZE);
+    ring = new IoUring(8, 16);
+    new BufRing(ring, 1, 4096, 0);
+    return null;
   } catch (e) {
-    childLog("l4-splice").warn({ err: (e as Error).message }, "no splice(2) relay thread; L4 routes relay in userspace");
+    return (e as Error).message;
+  } finally {
+    ring?.close();
   }
-  return instance;
 }
 
-/** Stops this process's relay thread (tests; a gateway's worker simply exits). */
-export async function stopSpliceThread(): Promise<void> {
-  const t = instance;
-  instance = undefined;
-  if (t) await t.close();
+/** This process's relay thread of `kind`, started on first use; null where it cannot run (said once). */
+export function relayThread(kind: RelayThreadKind): RelayThread | null {
+  const known = instances.get(kind);
+  if (known !== undefined) return known;
+  let t: RelayThread | null = null;
+  if (process.platform === "linux") {
+    const refusal = kind === "uring" ? uringRefusal() : null;
+    try {
+      if (refusal !== null) throw new Error(refusal);
+      // SLUICE_SPLICE_PIPE_SIZE: for measuring other sizes (bench/l4-pipe-size.ts).
+      t = RelayThread.start(kind, Number(process.env.SLUICE_SPLICE_PIPE_SIZE) || DEFAULT_PIPE_SIZE);
+    } catch (e) {
+      const next = kind === "uring" ? "the splice(2) thread" : "userspace";
+      childLog("l4-splice").warn({ err: (e as Error).message }, `no ${kind === "uring" ? "io_uring" : "splice(2)"} relay thread; L4 routes relay through ${next}`);
+    }
+  }
+  instances.set(kind, t);
+  return t;
+}
+
+/** Stops this process's relay threads (tests; a gateway's worker simply exits). */
+export async function stopRelayThreads(): Promise<void> {
+  const running = [...instances.values()];
+  instances.clear();
+  for (const t of running) if (t) await t.close();
 }
