@@ -1,8 +1,11 @@
 // Which pipe size the splice(2) relay thread should use: sluice (--l4-relay thread) started once
-// per size (SLUICE_SPLICE_PIPE_SIZE), each driven in turn by bench/tcp-load.ts, interleaved.
+// per size (SLUICE_SPLICE_PIPE_SIZE), each driven in turn by bench/tcp-load.c, interleaved. Builds the C
+// load generator and echo server first if needed; sluice itself must be built (npm run build).
 // Usage: flock /tmp/sluice-bench.lock node --import tsx bench/l4-pipe-size.ts [seconds] [reps] [sizes in KiB, comma-separated]
+import { buildBenchTools } from "./lib/build.js";
 import { l4Tests, startEchoOrigin, startSluiceTcp, tcpLoad } from "./lib/l4.js";
 import { groupCpuSeconds, stop } from "./lib/procs.js";
+import { ROOT } from "./lib/servers.js";
 import { freePorts, layout } from "./lib/system.js";
 import { median } from "./lib/stats.js";
 import os from "node:os";
@@ -10,6 +13,7 @@ import os from "node:os";
 const seconds = Number(process.argv[2] ?? 3);
 const reps = Number(process.argv[3] ?? 3);
 const sizes = (process.argv[4] ?? "64,256,1024").split(",").map((s) => Number(s) * 1024);
+buildBenchTools(ROOT, (s) => console.error(s));
 const lay = layout(os.availableParallelism());
 const ports = await freePorts(1 + 2 * sizes.length, new Set());
 const echo = await startEchoOrigin(ports[0]!, lay.origin);

@@ -1,7 +1,7 @@
 // Builds sluice before a benchmark run, and only what changed: a full `npm run build` (tsc over the
 // whole tree) takes 10-15 s on 2 cores, a quarter of a one-minute smoke run.
 import { spawnSync } from "node:child_process";
-import { readdirSync, statSync } from "node:fs";
+import { mkdirSync, readdirSync, statSync } from "node:fs";
 import { join, relative } from "node:path";
 
 function mtime(path: string): number {
@@ -58,6 +58,7 @@ function run(cmd: string, args: string[], cwd: string): void {
 export function ensureBuilt(root: string, log: (s: string) => void): void {
   // Checks its own objects' dates (and says so when clang is missing).
   run(process.execPath, [join(root, "bpf/build.mjs")], root);
+  buildBenchTools(root, log);
   const why = staleReason(root);
   if (why === null) {
     log("build: dist/ is up to date, tsc skipped");
@@ -69,4 +70,28 @@ export function ensureBuilt(root: string, log: (s: string) => void): void {
   if (still === null) return;
   log(`build: ${still} after tsc --incremental: npm run build`);
   run("npm", ["run", "build"], root);
+}
+
+/** The L4 load generator and echo server, C programs (why C: bench/README.md, "L4"). */
+export const BENCH_TOOLS = ["tcp-load", "origin-tcp"] as const;
+
+export function benchToolPath(root: string, name: (typeof BENCH_TOOLS)[number]): string {
+  return join(root, "dist/bench", name);
+}
+
+/**
+ * Compiles bench/<tool>.c into dist/bench/<tool> when the source is newer than the binary (or there
+ * is none yet), with $CC, else cc, else clang (which CI installs for the eBPF objects). Throws
+ * when no compiler is found or a compile fails: the L4 part cannot run without them.
+ */
+export function buildBenchTools(root: string, log: (s: string) => void): void {
+  const stale = BENCH_TOOLS.filter((t) => !(mtime(benchToolPath(root, t)) >= mtime(join(root, "bench", `${t}.c`))));
+  if (stale.length === 0) return;
+  const cc = [process.env.CC, "cc", "clang"].find((c) => c !== undefined && c !== "" && spawnSync(c, ["--version"], { stdio: "ignore" }).status === 0);
+  if (cc === undefined) throw new Error("build: no C compiler (cc or clang; or set CC) for bench/tcp-load.c and bench/origin-tcp.c");
+  mkdirSync(join(root, "dist/bench"), { recursive: true });
+  for (const t of stale) {
+    log(`build: ${cc} bench/${t}.c -> dist/bench/${t}`);
+    run(cc, ["-O2", "-Wall", "-Wextra", "-o", benchToolPath(root, t), join(root, "bench", `${t}.c`)], root);
+  }
 }

@@ -1,10 +1,12 @@
 // L4 comparison: a TCP echo server behind nginx `stream`, haproxy `mode tcp` and sluice TCPRoutes
-// (userspace pipe, splice(2) thread and kernel splice), driven by bench/tcp-load.ts. Repetitions interleaved across
+// (userspace pipe, splice(2) thread and kernel splice), driven by bench/tcp-load.c. Both ends are C programs
+// (dist/bench/, built by ensureBuilt or buildBenchTools in ./build.ts). Repetitions interleaved across
 // variants like the L7 matrix. Besides throughput, each run records the CPU time the proxy's
 // processes used (utime + stime of its process group): a proxy that is not the bottleneck shows it.
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
+import { benchToolPath } from "./build.js";
 import { progress } from "./progress.js";
 import { groupCpuSeconds, start, tempDir, type Proc } from "./procs.js";
 import { benchGatewayYaml, ROOT, startSluice, type Server, type Sluice } from "./servers.js";
@@ -115,8 +117,15 @@ function echoOnce(port: number): Promise<boolean> {
   });
 }
 
+/** A bench tool's binary, or an error that says how to build it. */
+function tool(name: "tcp-load" | "origin-tcp"): string {
+  const path = benchToolPath(ROOT, name);
+  if (!existsSync(path)) throw new Error(`${path} is missing: it is built from bench/${name}.c by npm run bench (buildBenchTools in bench/lib/build.ts)`);
+  return path;
+}
+
 export async function startEchoOrigin(port: number, cpus: string): Promise<Server> {
-  const proc = start("echo", process.execPath, ["--import", "tsx", join(ROOT, "bench/origin-tcp.ts"), String(port)], { cpus, cwd: ROOT });
+  const proc = start("echo", tool("origin-tcp"), [String(port)], { cpus, cwd: ROOT });
   await waitEcho(port, proc);
   return { name: "echo", port, proc };
 }
@@ -204,12 +213,10 @@ export function machineBusySeconds(): number {
 }
 
 export function tcpLoad(port: number, t: L4Test, seconds: number, cpus: string): Promise<TcpLoadResult> {
-  const p = start(
-    "tcp-load",
-    process.execPath,
-    ["--import", "tsx", join(ROOT, "bench/tcp-load.ts"), "--port", String(port), "--mode", t.mode, "--conns", String(t.conns), "--seconds", String(seconds), "--size", String(t.size)],
-    { cpus, cwd: ROOT },
-  );
+  const p = start("tcp-load", tool("tcp-load"), ["--port", String(port), "--mode", t.mode, "--conns", String(t.conns), "--seconds", String(seconds), "--size", String(t.size)], {
+    cpus,
+    cwd: ROOT,
+  });
   return p.exited.then((code) => {
     const out = p.output();
     const line = out.split("\n").find((l) => l.startsWith("{"));
