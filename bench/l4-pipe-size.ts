@@ -4,7 +4,7 @@
 // Usage: flock /tmp/sluice-bench.lock node --import tsx bench/l4-pipe-size.ts [seconds] [reps] [sizes in KiB, comma-separated]
 import { buildBenchTools } from "./lib/build.js";
 import { l4Tests, startEchoOrigin, startSluiceTcp, tcpLoad } from "./lib/l4.js";
-import { groupCpuSeconds, stop } from "./lib/procs.js";
+import { cleanup, groupCpuSeconds, stop } from "./lib/procs.js";
 import { ROOT } from "./lib/servers.js";
 import { freePorts, layout } from "./lib/system.js";
 import { median } from "./lib/stats.js";
@@ -42,4 +42,5 @@ try {
 } finally {
   for (const g of gws) await stop(g.proc);
   await stop(echo.proc);
+  await cleanup(); // the gateways' config folders
 }
