@@ -275,7 +275,7 @@ interface L4Setup {
 
 /** The TCP echo backend, then nginx stream, haproxy mode tcp and the sluice relay variants in front of it. */
 async function startL4(lay: Layout, taken: Set<number>): Promise<L4Setup> {
-  const [pEcho, pNginx, pHaproxy, pPipe, aPipe, pThread, aThread, pSplice, aSplice] = (await freePorts(9, taken)) as [number, number, number, number, number, number, number, number, number];
+  const [pEcho, pNginx, pHaproxy, pPipe, aPipe, pThread, aThread, pSplice, aSplice, pUring, aUring] = (await freePorts(11, taken)) as number[] as [number, number, number, number, number, number, number, number, number, number, number];
   progress(`starting the TCP echo backend on 127.0.0.1:${pEcho}`);
   const echo = await startEchoOrigin(pEcho, lay.origin);
   const servers: Server[] = [echo];
@@ -287,20 +287,23 @@ async function startL4(lay: Layout, taken: Set<number>): Promise<L4Setup> {
       startSluiceTcp("sluice-pipe", pPipe, aPipe, pEcho, lay.proxy, ["--l4-relay", "userspace"]),
       startSluiceTcp("sluice-thread", pThread, aThread, pEcho, lay.proxy, ["--l4-relay", "thread"]),
       startSluiceTcp("sluice-splice", pSplice, aSplice, pEcho, lay.proxy, ["--l4-relay", "kernel"]),
+      startSluiceTcp("sluice-uring", pUring, aUring, pEcho, lay.proxy, ["--l4-relay", "uring"]),
     ]);
     for (const r of started) if (r.status === "fulfilled") servers.push(r.value);
     for (const r of started) if (r.status === "rejected") throw r.reason;
-    const [nginx, haproxy, pipe, thread, splice] = started.map((r) => (r as PromiseFulfilledResult<Server>).value) as [Server, Server, Sluice, Sluice, Sluice];
+    const [nginx, haproxy, pipe, thread, splice, uring] = started.map((r) => (r as PromiseFulfilledResult<Server>).value) as [Server, Server, Sluice, Sluice, Sluice, Sluice];
     const variants: L4Variant[] = [
       { id: "direct", label: "direct to backend (limit)", port: pEcho, cpus: lay.origin, proc: null },
       { id: "nginx", label: "nginx stream", port: pNginx, cpus: lay.proxy, proc: nginx.proc },
       { id: "haproxy", label: "haproxy mode tcp", port: pHaproxy, cpus: lay.proxy, proc: haproxy.proc },
       { id: "sluice-pipe", label: "sluice 1 worker, userspace pipe (--l4-relay userspace)", port: pPipe, cpus: lay.proxy, proc: pipe.proc },
-      { id: "sluice-thread", label: "sluice 1 worker, splice(2) thread (--l4-relay thread, default)", port: pThread, cpus: lay.proxy, proc: thread.proc },
+      { id: "sluice-uring", label: "sluice 1 worker, io_uring thread (--l4-relay uring, default)", port: pUring, cpus: lay.proxy, proc: uring.proc },
+      { id: "sluice-thread", label: "sluice 1 worker, splice(2) thread (--l4-relay thread)", port: pThread, cpus: lay.proxy, proc: thread.proc },
       { id: "sluice-splice", label: "sluice 1 worker, kernel splice (--l4-relay kernel)", port: pSplice, cpus: lay.proxy, proc: splice.proc },
     ];
     const relays = [
       { variant: "userspace variant", s: pipe },
+      { variant: "uring variant", s: uring },
       { variant: "thread variant", s: thread },
       { variant: "kernel variant", s: splice },
     ];
@@ -311,7 +314,7 @@ async function startL4(lay: Layout, taken: Set<number>): Promise<L4Setup> {
   }
 }
 
-/** TCPRoute through sluice (userspace pipe, splice(2) thread, kernel splice) against nginx stream and haproxy mode tcp. */
+/** TCPRoute through sluice (userspace pipe, io_uring thread, splice(2) thread, kernel splice) against nginx stream and haproxy mode tcp. */
 async function runL4Part(quick: boolean, seconds: number, reps: number, lay: Layout, setup: L4Setup): Promise<L4Report> {
   const { servers, variants, relays } = setup;
   try {

@@ -1,5 +1,5 @@
 // L4 comparison: a TCP echo server behind nginx `stream`, haproxy `mode tcp` and sluice TCPRoutes
-// (userspace pipe, splice(2) thread and kernel splice), driven by bench/tcp-load.c. Both ends are C programs
+// (userspace pipe, io_uring thread, splice(2) thread and kernel splice), driven by bench/tcp-load.c. Both ends are C programs
 // (dist/bench/, built by ensureBuilt or buildBenchTools in ./build.ts). Repetitions interleaved across
 // variants like the L7 matrix. Besides throughput, each run records the CPU time the proxy's
 // processes used (utime + stime of its process group): a proxy that is not the bottleneck shows it.
@@ -266,7 +266,7 @@ export async function runL4(plan: L4Plan): Promise<Map<string, L4Cell>> {
 }
 
 /** Connections by relay path and spliced bytes, from a sluice's /metrics (null when not exported). */
-export async function spliceUse(s: Sluice): Promise<{ kernel: number; thread: number; userspace: number; bytes: number } | null> {
+export async function spliceUse(s: Sluice): Promise<{ kernel: number; uring: number; thread: number; userspace: number; bytes: number } | null> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${s.adminPort}/metrics`)).text();
     const num = (re: RegExp): number | null => {
@@ -274,10 +274,11 @@ export async function spliceUse(s: Sluice): Promise<{ kernel: number; thread: nu
       return m ? Number(m[1]) : null;
     };
     const kernel = num(/^sluice_l4_splice_connections_total\{path="kernel"\}\s+(\S+)/m);
+    const uring = num(/^sluice_l4_splice_connections_total\{path="uring"\}\s+(\S+)/m);
     const thread = num(/^sluice_l4_splice_connections_total\{path="thread"\}\s+(\S+)/m);
     const userspace = num(/^sluice_l4_splice_connections_total\{path="userspace"\}\s+(\S+)/m);
-    if (kernel === null && userspace === null && thread === null) return null;
-    return { kernel: kernel ?? 0, thread: thread ?? 0, userspace: userspace ?? 0, bytes: num(/^sluice_l4_splice_bytes_total\s+(\S+)/m) ?? 0 };
+    if (kernel === null && userspace === null && thread === null && uring === null) return null;
+    return { kernel: kernel ?? 0, uring: uring ?? 0, thread: thread ?? 0, userspace: userspace ?? 0, bytes: num(/^sluice_l4_splice_bytes_total\s+(\S+)/m) ?? 0 };
   } catch {
     return null;
   }

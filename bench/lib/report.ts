@@ -30,6 +30,7 @@ export interface ReportInput {
 
 export interface SpliceUse {
   kernel: number;
+  uring: number;
   thread: number;
   userspace: number;
   bytes: number;
@@ -95,7 +96,7 @@ function l4Tables(r: L4Report): string[] {
   const use = (name: string, u: SpliceUse | null): string =>
     u === null
       ? `${name}: its /metrics had no splice counters`
-      : `${name}: ${fmtInt(u.kernel)} connection(s) spliced in the kernel, ${fmtInt(u.thread)} by the splice(2) thread, ${fmtInt(u.userspace)} relayed in userspace, ${fmtBytes(u.bytes)} moved by the kernel`;
+      : `${name}: ${fmtInt(u.kernel)} connection(s) spliced in the kernel, ${fmtInt(u.uring)} by the io_uring thread, ${fmtInt(u.thread)} by the splice(2) thread, ${fmtInt(u.userspace)} relayed in userspace, ${fmtBytes(u.bytes)} moved by the kernel`;
   out.push("", `Relay path as each sluice reported it (its /metrics, after the runs): ${r.splice.map((s) => use(s.variant, s.use)).join("; ")}.`);
   return out;
 }

@@ -217,6 +217,9 @@ function run(): void {
   let deadline = Infinity;
   while (!stopping || byId.size > 0) {
     if (stopping && deadline === Infinity) deadline = Date.now() + STOP_WAIT_MS;
+    // Waits for one completion: waiting for more (a minimum count with a short minimum wait) cut
+    // io_uring_enter calls but held replies back at low concurrency (4 connections: 64k -> 19k
+    // round trips/s).
     const r = ring.enter(1, stopping ? 100 : -1);
     if (r < 0) {
       const e = libc.errno();

@@ -113,6 +113,7 @@ export class IoUring {
   private queued = 0;
   private readonly waitArg = Buffer.alloc(24);
   private readonly timespec = Buffer.alloc(16);
+  private timespecAt = 0n;
 
   /** Throws when the kernel refuses (no io_uring, disabled by sysctl or seccomp, too old). */
   constructor(entries: number, cqEntries: number) {
@@ -131,7 +132,7 @@ export class IoUring {
       this.close();
       throw e;
     }
-    this.waitArg.writeBigUInt64LE(BigInt(this.c.koffi.address(this.timespec) as bigint), 16);
+    this.timespecAt = BigInt(this.c.koffi.address(this.timespec) as bigint);
   }
 
   private mapRings(p: Buffer): void {
@@ -218,8 +219,10 @@ export class IoUring {
     let flags = min > 0 ? IORING_ENTER_GETEVENTS : 0;
     let arg: Buffer | null = null;
     if (min > 0 && timeoutMs >= 0) {
+      // struct io_uring_getevents_arg { sigmask, sigmask_sz, pad, ts }: only the timeout is set.
       this.timespec.writeBigInt64LE(BigInt(Math.floor(timeoutMs / 1000)), 0);
       this.timespec.writeBigInt64LE(BigInt((timeoutMs % 1000) * 1_000_000), 8);
+      this.waitArg.writeBigUInt64LE(this.timespecAt, 16);
       flags |= IORING_ENTER_EXT_ARG;
       arg = this.waitArg;
     }
