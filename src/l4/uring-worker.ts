@@ -35,6 +35,7 @@ const CANCEL_TOKEN = 1;
 const KIND_RECV = 0;
 const KIND_SEND = 1;
 const SEND_FLAGS = U.MSG_NOSIGNAL | U.MSG_WAITALL;
+const SHUT_RDWR = 2;
 /** How long stopping waits for cancelled operations to complete before closing regardless. */
 const STOP_WAIT_MS = 2_000;
 
@@ -75,8 +76,9 @@ linger0.writeInt32LE(1, 0); // l_onoff 1, l_linger 0
 const slots: (Pair | undefined)[] = [];
 const freeSlots: number[] = [];
 const byId = new Map<number, Pair>();
-/** Directions whose recv found no free buffer, waiting for one. */
-const starved: { p: Pair; d: 0 | 1 }[] = [];
+/** Directions whose recv found no free buffer, waiting for one (first in, first served from `starvedAt`). */
+let starved: { p: Pair; d: 0 | 1 }[] = [];
+let starvedAt = 0;
 let finished: RelayWorkerReport = [];
 let stopping = false;
 
@@ -148,9 +150,13 @@ function onCompletion(tok: number, res: number, flags: number): void {
 
 /** Re-arms directions that found no buffer, as far as buffers are free. */
 function feedStarved(): void {
-  while (starved.length > 0 && bufs.available > 0) {
-    const { p, d } = starved.shift()!;
+  while (starvedAt < starved.length && bufs.available > 0) {
+    const { p, d } = starved[starvedAt++]!;
     if (!p.ending) recv(p, d);
+  }
+  if (starvedAt === starved.length || starvedAt > 1024) {
+    starved = starved.slice(starvedAt);
+    starvedAt = 0;
   }
 }
 
@@ -160,7 +166,11 @@ function end(p: Pair, errno: number, reset: boolean): void {
   p.ending = true;
   p.errno = errno;
   p.reset = reset;
-  if (p.ops > 0) for (const fd of p.fd) ring.sqe(U.OP_ASYNC_CANCEL, U.SQE_CQE_SKIP_SUCCESS, fd, null, 0, U.ASYNC_CANCEL_FD | U.ASYNC_CANCEL_ALL, CANCEL_TOKEN);
+  if (p.ops > 0)
+    for (const fd of p.fd) {
+      // With no room for the cancel, shutting the socket down completes its operations as well.
+      if (!ring.sqe(U.OP_ASYNC_CANCEL, U.SQE_CQE_SKIP_SUCCESS, fd, null, 0, U.ASYNC_CANCEL_FD | U.ASYNC_CANCEL_ALL, CANCEL_TOKEN)) libc.shutdown(fd, SHUT_RDWR);
+    }
   finishIfIdle(p);
 }
 
