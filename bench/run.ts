@@ -37,7 +37,7 @@ if (opt.help) {
                        [--seconds N] [--reps N] [--only l7|scale|l4] [--scale-sizes 10,1000,5000]
   Builds first, only what changed (eBPF objects; tsc --incremental when a src/ file is newer
   than its output in dist/; npm run build if that was not enough), then runs every part:
-  L7 proxying, route scale and L4 (TCPRoute). A full run takes about 30 minutes on 2 cores.
+  L7 proxying, route scale and L4 (TCPRoute). A full run takes about 32 minutes on 2 cores.
   --quick        smoke run of under a minute on 2 cores (measured: 41-43 s with dist/ up to date,
                  52-57 s with a full compile): every part once, with every L7 and L4 variant and both
                  body sizes, but one 1 s run per L7 cell (-c64 only) after one 1 s warm-up of all
