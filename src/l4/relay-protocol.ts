@@ -17,3 +17,21 @@ export interface RelayWorkerData {
 
 /** Finished pairs as the thread reports them, flat: id, bytes up, bytes down, errno (repeated). */
 export type RelayWorkerReport = number[];
+
+/** What a relay thread does on the records it reads. */
+export interface RelayControl {
+  add(id: number, clientFd: number, backendFd: number): void;
+  abort(id: number): void;
+}
+
+/** Applies the whole records in `buf[0, n)` in order; true when one of them says stop (the rest are left). */
+export function applyRecords(buf: Buffer, n: number, to: RelayControl): boolean {
+  for (let o = 0; o + RECORD <= n; o += RECORD) {
+    const op = buf.readInt32LE(o);
+    const id = buf.readInt32LE(o + 4);
+    if (op === OP_ADD) to.add(id, buf.readInt32LE(o + 8), buf.readInt32LE(o + 12));
+    else if (op === OP_ABORT) to.abort(id);
+    else if (op === OP_STOP) return true;
+  }
+  return false;
+}

@@ -17,7 +17,7 @@
 // socket closes both, with SO_LINGER 0 so the peer sees a reset.
 import { parentPort, workerData } from "node:worker_threads";
 import * as C from "../sys/libc.js";
-import { OP_ABORT, OP_ADD, OP_STOP, RECORD, type RelayWorkerData, type RelayWorkerReport } from "./relay-protocol.js";
+import { applyRecords, RECORD, type RelayControl, type RelayWorkerData, type RelayWorkerReport } from "./relay-protocol.js";
 
 /** Empty pipes kept for reuse (an empty pipe holds no pages, but counts against the user's pipe quota). */
 const POOL_KEEP = 16;
@@ -251,20 +251,19 @@ function end(p: Pair, errno: number, reset: boolean): void {
   finished.push(p.id, p.dir[0].bytes, p.dir[1].bytes, errno);
 }
 
+const control: RelayControl = {
+  add: addPair,
+  abort(id) {
+    const p = pairs.get(id);
+    if (p) end(p, 0, false);
+  },
+};
+
 /** Applies the control records waiting; true when the thread is to stop. */
 function readControl(): boolean {
   const n = libc.read(ctlFd, ctlBuf, ctlBuf.length);
   if (n <= 0) return n === 0 || libc.errno() !== C.EAGAIN; // writer gone: stop
-  for (let o = 0; o + RECORD <= n; o += RECORD) {
-    const op = ctlBuf.readInt32LE(o);
-    const id = ctlBuf.readInt32LE(o + 4);
-    if (op === OP_ADD) addPair(id, ctlBuf.readInt32LE(o + 8), ctlBuf.readInt32LE(o + 12));
-    else if (op === OP_ABORT) {
-      const p = pairs.get(id);
-      if (p) end(p, 0, false);
-    } else if (op === OP_STOP) return true;
-  }
-  return false;
+  return applyRecords(ctlBuf, n, control);
 }
 
 function run(): void {

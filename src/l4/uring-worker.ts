@@ -18,7 +18,7 @@
 import { parentPort, workerData } from "node:worker_threads";
 import * as C from "../sys/libc.js";
 import * as U from "../sys/io-uring.js";
-import { OP_ABORT, OP_ADD, OP_STOP, RECORD, type RelayWorkerData, type RelayWorkerReport } from "./relay-protocol.js";
+import { applyRecords, RECORD, type RelayControl, type RelayWorkerData, type RelayWorkerReport } from "./relay-protocol.js";
 
 /** Buffer size: a 64 KiB write crosses in one send. */
 const BUF = 64 * 1024;
@@ -194,20 +194,20 @@ function readControl(): void {
   if (!ring.sqe(U.OP_READ, 0, ctlFd, ctlAddr, ctlBuf.length, 0, CTL_TOKEN)) stop();
 }
 
+const control: RelayControl = {
+  add: addPair,
+  abort(id) {
+    const p = byId.get(id);
+    if (p) end(p, 0, false);
+  },
+};
+
 function onControl(n: number): void {
   if (n <= 0) {
     if (n === -C.EINTR || n === -C.EAGAIN) return readControl();
     return stop(); // the writer is gone
   }
-  for (let o = 0; o + RECORD <= n; o += RECORD) {
-    const op = ctlBuf.readInt32LE(o);
-    const id = ctlBuf.readInt32LE(o + 4);
-    if (op === OP_ADD) addPair(id, ctlBuf.readInt32LE(o + 8), ctlBuf.readInt32LE(o + 12));
-    else if (op === OP_ABORT) {
-      const p = byId.get(id);
-      if (p) end(p, 0, false);
-    } else if (op === OP_STOP) return stop();
-  }
+  if (applyRecords(ctlBuf, n, control)) return stop();
   readControl();
 }
 

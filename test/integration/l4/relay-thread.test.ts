@@ -17,6 +17,7 @@ import { relayThread, stopRelayThreads } from "../../../src/l4/relay-thread.js";
 import { spliceConnections } from "../../../src/ebpf/splice.js";
 import { GatewayProcess, freePort } from "../../helpers/gateway.js";
 import { backendRef, backendYaml, gatewayYaml, l4RouteYaml } from "../../helpers/gateway-yaml.js";
+import { tcpExchange } from "../../helpers/tcp-echo.js";
 
 const skip = process.platform !== "linux" ? "splice(2) is Linux only" : undefined;
 const fdCount = (): number => readdirSync("/proc/self/fd").length;
@@ -325,15 +326,7 @@ ${backendYaml("echo", echoPort)}${l4RouteYaml("TCPRoute", "plain", "l4", "tcp", 
     const gw = await GatewayProcess.start({ files: { "l4.yaml": yaml }, workers: 1, args: ["--l4-relay", mode] });
     try {
       const payload = randomBytes(8 * 1024 * 1024);
-      const c = net.connect({ port: listenPort, host: "127.0.0.1", allowHalfOpen: true });
-      const got = await new Promise<Buffer>((resolve, reject) => {
-        const parts: Buffer[] = [];
-        c.on("data", (d: Buffer) => parts.push(d));
-        c.on("end", () => resolve(Buffer.concat(parts)));
-        c.on("error", reject);
-        c.on("connect", () => c.end(payload));
-      });
-      c.destroy();
+      const got = await tcpExchange(listenPort, payload, 30_000);
       assert.ok(got.equals(payload), `echoed ${got.length} of ${payload.length} bytes intact`);
       const metrics = await (await fetch(`http://127.0.0.1:${gw.adminPort}/metrics`)).text();
       assert.match(metrics, new RegExp(`sluice_l4_splice_connections_total\\{path="${mode}"\\} [1-9]`));

@@ -13,6 +13,7 @@ import { join } from "node:path";
 import { createRequire } from "node:module";
 import { GatewayProcess, freePort } from "../../helpers/gateway.js";
 import { backendRef, backendYaml, gatewayYaml, l4RouteYaml } from "../../helpers/gateway-yaml.js";
+import { tcpExchange } from "../../helpers/tcp-echo.js";
 
 const skip = process.platform !== "linux" || process.arch !== "x64" ? "the filter below is for x86-64 Linux" : undefined;
 
@@ -50,15 +51,7 @@ ${backendYaml("echo", echoPort)}${l4RouteYaml("TCPRoute", "plain", "l4", "tcp", 
   try {
     for (let i = 0; i < 2; i++) {
       const payload = randomBytes(256 * 1024);
-      const c = net.connect({ port: listenPort, host: "127.0.0.1", allowHalfOpen: true });
-      const got = await new Promise<Buffer>((resolve, reject) => {
-        const parts: Buffer[] = [];
-        c.on("data", (d: Buffer) => parts.push(d));
-        c.on("end", () => resolve(Buffer.concat(parts)));
-        c.on("error", reject);
-        c.on("connect", () => c.end(payload));
-      });
-      c.destroy();
+      const got = await tcpExchange(listenPort, payload);
       assert.ok(got.equals(payload), `echoed ${got.length} of ${payload.length} bytes intact`);
     }
     const metrics = await (await fetch(`http://127.0.0.1:${gw.adminPort}/metrics`)).text();
