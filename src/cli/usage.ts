@@ -110,6 +110,7 @@ export const DOCTOR_USAGE = `Usage: sluice doctor [options]
 
 Reports what this machine allows for the eBPF data path: kernel, privileges, bpffs and cgroup2
 mounts, BTF, the system libbpf, and whether a trivial program and the edge-policy program load;
+whether io_uring is usable (the default L4 relay needs it; else L4 routes use the splice(2) thread);
 then the network policy pinned by running gateways: what is attached where, map sizes, counters.
 
 Options:

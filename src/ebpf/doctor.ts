@@ -7,6 +7,7 @@ import { inspectPinned, type PinnedInterface } from "./pinned-report.js";
 import { L4LoadBalancer } from "./l4-lb.js";
 import { formatSockmapDoctor, sockmapDoctor, type SockmapDoctor } from "./sockmap.js";
 import { formatSpliceDoctor, spliceDoctor, type SpliceDoctor } from "./splice.js";
+import { uringRefusal } from "../l4/relay-thread.js";
 
 export interface DoctorCounter {
   packets: number;
@@ -45,6 +46,8 @@ export interface DoctorReport {
   sockmap?: SockmapDoctor;
   /** Kernel splicing for L4 routes (bpf/splice.bpf.c): loads here?, live counters. */
   splice?: SpliceDoctor;
+  /** Whether this process may use io_uring, which the default L4 relay needs (no eBPF involved). */
+  ioUring: { usable: boolean; error?: string };
   /** The datapath verdict in one sentence. */
   summary: string;
   ok: boolean;
@@ -77,6 +80,11 @@ function libbpfFile(): string | undefined {
   return undefined;
 }
 
+function ioUringReport(): DoctorReport["ioUring"] {
+  const refusal = uringRefusal();
+  return refusal === null ? { usable: true } : { usable: false, error: refusal };
+}
+
 export function runDoctor(opts: DoctorOptions = {}): DoctorReport {
   const s = detectBpfSupport(true);
   const report: DoctorReport = {
@@ -91,6 +99,7 @@ export function runDoctor(opts: DoctorOptions = {}): DoctorReport {
     libbpf: { version: s.libbpfVersion, file: libbpfFile() },
     trivialProgram: { loads: s.trivialLoad, ...(s.trivialLoadError ? { error: s.trivialLoadError } : {}) },
     policyProgram: {},
+    ioUring: ioUringReport(),
     summary: "",
     ok: s.ok,
   };
@@ -195,6 +204,11 @@ export function formatDoctor(r: DoctorReport): string {
   }
   if (r.sockmap) lines.push(...formatSockmapDoctor(r.sockmap));
   if (r.splice) lines.push(...formatSpliceDoctor(r.splice));
+  lines.push(
+    r.ioUring.usable
+      ? "io_uring         usable (the L4 relay thread, --l4-relay uring, the default)"
+      : `io_uring         refused: ${r.ioUring.error ?? "unknown"} (L4 routes relay through the splice(2) thread)`,
+  );
   if (r.edgePolicy) {
     const e = r.edgePolicy;
     lines.push(

@@ -156,7 +156,7 @@ const instances = new Map<RelayThreadKind, RelayThread | null>();
  * (kernel.io_uring_disabled) or a container's seccomp profile may also refuse. Tried here, on the
  * main thread, so a refusal is known before any pair is handed over.
  */
-function uringRefusal(): string | null {
+export function uringRefusal(): string | null {
   let ring: IoUring | null = null;
   try {
     ring = new IoUring(8, 16);

@@ -182,10 +182,12 @@ test("doctor: reports the kernel and whether eBPF is usable, as text and JSON", 
   assert.equal(text.code, 0, text.stderr);
   assert.match(text.stdout, /^kernel\s+\S+/m);
   assert.match(text.stdout, /eBPF usable: (yes|no)/);
+  assert.match(text.stdout, /^io_uring\s+(usable|refused: .+) \(/m);
   const json = sluice("doctor", "-o", "json");
   assert.equal(json.code, 0, json.stderr);
-  const report = JSON.parse(json.stdout) as { kernel: string };
+  const report = JSON.parse(json.stdout) as { kernel: string; ioUring: { usable: boolean } };
   assert.equal(typeof report.kernel, "string");
+  assert.equal(typeof report.ioUring.usable, "boolean");
   assert.equal(sluice("doctor", "-o", "xml").code, 2);
 });
 

@@ -3,6 +3,7 @@
 // splice(2) thread and says so once. Reproduced with a seccomp filter the gateway's node process
 // installs before it runs (it is inherited across the gateway's re-exec and by its workers), so
 // nothing outside the test's own processes changes.
+import { spawnSync } from "node:child_process";
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
@@ -63,6 +64,21 @@ ${backendYaml("echo", echoPort)}${l4RouteYaml("TCPRoute", "plain", "l4", "tcp", 
   } finally {
     await gw.stop();
     echo.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test("io_uring refused by seccomp: sluice doctor says so and names the fallback", { skip, timeout: 30_000 }, () => {
+  const dir = mkdtempSync(join(tmpdir(), "sluice-test-seccomp-"));
+  try {
+    const bin = join(import.meta.dirname, "../../../bin/sluice");
+    const refused = spawnSync(process.execPath, ["--require", seccompPreload(dir), bin, "doctor"], { encoding: "utf8", timeout: 20_000 });
+    assert.equal(refused.status, 0, refused.stderr);
+    assert.match(refused.stdout, /^io_uring {9}refused: io_uring_setup failed: errno 1 \(L4 routes relay through the splice\(2\) thread\)$/m);
+    const plain = spawnSync(process.execPath, [bin, "doctor"], { encoding: "utf8", timeout: 20_000 });
+    // Without the filter: usable, unless this machine itself refuses io_uring.
+    assert.match(plain.stdout, /^io_uring {9}(usable \(the L4 relay thread, --l4-relay uring, the default\)|refused: .+)$/m);
+  } finally {
     rmSync(dir, { recursive: true, force: true });
   }
 });
