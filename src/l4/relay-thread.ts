@@ -175,14 +175,18 @@ export function relayThread(kind: RelayThreadKind): RelayThread | null {
   if (known !== undefined) return known;
   let t: RelayThread | null = null;
   if (process.platform === "linux") {
-    const refusal = kind === "uring" ? uringRefusal() : null;
-    try {
-      if (refusal !== null) throw new Error(refusal);
-      // SLUICE_SPLICE_PIPE_SIZE: for measuring other sizes (bench/l4-pipe-size.ts).
-      t = RelayThread.start(kind, Number(process.env.SLUICE_SPLICE_PIPE_SIZE) || DEFAULT_PIPE_SIZE);
-    } catch (e) {
+    let why = kind === "uring" ? uringRefusal() : null;
+    if (why === null) {
+      try {
+        // SLUICE_SPLICE_PIPE_SIZE: for measuring other sizes (bench/l4-pipe-size.ts).
+        t = RelayThread.start(kind, Number(process.env.SLUICE_SPLICE_PIPE_SIZE) || DEFAULT_PIPE_SIZE);
+      } catch (e) {
+        why = (e as Error).message;
+      }
+    }
+    if (why !== null) {
       const next = kind === "uring" ? "the splice(2) thread" : "userspace";
-      childLog("l4-splice").warn({ err: (e as Error).message }, `no ${kind === "uring" ? "io_uring" : "splice(2)"} relay thread; L4 routes relay through ${next}`);
+      childLog("l4-splice").warn({ err: why }, `no ${kind === "uring" ? "io_uring" : "splice(2)"} relay thread; L4 routes relay through ${next}`);
     }
   }
   instances.set(kind, t);

@@ -35,13 +35,11 @@ const CANCEL_TOKEN = 1;
 const KIND_RECV = 0;
 const KIND_SEND = 1;
 const SEND_FLAGS = U.MSG_NOSIGNAL | U.MSG_WAITALL;
-const SHUT_RDWR = 2;
 /** How long stopping waits for cancelled operations to complete before closing regardless. */
 const STOP_WAIT_MS = 2_000;
 
+/** Direction d of a pair reads fd[d] and writes fd[1 - d]. */
 interface Direction {
-  src: number;
-  dst: number;
   /** Buffer being sent on (-1: none) and its length. */
   bid: number;
   len: number;
@@ -84,13 +82,13 @@ let stopping = false;
 
 const token = (p: Pair, d: number, kind: number): number => (p.slot + 1) * 4 + d * 2 + kind;
 
-function direction(src: number, dst: number): Direction {
-  return { src, dst, bid: -1, len: 0, eof: false, bytes: 0 };
+function direction(): Direction {
+  return { bid: -1, len: 0, eof: false, bytes: 0 };
 }
 
 function addPair(id: number, cfd: number, bfd: number): void {
   const slot = freeSlots.pop() ?? slots.length;
-  const p: Pair = { id, slot, fd: [cfd, bfd], dir: [direction(cfd, bfd), direction(bfd, cfd)], ops: 0, ending: false, reset: false, errno: 0 };
+  const p: Pair = { id, slot, fd: [cfd, bfd], dir: [direction(), direction()], ops: 0, ending: false, reset: false, errno: 0 };
   slots[slot] = p;
   byId.set(id, p);
   recv(p, 0);
@@ -99,9 +97,8 @@ function addPair(id: number, cfd: number, bfd: number): void {
 
 /** Queues the direction's next recv (right after a linked send, it starts when that is done). */
 function recv(p: Pair, d: 0 | 1): void {
-  const x = p.dir[d];
   // A ring still full after submitting what it held: the pair is given up.
-  if (!ring.sqe(U.OP_RECV, U.SQE_BUFFER_SELECT, x.src, null, BUF, 0, token(p, d, KIND_RECV), U.RECVSEND_POLL_FIRST, GROUP)) return end(p, C.EIO, true);
+  if (!ring.sqe(U.OP_RECV, U.SQE_BUFFER_SELECT, p.fd[d], null, BUF, 0, token(p, d, KIND_RECV), U.RECVSEND_POLL_FIRST, GROUP)) return end(p, C.EIO, true);
   p.ops++;
 }
 
@@ -113,22 +110,19 @@ function onCompletion(tok: number, res: number, flags: number): void {
   const d = ((tok >>> 1) & 1) as 0 | 1;
   const x = p.dir[d];
   if (tok & KIND_SEND) {
-    bufs.give(x.bid);
+    giveBack(x.bid);
     x.bid = -1;
-    feedStarved();
     // A failed or short send: its linked recv comes back cancelled.
     if (res !== x.len) end(p, res < 0 ? -res : C.EIO, true);
   } else if (res > 0) {
     const bid = flags >>> U.CQE_BUFFER_SHIFT;
-    bufs.available--;
-    if (p.ending) {
-      bufs.give(bid);
-      feedStarved();
-    } else {
+    bufs.took();
+    if (p.ending) giveBack(bid);
+    else {
       x.bytes += res;
       x.bid = bid;
       x.len = res;
-      const sent = ring.sqe(U.OP_SEND, U.SQE_IO_LINK, x.dst, bufs.addr[bid]!, res, SEND_FLAGS, token(p, d, KIND_SEND));
+      const sent = ring.sqe(U.OP_SEND, U.SQE_IO_LINK, p.fd[1 - d]!, bufs.addr[bid]!, res, SEND_FLAGS, token(p, d, KIND_SEND));
       if (sent) {
         p.ops++;
         recv(p, d);
@@ -140,12 +134,18 @@ function onCompletion(tok: number, res: number, flags: number): void {
     // cancelled, or whatever else came back while ending
   } else if (res === 0) {
     x.eof = true;
-    libc.shutdown(x.dst, C.SHUT_WR);
+    libc.shutdown(p.fd[1 - d]!, C.SHUT_WR);
     if (p.dir[1 - d]!.eof) end(p, 0, false);
   } else if (res === -U.ENOBUFS) {
     starved.push({ p, d });
   } else end(p, -res, true);
   if (p.ending) finishIfIdle(p);
+}
+
+/** Puts a buffer back in the ring and re-arms a direction that found none. */
+function giveBack(bid: number): void {
+  bufs.give(bid);
+  feedStarved();
 }
 
 /** Re-arms directions that found no buffer, as far as buffers are free. */
@@ -169,7 +169,7 @@ function end(p: Pair, errno: number, reset: boolean): void {
   if (p.ops > 0)
     for (const fd of p.fd) {
       // With no room for the cancel, shutting the socket down completes its operations as well.
-      if (!ring.sqe(U.OP_ASYNC_CANCEL, U.SQE_CQE_SKIP_SUCCESS, fd, null, 0, U.ASYNC_CANCEL_FD | U.ASYNC_CANCEL_ALL, CANCEL_TOKEN)) libc.shutdown(fd, SHUT_RDWR);
+      if (!ring.sqe(U.OP_ASYNC_CANCEL, U.SQE_CQE_SKIP_SUCCESS, fd, null, 0, U.ASYNC_CANCEL_FD | U.ASYNC_CANCEL_ALL, CANCEL_TOKEN)) libc.shutdown(fd, C.SHUT_RDWR);
     }
   finishIfIdle(p);
 }

@@ -269,8 +269,7 @@ export class IoUring {
  */
 export class BufRing {
   readonly addr: Addr[] = [];
-  /** Buffers in the ring (the kernel may take them). */
-  available = 0;
+  private inRing = 0;
   private readonly entries32: Uint32Array;
   private readonly entries16: Uint16Array;
   private readonly mask: number;
@@ -305,6 +304,16 @@ export class BufRing {
     this.entries16[e * 2 + 6] = bid;
     this.tail = (this.tail + 1) & 0xffff;
     Atomics.store(this.entries16, 7, this.tail);
-    this.available++;
+    this.inRing++;
+  }
+
+  /** Notes that the kernel took a buffer (a recv completed into one). */
+  took(): void {
+    this.inRing--;
+  }
+
+  /** Buffers in the ring, for the kernel to take. */
+  get available(): number {
+    return this.inRing;
   }
 }

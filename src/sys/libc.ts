@@ -48,6 +48,7 @@ export const F_DUPFD_CLOEXEC = 1030;
 export const F_SETPIPE_SZ = 1031;
 export const F_GETPIPE_SZ = 1032;
 export const SHUT_WR = 1;
+export const SHUT_RDWR = 2;
 export const SOL_SOCKET = 1;
 export const SO_LINGER = 13;
 export const EPOLLIN = 0x1;
