@@ -6,7 +6,7 @@
 import { existsSync, readdirSync, readFileSync, writeFileSync } from "node:fs";
 import net from "node:net";
 import { join } from "node:path";
-import { benchToolPath } from "./build.js";
+import { benchToolPath, type BENCH_TOOLS } from "./build.js";
 import { progress } from "./progress.js";
 import { groupCpuSeconds, start, tempDir, type Proc } from "./procs.js";
 import { benchGatewayYaml, ROOT, startSluice, type Server, type Sluice } from "./servers.js";
@@ -118,7 +118,7 @@ function echoOnce(port: number): Promise<boolean> {
 }
 
 /** A bench tool's binary, or an error that says how to build it. */
-function tool(name: "tcp-load" | "origin-tcp"): string {
+function tool(name: (typeof BENCH_TOOLS)[number]): string {
   const path = benchToolPath(ROOT, name);
   if (!existsSync(path)) throw new Error(`${path} is missing: it is built from bench/${name}.c by npm run bench (buildBenchTools in bench/lib/build.ts)`);
   return path;
@@ -265,8 +265,17 @@ export async function runL4(plan: L4Plan): Promise<Map<string, L4Cell>> {
   return cells;
 }
 
+/** Connections by relay path, and the bytes the kernel splice moved, as one sluice's /metrics says. */
+export interface SpliceUse {
+  kernel: number;
+  uring: number;
+  thread: number;
+  userspace: number;
+  bytes: number;
+}
+
 /** Connections by relay path and spliced bytes, from a sluice's /metrics (null when not exported). */
-export async function spliceUse(s: Sluice): Promise<{ kernel: number; uring: number; thread: number; userspace: number; bytes: number } | null> {
+export async function spliceUse(s: Sluice): Promise<SpliceUse | null> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${s.adminPort}/metrics`)).text();
     const num = (re: RegExp): number | null => {

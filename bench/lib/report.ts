@@ -1,6 +1,6 @@
 // The results as a markdown section, and its place in bench/RESULTS.md.
 import { existsSync, readFileSync, writeFileSync } from "node:fs";
-import type { L4Cell, L4Plan } from "./l4.js";
+import type { L4Cell, L4Plan, SpliceUse } from "./l4.js";
 import { l4Key } from "./l4.js";
 import type { Cell, MatrixPlan, Size } from "./matrix.js";
 import { cellKey, scalingLines } from "./matrix.js";
@@ -26,14 +26,6 @@ export interface ReportInput {
   scale: { plan: ScalePlan; rows: ScaleRow[] } | null;
   l4?: L4Report | null;
   skipped: string[];
-}
-
-export interface SpliceUse {
-  kernel: number;
-  uring: number;
-  thread: number;
-  userspace: number;
-  bytes: number;
 }
 
 export interface L4Report {
