@@ -13,7 +13,8 @@
 //
 // A variant is NAME=PATH_TO_bin/sluice, optionally followed by @ and node flags separated by
 // spaces (the cluster workers inherit them; --output DIR keeps each one's output, e.g. for --trace-gc); `--variant nginx` adds the nginx proxy of the bench as
-// a reference (its CPU per request is nginx's). Options: --path /64k|/20b, --conns N, --seconds N, --reps N.
+// a reference (its CPU per request is nginx's). Options: --path /64k|/20b, --conns N, --seconds N, --reps N,
+// --warmup SECONDS and --warmup-runs N (warm-up runs per variant before the measured ones; 1 of 1 s by default).
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
@@ -31,6 +32,9 @@ const { values: o } = parseArgs({
     conns: { type: "string", default: "64" },
     seconds: { type: "string", default: "3" },
     reps: { type: "string", default: "4" },
+    /** Warm-up before the measured runs: --warmup-runs runs of --warmup seconds per variant, each with fresh connections. */
+    warmup: { type: "string", default: "1" },
+    "warmup-runs": { type: "string", default: "1" },
     /** Runs whose gateway waited for its CPU longer than this share of the run (%) are left out of the medians. */
     "max-wait": { type: "string" },
     /** Folder for the last 64 KiB of each gateway's output (e.g. with @--trace-gc). */
@@ -106,7 +110,7 @@ async function main(): Promise<void> {
     for (const v of variants) {
       const [p, a] = (await freePorts(2, taken)) as [number, number];
       v.gw = v.name === "nginx" ? { ...(await startNginxProxy(p, originPort!, lay.proxy)), adminPort: 0, configDir: "" } : await startGateway(v, p, a, originPort!, lay.proxy);
-      await wrk({ url: `http://127.0.0.1:${p}${o.path}`, connections: conns, seconds: 1, cpus: lay.load });
+      for (let w = 0; w < Number(o["warmup-runs"]); w++) await wrk({ url: `http://127.0.0.1:${p}${o.path}`, connections: conns, seconds: Number(o.warmup), cpus: lay.load });
     }
     for (let rep = 0; rep < reps; rep++)
       for (let i = 0; i < variants.length; i++) {

@@ -6,9 +6,18 @@
 // allocation rate between collections is low, which the first one (after the burst has aged out of
 // V8's 5 s window) sets up for the second. Skipped while the worker is busy: load regrows the young
 // generation anyway, and a forced GC would pause requests.
+//
+// A full GC also makes V8 drop optimised code (its embedded maps and closures die with the
+// garbage), so the next requests run unoptimised while it recompiles on background threads that
+// share the worker's core: measured, the first 8 s run after a tidy had a p99 of ~10 ms against
+// ~3-5 ms without it (bench/hot-path.ts, 20 B -c64). After a small whole snapshot (a start with
+// few routes) there is little to give back, so it is collected only if no traffic came meanwhile.
 import { performance, type EventLoopUtilization } from "node:perf_hooks";
 
 type Collect = () => void;
+
+/** Event loop utilisation of a worker no request reached (timers and IPC only). */
+const IDLE = 0.01;
 
 /** V8's full, synchronous gc(): workers are started with --expose-gc (src/control/worker-pool.ts); null without it. */
 export function fullGc(): Collect | null {
@@ -40,6 +49,7 @@ export class HeapTidy {
   private readonly passes: number;
   private readonly gapMs: number;
   private left = 0;
+  private untilTraffic = false;
   /** Collections run (for tests). */
   runs = 0;
 
@@ -52,11 +62,16 @@ export class HeapTidy {
     this.gapMs = opts.gapMs ?? 1_000;
   }
 
-  /** A large apply finished: collect once the worker has been idle for a while. */
-  schedule(): void {
+  /**
+   * A large apply finished: collect once the worker has been idle for a while. `untilTraffic`:
+   * collect only if the worker stayed idle (utilisation at most 1%) through the first wait, and
+   * give up otherwise.
+   */
+  schedule(untilTraffic = false): void {
     if (this.collect === null) return;
     this.tries = 0;
     this.left = this.passes;
+    this.untilTraffic = untilTraffic;
     this.arm(this.delayMs);
   }
 
@@ -74,7 +89,9 @@ export class HeapTidy {
 
   private run(): void {
     this.timer = null;
-    if (performance.eventLoopUtilization(this.since).utilization > this.busy) {
+    const used = performance.eventLoopUtilization(this.since).utilization;
+    if (this.untilTraffic && this.left === this.passes && used > IDLE) return;
+    if (used > this.busy) {
       if (++this.tries < this.maxTries) this.arm(this.delayMs);
       return;
     }

@@ -87,6 +87,12 @@ function onMessage(raw: unknown): void {
   }
 }
 
+function vhostCount(snapshot: Snapshot): number {
+  let n = 0;
+  for (const l of snapshot.config.listeners) for (const g of l.gatewayListeners) n += g.virtualHosts.length;
+  return n;
+}
+
 function applySnapshot(snapshot: Snapshot, whole: boolean): void {
   const { version, hash } = snapshot;
   if (last && last.version === version && last.hash === hash) {
@@ -111,8 +117,10 @@ function applySnapshot(snapshot: Snapshot, whole: boolean): void {
         rehearsed = true;
         void p.rehearse(base, REHEARSALS);
       }
-      // A whole snapshot (start, resync) was one large message to parse, whatever it holds.
-      if (whole || p.compiledVhosts >= LARGE_APPLY_VHOSTS) tidy.schedule();
+      // A large apply leaves MiBs of garbage; a small whole snapshot (a start with few routes)
+      // is worth collecting only before traffic has made code hot (heap-tidy.ts).
+      if (p.compiledVhosts >= LARGE_APPLY_VHOSTS || (whole && vhostCount(snapshot) >= LARGE_APPLY_VHOSTS)) tidy.schedule();
+      else if (whole) tidy.schedule(true);
     },
     (err: unknown) => {
       if (err instanceof NeedsFullSnapshot) {

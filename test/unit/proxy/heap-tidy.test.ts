@@ -48,6 +48,37 @@ test("a busy event loop postpones, and gives up after the given tries", async ()
   t.stop();
 });
 
+/** Keeps the event loop busy for `ms` (9 ms spins, 1 ms breaks). */
+async function busyFor(ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (Date.now() < end) {
+    const spin = Date.now() + 9;
+    while (Date.now() < spin);
+    await sleep(1);
+  }
+}
+
+test("until traffic: an idle wait collects (both passes)", async () => {
+  let calls = 0;
+  const t = new HeapTidy({ delayMs: 200, gapMs: 20, collect: () => void calls++ });
+  t.schedule(true);
+  await sleep(400);
+  assert.equal(calls, 2);
+  t.stop();
+});
+
+test("until traffic: work during the wait cancels the collection, with no retry", async () => {
+  let calls = 0;
+  // busy 0.9: the ordinary rule would have collected after this wait (the loop is ~50% busy).
+  const t = new HeapTidy({ delayMs: 60, busy: 0.9, tries: 5, collect: () => void calls++ });
+  t.schedule(true);
+  await sleep(20);
+  await busyFor(20);
+  await sleep(300);
+  assert.equal(calls, 0);
+  t.stop();
+});
+
 // In a process of its own: whether gc() exists depends on how node was started.
 function fullGcIn(flags: string[]): string {
   const script = `
