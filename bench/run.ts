@@ -26,6 +26,7 @@ const { values: opt } = parseArgs({
     origin: { type: "string", default: "nginx" },
     seconds: { type: "string" },
     reps: { type: "string" },
+    "l4-reps": { type: "string" },
     only: { type: "string" },
     "scale-sizes": { type: "string" },
     help: { type: "boolean", short: "h", default: false },
@@ -34,10 +35,10 @@ const { values: opt } = parseArgs({
 
 if (opt.help) {
   console.log(`Usage: npm run bench -- [--quick] [--write] [--label NAME] [--note TEXT] [--origin nginx|node]
-                       [--seconds N] [--reps N] [--only l7|scale|l4] [--scale-sizes 10,1000,5000]
+                       [--seconds N] [--reps N] [--l4-reps N] [--only l7|scale|l4] [--scale-sizes 10,1000,5000]
   Builds first, only what changed (eBPF objects; tsc --incremental when a src/ file is newer
   than its output in dist/; npm run build if that was not enough), then runs every part:
-  L7 proxying, route scale and L4 (TCPRoute). A full run takes about 32 minutes on 2 cores.
+  L7 proxying, route scale and L4 (TCPRoute). A full run takes about 40 minutes on 2 cores.
   --quick        smoke run of under a minute on 2 cores (measured: 41-43 s with dist/ up to date,
                  52-57 s with a full compile): every part once, with every L7 and L4 variant and both
                  body sizes, but one 1 s run per L7 cell (-c64 only) after one 1 s warm-up of all
@@ -54,6 +55,8 @@ if (opt.help) {
   --note TEXT    a line quoted at the top of the section (repeatable)
   --seconds N    length of each measured run (default 10; --quick: 1, L4 0.5)
   --reps N       repetitions per cell (default 3; --quick: 1)
+  --l4-reps N    repetitions per L4 cell (default 5, or --reps when given; --quick: 1): L4
+                 ping-pong swings more from run to run than L7 does
   --origin       what the proxies forward to: nginx serving static files (default) or a node:http server`);
   process.exit(0);
 }
@@ -128,6 +131,7 @@ async function main(): Promise<void> {
   // --quick: one run per cell; the smoke run shows that every part works, not how noisy it is.
   const reps = positiveInt(opt.reps, "reps") ?? (quick ? 1 : 3);
   if (reps < 3 && !quick) note(`note: ${reps} repetition(s); medians need 3 or more to mean much`);
+  const l4Reps = positiveInt(opt["l4-reps"], "l4-reps") ?? (quick ? 1 : opt.reps !== undefined ? reps : 5);
   if (quick) note("smoke run (--quick): every part once, one short run per cell; it fails on broken parts, its numbers are not to quote");
 
   note(`machine: ${m.cpus} CPUs, ${m.cpuModel}, ${m.kernel}, Node.js ${m.node}, nginx ${m.nginx}, HAProxy ${m.haproxy}, wrk ${m.wrk}`);
@@ -211,7 +215,7 @@ async function main(): Promise<void> {
     phase("L4");
     l4Setup ??= await startL4(lay, taken);
     // --quick: 0.5 s per L4 cell (tcp-load takes fractions of a second; wrk does not).
-    l4 = await runL4Part(quick, opt.seconds === undefined && quick ? 0.5 : seconds, reps, lay, l4Setup);
+    l4 = await runL4Part(quick, opt.seconds === undefined && quick ? 0.5 : seconds, l4Reps, lay, l4Setup);
   }
   const wall = phaseSummary();
 
