@@ -1,6 +1,6 @@
 // `npm run bench`: sluice against nginx and haproxy on this machine, in one run, with ratios.
 // See bench/README.md. Options: --quick, --write, --label NAME, --note TEXT, --origin nginx|node,
-// --seconds N, --reps N, --only l7|scale|l4, --scale-sizes 10,1000,5000.
+// --seconds N, --reps N, --l4-reps N, --only l7|workers|scale|l4, --scale-sizes 10,1000,5000.
 import os from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
@@ -9,6 +9,7 @@ import { ensureBuilt } from "./lib/build.js";
 import { l4Tests, runL4, spliceUse, startEchoOrigin, startHaproxyTcp, startNginxStream, startSluiceTcp, type L4Plan, type L4Variant } from "./lib/l4.js";
 import { runMatrix, scalingLines, type MatrixPlan, type Size, type Variant } from "./lib/matrix.js";
 import { note, phase, phaseSummary, progress } from "./lib/progress.js";
+import { runWorkers, type WorkersReport } from "./lib/workers.js";
 import { cleanup, installSignalHandlers, stop } from "./lib/procs.js";
 import { renderMarkdown, writeSection, type L4Report } from "./lib/report.js";
 import { QUICK_IDLE_MS, runScale, SETTLE_MS, startScaleGateway, type ScaleGateway, type ScalePlan } from "./lib/scale.js";
@@ -35,20 +36,22 @@ const { values: opt } = parseArgs({
 
 if (opt.help) {
   console.log(`Usage: npm run bench -- [--quick] [--write] [--label NAME] [--note TEXT] [--origin nginx|node]
-                       [--seconds N] [--reps N] [--l4-reps N] [--only l7|scale|l4] [--scale-sizes 10,1000,5000]
+                       [--seconds N] [--reps N] [--l4-reps N] [--only l7|workers|scale|l4] [--scale-sizes 10,1000,5000]
   Builds first, only what changed (eBPF objects; tsc --incremental when a src/ file is newer
   than its output in dist/; npm run build if that was not enough), then runs every part:
-  L7 proxying, route scale and L4 (TCPRoute). A full run takes about 40 minutes on 2 cores.
-  --quick        smoke run of under a minute on 2 cores (measured: 41-43 s with dist/ up to date,
-                 52-57 s with a full compile): every part once, with every L7 and L4 variant and both
+  L7 proxying, workers and cores, route scale and L4 (TCPRoute). A full run takes about 42
+  minutes on 2 cores.
+  --quick        smoke run of under a minute on 2 cores (measured: 49 s with dist/ up to date;
+                 a full compile adds 10-15 s): every part once, with every L7 and L4 variant and both
                  body sizes, but one 1 s run per L7 cell (-c64 only) after one 1 s warm-up of all
                  variants together, one 0.5 s run per L4 cell without warm-up (no 256-connection
                  ping-pong), route scale at 10 and 1,000 routes (3 + 3 route changes, 1 s throughput,
                  2 s of changes under load), no N-worker L7 variants; every part's servers start at
                  once. Exits with status 1 when a part is broken (no requests, errors, a route that
                  never answers), and --write files it as a "Smoke run", never as a full run.
-  --only PART    run one part: l7 (HTTP proxying), scale (route scale) or l4 (TCPRoute against
-                 nginx stream and haproxy mode tcp)
+  --only PART    run one part: l7 (HTTP proxying), workers (1 worker against one per core, with
+                 a JWT verified on every request so that the gateway is the bottleneck), scale
+                 (route scale) or l4 (TCPRoute against nginx stream and haproxy mode tcp)
   --write        put the markdown section into bench/RESULTS.md, replacing the one with the same key
                  (the --label, else the mode and the --only part; --quick keys start with "quick")
   --label NAME   key and title of the section (default: the mode), e.g. "raw upstream pool"
@@ -115,7 +118,7 @@ async function main(): Promise<void> {
   const quick = opt.quick === true;
   const origin = opt.origin as OriginKind;
   if (origin !== "nginx" && origin !== "node") throw new Error(`--origin expects nginx or node, got "${opt.origin}"`);
-  if (opt.only !== undefined && opt.only !== "l7" && opt.only !== "scale" && opt.only !== "l4") throw new Error(`--only expects l7, scale or l4`);
+  if (opt.only !== undefined && !["l7", "workers", "scale", "l4"].includes(opt.only)) throw new Error(`--only expects l7, workers, scale or l4`);
   phase("build");
   ensureBuilt(ROOT, note);
 
@@ -139,11 +142,12 @@ async function main(): Promise<void> {
   if (m.cpus < 2) note("warning: one CPU: the load generator, origin and proxy all share it; ratios only");
 
   const wantL7 = opt.only === undefined || opt.only === "l7";
+  const wantWorkers = opt.only === undefined || opt.only === "workers";
   const wantScale = opt.only === undefined || opt.only === "scale";
   const wantL4 = opt.only === undefined || opt.only === "l4";
   const [originPort] = await freePorts(1, taken);
   let originServer: Server | null = null;
-  if (wantL7 || wantScale) {
+  if (wantL7 || wantWorkers || wantScale) {
     progress(`starting origin (${origin}) on 127.0.0.1:${originPort}`);
     originServer = await startOrigin(origin, originPort!, lay.origin);
   }
@@ -203,6 +207,23 @@ async function main(): Promise<void> {
     }
   }
 
+  let workers: WorkersReport | null = null;
+  if (wantWorkers) {
+    phase("workers");
+    workers = await runWorkers({
+      cpus: m.cpus,
+      oneCpus: lay.proxy,
+      allCpus: lay.all,
+      loadCpus: lay.load,
+      originPort: originPort!,
+      ports: async () => (await freePorts(2, taken)) as [number, number],
+      connections: 64,
+      seconds,
+      reps,
+      warmupSeconds: quick ? 1 : 3,
+    });
+  }
+
   let scale: { plan: ScalePlan; rows: Awaited<ReturnType<typeof runScale>> } | null = null;
   if (wantScale) {
     phase("scale");
@@ -219,7 +240,7 @@ async function main(): Promise<void> {
   }
   const wall = phaseSummary();
 
-  const problems = smokeProblems({ matrix, scale, l4 });
+  const problems = smokeProblems({ matrix, workers, scale, l4 });
   for (const p of problems) note(`${quick ? "smoke check FAILED" : "check"}: ${p}`);
   // A quick run gets a "quick" key of its own, so --write never puts it where a full run's section is;
   // a run of one part gets its own section too, so it does not replace a run of every part.
@@ -252,6 +273,7 @@ async function main(): Promise<void> {
     ],
     wall,
     matrix,
+    workers,
     scale,
     l4,
     skipped: [],

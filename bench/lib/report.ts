@@ -5,6 +5,7 @@ import { l4Key } from "./l4.js";
 import type { Cell, MatrixPlan, Size } from "./matrix.js";
 import { cellKey, scalingLines } from "./matrix.js";
 import type { ScalePlan, ScaleRow } from "./scale.js";
+import { workersSummary, type WorkersReport } from "./workers.js";
 import { summary } from "./scale.js";
 import { fmtBytes, fmtInt, fmtMs, fmtRatio, median } from "./stats.js";
 import type { Layout, Machine } from "./system.js";
@@ -24,6 +25,7 @@ export interface ReportInput {
   load?: { start: number; end: number };
   matrix: { plan: MatrixPlan; cells: Map<string, Cell> } | null;
   scale: { plan: ScalePlan; rows: ScaleRow[] } | null;
+  workers?: WorkersReport | null;
   l4?: L4Report | null;
   skipped: string[];
 }
@@ -58,6 +60,29 @@ function matrixTable(plan: MatrixPlan, cells: Map<string, Cell>): string[] {
 }
 
 const fmtUs = (us: number): string => fmtMs(us / 1000);
+
+function workersLines(w: WorkersReport): string[] {
+  const p = w.plan;
+  const out = [
+    `- Every request carries a JWT that sluice verifies (SecurityPolicy jwt, ES256, inline key set), so the gateway's CPU is the bottleneck rather than wrk and the origin on cpu ${p.loadCpus}. wrk -t1 -c${p.connections} on cpu ${p.loadCpus}; sluice 1 worker on cpu ${p.oneCpus}, sluice 1 worker on cpu ${p.loadCpus} (sharing it with wrk and the origin: what sharing a core costs by itself), sluice ${p.cpus} workers on cpus ${p.allCpus} (sharing cpu ${p.loadCpus} too); ${p.reps} repetition${p.reps === 1 ? "" : "s"} of ${p.seconds}s, interleaved, after a ${p.warmupSeconds}s warm-up each; medians.`,
+    "- cores used: CPU time of the gateway's processes (control process included) per second of the run; requests per CPU-second: what the gateway served for each second of CPU it got. Near-linear scaling keeps that figure as workers are added, whatever share of a core each worker can get here.",
+    "",
+    "| sluice | req/s | p99 ms | cores used | requests per CPU-second | errors | req/s per run |",
+    "| --- | ---: | ---: | ---: | ---: | ---: | --- |",
+  ];
+  const sums = w.variants.map((v) => ({ v, s: workersSummary(v) }));
+  for (const { v, s } of sums)
+    out.push(`| ${v.workers} worker${v.workers === 1 ? "" : "s"} (cpu${/[-,]/.test(v.cpus) ? "s" : ""} ${v.cpus}) | ${fmtInt(s.rps)} | ${fmtMs(s.p99ms)} | ${s.cores.toFixed(2)} | ${fmtInt(s.perCpuSecond)} | ${s.errors} | ${v.runs.map((r) => fmtInt(r.rps)).join(", ")} |`);
+  const one = sums.find((x) => x.v.workers === 1 && x.v.cpus === p.oneCpus)?.s;
+  const shared = sums.find((x) => x.v.workers === 1 && x.v.cpus === p.loadCpus)?.s;
+  const n = sums.find((x) => x.v.workers !== 1);
+  if (one && n)
+    out.push(
+      "",
+      `${n.v.workers} workers against 1: ${fmtRatio(n.s.rps / one.rps)} the requests/s on ${fmtRatio(n.s.cores / one.cores)} the CPU; requests per CPU-second ${fmtRatio(n.s.perCpuSecond / one.perCpuSecond)}${shared ? ` (1 worker sharing cpu ${p.loadCpus}: ${fmtRatio(shared.perCpuSecond / one.perCpuSecond)})` : ""}.`,
+    );
+  return out;
+}
 const fmtMiB = (bps: number): string => (Number.isFinite(bps) ? `${(bps / 1024 / 1024).toFixed(0)} MiB/s` : "n/a");
 const fmtPct = (x: number): string => (Number.isFinite(x) ? `${Math.round(x * 100)}%` : "-");
 
@@ -164,6 +189,7 @@ export function renderMarkdown(r: ReportInput): string {
         ...scaling.map((l) => `- ${l}`),
       );
   }
+  if (r.workers) lines.push("", "### Workers and cores (the gateway as the bottleneck)", "", ...workersLines(r.workers));
   if (r.scale) lines.push("", "### Route scale", "", ...scaleTables(r.scale.plan, r.scale.rows));
   if (r.l4) {
     const p = r.l4.plan;

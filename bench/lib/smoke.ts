@@ -4,9 +4,11 @@
 import type { Cell, MatrixPlan } from "./matrix.js";
 import type { L4Report } from "./report.js";
 import type { ScalePlan, ScaleRow } from "./scale.js";
+import type { WorkersReport } from "./workers.js";
 
 export interface SmokeInput {
   matrix: { plan: MatrixPlan; cells: Map<string, Cell> } | null;
+  workers: WorkersReport | null;
   scale: { plan: ScalePlan; rows: ScaleRow[] } | null;
   l4: L4Report | null;
 }
@@ -17,6 +19,12 @@ export function smokeProblems(r: SmokeInput): string[] {
     const where = `L7 ${c.variant.label} ${c.size} -c${c.connections}`;
     if (c.runs.length === 0 || c.runs.some((x) => x.requests === 0)) out.push(`${where}: a run completed no request`);
     if (c.errors > 0) out.push(`${where}: ${c.errors} error(s) (non-2xx/3xx or socket errors)`);
+  }
+  for (const v of r.workers?.variants ?? []) {
+    const where = `workers part, sluice ${v.workers} worker(s)`;
+    if (v.runs.length === 0 || v.runs.some((x) => x.requests === 0)) out.push(`${where}: a run completed no request`);
+    const errs = v.runs.reduce((a, x) => a + x.errors, 0);
+    if (errs > 0) out.push(`${where}: ${errs} error(s) (non-2xx/3xx or socket errors)`);
   }
   for (const row of r.scale?.rows ?? []) {
     const where = `route scale, ${row.routes} routes`;

@@ -8,6 +8,7 @@ import { staleReason } from "../../../bench/lib/build.js";
 import type { Cell, MatrixPlan } from "../../../bench/lib/matrix.js";
 import type { ScalePlan, ScaleRow } from "../../../bench/lib/scale.js";
 import { smokeProblems } from "../../../bench/lib/smoke.js";
+import type { WorkersPlan, WorkersRun } from "../../../bench/lib/workers.js";
 import type { WrkResult } from "../../../bench/lib/wrk.js";
 
 function tree(): string {
@@ -65,8 +66,14 @@ test("smokeProblems: a healthy run has none; no requests, errors, a route that n
     routes: 10, loadMs: 1, workerRss: [1], workerRssLoaded: [1], controlRss: 1, readyMs: [20], wireMs: [15], load: [wrkRun(100)],
     churn: { result: wrkRun(100), changes: 4, readyMs: [30] }, ...over,
   });
+  const workersRun = (requests: number, errors = 0): WorkersRun => ({ rps: requests, p99ms: 2, requests, errors, cpuSeconds: 1 });
+  const workers = (one: WorkersRun, n: WorkersRun) => ({
+    plan: {} as WorkersPlan,
+    variants: [{ workers: 1, cpus: "1", runs: [one] }, { workers: 2, cpus: "0-1", runs: [n] }],
+  });
   const healthy = {
     matrix: { plan, cells: new Map([["a", cell("nginx", [wrkRun(1000)])]]) },
+    workers: workers(workersRun(500), workersRun(900)),
     scale: { plan: {} as ScalePlan, rows: [row({})] },
     l4: null,
   };
@@ -74,13 +81,16 @@ test("smokeProblems: a healthy run has none; no requests, errors, a route that n
 
   const broken = smokeProblems({
     matrix: { plan, cells: new Map([["a", cell("sluice 1 worker", [wrkRun(0)])], ["b", cell("haproxy", [wrkRun(900, 3, 1)])]]) },
+    workers: workers(workersRun(0), workersRun(900, 7)),
     scale: { plan: {} as ScalePlan, rows: [row({ routes: 1000, wireMs: [NaN], churn: { result: wrkRun(100, 2, 0), changes: 0, readyMs: [] } })] },
     l4: null,
   });
-  assert.equal(broken.length, 5, broken.join("\n"));
+  assert.equal(broken.length, 7, broken.join("\n"));
   assert.match(broken[0]!, /sluice 1 worker .*completed no request/);
   assert.match(broken[1]!, /haproxy .*4 error/);
-  assert.match(broken[2]!, /1000 routes: an added route .*never answered/);
-  assert.match(broken[3]!, /no route change was applied/);
-  assert.match(broken[4]!, /2 non-2xx\/3xx .*while routes changed/);
+  assert.match(broken[2]!, /workers part, sluice 1 worker\(s\): a run completed no request/);
+  assert.match(broken[3]!, /workers part, sluice 2 worker\(s\): 7 error/);
+  assert.match(broken[4]!, /1000 routes: an added route .*never answered/);
+  assert.match(broken[5]!, /no route change was applied/);
+  assert.match(broken[6]!, /2 non-2xx\/3xx .*while routes changed/);
 });

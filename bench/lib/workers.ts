@@ -1,0 +1,148 @@
+// Workers and cores. On 2 cores the L7 part cannot show workers scaling: wrk and the origin need
+// most of cpu 0 to load even one worker. Here the gateway's own CPU is the bottleneck instead: every
+// request carries a JWT the gateway verifies (ES256, a SecurityPolicy with an inline key set), which
+// costs the gateway ~100 us a request and wrk and the origin almost nothing. sluice with 1 worker
+// (on the proxy core) and with one worker per core (every core, beside wrk and the origin) run in
+// turn; what each served per second of CPU its processes got says whether a worker added per core
+// keeps its efficiency (near-linear scaling) even where it cannot have the whole core. A third
+// gateway, 1 worker on the load core, shows what sharing a core with wrk and the origin costs by
+// itself, apart from the number of workers.
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { groupCpuSeconds, stop, tempDir } from "./procs.js";
+import { progress } from "./progress.js";
+import { gatewayYaml, get, routeYaml, startSluice, waitHttp, type Sluice } from "./servers.js";
+import { median } from "./stats.js";
+import { wrk } from "./wrk.js";
+
+export interface WorkersPlan {
+  cpus: number;
+  /** Cores of the 1-worker gateway and of the N-worker one. */
+  oneCpus: string;
+  allCpus: string;
+  loadCpus: string;
+  originPort: number;
+  ports: () => Promise<[number, number]>;
+  connections: number;
+  seconds: number;
+  reps: number;
+  warmupSeconds: number;
+}
+
+export interface WorkersRun {
+  rps: number;
+  p99ms: number;
+  requests: number;
+  errors: number;
+  /** CPU seconds of the gateway's processes (control process included) during the run. */
+  cpuSeconds: number;
+}
+
+export interface WorkersVariant {
+  workers: number;
+  cpus: string;
+  runs: WorkersRun[];
+}
+
+export interface WorkersReport {
+  plan: WorkersPlan;
+  variants: WorkersVariant[];
+}
+
+const ISSUER = "https://issuer.bench.test";
+const AUDIENCE = "bench";
+
+/** A key set with one ES256 key, and a token it verifies (2 h). */
+async function jwtMaterial(): Promise<{ jwks: string; token: string }> {
+  const { publicKey, privateKey } = await generateKeyPair("ES256");
+  const jwk = { ...(await exportJWK(publicKey)), kid: "bench", alg: "ES256", use: "sig" };
+  const token = await new SignJWT({ sub: "bench" })
+    .setProtectedHeader({ alg: "ES256", kid: "bench" })
+    .setIssuer(ISSUER)
+    .setAudience(AUDIENCE)
+    .setIssuedAt()
+    .setExpirationTime("2h")
+    .sign(privateKey);
+  return { jwks: JSON.stringify({ keys: [jwk] }), token };
+}
+
+function policyYaml(jwks: string): string {
+  return `apiVersion: sluice.dev/v1alpha1
+kind: SecurityPolicy
+metadata:
+  name: jwt
+  namespace: default
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: all }]
+  jwt:
+    providers:
+      - name: bench
+        issuer: ${ISSUER}
+        audiences: [${AUDIENCE}]
+        localJWKS: { type: Inline, inline: '${jwks}' }
+`;
+}
+
+async function startJwtSluice(plan: WorkersPlan, workers: number, cpus: string, jwks: string, token: string): Promise<Sluice> {
+  const [port, adminPort] = await plan.ports();
+  const dir = tempDir(`workers-${workers}`);
+  writeFileSync(join(dir, "gateway.yaml"), gatewayYaml(port, plan.originPort));
+  writeFileSync(join(dir, "route.yaml"), routeYaml("all", plan.originPort));
+  writeFileSync(join(dir, "policy.yaml"), policyYaml(jwks));
+  const s = await startSluice({ name: `sluice-jwt-${workers}-cpu${cpus}`, port, adminPort, configDir: dir, workers, cpus });
+  await waitHttp(port, "/20b", s.proc, 20_000, { authorization: `Bearer ${token}` });
+  return s;
+}
+
+export async function runWorkers(plan: WorkersPlan): Promise<WorkersReport> {
+  const { jwks, token } = await jwtMaterial();
+  const headers = { authorization: `Bearer ${token}` };
+  const layouts = [
+    { workers: 1, cpus: plan.oneCpus },
+    { workers: 1, cpus: plan.loadCpus },
+    { workers: plan.cpus, cpus: plan.allCpus },
+  ];
+  progress(`[workers] starting sluice with 1 worker (twice: on cpu ${plan.oneCpus}, on cpu ${plan.loadCpus}) and ${plan.cpus} workers (JWT on every request)`);
+  const started = await Promise.allSettled(layouts.map((l) => startJwtSluice(plan, l.workers, l.cpus, jwks, token)));
+  const gateways = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  try {
+    for (const r of started) if (r.status === "rejected") throw r.reason;
+    // Without the token the route must refuse: the runs below measure verified requests.
+    for (const g of gateways) {
+      const status = await get(g.port, "/20b");
+      if (status !== 401) throw new Error(`${g.name} answered ${status} to a request without a token (expected 401): the JWT policy is not in force`);
+    }
+    const variants: WorkersVariant[] = layouts.map((l) => ({ ...l, runs: [] }));
+    for (const g of gateways) {
+      progress(`[workers] warm-up ${g.name}`);
+      await wrk({ url: `http://127.0.0.1:${g.port}/20b`, connections: plan.connections, seconds: plan.warmupSeconds, cpus: plan.loadCpus, headers });
+    }
+    for (let rep = 0; rep < plan.reps; rep++)
+      for (let i = 0; i < gateways.length; i++) {
+        const k = (i + rep) % gateways.length;
+        const g = gateways[k]!;
+        progress(`[workers] rep ${rep + 1}/${plan.reps}  ${g.name}  -c${plan.connections}  ${plan.seconds}s`);
+        const c0 = groupCpuSeconds(g.proc.pid);
+        const r = await wrk({ url: `http://127.0.0.1:${g.port}/20b`, connections: plan.connections, seconds: plan.seconds, cpus: plan.loadCpus, headers });
+        variants[k]!.runs.push({ rps: r.rps, p99ms: r.p99ms, requests: r.requests, errors: r.non2xx + r.socketErrors, cpuSeconds: groupCpuSeconds(g.proc.pid) - c0 });
+      }
+    return { plan, variants };
+  } finally {
+    await Promise.all(gateways.map((g) => stop(g.proc)));
+  }
+}
+
+/** Requests served per CPU-second the gateway's processes used. */
+export const perCpuSecond = (r: WorkersRun): number => (r.cpuSeconds > 0 ? r.requests / r.cpuSeconds : NaN);
+
+export function workersSummary(v: WorkersVariant): { rps: number; p99ms: number; cores: number; perCpuSecond: number; errors: number } {
+  return {
+    rps: median(v.runs.map((r) => r.rps)),
+    p99ms: median(v.runs.map((r) => r.p99ms)),
+    // wrk counts requests over the run; the CPU sample spans the run plus wrk's start and stop.
+    cores: median(v.runs.map((r) => (r.rps > 0 ? (r.cpuSeconds * r.rps) / r.requests : NaN))),
+    perCpuSecond: median(v.runs.map(perCpuSecond)),
+    errors: v.runs.reduce((a, r) => a + r.errors, 0),
+  };
+}
