@@ -63,9 +63,9 @@ export class HeapTidy {
   }
 
   /**
-   * A large apply finished: collect once the worker has been idle for a while. `untilTraffic`:
-   * collect only if the worker stayed idle (utilisation at most 1%) through the first wait, and
-   * give up otherwise.
+   * An apply that left garbage finished: collect once the worker has been idle for a while.
+   * `untilTraffic` (small whole snapshots): collect only if the worker stayed idle (utilisation at
+   * most 1%) through the first wait, and give up otherwise.
    */
   schedule(untilTraffic = false): void {
     if (this.collect === null) return;
