@@ -301,7 +301,7 @@ interface L4Setup {
 
 /** The TCP echo backend, then nginx stream, haproxy mode tcp and the sluice relay variants in front of it. */
 async function startL4(lay: Layout, taken: Set<number>): Promise<L4Setup> {
-  const [pEcho, pNginx, pHaproxy, pPipe, aPipe, pThread, aThread, pSplice, aSplice, pUring, aUring] = (await freePorts(11, taken)) as number[] as [number, number, number, number, number, number, number, number, number, number, number];
+  const [pEcho, pNginx, pHaproxy, pPipe, aPipe, pThread, aThread, pSplice, aSplice, pUring, aUring] = (await freePorts(11, taken)) as [number, number, number, number, number, number, number, number, number, number, number];
   progress(`starting the TCP echo backend on 127.0.0.1:${pEcho}`);
   const echo = await startEchoOrigin(pEcho, lay.origin);
   const servers: Server[] = [echo];

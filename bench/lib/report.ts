@@ -5,10 +5,10 @@ import { l4Key } from "./l4.js";
 import type { Cell, MatrixPlan, Size } from "./matrix.js";
 import { cellKey, scalingLines } from "./matrix.js";
 import type { ScalePlan, ScaleRow } from "./scale.js";
-import { workersSummary, type WorkersReport } from "./workers.js";
 import { summary } from "./scale.js";
 import { fmtBytes, fmtInt, fmtMs, fmtRatio, median } from "./stats.js";
 import type { Layout, Machine } from "./system.js";
+import { workersSummary, type WorkersReport } from "./workers.js";
 
 export interface ReportInput {
   key: string;

@@ -266,12 +266,24 @@ export async function startSluice(opts: {
   return s;
 }
 
-/** A sluice with one catch-all route to the origin. */
-export async function startSluiceProxy(name: string, port: number, adminPort: number, origin: number, workers: number, cpus: string): Promise<Sluice> {
+/**
+ * A sluice with one catch-all route ("all") to the origin. `extra`: more config files (name ->
+ * YAML), and the headers the readiness probe needs once they are in force (e.g. a token).
+ */
+export async function startSluiceProxy(
+  name: string,
+  port: number,
+  adminPort: number,
+  origin: number,
+  workers: number,
+  cpus: string,
+  extra: { files?: Record<string, string>; probeHeaders?: Record<string, string> } = {},
+): Promise<Sluice> {
   const dir = tempDir(name);
   writeFileSync(join(dir, "gateway.yaml"), gatewayYaml(port, origin));
   writeFileSync(join(dir, "route.yaml"), routeYaml("all", origin));
+  for (const [file, yaml] of Object.entries(extra.files ?? {})) writeFileSync(join(dir, file), yaml);
   const s = await startSluice({ name, port, adminPort, configDir: dir, workers, cpus });
-  await waitHttp(port, "/20b", s.proc);
+  await waitHttp(port, "/20b", s.proc, undefined, extra.probeHeaders);
   return s;
 }

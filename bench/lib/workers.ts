@@ -7,12 +7,10 @@
 // keeps its efficiency (near-linear scaling) even where it cannot have the whole core. A third
 // gateway, 1 worker on the load core, shows what sharing a core with wrk and the origin costs by
 // itself, apart from the number of workers.
-import { writeFileSync } from "node:fs";
-import { join } from "node:path";
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
-import { groupCpuSeconds, stop, tempDir } from "./procs.js";
+import { groupCpuSeconds, stop } from "./procs.js";
 import { progress } from "./progress.js";
-import { gatewayYaml, get, routeYaml, startSluice, waitHttp, type Sluice } from "./servers.js";
+import { get, startSluiceProxy, type Sluice } from "./servers.js";
 import { median } from "./stats.js";
 import { wrk } from "./wrk.js";
 
@@ -86,13 +84,10 @@ spec:
 
 async function startJwtSluice(plan: WorkersPlan, workers: number, cpus: string, jwks: string, token: string): Promise<Sluice> {
   const [port, adminPort] = await plan.ports();
-  const dir = tempDir(`workers-${workers}`);
-  writeFileSync(join(dir, "gateway.yaml"), gatewayYaml(port, plan.originPort));
-  writeFileSync(join(dir, "route.yaml"), routeYaml("all", plan.originPort));
-  writeFileSync(join(dir, "policy.yaml"), policyYaml(jwks));
-  const s = await startSluice({ name: `sluice-jwt-${workers}-cpu${cpus}`, port, adminPort, configDir: dir, workers, cpus });
-  await waitHttp(port, "/20b", s.proc, 20_000, { authorization: `Bearer ${token}` });
-  return s;
+  return startSluiceProxy(`sluice-jwt-${workers}-cpu${cpus}`, port, adminPort, plan.originPort, workers, cpus, {
+    files: { "policy.yaml": policyYaml(jwks) },
+    probeHeaders: { authorization: `Bearer ${token}` },
+  });
 }
 
 export async function runWorkers(plan: WorkersPlan): Promise<WorkersReport> {
@@ -134,7 +129,7 @@ export async function runWorkers(plan: WorkersPlan): Promise<WorkersReport> {
 }
 
 /** Requests served per CPU-second the gateway's processes used. */
-export const perCpuSecond = (r: WorkersRun): number => (r.cpuSeconds > 0 ? r.requests / r.cpuSeconds : NaN);
+const perCpuSecond = (r: WorkersRun): number => (r.cpuSeconds > 0 ? r.requests / r.cpuSeconds : NaN);
 
 export function workersSummary(v: WorkersVariant): { rps: number; p99ms: number; cores: number; perCpuSecond: number; errors: number } {
   return {
