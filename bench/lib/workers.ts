@@ -1,7 +1,7 @@
 // Workers and cores. On 2 cores the L7 part cannot show workers scaling: wrk and the origin need
 // most of cpu 0 to load even one worker. Here the gateway's own CPU is the bottleneck instead: every
 // request carries a JWT the gateway verifies (ES256, a SecurityPolicy with an inline key set), which
-// costs the gateway ~100 us a request and wrk and the origin almost nothing. sluice with 1 worker
+// with the proxying costs the gateway 110-170 us of CPU a request and wrk and the origin almost nothing. sluice with 1 worker
 // (on the proxy core) and with one worker per core (every core, beside wrk and the origin) run in
 // turn; what each served per second of CPU its processes got says whether a worker added per core
 // keeps its efficiency (near-linear scaling) even where it cannot have the whole core. A third
