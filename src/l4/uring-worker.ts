@@ -138,6 +138,10 @@ function onCompletion(tok: number, res: number, flags: number): void {
     if (p.dir[1 - d]!.eof) end(p, 0, false);
   } else if (res === -U.ENOBUFS) {
     starved.push({ p, d });
+    // A buffer may have come back earlier in this same batch of completions (its feedStarved ran
+    // before this direction was queued); with nothing else in flight no later give-back would
+    // re-arm it.
+    feedStarved();
   } else end(p, -res, true);
   if (p.ending) finishIfIdle(p);
 }
