@@ -1,8 +1,9 @@
 // Before/after comparison for one hot-path change: several sluice builds or node flag sets, each
 // a 1-worker gateway on the proxy core with one catch-all route to the nginx origin, measured with
 // wrk in interleaved repetitions (A, B, A, B, ...), in the same minute. Prints requests/s, p50, p99
-// and the gateway's CPU time per request (utime + stime of its process group / requests wrk
-// counted), which moves less with other load on the machine than requests/s does, and how long the
+// and the gateway's CPU time per request (utime + stime of its process group / requests wrk counted,
+// and the stime part alone: socket calls, which move with the machine's state more than our code does),
+// which moves less with other load on the machine than requests/s does, and how long the
 // gateway's threads waited for their CPU while runnable (from /proc/<pid>/task/<tid>/schedstat, per
 // second of the run): other processes on the proxy core show there, and a run with a high figure
 // says more about the machine than about the gateway's latency (p99 especially). `--max-wait PCT`
@@ -18,7 +19,7 @@
 import { readdirSync, readFileSync, writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { groupCpuSeconds } from "./lib/procs.js";
+import { groupCpuTimes } from "./lib/procs.js";
 import { cleanup, installSignalHandlers, start, stop, tempDir, type Proc } from "./lib/procs.js";
 import { gatewayYaml, ROOT, routeYaml, startNginxProxy, startOrigin, waitHttp, waitVersion, type Sluice } from "./lib/servers.js";
 import { fmtInt, fmtMs, median } from "./lib/stats.js";
@@ -47,7 +48,7 @@ interface V {
   bin: string;
   flags: string[];
   gw?: Sluice;
-  runs: { rps: number; p50: number; p90: number; p99: number; cpuUs: number; waitPct: number }[];
+  runs: { rps: number; p50: number; p90: number; p99: number; cpuUs: number; sysUs: number; waitPct: number }[];
 }
 
 /** Seconds the threads of process group `pgid` spent runnable and waiting for a CPU (schedstat field 2, ns). */
@@ -116,16 +117,17 @@ async function main(): Promise<void> {
       for (let i = 0; i < variants.length; i++) {
         const v = variants[(i + rep) % variants.length]!;
         const pid = v.gw!.proc.pid;
-        const c0 = groupCpuSeconds(pid);
+        const c0 = groupCpuTimes(pid);
         const w0 = groupRunqueueWait(pid);
         const r = await wrk({ url: `http://127.0.0.1:${v.gw!.port}${o.path}`, connections: conns, seconds, cpus: lay.load });
-        const cpu = groupCpuSeconds(pid) - c0;
+        const c1 = groupCpuTimes(pid);
+        const cpu = c1.user + c1.system - c0.user - c0.system;
         const waitPct = ((groupRunqueueWait(pid) - w0) / seconds) * 100;
         if (r.non2xx + r.socketErrors > 0) process.stderr.write(`${v.name}: ${r.non2xx} non-2xx, ${r.socketErrors} socket errors\n`);
-        const run = { rps: r.rps, p50: r.p50ms, p90: p90Of(r.raw), p99: r.p99ms, cpuUs: (cpu / r.requests) * 1e6, waitPct };
+        const run = { rps: r.rps, p50: r.p50ms, p90: p90Of(r.raw), p99: r.p99ms, cpuUs: (cpu / r.requests) * 1e6, sysUs: ((c1.system - c0.system) / r.requests) * 1e6, waitPct };
         v.runs.push(run);
         process.stderr.write(
-          `rep ${rep + 1} ${v.name}: ${fmtInt(r.rps)} req/s, p50/p90/p99 ${fmtMs(run.p50)}/${fmtMs(run.p90)}/${fmtMs(run.p99)} ms, ${run.cpuUs.toFixed(1)} us/req, waited for CPU ${waitPct.toFixed(1)}%\n`,
+          `rep ${rep + 1} ${v.name}: ${fmtInt(r.rps)} req/s, p50/p90/p99 ${fmtMs(run.p50)}/${fmtMs(run.p90)}/${fmtMs(run.p99)} ms, ${run.cpuUs.toFixed(1)} us/req (kernel ${run.sysUs.toFixed(1)}), waited for CPU ${waitPct.toFixed(1)}%\n`,
         );
       }
   } finally {
@@ -138,19 +140,19 @@ async function main(): Promise<void> {
   }
   const range = (xs: number[], f: (x: number) => string): string => `${f(median(xs))} (${f(Math.min(...xs))}-${f(Math.max(...xs))})`;
   console.log(`wrk -t1 -c${conns} -d${seconds}s ${o.path}, ${reps} interleaved runs per variant; median (min-max)`);
-  console.log("| variant | req/s | p50 ms | p90 ms | p99 ms | gateway CPU us/request | waited for CPU % |");
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| variant | req/s | p50 ms | p90 ms | p99 ms | gateway CPU us/request | of which kernel | waited for CPU % |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   const maxWait = o["max-wait"] === undefined ? Infinity : Number(o["max-wait"]);
   if (maxWait !== Infinity) console.log(`runs whose gateway waited for its CPU more than ${maxWait}% of the run are left out (kept/all per variant in the first column)`);
   for (const v of variants) {
     const rs = v.runs.filter((r) => r.waitPct <= maxWait);
     if (rs.length === 0) {
-      console.log(`| ${v.name} (0/${v.runs.length}) | - | - | - | - | - | - |`);
+      console.log(`| ${v.name} (0/${v.runs.length}) | - | - | - | - | - | - | - |`);
       continue;
     }
     const name = maxWait === Infinity ? v.name : `${v.name} (${rs.length}/${v.runs.length})`;
     console.log(
-      `| ${name} | ${range(rs.map((r) => r.rps), fmtInt)} | ${range(rs.map((r) => r.p50), fmtMs)} | ${range(rs.map((r) => r.p90), fmtMs)} | ${range(rs.map((r) => r.p99), fmtMs)} | ${range(rs.map((r) => r.cpuUs), (x) => x.toFixed(1))} | ${range(rs.map((r) => r.waitPct), (x) => x.toFixed(1))} |`,
+      `| ${name} | ${range(rs.map((r) => r.rps), fmtInt)} | ${range(rs.map((r) => r.p50), fmtMs)} | ${range(rs.map((r) => r.p90), fmtMs)} | ${range(rs.map((r) => r.p99), fmtMs)} | ${range(rs.map((r) => r.cpuUs), (x) => x.toFixed(1))} | ${range(rs.map((r) => r.sysUs), (x) => x.toFixed(1))} | ${range(rs.map((r) => r.waitPct), (x) => x.toFixed(1))} |`,
     );
   }
 }

@@ -128,8 +128,15 @@ export function installSignalHandlers(): void {
 
 /** utime + stime (seconds) of every live process in the process group `pgid` (each Proc leads its own group). */
 export function groupCpuSeconds(pgid: number): number {
+  const t = groupCpuTimes(pgid);
+  return t.user + t.system;
+}
+
+/** utime and stime (seconds) apart, summed over the live processes of group `pgid`: the kernel's share (socket calls) moves with the machine's state more than the user share does. */
+export function groupCpuTimes(pgid: number): { user: number; system: number } {
   const tick = 100; // USER_HZ on Linux
-  let total = 0;
+  let user = 0;
+  let system = 0;
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
     let stat: string;
@@ -141,7 +148,8 @@ export function groupCpuSeconds(pgid: number): number {
     // Fields after "(comm)": state ppid pgrp ... utime is field 14, stime 15 (1-based).
     const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
     if (Number(f[2]) !== pgid) continue;
-    total += (Number(f[11]) + Number(f[12])) / tick;
+    user += Number(f[11]) / tick;
+    system += Number(f[12]) / tick;
   }
-  return total;
+  return { user, system };
 }
