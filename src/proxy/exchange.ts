@@ -8,10 +8,11 @@ import type { Dispatcher } from "undici";
 import { type CompiledBackendRef, type CompiledListener, type CompiledRoute, RETRY_CONNECT, RETRY_REFUSED_STREAM, RETRY_RESET } from "./compiled.js";
 import { connectionTokens, headerAppend, headerRemove, headerSet, isHopByHop } from "./headers.js";
 import { finishRequest } from "./request-log.js";
-import { sendSimple, writeHead, type Req, type Res } from "./respond.js";
+import { endResponse, sendSimple, writeHead, type Req, type Res } from "./respond.js";
 import type { ClusterRuntime } from "./upstream/cluster.js";
 import type { EndpointRuntime } from "./upstream/endpoint.js";
 import type { H1Connection, H1Handler } from "./upstream/h1-pool.js";
+import type { FastReq } from "./h1/message.js";
 import { classify, UpstreamTimeoutError } from "./upstream/errors.js";
 import { type Breaker, countOverflow, SLOT_GO, SLOT_QUEUED, type SlotWaiter } from "./upstream/breaker.js";
 import { tlsFailure } from "./upstream/tls-connect.js";
@@ -351,23 +352,25 @@ export class Exchange implements SlotWaiter {
       this.begin();
       return;
     }
+    // The fast path's requests have no body (h1/request-head.ts).
+    const stream = req as Exclude<Req, FastReq>;
     const len = Number(h["content-length"]);
     if (this.route.wantsReplayableBody && len >= 0 && len <= MAX_REPLAY_BODY) {
       const chunks: Buffer[] = [];
-      req.on("data", (c: Buffer) => chunks.push(c));
-      req.on("end", () => {
+      stream.on("data", (c: Buffer) => chunks.push(c));
+      stream.on("end", () => {
         if (this.done) return;
         this.body = Buffer.concat(chunks);
         this.begin();
       });
-      req.on("error", () => {
+      stream.on("error", () => {
         if (!this.done) this.clientGone();
       });
       return;
     }
     // A body limit on a body of unknown length: counted as it streams (bodyTooLarge past it).
     const max = this.route.maxBodyBytes ?? 0;
-    const src: Readable = max > 0 && (this.isH2 || h["content-length"] === undefined) ? limitBody(req, max, this) : req;
+    const src: Readable = max > 0 && (this.isH2 || h["content-length"] === undefined) ? limitBody(stream, max, this) : stream;
     if (this.grpc && this.route.retry !== null) {
       this.copy = new ReplayCopy(src, MAX_REPLAY_BODY);
       this.body = this.copy.stream;
@@ -568,7 +571,7 @@ export class Exchange implements SlotWaiter {
     if (a !== this.current || a.discard) return true;
     this.bytesOut += chunk.length;
     if (last) {
-      this.res.end(chunk);
+      endResponse(this.res, chunk);
       return true;
     }
     if ((this.res as Writable).write(chunk)) return true;
@@ -585,7 +588,7 @@ export class Exchange implements SlotWaiter {
     }
     this.current = null;
     // Ended already when the last body chunk ended it.
-    if (!this.res.writableEnded) this.res.end();
+    if (!this.res.writableEnded) endResponse(this.res);
     this.finish();
   }
 

@@ -5,7 +5,8 @@
 import type http from "node:http";
 import type http2 from "node:http2";
 import type { IncomingHttpHeaders } from "node:http";
-import type { Res } from "./respond.js";
+import { endResponse, type Res } from "./respond.js";
+import type { FastRes } from "./h1/message.js";
 
 export const GRPC_OK = 0;
 export const GRPC_UNKNOWN = 2;
@@ -78,8 +79,8 @@ export function sendGrpcStatus(res: Res, isH2: boolean, code: number, message: s
   // HTTP/1.1 cannot carry trailers-only; the status goes in the headers of an empty response.
   const list = ["content-type", "application/grpc", "grpc-status", String(code), "grpc-message", text, "content-length", "0"];
   if (extra !== null) list.push(...extra);
-  (res as http.ServerResponse).writeHead(200, list);
-  res.end();
+  (res as http.ServerResponse | FastRes).writeHead(200, list);
+  endResponse(res);
   return 0;
 }
 

@@ -8,12 +8,17 @@ import type tls from "node:tls";
 import type { CompiledListener } from "./compiled.js";
 import { admitConnection } from "./conn-policy.js";
 import { sniffH2c } from "./h2c-sniff.js";
+import { FastH1Connection, type FastH1Port } from "./h1/connection.js";
+import type { Req, Res } from "./respond.js";
 import { handleRequest } from "./handler.js";
 import { drainConnections, listenOn } from "./server-lifecycle.js";
 import { handleUpgrade } from "./upgrade-handler.js";
 import { handleConnect } from "./h2-websocket.js";
 import { portLimitReply, upgradeLimitReply } from "./guards/request-limits.js";
 import { setClientCertMode } from "./tls.js";
+
+/** node:http's default maxHeadersCount. */
+const NODE_MAX_HEADERS_COUNT = 2000;
 
 /** HTTP/2 header fields per request node accepts; the configured count is enforced per request. */
 const H2_MAX_HEADER_PAIRS = 16_385;
@@ -41,6 +46,8 @@ export class PortServer {
   readonly server: http.Server | http2.Http2SecureServer;
   private readonly sockets = new Set<net.Socket>();
   private readonly sessions = new Set<http2.ServerHttp2Session>();
+  /** HTTP/1.1 connections on the fast path. */
+  private readonly fast = new Set<FastH1Connection>();
   /** Plain-text connections whose protocol is not known yet. */
   private readonly sniffing = new Set<net.Socket>();
   private defaultPem: { cert: string; key: string; ca?: string } | null = null;
@@ -49,7 +56,7 @@ export class PortServer {
   closing: Promise<void> | null = null;
 
   constructor(public current: CompiledListener) {
-    const onRequest = (req: http.IncomingMessage | http2.Http2ServerRequest, res: http.ServerResponse | http2.Http2ServerResponse): void => {
+    const onRequest = (req: Req, res: Res): void => {
       const L = this.current;
       // Header count and target length over the port's limits: 431/414 before routing.
       if (L.limits !== undefined && portLimitReply(L, req, res, L.limits)) return;
@@ -102,14 +109,25 @@ export class PortServer {
       h2.on("request", onRequest);
       h2.on("connect", onConnect);
       h2.on("session", this.onSession);
+      // HTTP/1.1 connections start on the fast path (h1/connection.ts), which hands them to
+      // node:http at the first request it does not take.
+      const fastPort: FastH1Port = {
+        onRequest,
+        handOver: (sock) => {
+          h1Connection.call(s, sock);
+          // The bytes read so far wait in the socket's buffer: let them flow to the parser.
+          sock.resume();
+        },
+        forget: (c) => this.fast.delete(c),
+        maxHeadBytes: () => this.current.limits?.maxHeaderBytes ?? http.maxHeaderSize,
+        // As many fields as node's parser keeps (h1HeaderLimits), so both see the same request.
+        maxFields: () => (this.current.limits !== undefined ? this.current.limits.maxRawHeaders / 2 + 1 : NODE_MAX_HEADERS_COUNT),
+        keepAliveMs: s.keepAliveTimeout,
+      };
       const dispatch = (sock: net.Socket, isH2: boolean): void => {
         this.sniffing.delete(sock);
         if (isH2) h2.emit("connection", sock);
-        else {
-          h1Connection.call(s, sock);
-          // The bytes read while sniffing wait in the socket's buffer: let them flow to the parser.
-          sock.resume();
-        }
+        else this.fast.add(new FastH1Connection(sock, fastPort));
       };
       s.on("connection", (sock: net.Socket) => {
         if (!admitConnection(sock)) return;
@@ -165,6 +183,7 @@ export class PortServer {
     const sweep = (): boolean => {
       if (s instanceof http.Server) {
         s.closeIdleConnections();
+        for (const c of this.fast) if (c.idle) c.sock.destroy();
         // Nothing was asked on these yet (h2c sessions close themselves after GOAWAY).
         for (const sock of this.sniffing) sock.destroy();
       } else {

@@ -1,15 +1,22 @@
-// Writing responses the same way to node:http (HTTP/1.1) and the HTTP/2 compat API.
+// Writing responses the same way to node:http (HTTP/1.1), the HTTP/1.1 fast path and the HTTP/2 compat API.
 import type http from "node:http";
 import type http2 from "node:http2";
 import type { HeaderEdit } from "./filters/header-mods.js";
 import { toHeaderObject } from "./headers.js";
+import type { FastReq, FastRes } from "./h1/message.js";
 
-export type Req = http.IncomingMessage | http2.Http2ServerRequest;
-export type Res = http.ServerResponse | http2.Http2ServerResponse;
+/** node:http's, node:http2's, or the HTTP/1.1 fast path's (h1/message.ts). */
+export type Req = http.IncomingMessage | http2.Http2ServerRequest | FastReq;
+export type Res = http.ServerResponse | http2.Http2ServerResponse | FastRes;
 
 export function writeHead(res: Res, isH2: boolean, status: number, headers: string[]): void {
   if (isH2) (res as http2.Http2ServerResponse).writeHead(status, toHeaderObject(headers));
-  else (res as http.ServerResponse).writeHead(status, headers);
+  else (res as http.ServerResponse | FastRes).writeHead(status, headers);
+}
+
+/** Ends any kind of response, with an optional last chunk (their end() overloads do not unify). */
+export function endResponse(res: Res, chunk?: Buffer | string): void {
+  (res as { end(chunk?: Buffer | string): unknown }).end(chunk);
 }
 
 /** A response made by the gateway itself; returns the body length. */
@@ -28,7 +35,7 @@ export function sendSimple(
   headers.push("content-length", String(len));
   if (edit) edit(headers);
   writeHead(res, isH2, status, headers);
-  res.end(body);
+  endResponse(res, body);
   return len;
 }
 

@@ -6,6 +6,7 @@
 import net from "node:net";
 import tls from "node:tls";
 import { UpstreamTimeoutError } from "./errors.js";
+import { LINE_BREAKING, TOKEN } from "../h1/field-syntax.js";
 import { ResponseParser, type ResponseSink } from "./h1-response-parser.js";
 
 /** What the pool reports to; implemented by the exchange's per-attempt object. */
@@ -45,9 +46,6 @@ const SWEEP_MS = 1_000;
  * undici's headers/body timeouts would; routes without timeouts must not hang forever.
  */
 const STALL_MS = 300_000;
-/** Header values may not carry CR, LF or NUL (request smuggling). */
-const INVALID_VALUE = /[\r\n\0]/;
-const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 
 /**
  * Plain TCP connections read into a buffer of their own that is reused from read to read (node's
@@ -267,7 +265,7 @@ export class H1Pool {
     for (let i = 0; i < headers.length; i += 2) {
       const name = headers[i]!;
       const value = headers[i + 1]!;
-      if (!TOKEN.test(name) || INVALID_VALUE.test(value)) throw new TypeError(`invalid request header ${JSON.stringify(name)}`);
+      if (!TOKEN.test(name) || LINE_BREAKING.test(value)) throw new TypeError(`invalid request header ${JSON.stringify(name)}`);
       if (name === "host") hasHost = true;
       head += `${name}: ${value}\r\n`;
     }
