@@ -124,7 +124,12 @@ export class FastRes {
     const sock = this.socket;
     if (!this.flushed) {
       // More may follow: without a length the body is chunked (HTTP/1.1 clients read that).
-      if (this.framing === FRAMING_OPEN) this.framing = FRAMING_CHUNKED;
+      if (this.framing === FRAMING_OPEN) {
+        if (this.bodyAllowed) {
+          this.framing = FRAMING_CHUNKED;
+          this.head += "Transfer-Encoding: chunked\r\n";
+        } else this.framing = FRAMING_NONE;
+      }
       return this.flushHead(chunk, false);
     }
     if (!this.bodyAllowed || chunk.length === 0) return true;
@@ -145,8 +150,12 @@ export class FastRes {
     const body = chunk === undefined ? null : typeof chunk === "string" ? Buffer.from(chunk) : chunk;
     if (!this.flushed) {
       // The whole body is at hand: node gives it a Content-Length.
-      if (this.framing === FRAMING_OPEN) this.framing = this.bodyAllowed ? FRAMING_LENGTH : FRAMING_NONE;
-      if (this.framing === FRAMING_LENGTH && this.bodyAllowed && !this.headDeclaresLength()) this.head += `Content-Length: ${body === null ? 0 : body.length}\r\n`;
+      if (this.framing === FRAMING_OPEN) {
+        if (this.bodyAllowed) {
+          this.framing = FRAMING_LENGTH;
+          this.head += `Content-Length: ${body === null ? 0 : body.length}\r\n`;
+        } else this.framing = FRAMING_NONE;
+      }
       this.flushHead(body, true);
     } else {
       const sock = this.socket;
@@ -168,15 +177,10 @@ export class FastRes {
     return this;
   }
 
-  private headDeclaresLength(): boolean {
-    return /\r\ncontent-length:/i.test(this.head);
-  }
-
   /** Writes the head and the first body bytes together (one writev). */
   private flushHead(body: Buffer | null, last: boolean): boolean {
     this.flushed = true;
     const chunked = this.framing === FRAMING_CHUNKED && this.bodyAllowed;
-    if (this.framing === FRAMING_CHUNKED && !/\r\ntransfer-encoding:/i.test(this.head)) this.head += "Transfer-Encoding: chunked\r\n";
     const head = `${this.head}\r\n`;
     this.head = "";
     const sock = this.socket;

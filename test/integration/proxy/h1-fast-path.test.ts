@@ -1,0 +1,165 @@
+// The HTTP/1.1 fast path (src/proxy/h1/) where it differs in mechanism from node:http: back-pressure
+// from a client that stops reading, and a port that closes with connections open on it (idle ones
+// go at once; one with a response in progress finishes it first). Byte-level behaviour shared with
+// node:http is in test/integration/http1-wire.test.ts.
+import { after, before, test } from "node:test";
+import assert from "node:assert/strict";
+import net from "node:net";
+import { createHash } from "node:crypto";
+import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
+import { freePort, GatewayProcess } from "../../helpers/gateway.js";
+import { backendYaml, gatewayYaml, prefixRouteYaml } from "../../helpers/gateway-yaml.js";
+
+let echo: EchoServer;
+let gw: GatewayProcess;
+let port: number;
+
+const config = (listenerPort: number): string =>
+  `${gatewayYaml("gw", [`{name: web, protocol: HTTP, port: ${listenerPort}}`], "namespace: default")}---\n${backendYaml("echo", echo.port)}${prefixRouteYaml("app", ["/"])}`;
+
+before(async () => {
+  echo = await startEchoServer({ pod: "e1" });
+  port = await freePort();
+  gw = await GatewayProcess.start({ files: { "gw.yaml": config(port) } });
+});
+
+after(async () => {
+  await gw?.stop();
+  await echo?.close();
+});
+
+/** A raw client connection that collects what it reads. */
+class Client {
+  buf = Buffer.alloc(0);
+  closed = false;
+  private waiters: (() => void)[] = [];
+  constructor(readonly sock: net.Socket) {
+    sock.on("data", (c: Buffer) => {
+      this.buf = Buffer.concat([this.buf, c]);
+      this.wake();
+    });
+    sock.on("close", () => {
+      this.closed = true;
+      this.wake();
+    });
+    sock.on("error", () => {});
+  }
+
+  static open(p: number): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const s = net.connect(p, "127.0.0.1", () => resolve(new Client(s)));
+      s.once("error", reject);
+    });
+  }
+
+  private wake(): void {
+    for (const w of this.waiters.splice(0)) w();
+  }
+
+  /** Waits until `cond` holds (checked on each read and on close), at most `ms`. */
+  async until(cond: () => boolean, ms: number, what: string): Promise<void> {
+    const deadline = Date.now() + ms;
+    while (!cond()) {
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`${what}: not after ${ms} ms (${this.buf.length} bytes read, closed=${this.closed})`);
+      await new Promise<void>((r) => {
+        const t = setTimeout(r, left);
+        this.waiters.push(() => {
+          clearTimeout(t);
+          r();
+        });
+      });
+    }
+  }
+
+  /** Reads one response (Content-Length or chunked body); returns its status, head and body. */
+  async response(ms = 10_000): Promise<{ status: number; head: string; body: Buffer }> {
+    let got: { status: number; head: string; body: Buffer; used: number } | null = null;
+    await this.until(() => (got = parseResponse(this.buf)) !== null, ms, "response");
+    const r = got!;
+    this.buf = this.buf.subarray(r.used);
+    return r;
+  }
+}
+
+/** One complete response at the start of `buf`, or null while it is incomplete. */
+function parseResponse(buf: Buffer): { status: number; head: string; body: Buffer; used: number } | null {
+  const end = buf.indexOf("\r\n\r\n");
+  if (end < 0) return null;
+  const head = buf.subarray(0, end).toString("latin1");
+  const status = Number(head.slice(9, 12));
+  const cl = /\r\ncontent-length: *(\d+)/i.exec(head);
+  if (cl) {
+    const len = Number(cl[1]);
+    return buf.length >= end + 4 + len ? { status, head, body: buf.subarray(end + 4, end + 4 + len), used: end + 4 + len } : null;
+  }
+  assert.match(head, /\r\ntransfer-encoding: chunked/i);
+  const parts: Buffer[] = [];
+  let pos = end + 4;
+  for (;;) {
+    const eol = buf.indexOf("\r\n", pos);
+    if (eol < 0) return null;
+    const size = parseInt(buf.subarray(pos, eol).toString("latin1"), 16);
+    if (size === 0) return buf.length >= eol + 4 ? { status, head, body: Buffer.concat(parts), used: eol + 4 } : null;
+    if (buf.length < eol + 2 + size + 2) return null;
+    parts.push(buf.subarray(eol + 2, eol + 2 + size));
+    pos = eol + 2 + size + 2;
+  }
+}
+
+const get = (path: string, extra = ""): string => `GET ${path} HTTP/1.1\r\nHost: app.example\r\n${extra}\r\n`;
+
+test("a client that stops reading holds the response back (back-pressure), then gets all of it; the connection goes on", async () => {
+  const c = await Client.open(port);
+  try {
+    const size = 8 * 1024 * 1024;
+    c.sock.pause();
+    c.sock.write(get("/big", `x-echo-body-bytes: ${size}\r\n`));
+    // Long enough for the socket buffers to fill and the gateway to wait for 'drain'.
+    await new Promise((r) => setTimeout(r, 400));
+    assert.ok(c.buf.length < size, "nothing can be read while paused");
+    c.sock.resume();
+    const r = await c.response(20_000);
+    assert.equal(r.status, 200);
+    assert.equal(r.body.length, size);
+    assert.equal(createHash("sha256").update(r.body).digest("hex"), createHash("sha256").update(Buffer.alloc(size, "x")).digest("hex"));
+    c.sock.write(get("/after"));
+    const next = await c.response();
+    assert.equal(next.status, 200);
+    assert.equal((JSON.parse(next.body.toString()) as { path: string }).path, "/after");
+  } finally {
+    c.sock.destroy();
+  }
+});
+
+test("a port that closes: idle connections are closed, one with a response in progress gets it first", async () => {
+  const idle = await Client.open(port);
+  const busy = await Client.open(port);
+  try {
+    idle.sock.write(get("/idle"));
+    assert.equal((await idle.response()).status, 200);
+    busy.sock.write(get("/warm"));
+    assert.equal((await busy.response()).status, 200);
+    busy.sock.write(get("/slow", "x-echo-delay-ms: 700\r\n"));
+    // The request must be with the backend before the port goes.
+    const t0 = Date.now();
+    while (!echo.requests.some((q) => q.path === "/slow") && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+    const before = (await gw.readyState())?.version ?? 0;
+    const other = await freePort();
+    gw.write("gw.yaml", config(other));
+    await gw.waitReady(before + 1);
+    await idle.until(() => idle.closed, 5000, "idle connection closed");
+    const r = await busy.response();
+    assert.equal(r.status, 200);
+    assert.equal((JSON.parse(r.body.toString()) as { path: string }).path, "/slow");
+    await busy.until(() => busy.closed, 5000, "busy connection closed after its response");
+    // The new port serves.
+    const n = await Client.open(other);
+    n.sock.write(get("/new-port"));
+    assert.equal((await n.response()).status, 200);
+    n.sock.destroy();
+  } finally {
+    idle.sock.destroy();
+    busy.sock.destroy();
+  }
+});
