@@ -1,6 +1,7 @@
-// One bound port: a node:http server (HTTP) that also speaks h2c with prior knowledge, or an HTTP/2
-// secure server with HTTP/1.1 fallback (HTTPS). Requests read `current`, which apply() swaps; each
-// request keeps the one it started with. Both protocols share one request handler.
+// One bound port: a node:http server (HTTP) that also speaks h2c with prior knowledge and serves
+// simple HTTP/1.1 requests on its own fast path (h1/), or an HTTP/2 secure server with HTTP/1.1
+// fallback (HTTPS). Requests read `current`, which apply() swaps; each request keeps the one it
+// started with. All of them share one request handler.
 import http from "node:http";
 import http2 from "node:http2";
 import type net from "node:net";
@@ -90,7 +91,18 @@ export class PortServer {
       s.on("upgrade", onUpgrade);
       s.on("connect", onConnect);
       s.on("session", this.onSession);
-      s.on("secureConnection", (sock: tls.TLSSocket) => this.track(sock));
+      // node's own handler sets up HTTP/2 sessions and node:http's HTTP/1.1 fallback; TLS
+      // connections that did not pick h2 start on the fast path instead.
+      const nodeConnection = s.listeners("secureConnection")[0] as ((sock: net.Socket) => void) | undefined;
+      if (nodeConnection === undefined) throw new Error("node:http2 server has no secureConnection handler");
+      s.removeListener("secureConnection", nodeConnection);
+      // node:http's fallback on this server advertises no Keep-Alive time; idle connections close after 65 s here.
+      const fastPort = this.fastPort(onRequest, s, nodeConnection, 65_000, false);
+      s.on("secureConnection", (sock: tls.TLSSocket) => {
+        this.track(sock);
+        if (sock.alpnProtocol === "h2") nodeConnection.call(s, sock);
+        else this.fast.add(new FastH1Connection(sock, fastPort));
+      });
       s.on("tlsClientError", () => {});
       // Network policy before the TLS handshake: a denied client is reset at accept.
       s.prependListener("connection", (sock: net.Socket) => void admitConnection(sock));
@@ -109,21 +121,7 @@ export class PortServer {
       h2.on("request", onRequest);
       h2.on("connect", onConnect);
       h2.on("session", this.onSession);
-      // HTTP/1.1 connections start on the fast path (h1/connection.ts), which hands them to
-      // node:http at the first request it does not take.
-      const fastPort: FastH1Port = {
-        onRequest,
-        handOver: (sock) => {
-          h1Connection.call(s, sock);
-          // The bytes read so far wait in the socket's buffer: let them flow to the parser.
-          sock.resume();
-        },
-        forget: (c) => this.fast.delete(c),
-        maxHeadBytes: () => this.current.limits?.maxHeaderBytes ?? http.maxHeaderSize,
-        // As many fields as node's parser keeps (h1HeaderLimits), so both see the same request.
-        maxFields: () => (this.current.limits !== undefined ? this.current.limits.maxRawHeaders / 2 + 1 : NODE_MAX_HEADERS_COUNT),
-        keepAliveMs: s.keepAliveTimeout,
-      };
+      const fastPort = this.fastPort(onRequest, s, h1Connection, s.keepAliveTimeout, true);
       const dispatch = (sock: net.Socket, isH2: boolean): void => {
         this.sniffing.delete(sock);
         if (isH2) h2.emit("connection", sock);
@@ -138,6 +136,27 @@ export class PortServer {
       this.server = s;
     }
     if (!(this.server instanceof http.Server)) h1HeaderLimits(this.server, current);
+  }
+
+  /**
+   * HTTP/1.1 connections start on the fast path (h1/connection.ts), which hands them to node's own
+   * connection handler `nodeConnection` (of `server`) at the first request it does not take.
+   */
+  private fastPort(onRequest: FastH1Port["onRequest"], server: net.Server, nodeConnection: (sock: net.Socket) => void, keepAliveMs: number, advertiseKeepAlive: boolean): FastH1Port {
+    return {
+      onRequest,
+      handOver: (sock) => {
+        nodeConnection.call(server, sock);
+        // The bytes read so far wait in the socket's buffer: let them flow to the parser.
+        sock.resume();
+      },
+      forget: (c) => this.fast.delete(c),
+      maxHeadBytes: () => this.current.limits?.maxHeaderBytes ?? http.maxHeaderSize,
+      // As many fields as node's parser keeps (h1HeaderLimits), so both see the same request.
+      maxFields: () => (this.current.limits !== undefined ? this.current.limits.maxRawHeaders / 2 + 1 : NODE_MAX_HEADERS_COUNT),
+      keepAliveMs,
+      advertiseKeepAlive,
+    };
   }
 
   private readonly onSession = (session: http2.ServerHttp2Session): void => {
@@ -188,8 +207,11 @@ export class PortServer {
         for (const sock of this.sniffing) sock.destroy();
       } else {
         // HTTP/1.1 connections on the TLS server: idle when no response is being written.
+        const fastSockets = new Map<net.Socket, FastH1Connection>();
+        for (const c of this.fast) fastSockets.set(c.sock, c);
         for (const sock of this.sockets) {
-          if (this.isIdleH1(sock)) sock.destroy();
+          const c = fastSockets.get(sock);
+          if (c !== undefined ? c.idle : this.isIdleH1(sock)) sock.destroy();
         }
       }
       return this.sockets.size === 0;

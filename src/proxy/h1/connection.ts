@@ -21,6 +21,8 @@ export interface FastH1Port {
   maxFields(): number;
   /** Idle time before a kept-alive connection is closed. */
   readonly keepAliveMs: number;
+  /** Responses say how long in a Keep-Alive field (node:http does on a plain port, not on a TLS one). */
+  readonly advertiseKeepAlive: boolean;
 }
 
 /** Pipelined bytes kept while a response is in progress before the socket stops being read. */
@@ -40,7 +42,7 @@ export class FastH1Connection implements ResponseOwner {
     readonly sock: net.Socket,
     private readonly port: FastH1Port,
   ) {
-    this.keepAliveSeconds = Math.floor(port.keepAliveMs / 1000);
+    this.keepAliveSeconds = port.advertiseKeepAlive ? Math.floor(port.keepAliveMs / 1000) : 0;
     sock.on("data", this.onData);
     sock.on("end", this.onEnd);
     sock.on("error", this.onError);

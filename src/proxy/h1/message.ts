@@ -66,7 +66,7 @@ export class FastRes {
     private readonly owner: ResponseOwner,
     private readonly isHead: boolean,
     keepAlive: boolean,
-    /** Node's Keep-Alive field value (its keepAliveTimeout in seconds). */
+    /** Node's Keep-Alive field value (its keepAliveTimeout in seconds); 0: no such field. */
     private readonly keepAliveSeconds: number,
   ) {
     this.keep = keepAlive;
@@ -107,7 +107,7 @@ export class FastRes {
     // A transfer coding other than chunked last: the body ends when the connection does.
     if (framing === FRAMING_NONE) this.keep = false;
     if (!hasDate) head += `Date: ${httpDate()}\r\n`;
-    if (!hasConnection) head += this.keep ? `Connection: keep-alive\r\nKeep-Alive: timeout=${this.keepAliveSeconds}\r\n` : "Connection: close\r\n";
+    if (!hasConnection) head += !this.keep ? "Connection: close\r\n" : this.keepAliveSeconds > 0 ? `Connection: keep-alive\r\nKeep-Alive: timeout=${this.keepAliveSeconds}\r\n` : "Connection: keep-alive\r\n";
     // RFC 9110 6.4.1: no content in 1xx, 204 and 304 answers, nor in one to HEAD.
     this.bodyAllowed = !(status < 200 || status === 204 || status === 304 || this.isHead);
     if (status < 200 || status === 204 || status === 304) framing = FRAMING_NONE;

@@ -1,11 +1,17 @@
 // The HTTP/1.1 fast path (src/proxy/h1/) where it differs in mechanism from node:http: back-pressure
-// from a client that stops reading, and a port that closes with connections open on it (idle ones
-// go at once; one with a response in progress finishes it first). Byte-level behaviour shared with
-// node:http is in test/integration/http1-wire.test.ts.
+// from a client that stops reading, a port that closes with connections open on it (idle ones go at
+// once; one with a response in progress finishes it first), and HTTP/1.1 over TLS (ALPN http/1.1
+// or none), including the hand-over to node:http on a TLS connection. Byte-level behaviour shared
+// with node:http on a plain port is in test/integration/http1-wire.test.ts.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import net from "node:net";
+import tls from "node:tls";
 import { createHash } from "node:crypto";
+import { execFileSync } from "node:child_process";
+import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
 import { backendYaml, gatewayYaml, prefixRouteYaml } from "../../helpers/gateway-yaml.js";
@@ -13,19 +19,28 @@ import { backendYaml, gatewayYaml, prefixRouteYaml } from "../../helpers/gateway
 let echo: EchoServer;
 let gw: GatewayProcess;
 let port: number;
+let tlsPort: number;
+let dir: string;
+let secret: string;
 
-const config = (listenerPort: number): string =>
-  `${gatewayYaml("gw", [`{name: web, protocol: HTTP, port: ${listenerPort}}`], "namespace: default")}---\n${backendYaml("echo", echo.port)}${prefixRouteYaml("app", ["/"])}`;
+const config = (listenerPort: number, tlsListenerPort: number): string =>
+  `${secret}---\n${gatewayYaml("gw", [`{name: web, protocol: HTTP, port: ${listenerPort}}`, `{name: tls, protocol: HTTPS, port: ${tlsListenerPort}, tls: {certificateRefs: [{name: cert}]}}`], "namespace: default")}---\n${backendYaml("echo", echo.port)}${prefixRouteYaml("app", ["/"])}`;
 
 before(async () => {
+  dir = mkdtempSync(join(tmpdir(), "sluice-h1fast-"));
+  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "k"), "-out", join(dir, "c"), "-days", "2", "-subj", "/CN=app.example", "-addext", "subjectAltName=DNS:app.example"], { stdio: "ignore" });
+  const b64 = (f: string): string => readFileSync(join(dir, f)).toString("base64");
+  secret = `apiVersion: v1\nkind: Secret\nmetadata: {name: cert, namespace: default}\ntype: kubernetes.io/tls\ndata: {tls.crt: ${b64("c")}, tls.key: ${b64("k")}}\n`;
   echo = await startEchoServer({ pod: "e1" });
   port = await freePort();
-  gw = await GatewayProcess.start({ files: { "gw.yaml": config(port) } });
+  tlsPort = await freePort();
+  gw = await GatewayProcess.start({ files: { "gw.yaml": config(port, tlsPort) } });
 });
 
 after(async () => {
   await gw?.stop();
   await echo?.close();
+  rmSync(dir, { recursive: true, force: true });
 });
 
 /** A raw client connection that collects what it reads. */
@@ -48,6 +63,14 @@ class Client {
   static open(p: number): Promise<Client> {
     return new Promise((resolve, reject) => {
       const s = net.connect(p, "127.0.0.1", () => resolve(new Client(s)));
+      s.once("error", reject);
+    });
+  }
+
+  /** A TLS connection offering `alpn` (none: no ALPN extension). */
+  static openTls(p: number, alpn?: string[]): Promise<Client> {
+    return new Promise((resolve, reject) => {
+      const s = tls.connect({ host: "127.0.0.1", port: p, servername: "app.example", rejectUnauthorized: false, ...(alpn ? { ALPNProtocols: alpn } : {}) }, () => resolve(new Client(s)));
       s.once("error", reject);
     });
   }
@@ -132,34 +155,67 @@ test("a client that stops reading holds the response back (back-pressure), then 
   }
 });
 
-test("a port that closes: idle connections are closed, one with a response in progress gets it first", async () => {
-  const idle = await Client.open(port);
-  const busy = await Client.open(port);
+test("ports that close: idle connections are closed, one with a response in progress gets it first (plain and TLS)", async () => {
+  const clients = [await Client.open(port), await Client.open(port), await Client.openTls(tlsPort, ["http/1.1"]), await Client.openTls(tlsPort, ["http/1.1"])];
+  const [idle, busy, tlsIdle, tlsBusy] = clients as [Client, Client, Client, Client];
   try {
-    idle.sock.write(get("/idle"));
-    assert.equal((await idle.response()).status, 200);
-    busy.sock.write(get("/warm"));
-    assert.equal((await busy.response()).status, 200);
-    busy.sock.write(get("/slow", "x-echo-delay-ms: 700\r\n"));
-    // The request must be with the backend before the port goes.
+    for (const [i, c] of clients.entries()) {
+      c.sock.write(get(`/warm/${i}`));
+      assert.equal((await c.response()).status, 200);
+    }
+    busy.sock.write(get("/slow/plain", "x-echo-delay-ms: 700\r\n"));
+    tlsBusy.sock.write(get("/slow/tls", "x-echo-delay-ms: 700\r\n"));
+    // The requests must be with the backend before the ports go.
     const t0 = Date.now();
-    while (!echo.requests.some((q) => q.path === "/slow") && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
+    while (echo.requests.filter((q) => q.path.startsWith("/slow/")).length < 2 && Date.now() - t0 < 5000) await new Promise((r) => setTimeout(r, 10));
     const before = (await gw.readyState())?.version ?? 0;
     const other = await freePort();
-    gw.write("gw.yaml", config(other));
+    const otherTls = await freePort();
+    gw.write("gw.yaml", config(other, otherTls));
     await gw.waitReady(before + 1);
     await idle.until(() => idle.closed, 5000, "idle connection closed");
-    const r = await busy.response();
-    assert.equal(r.status, 200);
-    assert.equal((JSON.parse(r.body.toString()) as { path: string }).path, "/slow");
-    await busy.until(() => busy.closed, 5000, "busy connection closed after its response");
-    // The new port serves.
-    const n = await Client.open(other);
-    n.sock.write(get("/new-port"));
-    assert.equal((await n.response()).status, 200);
-    n.sock.destroy();
+    await tlsIdle.until(() => tlsIdle.closed, 5000, "idle TLS connection closed");
+    for (const [c, path] of [[busy, "/slow/plain"], [tlsBusy, "/slow/tls"]] as const) {
+      const r = await c.response();
+      assert.equal(r.status, 200);
+      assert.equal((JSON.parse(r.body.toString()) as { path: string }).path, path);
+      await c.until(() => c.closed, 5000, `${path}: connection closed after its response`);
+    }
+    // The new ports serve.
+    for (const n of [await Client.open(other), await Client.openTls(otherTls, ["http/1.1"])]) {
+      n.sock.write(get("/new-port"));
+      assert.equal((await n.response()).status, 200);
+      n.sock.destroy();
+    }
+    port = other;
+    tlsPort = otherTls;
   } finally {
-    idle.sock.destroy();
-    busy.sock.destroy();
+    for (const c of clients) c.sock.destroy();
+  }
+});
+
+test("HTTP/1.1 over TLS (ALPN http/1.1, and no ALPN): simple requests, a body handed over to node:http, then more on the same connection", async () => {
+  for (const alpn of [["http/1.1"], undefined]) {
+    const c = await Client.openTls(tlsPort, alpn);
+    try {
+      for (let i = 0; i < 3; i++) {
+        c.sock.write(get(`/tls/${i}`));
+        const r = await c.response();
+        assert.equal(r.status, 200);
+        assert.match(r.head, /\r\nConnection: keep-alive\r\n/);
+        assert.equal((JSON.parse(r.body.toString()) as { path: string }).path, `/tls/${i}`);
+      }
+      c.sock.write("POST /tls/body HTTP/1.1\r\nHost: app.example\r\nContent-Length: 5\r\n\r\nhello");
+      const p = await c.response();
+      assert.equal(p.status, 200);
+      const e = JSON.parse(p.body.toString()) as { path: string; method: string; body: string; headers: Record<string, string[]> };
+      assert.equal(e.method, "POST");
+      assert.equal(e.body, "hello");
+      assert.deepEqual(e.headers["x-forwarded-proto"], ["https"]);
+      c.sock.write(get("/tls/after"));
+      assert.equal((JSON.parse((await c.response()).body.toString()) as { path: string }).path, "/tls/after");
+    } finally {
+      c.sock.destroy();
+    }
   }
 });
