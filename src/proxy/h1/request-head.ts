@@ -4,6 +4,7 @@
 // strict parser would question) is not parsed here at all: the connection goes to node:http, whose
 // llhttp parser and its error answers and limits handle it. So this parser is never more lenient.
 import http, { type IncomingHttpHeaders } from "node:http";
+import { TOKEN } from "./field-syntax.js";
 
 export interface RequestHead {
   method: string;
@@ -27,22 +28,6 @@ const CRLFCRLF = Buffer.from("\r\n\r\n", "latin1");
 
 /** The methods node's parser knows (it refuses others with 400), less CONNECT, which node:http answers itself. */
 const METHODS = new Set(http.METHODS.filter((m) => m !== "CONNECT"));
-
-/** tchar of RFC 9110 5.6.2. */
-const TCHAR = new Uint8Array(128);
-for (const c of "!#$%&'*+-.^_`|~") TCHAR[c.charCodeAt(0)] = 1;
-for (let c = 48; c <= 57; c++) TCHAR[c] = 1;
-for (let c = 65; c <= 90; c++) TCHAR[c] = 1;
-for (let c = 97; c <= 122; c++) TCHAR[c] = 1;
-
-function isToken(s: string, from: number, to: number): boolean {
-  if (to <= from) return false;
-  for (let i = from; i < to; i++) {
-    const c = s.charCodeAt(i);
-    if (c >= 128 || TCHAR[c] === 0) return false;
-  }
-  return true;
-}
 
 /**
  * Parses the head at the start of `buf`. `maxBytes`: heads longer than this go to node:http (which
@@ -74,8 +59,10 @@ export function parseRequestHead(buf: Buffer, maxBytes: number, maxFields: numbe
     let eol = s.indexOf("\r\n", pos);
     if (eol < 0) eol = s.length;
     const colon = s.indexOf(":", pos);
-    // No colon on this line, or a name that is not a token (covers obs-fold and space before ':').
-    if (colon < 0 || colon > eol || !isToken(s, pos, colon)) return HAND_OVER;
+    if (colon < 0 || colon > eol) return HAND_OVER;
+    const name = s.slice(pos, colon);
+    // A name that is not a token covers obs-fold and space before ':'.
+    if (!TOKEN.test(name)) return HAND_OVER;
     let v0 = colon + 1;
     let v1 = eol;
     while (v0 < v1 && (s.charCodeAt(v0) === 32 || s.charCodeAt(v0) === 9)) v0++;
@@ -86,7 +73,6 @@ export function parseRequestHead(buf: Buffer, maxBytes: number, maxFields: numbe
       // included) is for the strict parser to judge.
       if ((c < 32 && c !== 9) || c === 127) return HAND_OVER;
     }
-    const name = s.slice(pos, colon);
     const value = s.slice(v0, v1);
     const lower = name.toLowerCase();
     // A repeated field is combined by node's rules, which differ per field; "__proto__" must not
