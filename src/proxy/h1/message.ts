@@ -121,7 +121,6 @@ export class FastRes {
   write(chunk: Buffer): boolean {
     if (this.writableEnded || this.destroyed) return false;
     if (!this.headersSent) this.writeHead(this.statusCode, []);
-    const sock = this.socket;
     if (!this.flushed) {
       // More may follow: without a length the body is chunked (HTTP/1.1 clients read that).
       if (this.framing === FRAMING_OPEN) {
@@ -132,14 +131,7 @@ export class FastRes {
       }
       return this.flushHead(chunk, false);
     }
-    if (!this.bodyAllowed || chunk.length === 0) return true;
-    if (this.framing !== FRAMING_CHUNKED) return sock.write(chunk);
-    sock.cork();
-    sock.write(`${chunk.length.toString(16)}\r\n`, "latin1");
-    sock.write(chunk);
-    const ok = sock.write("\r\n", "latin1");
-    sock.uncork();
-    return ok;
+    return this.writeBody(chunk, false) ?? true;
   }
 
   end(chunk?: Buffer | string): this {
@@ -157,22 +149,9 @@ export class FastRes {
         } else this.framing = FRAMING_NONE;
       }
       this.flushHead(body, true);
-    } else {
-      const sock = this.socket;
-      if (this.framing === FRAMING_CHUNKED && this.bodyAllowed) {
-        sock.cork();
-        if (body !== null && body.length > 0) {
-          sock.write(`${body.length.toString(16)}\r\n`, "latin1");
-          sock.write(body);
-          sock.write("\r\n0\r\n\r\n", "latin1");
-        } else sock.write("0\r\n\r\n", "latin1");
-        sock.uncork();
-      } else if (body !== null && body.length > 0 && this.bodyAllowed) sock.write(body);
-    }
-    const listeners = this.closeListeners;
+    } else this.writeBody(body, true);
     this.closeListeners = null;
     this.drainListener = null;
-    if (listeners !== null) listeners.length = 0;
     this.owner.responseDone(this, this.keep);
     return this;
   }
@@ -180,22 +159,29 @@ export class FastRes {
   /** Writes the head and the first body bytes together (one writev). */
   private flushHead(body: Buffer | null, last: boolean): boolean {
     this.flushed = true;
-    const chunked = this.framing === FRAMING_CHUNKED && this.bodyAllowed;
     const head = `${this.head}\r\n`;
     this.head = "";
     const sock = this.socket;
-    const hasBody = body !== null && body.length > 0 && this.bodyAllowed;
-    if (!hasBody && !(chunked && last)) return sock.write(head, "latin1");
-    let ok: boolean;
     sock.cork();
-    sock.write(head, "latin1");
-    if (chunked) {
-      if (hasBody) {
-        sock.write(`${body.length.toString(16)}\r\n`, "latin1");
-        sock.write(body);
-        ok = sock.write(last ? "\r\n0\r\n\r\n" : "\r\n", "latin1");
-      } else ok = sock.write("0\r\n\r\n", "latin1");
-    } else ok = sock.write(body!);
+    const headOk = sock.write(head, "latin1");
+    const bodyOk = this.writeBody(body, last);
+    sock.uncork();
+    return bodyOk ?? headOk;
+  }
+
+  /**
+   * Body bytes in the response's framing; `last` ends a chunked body. Returns the last write's
+   * result (false: wait for 'drain'), or null when there was nothing to write.
+   */
+  private writeBody(body: Buffer | null, last: boolean): boolean | null {
+    const sock = this.socket;
+    const has = body !== null && body.length > 0 && this.bodyAllowed;
+    if (this.framing !== FRAMING_CHUNKED || !this.bodyAllowed) return has ? sock.write(body) : null;
+    if (!has) return last ? sock.write("0\r\n\r\n", "latin1") : null;
+    sock.cork();
+    sock.write(`${body.length.toString(16)}\r\n`, "latin1");
+    sock.write(body);
+    const ok = sock.write(last ? "\r\n0\r\n\r\n" : "\r\n", "latin1");
     sock.uncork();
     return ok;
   }
