@@ -8,7 +8,7 @@
 // --mix cycles through a route file added, r0's file rewritten, the added file removed (as the scale
 // benchmark's load test does); default: a route file added each time.
 // --node-flags go to node for the control process and (through execArgv) its workers; --output FILE
-// keeps the gateway's last 64 KiB of output (e.g. its debug log or --trace-gc lines) and the time of
+// keeps the gateway's last 4 MiB of output (e.g. its debug log or --trace-gc lines) and the time of
 // each change, to see where a slow change went. The time ends when GET /ready?after=N&wait=MS answers
 // (the moment the last worker reports the change); --poll polls /ready every 5 ms instead, as builds
 // before that wait need (they answer the wait at once, and then are polled anyway). --idle: seconds the
@@ -51,7 +51,7 @@ try {
   const workers = cpus().length;
   const lay = layout(workers);
   const nodeFlags = opt["node-flags"]!.split(" ").filter(Boolean);
-  const proc = start("sluice", process.execPath, [...nodeFlags, bin, "run", "--config", dir, "--workers", String(workers), "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", opt["log-level"]!, ...opt["sluice-args"]!.split(" ").filter(Boolean)], { cpus: lay.all });
+  const proc = start("sluice", process.execPath, [...nodeFlags, bin, "run", "--config", dir, "--workers", String(workers), "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", opt["log-level"]!, ...opt["sluice-args"]!.split(" ").filter(Boolean)], { cpus: lay.all, keep: 4 << 20 });
   const s: Sluice = { name: "sluice", port, proc, adminPort, configDir: dir };
   await waitVersion(s, 0, 300_000);
   if (opt.load) await startOrigin("nginx", origin, lay.origin);

@@ -16,14 +16,14 @@
 // spaces (the cluster workers inherit them; --output DIR keeps each one's output, e.g. for --trace-gc); `--variant nginx` adds the nginx proxy of the bench as
 // a reference (its CPU per request is nginx's). Options: --path /64k|/20b, --conns N, --seconds N, --reps N,
 // --warmup SECONDS and --warmup-runs N (warm-up runs per variant before the measured ones; 1 of 1 s by default).
-import { readdirSync, readFileSync, writeFileSync } from "node:fs";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { groupCpuTimes } from "./lib/procs.js";
+import { groupCpuTimes, groupRunqueueWait } from "./lib/procs.js";
 import { cleanup, installSignalHandlers, start, stop, tempDir, type Proc } from "./lib/procs.js";
 import { gatewayYaml, ROOT, routeYaml, startNginxProxy, startOrigin, waitHttp, waitVersion, type Sluice } from "./lib/servers.js";
 import { fmtInt, fmtMs, median } from "./lib/stats.js";
-import { freePorts, layout } from "./lib/system.js";
+import { freePorts, layout, tcpTimeouts } from "./lib/system.js";
 import { wrk } from "./lib/wrk.js";
 
 const { values: o } = parseArgs({
@@ -49,22 +49,6 @@ interface V {
   flags: string[];
   gw?: Sluice;
   runs: { rps: number; p50: number; p90: number; p99: number; cpuUs: number; sysUs: number; waitPct: number }[];
-}
-
-/** Seconds the threads of process group `pgid` spent runnable and waiting for a CPU (schedstat field 2, ns). */
-function groupRunqueueWait(pgid: number): number {
-  let ns = 0;
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== pgid) continue;
-      for (const t of readdirSync(`/proc/${d}/task`)) ns += Number(readFileSync(`/proc/${d}/task/${t}/schedstat`, "utf8").split(" ")[1]);
-    } catch {
-      continue; // exited meanwhile
-    }
-  }
-  return ns / 1e9;
 }
 
 /** wrk's 90th percentile in ms (NaN when absent). */
@@ -119,6 +103,7 @@ async function main(): Promise<void> {
         const pid = v.gw!.proc.pid;
         const c0 = groupCpuTimes(pid);
         const w0 = groupRunqueueWait(pid);
+        const rto0 = tcpTimeouts();
         const r = await wrk({ url: `http://127.0.0.1:${v.gw!.port}${o.path}`, connections: conns, seconds, cpus: lay.load });
         const c1 = groupCpuTimes(pid);
         const cpu = c1.user + c1.system - c0.user - c0.system;
@@ -127,7 +112,7 @@ async function main(): Promise<void> {
         const run = { rps: r.rps, p50: r.p50ms, p90: p90Of(r.raw), p99: r.p99ms, cpuUs: (cpu / r.requests) * 1e6, sysUs: ((c1.system - c0.system) / r.requests) * 1e6, waitPct };
         v.runs.push(run);
         process.stderr.write(
-          `rep ${rep + 1} ${v.name}: ${fmtInt(r.rps)} req/s, p50/p90/p99 ${fmtMs(run.p50)}/${fmtMs(run.p90)}/${fmtMs(run.p99)} ms, ${run.cpuUs.toFixed(1)} us/req (kernel ${run.sysUs.toFixed(1)}), waited for CPU ${waitPct.toFixed(1)}%\n`,
+          `rep ${rep + 1} ${v.name}: ${fmtInt(r.rps)} req/s, p50/p90/p99 ${fmtMs(run.p50)}/${fmtMs(run.p90)}/${fmtMs(run.p99)} ms, ${run.cpuUs.toFixed(1)} us/req (kernel ${run.sysUs.toFixed(1)}), waited for CPU ${waitPct.toFixed(1)}%, TCP timeouts ${tcpTimeouts() - rto0}\n`,
         );
       }
   } finally {

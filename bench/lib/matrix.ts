@@ -1,8 +1,9 @@
 // L7 comparison: the same wrk runs against each variant, repetitions interleaved across variants.
-import { groupCpuSeconds } from "./procs.js";
+import { groupCpuSeconds, groupRunqueueWait } from "./procs.js";
 import { progress } from "./progress.js";
 import { bodyPath } from "./servers.js";
 import { median } from "./stats.js";
+import { tcpTimeouts } from "./system.js";
 import { wrk, type WrkResult } from "./wrk.js";
 
 export type Size = "20B" | "64KiB";
@@ -39,6 +40,13 @@ export interface Cell {
   runs: WrkResult[];
   /** Proxy CPU (utime + stime of its process group) per request, us, per run. */
   cpuUs: number[];
+  /**
+   * Per run: how long the proxy's threads were runnable but waiting for a CPU, % of the run (another
+   * process, or its own background threads, had the core), and the machine's TCP retransmission
+   * timeouts during the run. Both tell a tail run's cause from a slow proxy.
+   */
+  waitPct: number[];
+  tcpTimeouts: number[];
   rps: number;
   /** Median of cpuUs (NaN when the variant has no process group). */
   cpuUsPerReq: number;
@@ -55,7 +63,7 @@ export async function runMatrix(plan: MatrixPlan): Promise<Map<string, Cell>> {
   const cells = new Map<string, Cell>();
   for (const v of plan.variants)
     for (const size of plan.sizes)
-      for (const c of plan.connections) cells.set(cellKey(v.id, size, c), { variant: v, size, connections: c, runs: [], cpuUs: [], rps: NaN, cpuUsPerReq: NaN, p50ms: NaN, p99ms: NaN, errors: 0 });
+      for (const c of plan.connections) cells.set(cellKey(v.id, size, c), { variant: v, size, connections: c, runs: [], cpuUs: [], waitPct: [], tcpTimeouts: [], rps: NaN, cpuUsPerReq: NaN, p50ms: NaN, p99ms: NaN, errors: 0 });
 
   // Warm-up (JIT, connection pools), not recorded.
   const warm = (v: Variant): Promise<WrkResult> =>
@@ -81,11 +89,15 @@ export async function runMatrix(plan: MatrixPlan): Promise<Map<string, Cell>> {
           const left = Math.round(((Date.now() - t0) / Math.max(done, 1)) * (total - done) / 1000);
           progress(`[${done + 1}/${total}] rep ${rep + 1}/${plan.reps}  ${v.label}  ${size}  -c${c}  ${plan.seconds}s${done > 0 ? `  (~${left}s left)` : ""}`);
           const cpu0 = v.pgid !== undefined ? groupCpuSeconds(v.pgid) : NaN;
+          const wait0 = v.pgid !== undefined ? groupRunqueueWait(v.pgid) : NaN;
+          const rto0 = tcpTimeouts();
           const r = await wrk({ url: `http://127.0.0.1:${v.port}${bodyPath(size)}`, connections: c, seconds: plan.seconds, cpus: plan.loadCpus });
           const cell = cells.get(cellKey(v.id, size, c))!;
           cell.runs.push(r);
           // Includes the moments around the run (wrk start/stop) when the proxy is idle: a small overcount of nothing.
           cell.cpuUs.push(v.pgid !== undefined && r.requests > 0 ? ((groupCpuSeconds(v.pgid) - cpu0) / r.requests) * 1e6 : NaN);
+          cell.waitPct.push(v.pgid !== undefined ? ((groupRunqueueWait(v.pgid) - wait0) / plan.seconds) * 100 : NaN);
+          cell.tcpTimeouts.push(tcpTimeouts() - rto0);
           done++;
         }
   for (const cell of cells.values()) {

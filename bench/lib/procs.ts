@@ -10,7 +10,7 @@ export interface Proc {
   name: string;
   child: ChildProcess;
   pid: number;
-  /** Last 64 KiB of stdout + stderr, for error messages. */
+  /** Last `keep` bytes (default 64 KiB) of stdout + stderr, for error messages. */
   output(): string;
   exited: Promise<number | null>;
 }
@@ -20,6 +20,8 @@ export interface SpawnOptions {
   cpus?: string;
   env?: NodeJS.ProcessEnv;
   cwd?: string;
+  /** How much of the output to keep (default 64 KiB). */
+  keep?: number;
 }
 
 const live = new Set<Proc>();
@@ -43,9 +45,10 @@ export function start(name: string, cmd: string, args: string[], opts: SpawnOpti
   // detached: own process group, so workers a server forks can be killed with it.
   const child = spawn(file, argv, { stdio: ["ignore", "pipe", "pipe"], detached: true, env: opts.env ?? process.env, cwd: opts.cwd });
   let out = "";
+  const limit = opts.keep ?? 65_536;
   const keep = (d: Buffer): void => {
     out += d.toString();
-    if (out.length > 65_536) out = out.slice(-65_536);
+    if (out.length > limit) out = out.slice(-limit);
   };
   child.stdout?.on("data", keep);
   child.stderr?.on("data", keep);
@@ -152,4 +155,20 @@ export function groupCpuTimes(pgid: number): { user: number; system: number } {
     system += Number(f[12]) / tick;
   }
   return { user, system };
+}
+
+/** Seconds the threads of process group `pgid` spent runnable and waiting for a CPU (schedstat field 2, ns). */
+export function groupRunqueueWait(pgid: number): number {
+  let ns = 0;
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== pgid) continue;
+      for (const t of readdirSync(`/proc/${d}/task`)) ns += Number(readFileSync(`/proc/${d}/task/${t}/schedstat`, "utf8").split(" ")[1]);
+    } catch {
+      continue; // exited meanwhile
+    }
+  }
+  return ns / 1e9;
 }

@@ -41,8 +41,8 @@ const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
 function matrixTable(plan: MatrixPlan, cells: Map<string, Cell>): string[] {
   const out = [
-    "| body | conns | variant | req/s | x nginx | p50 ms | p99 ms | p99 x nginx | proxy CPU us/req | errors | req/s per run | p99 ms per run |",
-    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- |",
+    "| body | conns | variant | req/s | x nginx | p50 ms | p99 ms | p99 x nginx | proxy CPU us/req | errors | req/s per run | p99 ms per run | proxy waited for CPU, % per run | TCP timeouts per run |",
+    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |",
   ];
   for (const size of plan.sizes as Size[])
     for (const c of plan.connections) {
@@ -52,7 +52,7 @@ function matrixTable(plan: MatrixPlan, cells: Map<string, Cell>): string[] {
         const ratio = ref ? cell.rps / ref.rps : NaN;
         const p99r = ref ? cell.p99ms / ref.p99ms : NaN;
         out.push(
-          `| ${size} | ${c} | ${v.label} | ${fmtInt(cell.rps)} | ${fmtRatio(ratio)} | ${fmtMs(cell.p50ms)} | ${fmtMs(cell.p99ms)} | ${fmtRatio(p99r)} | ${Number.isFinite(cell.cpuUsPerReq) ? cell.cpuUsPerReq.toFixed(1) : "-"} | ${cell.errors} | ${cell.runs.map((r) => fmtInt(r.rps)).join(", ")} | ${cell.runs.map((r) => fmtMs(r.p99ms)).join(", ")} |`,
+          `| ${size} | ${c} | ${v.label} | ${fmtInt(cell.rps)} | ${fmtRatio(ratio)} | ${fmtMs(cell.p50ms)} | ${fmtMs(cell.p99ms)} | ${fmtRatio(p99r)} | ${Number.isFinite(cell.cpuUsPerReq) ? cell.cpuUsPerReq.toFixed(1) : "-"} | ${cell.errors} | ${cell.runs.map((r) => fmtInt(r.rps)).join(", ")} | ${cell.runs.map((r) => fmtMs(r.p99ms)).join(", ")} | ${cell.waitPct.map((w) => (Number.isFinite(w) ? w.toFixed(1) : "-")).join(", ")} | ${cell.tcpTimeouts.map((n) => (Number.isFinite(n) ? String(n) : "-")).join(", ")} |`,
         );
       }
     }

@@ -111,3 +111,21 @@ export function layout(cpus: number): Layout {
 export function sleep(ms: number): Promise<void> {
   return new Promise((r) => setTimeout(r, ms));
 }
+
+/**
+ * The kernel's TCP retransmission timeouts (TcpExt TCPTimeouts) since boot, machine-wide: on loopback
+ * one means a segment or its ACK was dropped and the sender waited its RTO (200 ms at least), which
+ * shows up as a p99 far out while the median is normal. NaN where /proc/net/netstat is unreadable.
+ */
+export function tcpTimeouts(): number {
+  try {
+    const lines = readFileSync("/proc/net/netstat", "utf8").split("\n");
+    const at = lines.findIndex((l) => l.startsWith("TcpExt:"));
+    const names = lines[at]!.split(/\s+/);
+    const values = lines[at + 1]!.split(/\s+/);
+    const i = names.indexOf("TCPTimeouts");
+    return i > 0 ? Number(values[i]) : NaN;
+  } catch {
+    return NaN;
+  }
+}

@@ -52,6 +52,8 @@ function cell(label: string, runs: WrkResult[]): Cell {
     connections: 64,
     runs,
     cpuUs: [],
+    waitPct: [],
+    tcpTimeouts: [],
     rps: 0,
     cpuUsPerReq: NaN,
     p50ms: 1,
