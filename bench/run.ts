@@ -101,12 +101,12 @@ async function startL7(originPort: number, origin: OriginKind, withN: boolean, c
     { id: "direct", label: "direct to origin (limit)", port: originPort, cpus: lay.origin },
     { id: "nginx", label: "nginx", port: pNginx, cpus: lay.proxy, pgid: pgid(pNginx) },
     { id: "haproxy", label: "haproxy", port: pHaproxy, cpus: lay.proxy, pgid: pgid(pHaproxy) },
-    { id: "sluice-1", label: "sluice 1 worker", port: pS1, cpus: lay.proxy, pgid: pgid(pS1) },
+    { id: "sluice-1", label: "sluice 1 worker", port: pS1, cpus: lay.proxy, pgid: pgid(pS1), adminPort: aS1 },
     ...sockmap.variants,
     ...(withN
       ? [
           { id: "nginx-n", label: `nginx ${cpus} workers`, port: pNginxN, cpus: lay.all, pgid: pgid(pNginxN) },
-          { id: "sluice-n", label: `sluice ${cpus} workers`, port: pSN, cpus: lay.all, pgid: pgid(pSN) },
+          { id: "sluice-n", label: `sluice ${cpus} workers`, port: pSN, cpus: lay.all, pgid: pgid(pSN), adminPort: aSN },
         ]
       : []),
   ];

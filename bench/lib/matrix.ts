@@ -16,6 +16,8 @@ export interface Variant {
   cpus: string;
   /** Process group of the proxy (its pid): its CPU time per request is measured. */
   pgid?: number;
+  /** A sluice's admin port: its workers' event-loop delay is read from /metrics around each run. */
+  adminPort?: number;
 }
 
 export interface MatrixPlan {
@@ -47,6 +49,8 @@ export interface Cell {
    */
   waitPct: number[];
   tcpTimeouts: number[];
+  /** Per run: the longest event-loop delay of the sluice's workers (ms; NaN for other proxies). */
+  loopMaxMs: number[];
   rps: number;
   /** Median of cpuUs (NaN when the variant has no process group). */
   cpuUsPerReq: number;
@@ -59,11 +63,25 @@ export function cellKey(v: string, size: Size, c: number): string {
   return `${v}|${size}|${c}`;
 }
 
+/**
+ * The longest event-loop delay (ms) of a sluice's workers since the last read of its /metrics
+ * (nodejs_eventloop_lag_max_seconds, the max over workers; each read resets it). A stall of the
+ * worker (a GC pause, a long task) shows here; a tail without one happened outside the worker.
+ */
+async function loopMaxMs(adminPort: number): Promise<number> {
+  try {
+    const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
+    return Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1] ?? NaN) * 1000;
+  } catch {
+    return NaN;
+  }
+}
+
 export async function runMatrix(plan: MatrixPlan): Promise<Map<string, Cell>> {
   const cells = new Map<string, Cell>();
   for (const v of plan.variants)
     for (const size of plan.sizes)
-      for (const c of plan.connections) cells.set(cellKey(v.id, size, c), { variant: v, size, connections: c, runs: [], cpuUs: [], waitPct: [], tcpTimeouts: [], rps: NaN, cpuUsPerReq: NaN, p50ms: NaN, p99ms: NaN, errors: 0 });
+      for (const c of plan.connections) cells.set(cellKey(v.id, size, c), { variant: v, size, connections: c, runs: [], cpuUs: [], waitPct: [], tcpTimeouts: [], loopMaxMs: [], rps: NaN, cpuUsPerReq: NaN, p50ms: NaN, p99ms: NaN, errors: 0 });
 
   // Warm-up (JIT, connection pools), not recorded.
   const warm = (v: Variant): Promise<WrkResult> =>
@@ -91,6 +109,7 @@ export async function runMatrix(plan: MatrixPlan): Promise<Map<string, Cell>> {
           const cpu0 = v.pgid !== undefined ? groupCpuSeconds(v.pgid) : NaN;
           const wait0 = v.pgid !== undefined ? groupRunqueueWait(v.pgid) : NaN;
           const rto0 = tcpTimeouts();
+          if (v.adminPort !== undefined) await loopMaxMs(v.adminPort); // starts the workers' delay histograms afresh
           const r = await wrk({ url: `http://127.0.0.1:${v.port}${bodyPath(size)}`, connections: c, seconds: plan.seconds, cpus: plan.loadCpus });
           const cell = cells.get(cellKey(v.id, size, c))!;
           cell.runs.push(r);
@@ -98,6 +117,7 @@ export async function runMatrix(plan: MatrixPlan): Promise<Map<string, Cell>> {
           cell.cpuUs.push(v.pgid !== undefined && r.requests > 0 ? ((groupCpuSeconds(v.pgid) - cpu0) / r.requests) * 1e6 : NaN);
           cell.waitPct.push(v.pgid !== undefined ? ((groupRunqueueWait(v.pgid) - wait0) / plan.seconds) * 100 : NaN);
           cell.tcpTimeouts.push(tcpTimeouts() - rto0);
+          cell.loopMaxMs.push(v.adminPort !== undefined ? await loopMaxMs(v.adminPort) : NaN);
           done++;
         }
   for (const cell of cells.values()) {

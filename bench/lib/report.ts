@@ -41,8 +41,8 @@ const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
 function matrixTable(plan: MatrixPlan, cells: Map<string, Cell>): string[] {
   const out = [
-    "| body | conns | variant | req/s | x nginx | p50 ms | p99 ms | p99 x nginx | proxy CPU us/req | errors | req/s per run | p99 ms per run | proxy waited for CPU, % per run | TCP timeouts per run |",
-    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- |",
+    "| body | conns | variant | req/s | x nginx | p50 ms | p99 ms | p99 x nginx | proxy CPU us/req | errors | req/s per run | p99 ms per run | proxy waited for CPU, % per run | sluice's longest event-loop delay, ms per run | TCP timeouts per run |",
+    "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |",
   ];
   for (const size of plan.sizes as Size[])
     for (const c of plan.connections) {
@@ -52,7 +52,7 @@ function matrixTable(plan: MatrixPlan, cells: Map<string, Cell>): string[] {
         const ratio = ref ? cell.rps / ref.rps : NaN;
         const p99r = ref ? cell.p99ms / ref.p99ms : NaN;
         out.push(
-          `| ${size} | ${c} | ${v.label} | ${fmtInt(cell.rps)} | ${fmtRatio(ratio)} | ${fmtMs(cell.p50ms)} | ${fmtMs(cell.p99ms)} | ${fmtRatio(p99r)} | ${Number.isFinite(cell.cpuUsPerReq) ? cell.cpuUsPerReq.toFixed(1) : "-"} | ${cell.errors} | ${cell.runs.map((r) => fmtInt(r.rps)).join(", ")} | ${cell.runs.map((r) => fmtMs(r.p99ms)).join(", ")} | ${cell.waitPct.map((w) => (Number.isFinite(w) ? w.toFixed(1) : "-")).join(", ")} | ${cell.tcpTimeouts.map((n) => (Number.isFinite(n) ? String(n) : "-")).join(", ")} |`,
+          `| ${size} | ${c} | ${v.label} | ${fmtInt(cell.rps)} | ${fmtRatio(ratio)} | ${fmtMs(cell.p50ms)} | ${fmtMs(cell.p99ms)} | ${fmtRatio(p99r)} | ${Number.isFinite(cell.cpuUsPerReq) ? cell.cpuUsPerReq.toFixed(1) : "-"} | ${cell.errors} | ${cell.runs.map((r) => fmtInt(r.rps)).join(", ")} | ${cell.runs.map((r) => fmtMs(r.p99ms)).join(", ")} | ${cell.waitPct.map((w) => (Number.isFinite(w) ? w.toFixed(1) : "-")).join(", ")} | ${cell.loopMaxMs.map((m) => (Number.isFinite(m) ? m.toFixed(1) : "-")).join(", ")} | ${cell.tcpTimeouts.map((n) => (Number.isFinite(n) ? String(n) : "-")).join(", ")} |`,
         );
       }
     }
@@ -81,6 +81,14 @@ function workersLines(w: WorkersReport): string[] {
       "",
       `${n.v.workers} workers against 1: ${fmtRatio(n.s.rps / one.rps)} the requests/s on ${fmtRatio(n.s.cores / one.cores)} the CPU; requests per CPU-second ${fmtRatio(n.s.perCpuSecond / one.perCpuSecond)}${shared ? ` (1 worker sharing cpu ${p.loadCpus}: ${fmtRatio(shared.perCpuSecond / one.perCpuSecond)})` : ""}.`,
     );
+  if (w.machine) {
+    const m = w.machine;
+    const machineRatio = m.together / m.alone;
+    out.push(
+      "",
+      `The machine itself, on the same kind of work (plain processes running ES256 signature checks, ${Math.min(p.seconds, 5)} s): ${fmtInt(m.alone)} checks per CPU-second on cpu ${p.oneCpus} alone, ${fmtInt(m.together)} per CPU-second on each core with all ${p.cpus} busy at once (${fmtRatio(machineRatio)}): a busy core beside another does that much of a lone core's work, the ceiling for the ratio above.${one && n ? ` Against that ceiling the gateway's requests per CPU-second keep ${fmtRatio(n.s.perCpuSecond / one.perCpuSecond / machineRatio)}.` : ""}`,
+    );
+  }
   return out;
 }
 const fmtMiB = (bps: number): string => (Number.isFinite(bps) ? `${(bps / 1024 / 1024).toFixed(0)} MiB/s` : "n/a");

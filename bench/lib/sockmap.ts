@@ -92,8 +92,8 @@ export async function startSockmapVariants(o: {
   const variants: Variant[] = [
     // pgid: the proxy's CPU per request. Softirq time (TCP receive work on loopback) is charged to
     // no process, on or off; a redirected send is charged to its sender.
-    { id: "sluice-1-sockmap-off", label: "sluice 1 worker, sockmap off", port: pOff, cpus: o.proxyCpus, pgid: off.proc.pid },
-    { id: "sluice-1-sockmap-on", label: "sluice 1 worker, sockmap on", port: pOn, cpus: o.proxyCpus, pgid: on.proc.pid },
+    { id: "sluice-1-sockmap-off", label: "sluice 1 worker, sockmap off", port: pOff, cpus: o.proxyCpus, pgid: off.proc.pid, adminPort: aOff },
+    { id: "sluice-1-sockmap-on", label: "sluice 1 worker, sockmap on", port: pOn, cpus: o.proxyCpus, pgid: on.proc.pid, adminPort: aOn },
   ];
   return { servers, variants, ...(n > 0 ? {} : { note: `sockmap on: no message was redirected after start (${n}); see \`sluice doctor\`` }) };
 }

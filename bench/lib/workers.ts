@@ -8,6 +8,7 @@
 // gateway, 1 worker on the load core, shows what sharing a core with wrk and the origin costs by
 // itself, apart from the number of workers.
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { coreProbe, type CoreProbe } from "./core-probe.js";
 import { groupCpuSeconds, stop } from "./procs.js";
 import { progress } from "./progress.js";
 import { get, startSluiceProxy, type Sluice } from "./servers.js";
@@ -46,13 +47,15 @@ export interface WorkersVariant {
 export interface WorkersReport {
   plan: WorkersPlan;
   variants: WorkersVariant[];
+  /** The machine's own figure for the same kind of work: per core with every core busy against one alone. */
+  machine?: CoreProbe;
 }
 
 const ISSUER = "https://issuer.bench.test";
 const AUDIENCE = "bench";
 
 /** A key set with one ES256 key, and a token it verifies (2 h). */
-async function jwtMaterial(): Promise<{ jwks: string; token: string }> {
+export async function jwtMaterial(): Promise<{ jwks: string; token: string }> {
   const { publicKey, privateKey } = await generateKeyPair("ES256");
   const jwk = { ...(await exportJWK(publicKey)), kid: "bench", alg: "ES256", use: "sig" };
   const token = await new SignJWT({ sub: "bench" })
@@ -65,7 +68,7 @@ async function jwtMaterial(): Promise<{ jwks: string; token: string }> {
   return { jwks: JSON.stringify({ keys: [jwk] }), token };
 }
 
-function policyYaml(jwks: string): string {
+export function policyYaml(jwks: string): string {
   return `apiVersion: sluice.dev/v1alpha1
 kind: SecurityPolicy
 metadata:
@@ -92,6 +95,9 @@ async function startJwtSluice(plan: WorkersPlan, workers: number, cpus: string, 
 
 export async function runWorkers(plan: WorkersPlan): Promise<WorkersReport> {
   const { jwks, token } = await jwtMaterial();
+  progress(`[workers] the machine alone: ES256 checks on cpu ${plan.oneCpus}, then on every core at once`);
+  const every = Array.from({ length: plan.cpus }, (_, i) => String(i));
+  const machine = await coreProbe(plan.oneCpus, every, Math.min(plan.seconds, 5));
   const headers = { authorization: `Bearer ${token}` };
   const layouts = [
     { workers: 1, cpus: plan.oneCpus },
@@ -122,7 +128,7 @@ export async function runWorkers(plan: WorkersPlan): Promise<WorkersReport> {
         const r = await wrk({ url: `http://127.0.0.1:${g.port}/20b`, connections: plan.connections, seconds: plan.seconds, cpus: plan.loadCpus, headers });
         variants[k]!.runs.push({ rps: r.rps, p99ms: r.p99ms, requests: r.requests, errors: r.non2xx + r.socketErrors, cpuSeconds: groupCpuSeconds(g.proc.pid) - c0 });
       }
-    return { plan, variants };
+    return { plan, variants, machine };
   } finally {
     await Promise.all(gateways.map((g) => stop(g.proc)));
   }

@@ -1,6 +1,6 @@
 // Entry of an L7 worker process (node:cluster): snapshots arrive over IPC, are applied with the
 // data plane, and acknowledged. A failed apply leaves the previous snapshot serving.
-import { AggregatorRegistry } from "prom-client";
+import { AggregatorRegistry, collectDefaultMetrics, register } from "prom-client";
 import type { FromWorker, ListenerResult, ToWorker } from "../control/messages.js";
 import { restoreWorkerPriority } from "../control/process-priority.js";
 import type { Snapshot } from "../ir/types.js";
@@ -13,6 +13,9 @@ import { applyDelta } from "./snapshot-delta.js";
 restoreWorkerPriority();
 // prom-client answers the control process's metrics requests only in workers that built one.
 new AggregatorRegistry();
+// Node's own metrics (event-loop delay, GC pauses, heap, CPU time, memory): a worker that stalls shows
+// it here. The control process sums or takes the max over workers as prom-client defines per metric.
+collectDefaultMetrics({ register });
 
 const DRAIN_MS = 10_000;
 /** An apply that compiled this many virtual hosts leaves enough garbage to collect (heap-tidy.ts). */

@@ -98,6 +98,19 @@ test("GET /metrics: control metrics and the workers' metrics", async () => {
   assert.match(text, /^# TYPE sluice_(?!config_)\w+ /m, "no data-plane metric in:\n" + text.slice(0, 2000));
 });
 
+test("GET /metrics: the workers' Node.js runtime metrics, once each, over both workers", async () => {
+  for (let i = 0; i < 20; i++) await get(port, "/runtime-probe");
+  const text = await (await fetch(gw.admin("/metrics"))).text();
+  for (const name of ["nodejs_eventloop_lag_max_seconds", "nodejs_gc_duration_seconds", "nodejs_heap_size_used_bytes", "process_cpu_seconds_total", "process_resident_memory_bytes"]) {
+    assert.equal(text.match(new RegExp(`^# TYPE ${name} `, "gm"))?.length, 1, `${name} once in:\n${text.slice(0, 1500)}`);
+  }
+  // Two workers, each tens of MiB: the sum is well over one worker's share, and a CPU time was counted.
+  assert.ok(metricValue(text, "process_resident_memory_bytes") > 40 * 1024 * 1024, "resident memory summed over workers");
+  assert.ok(metricValue(text, "process_cpu_seconds_total") > 0);
+  const lagMax = metricValue(text, "nodejs_eventloop_lag_max_seconds");
+  assert.ok(lagMax > 0 && lagMax < 5, `event-loop delay max ${lagMax} s`);
+});
+
 test("unknown admin paths are 404", async () => {
   assert.equal((await fetch(gw.admin("/nope"))).status, 404);
 });

@@ -54,6 +54,7 @@ function cell(label: string, runs: WrkResult[]): Cell {
     cpuUs: [],
     waitPct: [],
     tcpTimeouts: [],
+    loopMaxMs: [],
     rps: 0,
     cpuUsPerReq: NaN,
     p50ms: 1,
