@@ -76,6 +76,10 @@ export class PortServer {
       const pem = current.tls!.defaultPem!;
       this.defaultPem = pem;
       const s = http2.createSecureServer({
+        // TCP_NODELAY at accept, as node:http's plain server does: tls.Server leaves Nagle on, and a
+        // response streamed in small writes then waits for the client's delayed ACKs (HTTP/2
+        // sessions set it themselves; HTTP/1.1 over TLS would not).
+        noDelay: true,
         allowHTTP1: true,
         settings: h2Settings,
         maxHeaderListPairs: H2_MAX_HEADER_PAIRS,

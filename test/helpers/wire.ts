@@ -93,6 +93,20 @@ export class Wire {
     return this.until(() => this.take(opts.head ?? false), opts.ms ?? 5000, "response");
   }
 
+  /** Takes the next `n` raw bytes (an upgraded connection's data), waiting up to `ms` for them. */
+  bytes(n: number, ms = 5000): Promise<Buffer> {
+    return this.until(
+      () => {
+        if (this.buf.length < n) return null;
+        const out = this.buf.subarray(0, n);
+        this.buf = this.buf.subarray(n);
+        return out;
+      },
+      ms,
+      `${n} bytes`,
+    );
+  }
+
   /** Whether the gateway closes the connection within `ms`. */
   async closesWithin(ms: number): Promise<boolean> {
     try {

@@ -16,6 +16,9 @@ export function pipeUpgrade(
   onClose: (bytesOut: number) => void,
 ): void {
   const upstream = ep.tls !== null ? ep.connectTls() : ep.socketPath !== null ? net.connect(ep.socketPath) : net.connect(ep.port, ep.host!);
+  // Relayed messages are small and interactive: without TCP_NODELAY one sent right after another
+  // waits for the backend's delayed ACK (~40 ms).
+  upstream.setNoDelay(true);
   let connected = false;
   let closed = false;
   const close = (): void => {
