@@ -63,15 +63,20 @@ export function cellKey(v: string, size: Size, c: number): string {
   return `${v}|${size}|${c}`;
 }
 
+/** prom-client's default eventLoopMonitoringPrecision: node's delay histogram records whole timer intervals of this period. */
+const LOOP_SAMPLE_MS = 10;
+
 /**
  * The longest event-loop delay (ms) of a sluice's workers since the last read of its /metrics
- * (nodejs_eventloop_lag_max_seconds, the max over workers; each read resets it). A stall of the
- * worker (a GC pause, a long task) shows here; a tail without one happened outside the worker.
+ * (nodejs_eventloop_lag_max_seconds, the max over workers, less the sampling period it includes;
+ * each read resets it). A stall of the worker (a GC pause, a long task) shows here; a tail without
+ * one happened outside the worker.
  */
 async function loopMaxMs(adminPort: number): Promise<number> {
   try {
     const text = await (await fetch(`http://127.0.0.1:${adminPort}/metrics`)).text();
-    return Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1] ?? NaN) * 1000;
+    const max = Number(/^nodejs_eventloop_lag_max_seconds (\S+)$/m.exec(text)?.[1] ?? NaN) * 1000;
+    return Math.max(0, max - LOOP_SAMPLE_MS);
   } catch {
     return NaN;
   }

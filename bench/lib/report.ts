@@ -41,7 +41,7 @@ const sum = (xs: number[]): number => xs.reduce((a, b) => a + b, 0);
 
 function matrixTable(plan: MatrixPlan, cells: Map<string, Cell>): string[] {
   const out = [
-    "| body | conns | variant | req/s | x nginx | p50 ms | p99 ms | p99 x nginx | proxy CPU us/req | errors | req/s per run | p99 ms per run | proxy waited for CPU, % per run | sluice's longest event-loop delay, ms per run | TCP timeouts per run |",
+    "| body | conns | variant | req/s | x nginx | p50 ms | p99 ms | p99 x nginx | proxy CPU us/req | errors | req/s per run | p99 ms per run | proxy waited for CPU, % per run | sluice's longest event-loop stall, ms per run | TCP timeouts per run |",
     "| --- | ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- | --- | --- | --- | --- |",
   ];
   for (const size of plan.sizes as Size[])
@@ -183,6 +183,7 @@ export function renderMarkdown(r: ReportInput): string {
     const p = r.matrix.plan;
     lines.push(
       `- L7 runs: wrk -t1, ${p.reps} repetition${p.reps === 1 ? "" : "s"} of ${p.seconds}s per cell, interleaved across variants (order rotated each repetition), ${p.warmupSeconds <= 0 ? "without warm-up" : p.warmupTogether ? `after a ${p.warmupSeconds}s warm-up of all variants at once` : `after a ${p.warmupSeconds}s warm-up per variant`}; medians shown; errors = non-2xx/3xx + socket errors summed over the repetitions`,
+      "- Per run, to tell a disturbed run from a slow proxy: how long the proxy's threads were runnable but waited for a CPU (% of the run; another process or its own background threads had the core), sluice's longest event-loop stall (its workers' nodejs_eventloop_lag_max_seconds less the 10 ms sampling period; a GC pause or long task shows here, and the first requests on a run's new connections cost a few ms), and the machine's TCP retransmission timeouts (a dropped segment: 200 ms or more).",
       "",
       "### L7 proxying",
       "",
