@@ -16,7 +16,7 @@ export interface Variant {
   cpus: string;
   /** Process group of the proxy (its pid): its CPU time per request is measured. */
   pgid?: number;
-  /** A sluice's admin port: its workers' event-loop delay is read from /metrics around each run. */
+  /** A sluice's admin port: its workers' event-loop stalls are read from /metrics around each run. */
   adminPort?: number;
 }
 
@@ -49,7 +49,7 @@ export interface Cell {
    */
   waitPct: number[];
   tcpTimeouts: number[];
-  /** Per run: the longest event-loop delay of the sluice's workers (ms; NaN for other proxies). */
+  /** Per run: the longest event-loop stall of the sluice's workers beyond the sampling period (ms; NaN for other proxies). */
   loopMaxMs: number[];
   rps: number;
   /** Median of cpuUs (NaN when the variant has no process group). */
