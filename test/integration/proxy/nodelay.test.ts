@@ -20,6 +20,8 @@ const PIECES = 2;
 const GAP_MS = 5;
 
 let origin: http.Server;
+/** Upgraded sockets leave the http server's tracking: closed by hand at the end. */
+const upgraded = new Set<import("node:net").Socket>();
 let gw: GatewayProcess;
 let port: number;
 let tlsPort: number;
@@ -44,6 +46,7 @@ before(async () => {
   });
   // An upgraded connection that answers "ok" once it has both messages of the client.
   origin.on("upgrade", (_req, sock: import("node:net").Socket) => {
+    upgraded.add(sock);
     sock.write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
     let got = "";
     sock.on("data", (d: Buffer) => {
@@ -64,6 +67,8 @@ before(async () => {
 
 after(async () => {
   await gw?.stop();
+  for (const sock of upgraded) sock.destroy();
+  origin?.closeAllConnections();
   await new Promise((r) => origin?.close(r));
   rmSync(dir, { recursive: true, force: true });
 });
