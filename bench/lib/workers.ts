@@ -55,7 +55,7 @@ const ISSUER = "https://issuer.bench.test";
 const AUDIENCE = "bench";
 
 /** A key set with one ES256 key, and a token it verifies (2 h). */
-export async function jwtMaterial(): Promise<{ jwks: string; token: string }> {
+async function jwtMaterial(): Promise<{ jwks: string; token: string }> {
   const { publicKey, privateKey } = await generateKeyPair("ES256");
   const jwk = { ...(await exportJWK(publicKey)), kid: "bench", alg: "ES256", use: "sig" };
   const token = await new SignJWT({ sub: "bench" })
@@ -68,7 +68,7 @@ export async function jwtMaterial(): Promise<{ jwks: string; token: string }> {
   return { jwks: JSON.stringify({ keys: [jwk] }), token };
 }
 
-export function policyYaml(jwks: string): string {
+function policyYaml(jwks: string): string {
   return `apiVersion: sluice.dev/v1alpha1
 kind: SecurityPolicy
 metadata:

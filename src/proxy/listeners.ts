@@ -204,19 +204,16 @@ export class PortServer {
     const s = this.server;
     for (const session of this.sessions) session.close();
     const sweep = (): boolean => {
+      // Fast-path connections (plain and TLS) know whether a response is in progress.
+      for (const c of this.fast) if (c.idle) c.sock.destroy();
       if (s instanceof http.Server) {
         s.closeIdleConnections();
-        for (const c of this.fast) if (c.idle) c.sock.destroy();
         // Nothing was asked on these yet (h2c sessions close themselves after GOAWAY).
         for (const sock of this.sniffing) sock.destroy();
       } else {
-        // HTTP/1.1 connections on the TLS server: idle when no response is being written.
-        const fastSockets = new Map<net.Socket, FastH1Connection>();
-        for (const c of this.fast) fastSockets.set(c.sock, c);
-        for (const sock of this.sockets) {
-          const c = fastSockets.get(sock);
-          if (c !== undefined ? c.idle : this.isIdleH1(sock)) sock.destroy();
-        }
+        // node:http's HTTP/1.1 connections on the TLS server: idle when no response is being written.
+        const fastSockets = new Set(Array.from(this.fast, (c) => c.sock));
+        for (const sock of this.sockets) if (!fastSockets.has(sock) && this.isIdleH1(sock)) sock.destroy();
       }
       return this.sockets.size === 0;
     };
