@@ -6,13 +6,13 @@
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
 import { backendYaml, gatewayYaml, prefixRouteYaml } from "../../helpers/gateway-yaml.js";
+import { selfSignedTlsSecret } from "../../helpers/tls-secret.js";
 import { Wire, type WireResponse } from "../../helpers/wire.js";
 
 let echo: EchoServer;
@@ -27,9 +27,7 @@ const config = (listenerPort: number, tlsListenerPort: number): string =>
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "sluice-h1fast-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "k"), "-out", join(dir, "c"), "-days", "2", "-subj", "/CN=app.example", "-addext", "subjectAltName=DNS:app.example"], { stdio: "ignore" });
-  const b64 = (f: string): string => readFileSync(join(dir, f)).toString("base64");
-  secret = `apiVersion: v1\nkind: Secret\nmetadata: {name: cert, namespace: default}\ntype: kubernetes.io/tls\ndata: {tls.crt: ${b64("c")}, tls.key: ${b64("k")}}\n`;
+  secret = selfSignedTlsSecret(dir, "app.example").yaml;
   echo = await startEchoServer({ pod: "e1" });
   port = await freePort();
   tlsPort = await freePort();

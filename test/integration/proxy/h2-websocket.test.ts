@@ -4,8 +4,7 @@
 // listener, prior knowledge) and TLS (ALPN h2).
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import http2 from "node:http2";
 import { randomBytes } from "node:crypto";
 import { tmpdir } from "node:os";
@@ -13,6 +12,7 @@ import { join } from "node:path";
 import { startEchoServer, type EchoServer } from "../../../src/demo/echo-server.js";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
 import { backendYaml, gatewayYaml } from "../../helpers/gateway-yaml.js";
+import { selfSignedTlsSecret } from "../../helpers/tls-secret.js";
 
 let dir: string;
 let gw: GatewayProcess;
@@ -23,20 +23,14 @@ let cert: string;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "sluice-h2ws-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "k"), "-out", join(dir, "c"), "-days", "2", "-subj", "/CN=ws.test", "-addext", "subjectAltName=DNS:ws.test"], { stdio: "ignore" });
-  cert = readFileSync(join(dir, "c"), "utf8");
+  const secret = selfSignedTlsSecret(dir, "ws.test");
+  cert = secret.certPem;
   echo = await startEchoServer({ pod: "ws-pod" });
   httpPort = await freePort();
   httpsPort = await freePort();
-  const b64 = (s: string): string => Buffer.from(s).toString("base64");
   gw = await GatewayProcess.start({
     files: {
-      "gw.yaml": `apiVersion: v1
-kind: Secret
-metadata: {name: cert, namespace: default}
-type: kubernetes.io/tls
-data: {tls.crt: ${b64(cert)}, tls.key: ${b64(readFileSync(join(dir, "k"), "utf8"))}}
----
+      "gw.yaml": `${secret.yaml}---
 ${gatewayYaml("gw", [`{name: http, protocol: HTTP, port: ${httpPort}}`, `{name: https, protocol: HTTPS, port: ${httpsPort}, tls: {certificateRefs: [{name: cert}]}}`], "namespace: default")}---
 ${backendYaml("echo", echo.port)}apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute

@@ -5,15 +5,15 @@
 // on unless asked, so the gateway asks for TCP_NODELAY on client ports and upgraded upstreams.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import http from "node:http";
-import type { AddressInfo } from "node:net";
-import { mkdtempSync, readFileSync, rmSync } from "node:fs";
+import type { AddressInfo, Socket } from "node:net";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { freePort, GatewayProcess } from "../../helpers/gateway.js";
 import { backendYaml, gatewayYaml, prefixRouteYaml } from "../../helpers/gateway-yaml.js";
+import { selfSignedTlsSecret } from "../../helpers/tls-secret.js";
 import { Wire } from "../../helpers/wire.js";
 
 const PIECES = 2;
@@ -21,7 +21,7 @@ const GAP_MS = 5;
 
 let origin: http.Server;
 /** Upgraded sockets leave the http server's tracking: closed by hand at the end. */
-const upgraded = new Set<import("node:net").Socket>();
+const upgraded = new Set<Socket>();
 let gw: GatewayProcess;
 let port: number;
 let tlsPort: number;
@@ -29,9 +29,7 @@ let dir: string;
 
 before(async () => {
   dir = mkdtempSync(join(tmpdir(), "sluice-nodelay-"));
-  execFileSync("openssl", ["req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", join(dir, "k"), "-out", join(dir, "c"), "-days", "2", "-subj", "/CN=app.example", "-addext", "subjectAltName=DNS:app.example"], { stdio: "ignore" });
-  const b64 = (f: string): string => readFileSync(join(dir, f)).toString("base64");
-  const secret = `apiVersion: v1\nkind: Secret\nmetadata: {name: cert, namespace: default}\ntype: kubernetes.io/tls\ndata: {tls.crt: ${b64("c")}, tls.key: ${b64("k")}}\n`;
+  const secret = selfSignedTlsSecret(dir, "app.example").yaml;
   // Pieces a few ms apart, as a server streaming events or a slow generator sends them.
   origin = http.createServer((req, res) => {
     if (req.url === "/one") return void res.end("x");
@@ -45,7 +43,7 @@ before(async () => {
     next();
   });
   // An upgraded connection that answers "ok" once it has both messages of the client.
-  origin.on("upgrade", (_req, sock: import("node:net").Socket) => {
+  origin.on("upgrade", (_req, sock: Socket) => {
     upgraded.add(sock);
     sock.write("HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n\r\n");
     let got = "";
