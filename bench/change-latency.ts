@@ -5,24 +5,24 @@
 // Usage: node --import tsx bench/change-latency.ts [--routes 5000] [--changes 10] [--sluice PATH] [--mix]
 //        [--node-flags="--trace-gc ..."] [--log-level debug] [--output FILE] [--poll]
 //        [--idle SECONDS] [--load] [--sluice-args="--control-nice=0 ..."]
-// --mix cycles through a route file added, r0's file rewritten, the added file removed (as the scale
-// benchmark's load test does); default: a route file added each time.
+// --mix runs the scale benchmark's load-test cycle (bench/lib/scale.ts churnStep: a route added, r0
+// changed, the route removed, r0 changed back); default: a route file added each time.
 // --node-flags go to node for the control process and (through execArgv) its workers; --output FILE
 // keeps the gateway's last 4 MiB of output (e.g. its debug log or --trace-gc lines) and the time of
 // each change, to see where a slow change went. The time ends when GET /ready?after=N&wait=MS answers
 // (the moment the last worker reports the change); --poll polls /ready every 5 ms instead, as builds
 // before that wait need (they answer the wait at once, and then are polled anyway). --idle: seconds the
 // gateway idles between ready and the first change (default 1; the scale benchmark idles 30 s first).
-// --load: an nginx origin answers the routes and wrk -c64 loads r1 (a route no change touches; on
-// cpu 0, as in the scale benchmark's "under load" part) while the changes are made; its non-2xx and
-// socket errors are printed too.
-import { renameSync, unlinkSync, writeFileSync } from "node:fs";
+// --load: an nginx origin answers the routes and wrk -c64 loads r0 (on cpu 0, as in the scale
+// benchmark's "under load" part) while the changes are made; its non-2xx and socket errors are
+// printed too.
+import { renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { cleanup, installSignalHandlers, start, stop, tempDir } from "./lib/procs.js";
 import { gatewayYaml, readyState, routeYaml, ROOT, startOrigin, waitVersion, type Sluice } from "./lib/servers.js";
-import { waitServed } from "./lib/scale.js";
+import { churnStep, waitServed } from "./lib/scale.js";
 import { median, max, quantile } from "./lib/stats.js";
 import { wrk, type WrkResult } from "./lib/wrk.js";
 import { freePorts, layout } from "./lib/system.js";
@@ -56,9 +56,9 @@ try {
   await waitVersion(s, 0, 300_000);
   if (opt.load) await startOrigin("nginx", origin, lay.origin);
   await new Promise((r) => setTimeout(r, Number(opt.idle) * 1000));
-  // Long enough for every change (each takes ~0.3 s with its pause); awaited once they are done.
+  // Long enough for every change (each takes ~0.2 s with its pause, as in the scale benchmark); awaited once they are done.
   const load: Promise<WrkResult> | null = opt.load
-    ? wrk({ url: `http://127.0.0.1:${port}/r1/20b`, connections: 64, seconds: Math.ceil(CHANGES * 0.4) + 2, cpus: lay.load, headers: { Host: "r1.bench.test" } })
+    ? wrk({ url: `http://127.0.0.1:${port}/r0/20b`, connections: 64, seconds: Math.ceil(CHANGES * 0.4) + 2, cpus: lay.load, headers: { Host: "r0.bench.test" } })
     : null;
   if (load) await new Promise((r) => setTimeout(r, 500));
   const times: number[] = [];
@@ -67,18 +67,16 @@ try {
     const v0 = (await readyState(adminPort))?.version ?? 0;
     const t = performance.now();
     marks.push(`change ${k} at ${Date.now()}`);
-    const kind = opt.mix ? k % 3 : 0;
-    if (kind === 0) put(`add${k}.yaml`, routeYaml(`add${k}`, origin, `add${k}.bench.test`, `/add${k}`));
-    else if (kind === 1) put("hot.yaml", routeYaml("r0", origin, "r0.bench.test", k % 2 ? `/r0/v${k}` : "/r0"));
-    else unlinkSync(join(dir, `add${k - 2}.yaml`));
+    if (opt.mix) churnStep(dir, k, origin);
+    else put(`add${k}.yaml`, routeYaml(`add${k}`, origin, `add${k}.bench.test`, `/add${k}`));
     await (opt.poll ? waitVersion(s, v0, 30_000) : waitServed(s, v0, 30_000));
     times.push(performance.now() - t);
-    await new Promise((r) => setTimeout(r, 200));
+    await new Promise((r) => setTimeout(r, 100));
   }
   const loaded = load ? await load : null;
   await stop(proc);
   if (opt.output) writeFileSync(opt.output, `${marks.join("\n")}\n${proc.output()}`);
-  console.log(`${bin}: ${N} routes, ${workers} workers, ${opt.mix ? "mixed changes" : "route file added"}, change -> all workers${opt.poll ? " (polled)" : ""}${loaded ? ` under load (wrk -c64 on r1: ${Math.round(loaded.rps)} req/s, ${loaded.non2xx} non-2xx, ${loaded.socketErrors} socket errors)` : ""}: median ${median(times).toFixed(1)} ms, p90 ${quantile(times, 0.9).toFixed(1)} ms, max ${max(times).toFixed(1)} ms (${times.map((x) => x.toFixed(0)).join(", ")})`);
+  console.log(`${bin}: ${N} routes, ${workers} workers, ${opt.mix ? "mixed changes" : "route file added"}, change -> all workers${opt.poll ? " (polled)" : ""}${loaded ? ` under load (wrk -c64 on r0: ${Math.round(loaded.rps)} req/s, ${loaded.non2xx} non-2xx, ${loaded.socketErrors} socket errors)` : ""}: median ${median(times).toFixed(1)} ms, p90 ${quantile(times, 0.9).toFixed(1)} ms, max ${max(times).toFixed(1)} ms (${times.map((x) => x.toFixed(0)).join(", ")})`);
 } finally {
   await cleanup();
 }

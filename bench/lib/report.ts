@@ -8,7 +8,7 @@ import type { ScalePlan, ScaleRow } from "./scale.js";
 import { summary } from "./scale.js";
 import { fmtBytes, fmtInt, fmtMs, fmtRatio, median } from "./stats.js";
 import type { Layout, Machine } from "./system.js";
-import { workersSummary, type WorkersReport } from "./workers.js";
+import { TOKEN_COUNT, workersSummary, type WorkersReport } from "./workers.js";
 
 export interface ReportInput {
   key: string;
@@ -64,7 +64,7 @@ const fmtUs = (us: number): string => fmtMs(us / 1000);
 function workersLines(w: WorkersReport): string[] {
   const p = w.plan;
   const out = [
-    `- Every request carries a JWT that sluice verifies (SecurityPolicy jwt, ES256, inline key set), so the gateway's CPU is the bottleneck rather than wrk and the origin on cpu ${p.loadCpus}. wrk -t1 -c${p.connections} on cpu ${p.loadCpus}; sluice 1 worker on cpu ${p.oneCpus}, sluice 1 worker on cpu ${p.loadCpus} (sharing it with wrk and the origin: what sharing a core costs by itself), sluice ${p.cpus} workers on cpus ${p.allCpus} (sharing cpu ${p.loadCpus} too); ${p.reps} repetition${p.reps === 1 ? "" : "s"} of ${p.seconds}s, interleaved, after a ${p.warmupSeconds}s warm-up each; medians.`,
+    `- Every request carries a JWT that sluice verifies (SecurityPolicy jwt, ES256, inline key set); wrk sends ${TOKEN_COUNT} distinct tokens in turn, more than sluice keeps verified, so each request is a full signature check and the gateway's CPU is the bottleneck rather than wrk and the origin on cpu ${p.loadCpus}. wrk -t1 -c${p.connections} on cpu ${p.loadCpus}; sluice 1 worker on cpu ${p.oneCpus}, sluice 1 worker on cpu ${p.loadCpus} (sharing it with wrk and the origin: what sharing a core costs by itself), sluice ${p.cpus} workers on cpus ${p.allCpus} (sharing cpu ${p.loadCpus} too); ${p.reps} repetition${p.reps === 1 ? "" : "s"} of ${p.seconds}s, interleaved, after a ${p.warmupSeconds}s warm-up each; medians.`,
     "- cores used: CPU time of the gateway's processes (control process included) per second of the run; requests per CPU-second: what the gateway served for each second of CPU it got. Near-linear scaling keeps that figure as workers are added, whatever share of a core each worker can get here.",
     "",
     "| sluice | req/s | p99 ms | cores used | requests per CPU-second | errors | req/s per run |",

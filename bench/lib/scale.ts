@@ -151,6 +151,20 @@ async function wireTime(port: number, hostname: string, path: string, t0: number
   return NaN;
 }
 
+/**
+ * Change number k of the load test's cycle: a route added, the loaded route r0 changed (a rule
+ * added), the added route removed, r0 changed back. r0 keeps answering throughout.
+ */
+export function churnStep(dir: string, k: number, originPort: number): void {
+  const hot = join(dir, "hot.yaml");
+  switch (k % 4) {
+    case 0: writeAtomic(join(dir, "churn.yaml"), routeYaml("churn", originPort, "churn.bench.test", "/churn")); break;
+    case 1: writeAtomic(hot, routesFile(0, 1, originPort).replace("  rules:\n", `  rules:\n    - matches:\n        - path: { type: PathPrefix, value: /r0-alt }\n      backendRefs:\n        - { group: sluice.dev, kind: Backend, name: origin, port: ${originPort} }\n`)); break;
+    case 2: rmSync(join(dir, "churn.yaml"), { force: true }); break;
+    default: writeAtomic(hot, routesFile(0, 1, originPort));
+  }
+}
+
 function routesFile(from: number, to: number, origin: number): string {
   const docs: string[] = [];
   for (let i = from; i < to; i++) docs.push(routeYaml(`r${i}`, origin, host(i), prefix(i)));
@@ -251,18 +265,10 @@ async function measure(plan: ScalePlan, g: ScaleGateway, idle: { pids: number[];
     await sleep(300);
     const churnReady: number[] = [];
     let changes = 0;
-    const hot = join(dir, "hot.yaml");
-    const hotAlt = routesFile(0, 1, plan.originPort).replace("  rules:\n", "  rules:\n    - matches:\n        - path: { type: PathPrefix, value: /r0-alt }\n      backendRefs:\n        - { group: sluice.dev, kind: Backend, name: origin, port: " + plan.originPort + " }\n");
     while (performance.now() < end) {
       const v0 = (await readyState(adminPort))?.version ?? 0;
       const t = performance.now();
-      // Cycle: add a route, change the loaded route, remove the added route, change it back.
-      switch (changes % 4) {
-        case 0: writeAtomic(join(dir, "churn.yaml"), routeYaml("churn", plan.originPort, "churn.bench.test", "/churn")); break;
-        case 1: writeAtomic(hot, hotAlt); break;
-        case 2: rmSync(join(dir, "churn.yaml"), { force: true }); break;
-        default: writeAtomic(hot, routesFile(0, 1, plan.originPort));
-      }
+      churnStep(dir, changes, plan.originPort);
       await waitServed(s, v0, 30_000);
       churnReady.push(performance.now() - t);
       changes++;

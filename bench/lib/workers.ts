@@ -1,7 +1,9 @@
 // Workers and cores. On 2 cores the L7 part cannot show workers scaling: wrk and the origin need
 // most of cpu 0 to load even one worker. Here the gateway's own CPU is the bottleneck instead: every
-// request carries a JWT the gateway verifies (ES256, a SecurityPolicy with an inline key set), which
-// with the proxying costs the gateway 110-170 us of CPU a request and wrk and the origin almost nothing. sluice with 1 worker
+// request carries a JWT the gateway verifies (ES256, a SecurityPolicy with an inline key set), a
+// different one each time (TOKEN_COUNT in turn, so none is served from the gateway's cache of verified
+// tokens), which with the proxying costs the gateway ~80 us of CPU a request and wrk and the origin
+// almost nothing. sluice with 1 worker
 // (on the proxy core) and with one worker per core (every core, beside wrk and the origin) run in
 // turn; what each served per second of CPU its processes got says whether a worker added per core
 // keeps its efficiency (near-linear scaling) even where it cannot have the whole core. A third
@@ -9,7 +11,10 @@
 // itself, apart from the number of workers.
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { coreProbe, type CoreProbe } from "./core-probe.js";
-import { groupCpuSeconds, stop } from "./procs.js";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { CACHE_SIZE } from "../../src/proxy/guards/jwt-keys.js";
+import { groupCpuSeconds, removeTempDir, stop, tempDir } from "./procs.js";
 import { progress } from "./progress.js";
 import { get, startSluiceProxy, type Sluice } from "./servers.js";
 import { median } from "./stats.js";
@@ -54,18 +59,48 @@ export interface WorkersReport {
 const ISSUER = "https://issuer.bench.test";
 const AUDIENCE = "bench";
 
-/** A key set with one ES256 key, and a token it verifies (2 h). */
-async function jwtMaterial(): Promise<{ jwks: string; token: string }> {
+/**
+ * Distinct tokens wrk sends in turn: more than the gateway keeps verified (CACHE_SIZE per key, per
+ * worker), so every request is a full signature check, as when every request comes from a new client.
+ */
+export const TOKEN_COUNT = 4 * CACHE_SIZE;
+
+/** A key set with one ES256 key, and `count` distinct tokens it verifies (2 h). */
+async function jwtMaterial(count: number): Promise<{ jwks: string; tokens: string[] }> {
   const { publicKey, privateKey } = await generateKeyPair("ES256");
   const jwk = { ...(await exportJWK(publicKey)), kid: "bench", alg: "ES256", use: "sig" };
-  const token = await new SignJWT({ sub: "bench" })
-    .setProtectedHeader({ alg: "ES256", kid: "bench" })
-    .setIssuer(ISSUER)
-    .setAudience(AUDIENCE)
-    .setIssuedAt()
-    .setExpirationTime("2h")
-    .sign(privateKey);
-  return { jwks: JSON.stringify({ keys: [jwk] }), token };
+  const tokens: string[] = [];
+  for (let i = 0; i < count; i++) {
+    tokens.push(
+      await new SignJWT({ sub: `client-${i}` })
+        .setProtectedHeader({ alg: "ES256", kid: "bench" })
+        .setIssuer(ISSUER)
+        .setAudience(AUDIENCE)
+        .setIssuedAt()
+        .setExpirationTime("2h")
+        .sign(privateKey),
+    );
+  }
+  return { jwks: JSON.stringify({ keys: [jwk] }), tokens };
+}
+
+/** A wrk script that sends the tokens of `file` (one a line) in turn, one a request. */
+function tokenScript(dir: string, tokens: string[]): string {
+  const file = join(dir, "tokens.txt");
+  writeFileSync(file, `${tokens.join("\n")}\n`);
+  const script = join(dir, "tokens.lua");
+  writeFileSync(
+    script,
+    `local tokens = {}
+for line in io.lines(${JSON.stringify(file)}) do tokens[#tokens + 1] = line end
+local i = 0
+request = function()
+  i = i % #tokens + 1
+  return wrk.format(nil, nil, { ["Authorization"] = "Bearer " .. tokens[i] })
+end
+`,
+  );
+  return script;
 }
 
 function policyYaml(jwks: string): string {
@@ -94,11 +129,13 @@ async function startJwtSluice(plan: WorkersPlan, workers: number, cpus: string, 
 }
 
 export async function runWorkers(plan: WorkersPlan): Promise<WorkersReport> {
-  const { jwks, token } = await jwtMaterial();
+  const { jwks, tokens } = await jwtMaterial(TOKEN_COUNT);
+  const token = tokens[0]!;
+  const dir = tempDir("workers-jwt");
+  const script = tokenScript(dir, tokens);
   progress(`[workers] the machine alone: ES256 checks on cpu ${plan.oneCpus}, then on every core at once`);
   const every = Array.from({ length: plan.cpus }, (_, i) => String(i));
   const machine = await coreProbe(plan.oneCpus, every, Math.min(plan.seconds, 5));
-  const headers = { authorization: `Bearer ${token}` };
   const layouts = [
     { workers: 1, cpus: plan.oneCpus },
     { workers: 1, cpus: plan.loadCpus },
@@ -117,7 +154,7 @@ export async function runWorkers(plan: WorkersPlan): Promise<WorkersReport> {
     const variants: WorkersVariant[] = layouts.map((l) => ({ ...l, runs: [] }));
     for (const g of gateways) {
       progress(`[workers] warm-up ${g.name}`);
-      await wrk({ url: `http://127.0.0.1:${g.port}/20b`, connections: plan.connections, seconds: plan.warmupSeconds, cpus: plan.loadCpus, headers });
+      await wrk({ url: `http://127.0.0.1:${g.port}/20b`, connections: plan.connections, seconds: plan.warmupSeconds, cpus: plan.loadCpus, script });
     }
     for (let rep = 0; rep < plan.reps; rep++)
       for (let i = 0; i < gateways.length; i++) {
@@ -125,12 +162,13 @@ export async function runWorkers(plan: WorkersPlan): Promise<WorkersReport> {
         const g = gateways[k]!;
         progress(`[workers] rep ${rep + 1}/${plan.reps}  ${g.name}  -c${plan.connections}  ${plan.seconds}s`);
         const c0 = groupCpuSeconds(g.proc.pid);
-        const r = await wrk({ url: `http://127.0.0.1:${g.port}/20b`, connections: plan.connections, seconds: plan.seconds, cpus: plan.loadCpus, headers });
+        const r = await wrk({ url: `http://127.0.0.1:${g.port}/20b`, connections: plan.connections, seconds: plan.seconds, cpus: plan.loadCpus, script });
         variants[k]!.runs.push({ rps: r.rps, p99ms: r.p99ms, requests: r.requests, errors: r.non2xx + r.socketErrors, cpuSeconds: groupCpuSeconds(g.proc.pid) - c0 });
       }
     return { plan, variants, machine };
   } finally {
     await Promise.all(gateways.map((g) => stop(g.proc)));
+    removeTempDir(dir);
   }
 }
 

@@ -19,6 +19,8 @@ export interface WrkOptions {
   seconds: number;
   cpus: string;
   headers?: Record<string, string>;
+  /** A wrk Lua script (-s), e.g. one that varies a header from request to request. */
+  script?: string;
 }
 
 const UNIT_MS: Record<string, number> = { us: 0.001, ms: 1, s: 1000, m: 60_000 };
@@ -53,6 +55,7 @@ export async function wrk(o: WrkOptions): Promise<WrkResult> {
   const args = ["-t1", `-c${o.connections}`, `-d${o.seconds}s`, "--latency", "--timeout", "5s"];
   // wrk adds "Host" unless a header of exactly that name is given (a lowercase one would be a second Host).
   for (const [k, v] of Object.entries(o.headers ?? {})) args.push("-H", `${k}: ${v}`);
+  if (o.script !== undefined) args.push("-s", o.script);
   args.push(o.url);
   const p = start("wrk", "wrk", args, { cpus: o.cpus });
   const code = await p.exited;

@@ -1,7 +1,8 @@
 // JWT on the wire: a real gateway, an echo backend and a JWKS server on 127.0.0.1 whose keys the
 // test rotates. Valid, expired, wrong-audience, wrong-signature, rotated-key tokens; tokens from a
 // header, a query parameter and a cookie; claims to headers; clock skew; authorization on scopes
-// ("scope" and "scp") and claims; the unknown-kid refetch is rate-limited.
+// ("scope" and "scp") and claims; the unknown-kid refetch is rate-limited; a verified token stops
+// passing once its key leaves the key set.
 import { after, before, test } from "node:test";
 import assert from "node:assert/strict";
 import http from "node:http";
@@ -19,6 +20,8 @@ let port: number;
 let jwks: http.Server;
 let jwksPort: number;
 let served: JWK[] = [];
+/** What /short.json serves: the key set of the provider with a 1 s cache time. */
+let shortServed: JWK[] = [];
 let fetches = 0;
 
 interface Key {
@@ -30,6 +33,7 @@ let k1: Key;
 let k2: Key;
 let stranger: Key;
 let local: Key;
+let short: Key;
 
 async function newKey(kid: string): Promise<Key> {
   const { privateKey, publicKey } = await generateKeyPair("RS256");
@@ -57,11 +61,13 @@ const call = (path: string, headers: Record<string, string> = {}): Promise<Res> 
 const bearer = (t: string): Record<string, string> => ({ authorization: `Bearer ${t}` });
 
 before(async () => {
-  [k1, k2, stranger, local] = await Promise.all([newKey("k1"), newKey("k2"), newKey("k1"), newKey("local-1")]);
+  [k1, k2, stranger, local, short] = await Promise.all([newKey("k1"), newKey("k2"), newKey("k1"), newKey("local-1"), newKey("s1")]);
   served = [k1.pub];
-  jwks = http.createServer((_req, res) => {
-    fetches++;
+  shortServed = [short.pub];
+  jwks = http.createServer((req, res) => {
     res.setHeader("content-type", "application/json");
+    if (req.url === "/short.json") return res.end(JSON.stringify({ keys: shortServed }));
+    fetches++;
     res.end(JSON.stringify({ keys: served }));
   });
   await new Promise<void>((r) => jwks.listen(0, "127.0.0.1", () => r()));
@@ -112,13 +118,24 @@ spec:
         localJWKS: { type: Inline, inline: '${JSON.stringify({ keys: [local.pub] })}' }
         extractFrom: { params: [access_token], cookies: [session] }
         clockSkew: 5s
+---
+apiVersion: sluice.dev/v1alpha1
+kind: SecurityPolicy
+metadata: { name: short, namespace: default }
+spec:
+  targetRefs: [{ group: gateway.networking.k8s.io, kind: HTTPRoute, name: short }]
+  jwt:
+    providers:
+      - name: short
+        issuer: ${ISS}
+        remoteJWKS: { uri: "http://127.0.0.1:${jwksPort}/short.json", cacheDuration: 1s }
 `;
   gw = await GatewayProcess.start({
     workers: 1,
     files: {
       "gw.yaml": CLASS_AND_GATEWAY(port),
       "backend.yaml": BACKEND("echo", echo.port),
-      "routes.yaml": route("api", "/api") + route("admin", "/admin") + route("local", "/local"),
+      "routes.yaml": route("api", "/api") + route("admin", "/admin") + route("local", "/local") + route("short", "/short"),
       "policies.yaml": policies,
     },
   });
@@ -189,4 +206,19 @@ test("local JWKS, tokens from a query parameter or a cookie, and clock skew", as
   assert.equal((await call(`/local?access_token=${justExpired}`)).status, 200, "within the 5 s skew");
   const longExpired = await sign(local, {}, { iss: "https://local.test", exp: now() - 60 });
   assert.equal((await call(`/local?access_token=${longExpired}`)).status, 401);
+});
+
+test("a token the gateway verified before is refused once its key has left the IdP's key set", async () => {
+  const t = await sign(short, { sub: "carol" });
+  for (let i = 0; i < 3; i++) {
+    const r = await call("/short", bearer(t));
+    assert.equal(r.status, 200, r.body);
+    assert.deepEqual(r.echo?.headers["x-sub"] ?? [], [], "this provider copies no claims");
+  }
+  // The IdP drops the key; once the set's 1 s cache time is over the gateway fetches it again.
+  shortServed = [];
+  await new Promise((r) => setTimeout(r, 1_300));
+  const r = await call("/short", bearer(t));
+  assert.equal(r.status, 401, "served from the cache of verified tokens after its key was dropped");
+  assert.match(r.body, /unknown key/);
 });
