@@ -68,24 +68,32 @@ export class ConfigController {
     }
     const { result, config, hash } = out;
     this.lastGood = load;
+    const prev = this.snapshot;
+    const unchanged = prev !== null && prev.hash === hash;
+    const snapshot = unchanged ? prev : { version: (prev?.version ?? 0) + 1, hash, config };
+    // A new snapshot goes to the data planes first: the workers compile it while this process
+    // records statuses and diagnostics (same turn, so /ready never reports a version whose statuses
+    // are not recorded yet).
+    if (!unchanged) {
+      this.snapshot = snapshot;
+      this.opts.publish(snapshot);
+    }
     const located = result.diagnostics.length > 0 ? locateDiagnostics(result.diagnostics, load.objects) : [];
     this.diagnostics = sortDiagnostics([...load.diagnostics, ...located]);
     this.logDiagnostics();
     this.updateStatuses(objects, result.statuses);
     const errorCount = this.errors.length;
-    if (this.snapshot && this.snapshot.hash === hash) {
-      this.opts.metrics.reload("unchanged", errorCount, this.snapshot.version);
-      this.opts.log.debug({ version: this.snapshot.version, hash }, "configuration unchanged");
+    const version = snapshot.version;
+    if (unchanged) {
+      this.opts.metrics.reload("unchanged", errorCount, version);
+      this.opts.log.debug({ version, hash }, "configuration unchanged");
       return;
     }
-    const version = (this.snapshot?.version ?? 0) + 1;
-    this.snapshot = { version, hash, config };
     this.opts.metrics.reload("success", errorCount, version);
     this.opts.log.info(
       { version, hash, listeners: config.listeners.length, clusters: config.clusters.length, objects: load.objects.length },
       "configuration loaded",
     );
-    this.opts.publish(this.snapshot);
   }
 
   /** Translation, canonical form and hash of one load's objects. */

@@ -86,9 +86,10 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
     metrics,
     log: log.child({ component: "config" }),
     publish: (snapshot) => {
+      // The workers first: they apply it in their own processes while the kernel's part is done here.
+      pool?.publish(snapshot);
       l4lb?.apply(snapshot.config);
       ebpf?.apply(snapshot.config);
-      pool?.publish(snapshot);
       readyChanges.notify();
     },
   });

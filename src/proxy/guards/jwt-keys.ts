@@ -1,7 +1,7 @@
 // Which key of a provider's key set checks a token, one synchronous verifier per key, and the tokens
 // already verified. Verifiers are fast-jwt's, on node:crypto, so a check runs on the worker's own
 // thread: jose's WebCrypto checks each ran on libuv's thread pool, and the hand-off to those threads
-// and back cost ES256 gateways ~8% more CPU a request with one worker and ~25% with one worker per core
+// and back cost ES256 gateways ~8% more CPU a request with one worker and ~38% with one worker per core
 // (bench/RESULTS.md, "JWT checks on the worker's thread"). VerifiedTokens remembers what passed, so a
 // client that sends its token again costs no signature check (as Envoy's jwt_authn cache).
 import { createPublicKey } from "node:crypto";
