@@ -5,6 +5,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, rmdirSync, writeFileS
 import { dirname, join, resolve } from "node:path";
 import { mountsOfType } from "./capabilities.js";
 import { libc } from "../sys/libc.js";
+import { makeDirs } from "../util/make-dirs.js";
 
 /** Where cgroup2 is usually mounted: hybrid layouts (systemd's "unified") first, then pure v2. */
 const USUAL_MOUNTS = ["/sys/fs/cgroup/unified", "/sys/fs/cgroup"];
@@ -19,7 +20,7 @@ export function cgroup2Mount(): string {
   if (mounted[0]) return mounted[0];
   // /sys/fs/cgroup is an empty directory of sysfs when nothing is mounted there.
   const target = existsSync("/sys/fs/cgroup") && readdirSync("/sys/fs/cgroup").length === 0 ? "/sys/fs/cgroup" : "/run/sluice/cgroup2";
-  mkdirSync(target, { recursive: true });
+  makeDirs(target);
   mountCgroup2(target);
   return target;
 }

@@ -6,7 +6,7 @@
 // entries added; VIP entries of removed services deleted, their slots emptied, and only then
 // backends nobody references any more. A removed backend is out of every table after its service's
 // swap, so it gets no new connections from that moment.
-import { closeSync, constants as fsConstants, existsSync, mkdirSync, openSync, readdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
+import { closeSync, constants as fsConstants, existsSync, openSync, readdirSync, readFileSync, rmdirSync, statSync } from "node:fs";
 import { isAbsolute, relative, resolve } from "node:path";
 import type { IrConfig } from "../ir/types.js";
 import type { Logger } from "../observe/log.js";
@@ -31,6 +31,7 @@ import {
 } from "./libbpf.js";
 import { buildMaglevTable, DEFAULT_TABLE_SIZE, isPrime } from "./maglev.js";
 import { bpfObjectPath } from "./policy-loader.js";
+import { makeDirs } from "../util/make-dirs.js";
 
 /** Must match bpf/lb.bpf.c. */
 const MAX_SERVICES = 4096;
@@ -258,7 +259,7 @@ export class L4LoadBalancer {
     const path = resolveCgroupPath(opts.cgroup);
     let created = false;
     if (!existsSync(path)) {
-      mkdirSync(path, { recursive: true });
+      makeDirs(path);
       created = true;
     } else if (!statSync(path).isDirectory()) throw new Error(`${path} is not a cgroup directory`);
     const b = libbpf();

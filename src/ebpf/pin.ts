@@ -5,12 +5,13 @@
 // The calls here are bound separately from libbpf.ts (same library) so that file stays the
 // loader's; they follow the same conventions (int calls give -errno, thrown as BpfError).
 import { createRequire } from "node:module";
-import { existsSync, mkdirSync, readdirSync, readlinkSync, rmSync } from "node:fs";
+import { existsSync, readdirSync, readlinkSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import type * as KoffiNs from "koffi";
 import { mountsOfType } from "./capabilities.js";
 import { BpfError, libbpf, type Ptr } from "./libbpf.js";
 import { libc } from "../sys/libc.js";
+import { makeDirs } from "../util/make-dirs.js";
 
 type Koffi = typeof KoffiNs;
 
@@ -108,7 +109,7 @@ export interface BpffsResult {
  */
 export function ensureBpffs(path: string): BpffsResult {
   if (mountsOfType("bpf").includes(path)) return { path, mounted: false };
-  if (!existsSync(path)) mkdirSync(path, { recursive: true });
+  makeDirs(path);
   pinSys().mount("bpf", path, "bpf", "mode=0700");
   return { path, mounted: true };
 }

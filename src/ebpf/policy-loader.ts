@@ -1,6 +1,6 @@
 // Loads bpf/policy.bpf.o, attaches it to interfaces (XDP first, tcx ingress otherwise), and keeps
 // its maps in step with a policy model through window-free incremental updates.
-import { closeSync, existsSync, mkdirSync, openSync, rmSync } from "node:fs";
+import { closeSync, existsSync, openSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { childLog } from "../observe/log.js";
@@ -19,6 +19,7 @@ import {
   pinSys,
   removePinDir,
 } from "./pin.js";
+import { makeDirs } from "../util/make-dirs.js";
 import {
   compilePolicy,
   diffPolicy,
@@ -171,7 +172,7 @@ export class EdgePolicy {
       }
     };
     if (!pinDir) return attempt();
-    mkdirSync(pinDir, { recursive: true });
+    makeDirs(pinDir);
     try {
       return attempt();
     } catch (e) {

@@ -7,13 +7,12 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { rmSync } from "node:fs";
 import { EdgePolicy, inNetns } from "../../src/ebpf/policy-loader.js";
 import { FlowReader } from "../../src/ebpf/flow-reader.js";
 import type { KernelFlowEvent } from "../../src/ebpf/flow-event.js";
 import { FlowHub } from "../../src/observe/flow-hub.js";
 import type { PolicyModel } from "../../src/ebpf/policy-map.js";
-import { CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6, createTopology, kernelTestSkipReason, sleep, type Topology } from "./netns.js";
+import { CLIENT_V4, CLIENT_V6, SERVER_V4, SERVER_V6, createTopology, kernelTestSkipReason, mountTestBpffs, sleep, type Topology } from "./netns.js";
 
 const skip = kernelTestSkipReason();
 const [GOOD, , BAD] = CLIENT_V4; // 10.77.1.1, 10.77.2.1
@@ -80,7 +79,8 @@ let runs = 0;
 /** As the eBPF manager runs it: loaded with a pin directory, linked in the server namespace, the reader on the object's maps. */
 async function withFlows(fn: (t: Topology, p: EdgePolicy, events: KernelFlowEvent[], reader: FlowReader) => Promise<void>, dropIntervalMs?: number): Promise<void> {
   const topo = await createTopology();
-  const pinDir = `/sys/fs/bpf/sluice-flows-test-${process.pid}-${runs++}`;
+  const bpffs = mountTestBpffs();
+  const pinDir = `${bpffs.path}/sluice-flows-test-${runs++}`;
   let p: EdgePolicy | undefined;
   let reader: FlowReader | undefined;
   try {
@@ -96,7 +96,7 @@ async function withFlows(fn: (t: Topology, p: EdgePolicy, events: KernelFlowEven
   } finally {
     await reader?.stop();
     p?.close({ unpin: true });
-    rmSync(pinDir, { recursive: true, force: true });
+    bpffs.dispose();
     topo.destroy();
   }
 }

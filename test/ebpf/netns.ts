@@ -6,7 +6,9 @@
 import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from "node:child_process";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
-import { existsSync } from "node:fs";
+import { existsSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 
 export const SERVER_V4 = "10.77.0.1";
 export const SERVER_V6 = "fd77::ff";
@@ -146,6 +148,27 @@ export async function createTopology(): Promise<Topology> {
     destroy();
     throw e;
   }
+}
+
+/**
+ * A bpffs of the test's own in a temporary folder: the host's /sys/fs/bpf may not be one (nothing
+ * mounts it on a machine without systemd). Mounted in the test's mount namespace, so a gateway started
+ * under `ip netns exec` sees the same instance and pins outlive the process that made them.
+ */
+export function mountTestBpffs(): { path: string; dispose(): void } {
+  const path = mkdtempSync(join(tmpdir(), "sluice-bpffs-"));
+  const m = spawnSync("mount", ["-t", "bpf", "bpf", path], { encoding: "utf8" });
+  if (m.status !== 0) {
+    rmSync(path, { recursive: true, force: true });
+    throw new Error(`mount -t bpf failed: ${m.stderr}`);
+  }
+  return {
+    path,
+    dispose() {
+      spawnSync("umount", ["-l", path]);
+      rmSync(path, { recursive: true, force: true });
+    },
+  };
 }
 
 export function sleep(ms: number): Promise<void> {

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { SLUICE } from "../helpers/gateway.js";
 import { gatewayYaml } from "../helpers/gateway-yaml.js";
-import { CLIENT_V4, SERVER_V4, createTopology, kernelTestSkipReason, sleep, type Topology } from "./netns.js";
+import { CLIENT_V4, SERVER_V4, createTopology, kernelTestSkipReason, mountTestBpffs, sleep, type Topology } from "./netns.js";
 
 const skip = kernelTestSkipReason() ?? (spawnSync("curl", ["--version"]).status === 0 ? undefined : "curl is missing");
 const [GOOD, EXCEPTED, BAD] = CLIENT_V4; // 10.77.1.1, 10.77.1.50, 10.77.2.1
@@ -170,24 +170,17 @@ interface Env {
 async function withEnv(fn: (e: Env) => Promise<void>, opts: { bpffs?: boolean } = {}): Promise<void> {
   const t = await createTopology();
   const dir = mkdtempSync(join(tmpdir(), "sluice-netpol-"));
-  let bpffs: string | undefined;
+  let bpffs: { path: string; dispose(): void } | undefined;
   try {
-    if (opts.bpffs) {
-      // A bpffs of the test's own, mounted before `ip netns exec` so the gateway sees the same
-      // instance there: pins outlive the gateway process (a private mount would not).
-      bpffs = mkdtempSync(join(tmpdir(), "sluice-bpffs-"));
-      const m = spawnSync("mount", ["-t", "bpf", "bpf", bpffs], { encoding: "utf8" });
-      assert.equal(m.status, 0, m.stderr);
-    }
+    // Mounted before `ip netns exec`, so the gateway sees the same instance there: pins outlive the
+    // gateway process (a private mount would not).
+    if (opts.bpffs) bpffs = mountTestBpffs();
     writeAtomic(join(dir, "config.yaml"), BASE);
     writeAtomic(join(dir, "policy.yaml"), POLICY_V1);
-    await fn({ t, dir, ...(bpffs ? { bpffs } : {}) });
+    await fn({ t, dir, ...(bpffs ? { bpffs: bpffs.path } : {}) });
   } finally {
     t.destroy();
-    if (bpffs) {
-      spawnSync("umount", ["-l", bpffs]);
-      rmSync(bpffs, { recursive: true, force: true });
-    }
+    bpffs?.dispose();
     rmSync(dir, { recursive: true, force: true });
   }
 }
