@@ -60,8 +60,8 @@ const ISSUER = "https://issuer.bench.test";
 const AUDIENCE = "bench";
 
 /**
- * Distinct tokens wrk sends in turn: more than the gateway keeps verified (CACHE_SIZE per key, per
- * worker), so every request is a full signature check, as when every request comes from a new client.
+ * Distinct tokens wrk sends in turn: more than the gateway keeps verified (CACHE_SIZE per provider,
+ * per worker), so every request is a full signature check, as when every request comes from a new client.
  */
 export const TOKEN_COUNT = 4 * CACHE_SIZE;
 

@@ -79,12 +79,12 @@ let runs = 0;
 /** As the eBPF manager runs it: loaded with a pin directory, linked in the server namespace, the reader on the object's maps. */
 async function withFlows(fn: (t: Topology, p: EdgePolicy, events: KernelFlowEvent[], reader: FlowReader) => Promise<void>, dropIntervalMs?: number): Promise<void> {
   const topo = await createTopology();
-  const bpffs = mountTestBpffs();
-  const pinDir = `${bpffs.path}/sluice-flows-test-${runs++}`;
+  let bpffs: ReturnType<typeof mountTestBpffs> | undefined;
   let p: EdgePolicy | undefined;
   let reader: FlowReader | undefined;
   try {
-    const edge = EdgePolicy.load(undefined, { pinDir });
+    bpffs = mountTestBpffs();
+    const edge = EdgePolicy.load(undefined, { pinDir: `${bpffs.path}/sluice-flows-test-${runs++}` });
     p = edge;
     const a = inNetns(topo.serverNs, () => edge.attachPinned(topo.serverIf, "xdp"));
     assert.equal(a?.mode, "xdp");
@@ -96,7 +96,7 @@ async function withFlows(fn: (t: Topology, p: EdgePolicy, events: KernelFlowEven
   } finally {
     await reader?.stop();
     p?.close({ unpin: true });
-    bpffs.dispose();
+    bpffs?.dispose();
     topo.destroy();
   }
 }

@@ -4,11 +4,11 @@
 // and back cost ES256 gateways ~8% more CPU a request with one worker and ~38% with one worker per core
 // (bench/RESULTS.md, "JWT checks on the worker's thread"). VerifiedTokens remembers what passed, so a
 // client that sends its token again costs no signature check (as Envoy's jwt_authn cache).
-import { createPublicKey } from "node:crypto";
+import { createPublicKey, type JsonWebKey } from "node:crypto";
 import { createVerifier, TokenError, type Algorithm } from "fast-jwt";
 import type { JWK } from "jose";
 
-/** Verified tokens kept per key (fast-jwt's LRU). */
+/** Verified tokens a provider keeps in each worker (VerifiedTokens). */
 export const CACHE_SIZE = 1000;
 /** Longest a verified token is served from the cache without a new signature check. */
 export const CACHE_TTL_MS = 10 * 60_000;
@@ -72,7 +72,7 @@ export class KeyVerifiers {
 
   private make(jwk: JWK): Verify {
     const secret = jwk.kty === "oct";
-    const key = secret ? Buffer.from(jwk.k ?? "", "base64url") : createPublicKey({ key: jwk as import("node:crypto").JsonWebKey, format: "jwk" }).export({ type: "spki", format: "pem" }).toString();
+    const key = secret ? Buffer.from(jwk.k ?? "", "base64url") : createPublicKey({ key: jwk as JsonWebKey, format: "jwk" }).export({ type: "spki", format: "pem" }).toString();
     const skewMs = this.opts.clockSkewSeconds * 1000;
     return createVerifier({
       key,
