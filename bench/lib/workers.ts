@@ -2,13 +2,12 @@
 // most of cpu 0 to load even one worker. Here the gateway's own CPU is the bottleneck instead: every
 // request carries a JWT the gateway verifies (ES256, a SecurityPolicy with an inline key set), a
 // different one each time (TOKEN_COUNT in turn, so none is served from the gateway's cache of verified
-// tokens), which with the proxying costs the gateway ~80 us of CPU a request and wrk and the origin
-// almost nothing. sluice with 1 worker
-// (on the proxy core) and with one worker per core (every core, beside wrk and the origin) run in
-// turn; what each served per second of CPU its processes got says whether a worker added per core
-// keeps its efficiency (near-linear scaling) even where it cannot have the whole core. A third
-// gateway, 1 worker on the load core, shows what sharing a core with wrk and the origin costs by
-// itself, apart from the number of workers.
+// tokens), which with the proxying costs the gateway 89-103 us of CPU a request (session 11) and wrk
+// and the origin almost nothing. sluice with 1 worker (on the proxy core) and with one worker per
+// core (every core, beside wrk and the origin) run in turn; what each served per second of CPU its
+// processes got says whether a worker added per core keeps its efficiency (near-linear scaling) even
+// where it cannot have the whole core. A third gateway, 1 worker on the load core, shows what sharing
+// a core with wrk and the origin costs by itself, apart from the number of workers.
 import { exportJWK, generateKeyPair, SignJWT } from "jose";
 import { coreProbe, type CoreProbe } from "./core-probe.js";
 import { writeFileSync } from "node:fs";
