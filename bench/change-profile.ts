@@ -1,11 +1,12 @@
 // Where a route change's time goes, phase by phase, in one process: the same steps `sluice run`
 // takes for a one-route addition (load with the parse cache, the provider's change key, translate,
 // canonical JSON + hash, statuses, IPC encode/decode, worker compile), on N generated routes.
-// Usage: node --import tsx bench/change-profile.ts [--routes 5000] [--changes 10] [--mix] [--warm-up]
+// Usage: node --import tsx bench/change-profile.ts [--routes 5000] [--changes 10] [--mix] [--warm-up] [--warm-up-runs N]
 // --mix cycles through the three changes of the scale benchmark's load test: a route file added, the
 // file of route r0 rewritten (a rule added or taken away), the added file removed; default: added only.
 // --warm-up runs what `sluice run` does once its workers serve the first snapshot (ConfigController.warmUp,
-// makeDelta of the snapshot against itself) before the first change.
+// makeDelta of the snapshot against itself) before the first change; --warm-up-runs N sets its runs
+// (default: the gateway's own, WARM_UP_RUNS in src/control/config-controller.ts).
 // --cpu-prof FILE writes a V8 CPU profile of the changes only (not the initial load) to FILE.
 // Lines marked [cpu] are the process's CPU time (all threads) over the same phase: on a loaded
 // machine wall time includes waiting for a core, CPU time mostly does not.
@@ -32,7 +33,7 @@ import { median } from "./lib/stats.js";
 import type { CompileCache } from "../src/proxy/compile.js";
 
 const { values: opt } = parseArgs({
-  options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, "cpu-prof": { type: "string" }, mix: { type: "boolean", default: false }, "warm-up": { type: "boolean", default: false } },
+  options: { routes: { type: "string", default: "5000" }, changes: { type: "string", default: "10" }, "cpu-prof": { type: "string" }, mix: { type: "boolean", default: false }, "warm-up": { type: "boolean", default: false }, "warm-up-runs": { type: "string" } },
 });
 const N = Number(opt.routes);
 const CHANGES = Number(opt.changes);
@@ -120,7 +121,7 @@ if (opt["warm-up"]) {
   const c = cpuMs();
   // As `sluice run` does it: with the provider's rehearsal where the tree has one.
   const rehearsal = (): LoadResult | null => (provider as { rehearsal?: () => LoadResult | null }).rehearsal?.() ?? null;
-  const runs = await (controller as { warmUp?: (runs?: number, fresh?: () => LoadResult | null) => Promise<number> }).warmUp?.(undefined, rehearsal);
+  const runs = await (controller as { warmUp?: (runs?: number, fresh?: () => LoadResult | null) => Promise<number> }).warmUp?.(opt["warm-up-runs"] === undefined ? undefined : Number(opt["warm-up-runs"]), rehearsal);
   for (let i = 0; i < 5 && published && delta_; i++) delta_.makeDelta(published, published);
   console.log(`warm-up: ${runs ?? 0} runs, ${(cpuMs() - c).toFixed(0)} ms CPU`);
   phases.clear();

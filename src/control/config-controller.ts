@@ -16,8 +16,12 @@ import { inTurns } from "../util/in-turns.js";
 
 
 /** `memo` is the controller's, kept across loads: pass it on to translate() (see translator/memo.ts). */
-/** Runs of warmUp(): measured at 5,000 routes, the fifth run of an unchanged load costs what later ones do. */
-export const WARM_UP_RUNS = 5;
+/**
+ * Runs of warmUp(). Measured at 5,000 routes on the scale benchmark's change mix (bench/change-profile.ts
+ * --mix --warm-up, 30 changes): after 5 runs a change still cost 3.8-3.9 ms of CPU (median), after 40
+ * 2.9-3.3 ms, while V8 finished optimising; the 40 runs cost ~0.8 s of CPU once, in turns, after start.
+ */
+export const WARM_UP_RUNS = 40;
 
 export type TranslateFn = (objects: K8sObject[], memo: TranslateMemo) => TranslateResult;
 

@@ -1,24 +1,31 @@
-// canonicalJson() of translator output, with the text of objects the translator hands out again
-// unchanged (memo.ts) kept by identity: a config where one route changed is serialised (and hashed)
-// mostly by concatenating texts computed before. hash() does not build the text at all: pieces go
-// to sha256 as they come, and long arrays of shared objects (thousands of virtual hosts) are fed as
-// runs whose joined text is kept too, so a change re-joins a run or two instead of the whole array.
+// canonicalJson() and configHash() of translator output, with what is computed for objects the
+// translator hands out again unchanged (memo.ts) kept by identity: a config where one route changed is
+// hashed mostly from digests computed before. hash() does not build the config's text: pieces go to
+// sha256 as they come, and a long array (thousands of virtual hosts) contributes its chunks' digests,
+// each kept with the chunk's elements, so a change digests the chunk or two it touched.
 import { createHash, type Hash } from "node:crypto";
+import { CHUNKED_ARRAY, chunkDigest, endsChunk, MAX_CHUNK, sha256Hex } from "../util/canonical-json.js";
 import { ArrayCopies } from "../util/changed-stretch.js";
 
-/** Arrays at least this long are fed to the hash as runs of shared elements. */
+/** canonical() matches arrays at least this long with the one it met in the same order last time. */
 const LONG_ARRAY = 32;
-/** A run ends after an element whose tag is 0 (about 1 in 32) or at this length. */
-const MAX_RUN = 64;
 
-interface Run {
-  elems: object[];
-  /** The elements' texts joined by commas, as UTF-8: hashed as it is, with no string joined or encoded again. */
-  bytes: Buffer;
+/** A chunk of a long array, kept by its first element; valid wherever the same elements come again. */
+interface Chunk {
+  /** Shared objects and primitives only: neither changes. */
+  elems: unknown[];
+  /** Ended by the chunk rule, not by its array's end: elsewhere it is a whole chunk only if more follow too. */
+  closed: boolean;
+  digest: string;
+}
+
+/** Where text goes: to sha256 (HashSink) or into a string (TextSink). */
+interface Sink {
+  push(s: string): void;
 }
 
 /** Collects text pieces and hands them to the hash in blocks (one native call per block, not per piece). */
-class HashSink {
+class HashSink implements Sink {
   private readonly hash: Hash = createHash("sha256");
   private buf = "";
 
@@ -30,27 +37,29 @@ class HashSink {
     }
   }
 
-  pushBytes(b: Buffer): void {
-    if (this.buf) {
-      this.hash.update(this.buf);
-      this.buf = "";
-    }
-    this.hash.update(b);
-  }
-
   digest(): string {
     if (this.buf) this.hash.update(this.buf);
     return this.hash.digest("hex");
   }
 }
 
+class TextSink implements Sink {
+  text = "";
+
+  push(s: string): void {
+    this.text += s;
+  }
+}
+
 export class CanonicalTextCache {
+  /** Canonical JSON of shared objects. */
   private readonly texts = new WeakMap<object, string>();
-  /** Runs of array elements by their first element; valid while the elements are the same objects. */
-  private readonly runs = new WeakMap<object, Run>();
-  /** Run boundaries depend on the elements only, so an insertion changes the runs next to it alone. */
-  private readonly tags = new WeakMap<object, number>();
-  private tagSeq = 0;
+  /** hashText (canonical-json.ts) of shared objects met outside long arrays. */
+  private readonly hashTexts = new WeakMap<object, string>();
+  /** sha256 of the canonical JSON of shared objects met as elements of long arrays. */
+  private readonly digests = new WeakMap<object, string>();
+  /** Chunks of long arrays by their first element. */
+  private readonly chunks = new WeakMap<object, Chunk>();
   /** canonical()'s long arrays, matched with last time's by the order it met them (see copy). */
   private readonly arrayCopies = new ArrayCopies();
 
@@ -83,26 +92,37 @@ export class CanonicalTextCache {
     return out;
   }
 
-  /** sha256 (hex) of text(v), i.e. of canonicalJson(v). */
+  /** configHash(v) (src/util/canonical-json.ts). */
   hash(v: unknown): string {
     const sink = new HashSink();
     this.write(v, sink);
     return sink.digest();
   }
 
-  private write(v: unknown, sink: HashSink): void {
+  /** hashText(v) into the sink: canonical JSON with long arrays as their chunks' digests. */
+  private write(v: unknown, sink: Sink): void {
     if (v === null || typeof v !== "object") return sink.push(JSON.stringify(v) ?? "null");
-    const hit = this.texts.get(v);
-    if (hit !== undefined) return sink.push(hit);
-    if (this.shared(v)) return sink.push(this.text(v));
+    if (this.shared(v)) {
+      let t = this.hashTexts.get(v);
+      if (t === undefined) {
+        const inner = new TextSink();
+        this.writeParts(v, inner);
+        t = inner.text;
+        this.hashTexts.set(v, t);
+      }
+      return sink.push(t);
+    }
+    this.writeParts(v, sink);
+  }
+
+  private writeParts(v: object, sink: Sink): void {
     if (Array.isArray(v)) {
+      if (v.length >= CHUNKED_ARRAY) return this.writeChunks(v, sink);
       sink.push("[");
-      if (v.length >= LONG_ARRAY) this.writeRuns(v, sink);
-      else
-        for (let i = 0; i < v.length; i++) {
-          if (i > 0) sink.push(",");
-          this.write(v[i], sink);
-        }
+      for (let i = 0; i < v.length; i++) {
+        if (i > 0) sink.push(",");
+        this.write(v[i], sink);
+      }
       return sink.push("]");
     }
     const o = v as Record<string, unknown>;
@@ -121,44 +141,57 @@ export class CanonicalTextCache {
     return x !== null && typeof x === "object" && this.shared(x);
   }
 
-  private tag(x: object): number {
-    let t = this.tags.get(x);
-    if (t === undefined) {
-      t = (Math.imul(++this.tagSeq, 0x9e3779b1) >>> 27) & 31;
-      this.tags.set(x, t);
+  /** sha256 of x's canonical JSON, kept for a shared object. */
+  private elementDigest(x: unknown): string {
+    if (x === null || typeof x !== "object") return sha256Hex(JSON.stringify(x) ?? "null");
+    let d = this.digests.get(x);
+    if (d === undefined) {
+      d = sha256Hex(this.text(x));
+      if (this.shared(x)) this.digests.set(x, d);
     }
-    return t;
+    return d;
   }
 
-  /** The elements of a long array, runs of shared objects fed from (or into) the run cache. */
-  private writeRuns(v: unknown[], sink: HashSink): void {
+  /** Whether a kept chunk starting at v[i] is the chunk the rule cuts there now. */
+  private fits(c: Chunk, v: unknown[], i: number): boolean {
+    const n = c.elems.length;
+    if (n > v.length - i || (!c.closed && i + n !== v.length)) return false;
+    for (let k = 0; k < n; k++) if (c.elems[k] !== v[i + k]) return false;
+    return true;
+  }
+
+  /** A long array as the JSON array of its chunks' digests, chunks taken from (or into) the chunk cache. */
+  private writeChunks(v: unknown[], sink: Sink): void {
+    sink.push("[");
     let i = 0;
     while (i < v.length) {
       if (i > 0) sink.push(",");
       const x = v[i];
-      if (!this.isSharedObject(x)) {
-        this.write(x, sink);
-        i++;
+      const kept = this.isSharedObject(x) ? this.chunks.get(x) : undefined;
+      if (kept !== undefined && this.fits(kept, v, i)) {
+        sink.push(`"${kept.digest}"`);
+        i += kept.elems.length;
         continue;
       }
-      const run = this.runs.get(x);
-      if (run && run.elems.length <= v.length - i && run.elems.every((e, k) => e === v[i + k])) {
-        sink.pushBytes(run.bytes);
-        i += run.elems.length;
-        continue;
+      const start = i;
+      const digests: string[] = [];
+      let keep = true;
+      let ruled = false;
+      while (i < v.length) {
+        const e = v[i++];
+        if (e !== null && typeof e === "object" && !this.shared(e)) keep = false;
+        const d = this.elementDigest(e);
+        digests.push(d);
+        if (endsChunk(d) || digests.length === MAX_CHUNK) {
+          ruled = true;
+          break;
+        }
       }
-      const elems: object[] = [];
-      while (i < v.length && elems.length < MAX_RUN) {
-        const e = v[i];
-        if (!this.isSharedObject(e)) break;
-        elems.push(e);
-        i++;
-        if (this.tag(e) === 0) break;
-      }
-      const bytes = Buffer.from(elems.map((e) => this.text(e)).join(","), "utf8");
-      this.runs.set(x, { elems, bytes });
-      sink.pushBytes(bytes);
+      const digest = chunkDigest(digests);
+      if (keep && this.isSharedObject(x)) this.chunks.set(x, { elems: v.slice(start, i), closed: ruled, digest });
+      sink.push(`"${digest}"`);
     }
+    sink.push("]");
   }
 
   /** Byte-identical to canonicalJson(v). */

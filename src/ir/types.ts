@@ -14,7 +14,7 @@ export type * from "./resilience.js";
 export interface Snapshot {
   /** Monotonic; bumped by the control plane only when `hash` changes. */
   version: number;
-  /** sha256 (hex) of the canonical JSON of `config`. */
+  /** configHash(config) (src/util/canonical-json.ts): sha256 (hex) of its canonical JSON, long arrays as chunk digests. */
   hash: string;
   config: IrConfig;
 }

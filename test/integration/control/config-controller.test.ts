@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { pino } from "pino";
 import { ConfigController } from "../../../src/control/config-controller.js";
 import type { LoadResult } from "../../../src/resources/index.js";
-import { canonicalJson } from "../../../src/util/canonical-json.js";
+import { canonicalJson, configHash } from "../../../src/util/canonical-json.js";
 import { ControlMetrics } from "../../../src/observe/control-metrics.js";
 import type { Snapshot } from "../../../src/ir/types.js";
 import type { Diagnostic, K8sObject, LoadedObject, StatusEntry } from "../../../src/resources/types.js";
@@ -48,12 +48,12 @@ function setup(translate: (o: K8sObject[]) => TranslateResult = (o) => fakeTrans
   return { c, published, metrics };
 }
 
-test("a new config gets version 1 and a sha256 of its canonical JSON", () => {
+test("a new config gets version 1 and its configHash", () => {
   const { c, published } = setup();
   c.onLoad({ objects: [loaded(route("a", 1), 1)], diagnostics: [] });
   assert.equal(published.length, 1);
   assert.equal(published[0]!.version, 1);
-  assert.match(published[0]!.hash, /^[0-9a-f]{64}$/);
+  assert.equal(published[0]!.hash, configHash(published[0]!.config));
   assert.equal(canonicalJson(published[0]!.config), JSON.stringify(published[0]!.config));
 });
 

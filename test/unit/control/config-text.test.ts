@@ -1,7 +1,7 @@
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { CanonicalTextCache } from "../../../src/control/config-text.js";
-import { canonicalJson, sha256Hex } from "../../../src/util/canonical-json.js";
+import { canonicalJson, CHUNKED_ARRAY, configHash, sha256Hex } from "../../../src/util/canonical-json.js";
 
 function rng(seed: number): () => number {
   let s = seed >>> 0;
@@ -49,7 +49,7 @@ test("a shared object is taken as it is: its text is cached by identity", () => 
   assert.equal(c.text({ x: shared }), '{"x":{"a":2,"b":1}}');
 });
 
-test("hash() equals sha256 of canonicalJson through inserts, removals and reorders of a long array of shared objects", () => {
+test("hash() equals configHash through inserts, removals, reorders and growth of long arrays of shared objects, with the chunk cache warm", () => {
   const rand = rng(11);
   const shared = new WeakSet<object>();
   const c = new CanonicalTextCache((o) => shared.has(o));
@@ -58,20 +58,47 @@ test("hash() equals sha256 of canonicalJson through inserts, removals and reorde
     if (rand() < 0.9) shared.add(o); // most virtual hosts are shared; a few are new each time
     return o;
   };
-  // Non-object elements too (a string, null), which are fed as they are between runs.
+  // Non-object elements too (a string, null), which have no identity to keep a chunk by.
   let list: unknown[] = Array.from({ length: 400 }, (_, i) => make(i));
   let next = 400;
-  for (let step = 0; step < 60; step++) {
+  // A shared object holding a long array: its text for the hash has the array's chunk digests.
+  const holder = c.canonical({ name: "holder", items: Array.from({ length: 50 }, (_, i) => ({ i })) });
+  shared.add(holder);
+  for (let step = 0; step < 80; step++) {
     const r = rand();
-    if (r < 0.4) list.splice(Math.floor(rand() * list.length), 0, make(next++));
-    else if (r < 0.7) list.splice(Math.floor(rand() * list.length), 1);
-    else if (r < 0.8) list = [...list].reverse();
-    else if (r < 0.9) list = list.slice(0, 40);
+    if (r < 0.35) list.splice(Math.floor(rand() * list.length), 0, make(next++));
+    else if (r < 0.6) list.splice(Math.floor(rand() * list.length), 1);
+    else if (r < 0.7) list = [...list].reverse();
+    else if (r < 0.8) list = list.slice(0, 40);
+    // Growth at the end: the last chunk, cut by the array's end before, goes on.
+    else if (r < 0.9) list.push(make(next++));
     else list.push(make(next++), "tail", null);
-    const config = { listeners: [{ name: "l", virtualHosts: [...list] }], clusters: [], extra: undefined };
-    assert.equal(c.hash(config), sha256Hex(canonicalJson(config)), `step ${step}`);
+    const config = { listeners: [{ name: "l", virtualHosts: [...list] }], clusters: [], extra: undefined, holder };
+    assert.equal(c.hash(config), configHash(config), `step ${step}`);
     assert.equal(c.text(config), canonicalJson(config), `step ${step}`);
   }
+});
+
+test("configHash: equal content hashes alike whatever was shared or cached before; short arrays hash as plain canonical JSON", () => {
+  const rand = rng(7);
+  const build = (n: number, changed: number): unknown => ({ vhosts: Array.from({ length: n }, (_, i) => ({ hostname: `h${i}`, w: i === changed ? "new" : i % 4 })) });
+  const a = new CanonicalTextCache(() => false);
+  const sharedB = new WeakSet<object>();
+  const b = new CanonicalTextCache((o) => sharedB.has(o));
+  for (let step = 0; step < 20; step++) {
+    const n = 20 + Math.floor(rand() * 300);
+    const changed = Math.floor(rand() * n);
+    const x = b.canonical(build(n, changed)) as { vhosts: object[] };
+    for (const vh of x.vhosts) if (rand() < 0.7) sharedB.add(vh);
+    const want = configHash(build(n, changed));
+    assert.equal(a.hash(build(n, changed)), want, `step ${step}: nothing shared`);
+    assert.equal(b.hash(x), want, `step ${step}: some shared`);
+    assert.equal(b.hash(x), want, `step ${step}: again, from the caches`);
+    if (n < CHUNKED_ARRAY) assert.equal(want, sha256Hex(canonicalJson(x)));
+    else assert.notEqual(want, sha256Hex(canonicalJson(x)));
+  }
+  // Different content, different hash; a change in one element of a long array changes the hash.
+  assert.notEqual(configHash(build(100, 5)), configHash(build(100, 6)));
 });
 
 test("canonical() of a long array across calls: shared elements kept by identity, the rest copied fresh, through inserts, removals, replacements, reorders and in-place changes", () => {
