@@ -7,7 +7,6 @@
 import type { IrClusterTls, IrFilters, IrL4Backend, IrSubjectAltName } from "../ir/types.js";
 import type { Attachment } from "./attachment.js";
 import type { Condition, StatusEntry } from "../resources/types.js";
-import { groupOf } from "../resources/types.js";
 import { loadCaBundle } from "./ca-bundle.js";
 import { condition, sortConditions } from "./conditions.js";
 import { type Context, refOfItem } from "./context.js";
@@ -76,8 +75,7 @@ function indexFor(ctx: Context): BackendTlsIndex {
   idx = new BackendTlsIndex();
   indexes.set(ctx, idx);
   const items: PolicyItem[] = [];
-  for (const obj of ctx.index.byKey.values()) {
-    if (obj.kind !== "BackendTLSPolicy" || groupOf(obj.apiVersion) !== GW_GROUP) continue;
+  for (const obj of ctx.index.backendTlsPolicies) {
     items.push({
       obj,
       typed: obj as unknown as { spec?: PolicySpec },

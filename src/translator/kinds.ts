@@ -123,6 +123,8 @@ export class ResourceIndex {
   /** namespace -> grant specs living in it. */
   readonly referenceGrants = new Map<string, IReferenceGrantSpec[]>();
   private readonly namespaceLabels = new Map<string, Record<string, string>>();
+  /** BackendTLSPolicy objects (Gateway API group), in key order: backend-tls.ts indexes them once per translation. */
+  readonly backendTlsPolicies: K8sObject[] = [];
   /** Our policy kinds (sluice.dev *Policy), by kind, oldest first. */
   readonly policies = new Map<string, PolicyItem[]>();
   /** Every object by "<group>/<kind>/<namespace>/<name>" (namespace "" for cluster-scoped kinds). */
@@ -221,6 +223,9 @@ export class ResourceIndex {
         case "HTTPRoute":
           // The same item while the object is the same (items are never changed): memo.ts reuses by it.
           this.httpRoutes.push(cached ? (cached.item ??= item<IHTTPRoute>(obj)) : item<IHTTPRoute>(obj));
+          return;
+        case "BackendTLSPolicy":
+          this.backendTlsPolicies.push(obj);
           return;
         case "ReferenceGrant": {
           const it = item<{ spec?: IReferenceGrantSpec }>(obj);
