@@ -1,7 +1,7 @@
 // The L7 data plane of one worker process: compiles snapshots, swaps them in atomically, and keeps
 // the set of bound ports in line with the snapshot's listeners.
 import type { ListenerResult } from "../control/messages.js";
-import type { Snapshot } from "../ir/types.js";
+import type { IrVirtualHost, Snapshot } from "../ir/types.js";
 import { L4DataPlane } from "../l4/plane.js";
 import { AccessLog } from "../observe/access-log.js";
 import { CompileCache, compileSnapshot, type CompiledSnapshot } from "./compile.js";
@@ -9,7 +9,7 @@ import type { SnapshotState } from "./compiled.js";
 import { PortServer } from "./listeners.js";
 import { commitNetworkPolicy, stageNetworkPolicy } from "./conn-policy.js";
 import { pruneContextCache } from "./tls.js";
-import { applyDelta, makeDelta } from "./snapshot-delta.js";
+import { applyDelta, makeDelta, type SnapshotDelta } from "./snapshot-delta.js";
 import { EndpointRegistry } from "./upstream/cluster.js";
 import { inTurns } from "../util/in-turns.js";
 
@@ -54,20 +54,22 @@ export class ProxyDataPlane {
   }
 
   /**
-   * Runs what the next route change will run (a delta of the serving snapshot's compact base against
-   * itself, rebuilt and compiled through the cache) `runs` times, one per macrotask, and throws the
-   * result away: the first real change then does not run that code unoptimised (at 5,000 routes the
-   * control process's change path cost 2-4x on its first runs; see ConfigController.warmUp). Stops
-   * as soon as an apply is queued or `base` (from deltaBase()) no longer serves. Nothing is committed:
-   * every virtual host and cluster of the base is reused as it is.
+   * Runs what the next route change will run `runs` times, one per macrotask, and throws the result
+   * away: the first real change then does not run that code unoptimised (at 5,000 routes the control
+   * process's change path cost 2-4x on its first runs; see ConfigController.warmUp). A run is a delta
+   * from the serving snapshot's compact base (from deltaBase()) to the base with `sample`'s virtual
+   * host in its place anew, through JSON as IPC brings it, rebuilt and compiled through the cache: the
+   * sample's routes are compiled as a changed route's are. Stops as soon as an apply is queued or
+   * `base` no longer serves. Nothing is committed or kept.
    */
-  rehearse(base: Snapshot, runs: number): Promise<number> {
+  rehearse(base: Snapshot, runs: number, sample: VhostSample | null = null): Promise<number> {
     return inTurns(runs, () => {
       if (this.closed || this.applying > 0 || this.currentId !== `${base.version} ${base.hash}`) return false;
       const stats = this.cache.stats;
       try {
-        const delta = makeDelta(base, base);
-        compileSnapshot(delta ? applyDelta(base, delta) : base, this.registry, this.log, this.cache);
+        const delta = makeDelta(base, sample === null ? base : withSample(base, sample));
+        const wire = delta === null ? null : (JSON.parse(JSON.stringify(delta)) as SnapshotDelta);
+        compileSnapshot(wire ? applyDelta(base, wire) : base, this.registry, this.log, this.cache);
       } catch {
         return false;
       } finally {
@@ -177,4 +179,39 @@ export class ProxyDataPlane {
     await this.registry.closeAll();
     await this.log.close();
   }
+}
+
+/** A virtual host of a snapshot (one with routes), as JSON, and where it is: rehearse() compiles it anew. */
+export interface VhostSample {
+  listener: number;
+  gateway: number;
+  index: number;
+  json: string;
+}
+
+/** The last virtual host with routes in `snapshot` (an IR snapshot, before it is made compact). */
+export function sampleVhost(snapshot: Snapshot): VhostSample | null {
+  const ls = snapshot.config.listeners;
+  for (let li = ls.length - 1; li >= 0; li--) {
+    const gs = ls[li]!.gatewayListeners;
+    for (let gi = gs.length - 1; gi >= 0; gi--) {
+      const vs = gs[gi]!.virtualHosts;
+      for (let vi = vs.length - 1; vi >= 0; vi--) if (vs[vi]!.routes.length > 0) return { listener: li, gateway: gi, index: vi, json: JSON.stringify(vs[vi]) };
+    }
+  }
+  return null;
+}
+
+/** `base` with the sample's virtual host, parsed anew, in its place; the rest is base's own objects. */
+function withSample(base: Snapshot, s: VhostSample): Snapshot {
+  const listeners = base.config.listeners.slice();
+  const l = listeners[s.listener];
+  const g = l?.gatewayListeners[s.gateway];
+  if (l === undefined || g === undefined || s.index >= g.virtualHosts.length) return base;
+  const virtualHosts = g.virtualHosts.slice();
+  virtualHosts[s.index] = JSON.parse(s.json) as IrVirtualHost;
+  const gatewayListeners = l.gatewayListeners.slice();
+  gatewayListeners[s.gateway] = { ...g, virtualHosts };
+  listeners[s.listener] = { ...l, gatewayListeners };
+  return { ...base, config: { ...base.config, listeners } };
 }

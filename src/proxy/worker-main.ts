@@ -5,7 +5,7 @@ import type { FromWorker, ListenerResult, ToWorker } from "../control/messages.j
 import { restoreWorkerPriority } from "../control/process-priority.js";
 import type { Snapshot } from "../ir/types.js";
 import { NeedsFullSnapshot } from "./compile.js";
-import { ProxyDataPlane } from "./data-plane.js";
+import { ProxyDataPlane, sampleVhost } from "./data-plane.js";
 import { HeapTidy } from "./heap-tidy.js";
 import { applyDelta } from "./snapshot-delta.js";
 
@@ -118,7 +118,7 @@ function applySnapshot(snapshot: Snapshot, whole: boolean): void {
       const base = received;
       if (!rehearsed && base !== null && base !== snapshot) {
         rehearsed = true;
-        void p.rehearse(base, REHEARSALS);
+        void p.rehearse(base, REHEARSALS, sampleVhost(snapshot));
       }
       // A large apply leaves MiBs of garbage; a small whole snapshot (a start with few routes)
       // is worth collecting only before traffic has made code hot (heap-tidy.ts).

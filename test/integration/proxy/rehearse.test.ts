@@ -1,9 +1,9 @@
-// ProxyDataPlane.rehearse: the delta path run on the serving snapshot changes nothing that serves,
-// and gives way to a real apply.
+// ProxyDataPlane.rehearse: the delta path run on the serving snapshot (with a virtual host compiled
+// anew when given a sample) changes nothing that serves, and gives way to a real apply.
 import { test } from "node:test";
 import assert from "node:assert/strict";
 import { request } from "node:http";
-import { ProxyDataPlane } from "../../../src/proxy/data-plane.js";
+import { ProxyDataPlane, sampleVhost } from "../../../src/proxy/data-plane.js";
 import type { IrConfig, Snapshot } from "../../../src/ir/types.js";
 import { freePort } from "../../helpers/gateway.js";
 
@@ -74,6 +74,36 @@ test("rehearse compiles the serving snapshot's delta path without changing what 
     // And the old base no longer serves: nothing to rehearse.
     assert.equal(await plane.rehearse(base, 3), 0);
     assert.deepEqual(await get(port, "c.test"), { status: 200, body: "c.test" });
+  } finally {
+    await plane.close();
+  }
+});
+
+test("rehearse with a sample compiles that virtual host anew from JSON, as a delta brings it, and serving stays as it was", async () => {
+  const port = await freePort();
+  const plane = new ProxyDataPlane({ accessLog: "off", listenAddress: "127.0.0.1", drainMs: 100 });
+  try {
+    const s1: Snapshot = { version: 1, hash: "h1", config: config(port, ["a.test", "b.test"]) };
+    await plane.apply(s1);
+    const sample = sampleVhost(s1);
+    assert.ok(sample);
+    assert.deepEqual([sample.listener, sample.gateway, sample.index], [0, 0, 1], "the last virtual host with routes");
+    assert.equal((JSON.parse(sample.json) as { hostname: string }).hostname, "b.test");
+    const base = plane.deltaBase(s1);
+    assert.ok(base);
+    assert.equal(await plane.rehearse(base, 3, sample), 3);
+    // Another host in the sample's place: compiled in the rehearsal, never served.
+    const other = { ...sample, json: JSON.stringify({ ...(JSON.parse(sample.json) as object), hostname: "z.test" }) };
+    assert.equal(await plane.rehearse(base, 2, other), 2);
+    assert.equal(plane.compiledVhosts, 2, "the counters of the last real apply are kept");
+    assert.deepEqual(await get(port, "a.test"), { status: 200, body: "a.test" });
+    assert.deepEqual(await get(port, "b.test"), { status: 200, body: "b.test" });
+    assert.equal((await get(port, "z.test")).status, 404);
+    // The sample's routes are compiled: a path pattern that does not compile stops the rehearsal at its first run.
+    const bad = JSON.parse(sample.json) as { routes: { match: { path: unknown } }[] };
+    bad.routes[0]!.match.path = { type: "RegularExpression", value: "(" };
+    assert.equal(await plane.rehearse(base, 3, { ...sample, json: JSON.stringify(bad) }), 0);
+    assert.deepEqual(await get(port, "b.test"), { status: 200, body: "b.test" });
   } finally {
     await plane.close();
   }
