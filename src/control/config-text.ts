@@ -4,7 +4,7 @@
 // sha256 as they come, and a long array (thousands of virtual hosts) contributes its chunks' digests,
 // each kept with the chunk's elements, so a change digests the chunk or two it touched.
 import { createHash, type Hash } from "node:crypto";
-import { CHUNKED_ARRAY, chunkDigest, endsChunk, MAX_CHUNK, sha256Hex } from "../util/canonical-json.js";
+import { CHUNKED_ARRAY, chunkDigest, endsChunk, MAX_CHUNK, objectJson, sha256Hex } from "../util/canonical-json.js";
 import { ArrayCopies } from "../util/changed-stretch.js";
 
 /** canonical() matches arrays at least this long with the one it met in the same order last time. */
@@ -194,21 +194,16 @@ export class CanonicalTextCache {
     sink.push("]");
   }
 
+  private readonly textOf = (x: unknown): string => this.text(x);
+
   /** Byte-identical to canonicalJson(v). */
   text(v: unknown): string {
     if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
     const hit = this.texts.get(v);
     if (hit !== undefined) return hit;
     let out: string;
-    if (Array.isArray(v)) out = `[${v.map((x) => this.text(x)).join(",")}]`;
-    else {
-      const o = v as Record<string, unknown>;
-      out = `{${Object.keys(o)
-        .filter((k) => o[k] !== undefined)
-        .sort()
-        .map((k) => `${JSON.stringify(k)}:${this.text(o[k])}`)
-        .join(",")}}`;
-    }
+    if (Array.isArray(v)) out = `[${v.map(this.textOf).join(",")}]`;
+    else out = objectJson(v as Record<string, unknown>, this.textOf);
     if (this.shared(v)) this.texts.set(v, out);
     return out;
   }

@@ -12,11 +12,15 @@ import { createHash } from "node:crypto";
 export function canonicalJson(v: unknown): string {
   if (v === null || typeof v !== "object") return JSON.stringify(v) ?? "null";
   if (Array.isArray(v)) return `[${v.map(canonicalJson).join(",")}]`;
-  const o = v as Record<string, unknown>;
+  return objectJson(v as Record<string, unknown>, canonicalJson);
+}
+
+/** An object's JSON with its members in key order, undefined ones left out, each value written by `value`. */
+export function objectJson(o: Record<string, unknown>, value: (v: unknown) => string): string {
   return `{${Object.keys(o)
     .filter((k) => o[k] !== undefined)
     .sort()
-    .map((k) => `${JSON.stringify(k)}:${canonicalJson(o[k])}`)
+    .map((k) => `${JSON.stringify(k)}:${value(o[k])}`)
     .join(",")}}`;
 }
 
@@ -65,10 +69,5 @@ function hashText(v: unknown): string {
     }
     return JSON.stringify(chunks);
   }
-  const o = v as Record<string, unknown>;
-  return `{${Object.keys(o)
-    .filter((k) => o[k] !== undefined)
-    .sort()
-    .map((k) => `${JSON.stringify(k)}:${hashText(o[k])}`)
-    .join(",")}}`;
+  return objectJson(v as Record<string, unknown>, hashText);
 }
