@@ -11,7 +11,6 @@ import type { IGRPCRoute } from "@kubernetes-models/gateway-api/gateway.networki
 import type { IGRPCRouteMatch } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/GRPCRouteMatch";
 import type { IHTTPRouteFilter } from "@kubernetes-models/gateway-api/gateway.networking.k8s.io/v1/HTTPRouteFilter";
 import type { IrAction, IrBackend, IrMatch, IrValueMatch } from "../ir/types.js";
-import { groupOf } from "../resources/types.js";
 import type { Condition, StatusEntry } from "../resources/types.js";
 import { type Attachment, type ParentStatus, attachRoute, ourParents } from "./attachment.js";
 import { resolveBackendRef } from "./backends.js";
@@ -31,11 +30,7 @@ export type GRPCRouteItem = Item<IGRPCRoute>;
 /** Our GRPCRoutes, oldest first (the translator's tie-breaker order). */
 function grpcRoutes(ctx: Context): GRPCRouteItem[] {
   const out: GRPCRouteItem[] = [];
-  // With a memo, the objects that are not HTTPRoutes (fewer), each taken when it is the index's copy.
-  const memo = ctx.memo;
-  for (const obj of memo ? memo.environment : ctx.index.byKey.values()) {
-    if (obj.kind !== "GRPCRoute" || groupOf(obj.apiVersion) !== GW_GROUP) continue;
-    if (memo && (typeof obj.metadata?.name !== "string" || ctx.index.byKey.get(memo.keys(obj).lookup) !== obj)) continue;
+  for (const obj of ctx.index.grpcRoutes) {
     out.push({
       obj,
       typed: obj as unknown as IGRPCRoute,

@@ -123,8 +123,9 @@ export class ResourceIndex {
   /** namespace -> grant specs living in it. */
   readonly referenceGrants = new Map<string, IReferenceGrantSpec[]>();
   private readonly namespaceLabels = new Map<string, Record<string, string>>();
-  /** BackendTLSPolicy objects (Gateway API group), in key order: backend-tls.ts indexes them once per translation. */
+  /** BackendTLSPolicy and GRPCRoute objects (Gateway API group), in key order, for backend-tls.ts and grpc-routes.ts. */
   readonly backendTlsPolicies: K8sObject[] = [];
+  readonly grpcRoutes: K8sObject[] = [];
   /** Our policy kinds (sluice.dev *Policy), by kind, oldest first. */
   readonly policies = new Map<string, PolicyItem[]>();
   /** Every object by "<group>/<kind>/<namespace>/<name>" (namespace "" for cluster-scoped kinds). */
@@ -226,6 +227,9 @@ export class ResourceIndex {
           return;
         case "BackendTLSPolicy":
           this.backendTlsPolicies.push(obj);
+          return;
+        case "GRPCRoute":
+          this.grpcRoutes.push(obj);
           return;
         case "ReferenceGrant": {
           const it = item<{ spec?: IReferenceGrantSpec }>(obj);
