@@ -167,7 +167,8 @@ export class CanonicalTextCache {
     while (i < v.length) {
       if (i > 0) sink.push(",");
       const x = v[i];
-      const kept = this.isSharedObject(x) ? this.chunks.get(x) : undefined;
+      const first = this.isSharedObject(x) ? x : null;
+      const kept = first === null ? undefined : this.chunks.get(first);
       if (kept !== undefined && this.fits(kept, v, i)) {
         sink.push(`"${kept.digest}"`);
         i += kept.elems.length;
@@ -188,7 +189,7 @@ export class CanonicalTextCache {
         }
       }
       const digest = chunkDigest(digests);
-      if (keep && this.isSharedObject(x)) this.chunks.set(x, { elems: v.slice(start, i), closed: ruled, digest });
+      if (keep && first !== null) this.chunks.set(first, { elems: v.slice(start, i), closed: ruled, digest });
       sink.push(`"${digest}"`);
     }
     sink.push("]");
