@@ -30,6 +30,7 @@ export async function runCommand(argv: string[]): Promise<number> {
       cgroup: { type: "string" },
       "redis-url": { type: "string" },
       "control-nice": { type: "string" },
+      "no-realtime-changes": { type: "boolean" },
       help: { type: "boolean", short: "h" },
     },
     RUN_USAGE,
@@ -90,6 +91,7 @@ export async function runCommand(argv: string[]): Promise<number> {
         ...(str(values.cgroup) ? { cgroup: resolve(str(values.cgroup)!) } : {}),
         ...(str(values["redis-url"]) ? { redisUrl: str(values["redis-url"])! } : {}),
         ...(controlNice !== undefined ? { controlNice } : {}),
+        realtimeChanges: values["no-realtime-changes"] !== true,
       },
       log,
     );

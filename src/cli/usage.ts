@@ -64,6 +64,11 @@ Options:
                             keep the gateway's own (default: -5, e.g. --control-nice=-10; below
                             the current value it needs CAP_SYS_NICE, else it stays as started and
                             the log says so)
+      --no-realtime-changes Keep route changes in the normal scheduling class. By default a change
+                            runs in the real-time class (SCHED_RR, lowest priority) for the
+                            milliseconds it takes: the control process until every worker serves
+                            it, each worker until it has applied it; at most 1 s. Needs
+                            CAP_SYS_NICE, else changes keep the normal class and the log says so
   -h, --help                Show this help
 
 Logs are JSON lines on stderr; the access log is JSON lines on stdout by default.

@@ -26,6 +26,8 @@ import { RateLimitService } from "./rate-limit-service.js";
 import { registerL4LbMetrics } from "../ebpf/l4-lb-metrics.js";
 import { rateLimitCounts } from "./rate-limit-status.js";
 import { DEFAULT_CONTROL_NICE, setControlPriority } from "./process-priority.js";
+import { ChangeBoost } from "./change-boost.js";
+import { setRealtime } from "../sys/realtime.js";
 
 export interface RunOptions {
   configDir: string;
@@ -51,6 +53,8 @@ export interface RunOptions {
   splice?: boolean;
   /** nice value of the control process (process-priority.ts); default DEFAULT_CONTROL_NICE. */
   controlNice?: number;
+  /** Route changes in the real-time scheduling class where permitted (change-boost.ts); default on. */
+  realtimeChanges?: boolean;
 }
 
 export const WORKER_ENTRY = fileURLToPath(new URL("../proxy/worker-main.js", import.meta.url));
@@ -81,6 +85,15 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
   let l4lb: L4LbPlane | null = null;
   // GET /ready?after=N&wait=MS answers when these say the state it waits for came.
   const readyChanges = new ReadyChanges();
+  const boost = new ChangeBoost({
+    enabled: opts.realtimeChanges !== false,
+    set: setRealtime,
+    workersSettled: () => {
+      const version = controller.snapshot?.version ?? 0;
+      return (pool?.states() ?? []).every((w) => w.pid === null || w.version >= version || w.error !== undefined);
+    },
+    log: log.child({ component: "config" }),
+  });
   const controller = new ConfigController({
     translate: (objects, memo) => translate(objects, { controllerName: CONTROLLER_NAME, memo }),
     metrics,
@@ -196,17 +209,19 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
     // A bind failure's transition time is when a worker reported it.
     onChange: () => {
       bindFailures.observe(pool?.states() ?? []);
+      boost.workersChanged();
       readyChanges.notify();
       warmUpOnceServing();
     },
     onFlows: (records, lost) => flows.fromWorker(records, lost),
+    boost,
   });
   flows.attachWorkers(pool);
   // Before the workers start: their first rate-limited request asks the control process.
   const rateLimits = new RateLimitService(opts.redisUrl, log.child({ component: "ratelimit" }));
   pool.start();
 
-  const provider = new FileProvider(opts.configDir);
+  const provider = new FileProvider(opts.configDir, { onBusy: (busy) => boost.providerBusy(busy) });
   const onLoad = (load: LoadResult): void => {
     try {
       demo?.sync(load.objects.map((lo) => lo.object));
@@ -228,6 +243,7 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
         log.warn({ err: errText(err) }, "provider did not stop cleanly");
       }
       await pool?.stop(STOP_TIMEOUT_MS);
+      boost.stop();
       await rateLimits.close();
       await ebpf?.stop({ keepPinned: stopOpts.keepKernelState === true });
       l4lb?.close();

@@ -16,9 +16,13 @@ export interface WorkerInit {
 
 export type ToWorker =
   | { type: "init"; init: WorkerInit }
-  | { type: "snapshot"; snapshot: Snapshot }
+  /**
+   * boosted (here and below): sent as part of a route change, with the worker put in the real-time
+   * class; it leaves the class once it has reported the apply (src/control/change-boost.ts).
+   */
+  | { type: "snapshot"; snapshot: Snapshot; boosted?: true }
   /** The next snapshot as a difference from the one sent before (src/proxy/snapshot-delta.ts). */
-  | { type: "snapshot-delta"; delta: SnapshotDelta }
+  | { type: "snapshot-delta"; delta: SnapshotDelta; boosted?: true }
   | { type: "shutdown" }
   /** Flow stream (src/observe/flow-recorder.ts answers these in the worker): ship batches while on. */
   | { type: "flows-follow"; on: boolean }

@@ -7,6 +7,7 @@ import type { FlowFilterSpec } from "../observe/flow-filter.js";
 import type { FlowRecord } from "../observe/flow-record.js";
 import { makeDelta, type SnapshotDelta } from "../proxy/snapshot-delta.js";
 import { addedNodeFlags } from "./node-flags.js";
+import type { ChangeBoost } from "./change-boost.js";
 import { isFromWorker, type FromWorker, type ListenerResult, type ToWorker, type WorkerInit } from "./messages.js";
 
 /**
@@ -69,6 +70,8 @@ export interface WorkerPoolOptions {
   onChange?: () => void;
   /** Flow record batches shipped by workers while the flow stream is followed. */
   onFlows?: (records: FlowRecord[], lost: number) => void;
+  /** Real-time class for a worker while it applies a delta (change-boost.ts). */
+  boost?: Pick<ChangeBoost, "boostWorker" | "workerDone">;
 }
 
 const MAX_BACKOFF_MS = 5000;
@@ -116,15 +119,19 @@ export class WorkerPool {
     this.current = snapshot;
     let delta: SnapshotDelta | null | undefined;
     for (const slot of this.slots) {
-      if (prev && slot.sentHash === prev.hash && this.canSend(slot)) {
+      if (!this.canSend(slot)) continue;
+      // A change: the worker applies it in the real-time class until it reports (change-boost.ts).
+      const pid = slot.state.pid;
+      const boosted = pid !== null && this.opts.boost?.boostWorker(pid) === true ? (true as const) : undefined;
+      if (prev && slot.sentHash === prev.hash) {
         if (delta === undefined) delta = makeDelta(prev, snapshot);
         if (delta) {
-          this.send(slot, { type: "snapshot-delta", delta });
+          this.send(slot, boosted ? { type: "snapshot-delta", delta, boosted } : { type: "snapshot-delta", delta });
           slot.sentHash = snapshot.hash;
           continue;
         }
       }
-      this.sendSnapshot(slot);
+      this.sendSnapshot(slot, boosted);
     }
   }
 
@@ -198,10 +205,10 @@ export class WorkerPool {
     this.opts.onChange?.();
   }
 
-  private sendSnapshot(slot: Slot): void {
+  private sendSnapshot(slot: Slot, boosted?: true): void {
     const snap = this.current;
     if (!snap || !this.canSend(slot)) return;
-    this.send(slot, { type: "snapshot", snapshot: snap });
+    this.send(slot, boosted ? { type: "snapshot", snapshot: snap, boosted } : { type: "snapshot", snapshot: snap });
     slot.sentHash = snap.hash;
   }
 
@@ -218,6 +225,7 @@ export class WorkerPool {
   private onMessage(slot: Slot, worker: Worker, m: FromWorker): void {
     if (slot.worker !== worker) return;
     if (m.type === "flows" || m.type === "flows-recent") return this.onFlowMessage(worker, m);
+    if ((m.type === "applied" || m.type === "apply-failed" || m.type === "resync") && slot.state.pid !== null) this.opts.boost?.workerDone(slot.state.pid);
     if (m.type === "resync") {
       this.opts.log.debug({ worker: slot.state.id, version: m.version }, "worker asked for the full snapshot");
       this.sendSnapshot(slot);
@@ -248,6 +256,7 @@ export class WorkerPool {
   private onExit(slot: Slot, worker: Worker, code: number | null, signal: string | null): void {
     if (slot.worker !== worker) return;
     slot.worker = null;
+    if (slot.state.pid !== null) this.opts.boost?.workerDone(slot.state.pid);
     slot.state.pid = null;
     slot.state.version = 0;
     slot.state.listeners = [];

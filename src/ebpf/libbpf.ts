@@ -5,7 +5,7 @@ import { createRequire } from "node:module";
 import { constants } from "node:os";
 import type * as KoffiNs from "koffi";
 import { childLog } from "../observe/log.js";
-import { libc as loadLibc } from "../sys/libc.js";
+import { errnoName, libc as loadLibc } from "../sys/libc.js";
 
 type Koffi = typeof KoffiNs;
 /** An opaque C pointer as koffi hands it over (never dereferenced in JS). */
@@ -22,11 +22,7 @@ export class BpfError extends Error {
   }
 }
 
-export function errnoName(errno: number): string {
-  const n = Math.abs(errno);
-  const name = Object.entries(constants.errno).find(([, v]) => v === n)?.[0];
-  return name ? `${name} (${n})` : `errno ${n}`;
-}
+export { errnoName };
 
 export interface Libbpf {
   version: string;

@@ -8,6 +8,7 @@ import { NeedsFullSnapshot } from "./compile.js";
 import { ProxyDataPlane, sampleVhost } from "./data-plane.js";
 import { HeapTidy } from "./heap-tidy.js";
 import { applyDelta } from "./snapshot-delta.js";
+import { setRealtime } from "../sys/realtime.js";
 
 // Forked from the control process's main thread, whose priority was raised (process-priority.ts).
 restoreWorkerPriority();
@@ -71,18 +72,20 @@ function onMessage(raw: unknown): void {
       // Rebuilt against the last snapshot received (applies run in order, so that is the base
       // the control process assumed); any mismatch gets the full snapshot instead.
       let snapshot: Snapshot;
+      const reported = m.boosted ? leaveRealtime : null;
       try {
         if (!received) throw new Error("no snapshot yet");
         snapshot = applyDelta(received, m.delta);
       } catch {
         send({ type: "resync", version: m.delta.version });
+        reported?.();
         break;
       }
-      applySnapshot(snapshot, false);
+      applySnapshot(snapshot, false, reported);
       break;
     }
     case "snapshot":
-      applySnapshot(m.snapshot, true);
+      applySnapshot(m.snapshot, true, m.boosted ? leaveRealtime : null);
       break;
     case "shutdown":
       void shutdown();
@@ -96,12 +99,19 @@ function vhostCount(snapshot: Snapshot): number {
   return n;
 }
 
-function applySnapshot(snapshot: Snapshot, whole: boolean): void {
+/** A change was sent in the real-time class (src/control/change-boost.ts): back to normal once reported. */
+function leaveRealtime(): void {
+  setRealtime(0, false);
+}
+
+/** `reported`: run right after the report is sent. */
+function applySnapshot(snapshot: Snapshot, whole: boolean, reported: (() => void) | null): void {
   const { version, hash } = snapshot;
   if (last && last.version === version && last.hash === hash) {
     // Already serving it: the compact base of this version, if that is what we hold, stays.
     if (received?.version !== version || received.hash !== hash) received = snapshot;
     send({ type: "applied", version, listeners: last.listeners });
+    reported?.();
     return;
   }
   received = snapshot;
@@ -114,6 +124,7 @@ function applySnapshot(snapshot: Snapshot, whole: boolean): void {
       // Unless a newer snapshot arrived meanwhile (it may still share this one's IR objects).
       if (received === snapshot) received = p.deltaBase(snapshot) ?? snapshot;
       send({ type: "applied", version, listeners });
+      reported?.();
       // The first snapshot came whole; the next ones come as deltas, through code not run yet.
       const base = received;
       if (!rehearsed && base !== null && base !== snapshot) {
@@ -131,9 +142,11 @@ function applySnapshot(snapshot: Snapshot, whole: boolean): void {
         // snapshot replaces it (the previous snapshot keeps serving until then).
         if (received === snapshot) received = null;
         send({ type: "resync", version });
+        reported?.();
         return;
       }
       send({ type: "apply-failed", version, error: err instanceof Error ? err.message : String(err) });
+      reported?.();
     },
   );
 }

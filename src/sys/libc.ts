@@ -3,6 +3,7 @@
 // prototypes.
 // Conventions are libc's: -1 and errno (read with errno()) on failure, unless noted.
 import { createRequire } from "node:module";
+import { constants } from "node:os";
 import type * as KoffiNs from "koffi";
 
 export type Koffi = typeof KoffiNs;
@@ -33,6 +34,8 @@ export const LIBC_DECLS = {
   write_at: "long write(int fd, intptr_t buf, size_t n)",
   // Arrays of strings end with null, as C's do.
   execve: "int execve(const char *path, const char **argv, const char **envp)",
+  // pid 0 is the calling thread; another thread's id changes that thread only.
+  sched_setscheduler: "int sched_setscheduler(int pid, int policy, void *param)",
 } as const;
 
 export type LibcName = keyof typeof LIBC_DECLS;
@@ -68,6 +71,13 @@ export const SPLICE_F_NONBLOCK = 2;
 /** struct epoll_event is packed on x86-64 (12 bytes), naturally aligned elsewhere (16). */
 export const EPOLL_EVENT_SIZE = process.arch === "x64" ? 12 : 16;
 export const EPOLL_DATA_OFFSET = process.arch === "x64" ? 4 : 8;
+
+/** "EPERM (1)" for 1 or -1. */
+export function errnoName(errno: number): string {
+  const n = Math.abs(errno);
+  const name = Object.entries(constants.errno).find(([, v]) => v === n)?.[0];
+  return name ? `${name} (${n})` : `errno ${n}`;
+}
 
 function bindLibcIn(koffi: Koffi, decls: Record<string, string>): LibcFns {
   const lib = koffi.load("libc.so.6");

@@ -24,6 +24,12 @@ export interface FileProviderOptions {
   missingGraceMs?: number;
   /** Force the polling fallback (tests, network file systems). */
   poll?: boolean;
+  /**
+   * Told true when a change starts on its way (a watch event, or a poll that saw one) and false once
+   * the reloads it caused are done, so the caller can give that stretch priority. Not for the
+   * initial load.
+   */
+  onBusy?: (busy: boolean) => void;
 }
 
 export type LoadListener = (r: LoadResult) => void;
@@ -60,6 +66,8 @@ export class FileProvider {
   private pollSignature?: string;
   private running = false;
   private reloading?: Promise<void>;
+  private readonly onBusy?: (busy: boolean) => void;
+  private busy = false;
   private again = false;
   /** The last load handed on: its objects (before stamping) and its diagnostics' JSON. */
   private last?: { objects: LoadedObject[]; diagnostics: string };
@@ -77,6 +85,7 @@ export class FileProvider {
     this.pollIntervalMs = opts.pollIntervalMs ?? 250;
     this.missingGraceMs = opts.missingGraceMs ?? 1000;
     this.forcePoll = opts.poll ?? false;
+    this.onBusy = opts.onBusy;
     this.loader = new FolderLoader(this.dir);
   }
 
@@ -100,6 +109,7 @@ export class FileProvider {
     this.pollTimer = undefined;
     this.waitTimer = undefined;
     await this.reloading;
+    this.setBusy(false);
     // Watcher handles finish closing in the loop's close phase: let it pass, so none outlives stop().
     await new Promise<void>((r) => setTimeout(r, 0));
   }
@@ -190,6 +200,7 @@ export class FileProvider {
   /** `rescan`: the change cannot be pinned to files (the folder itself, a watcher failure, polling). */
   private schedule(rescan = false): void {
     if (!this.running) return;
+    this.setBusy(true);
     if (rescan) {
       this.loader.rescan();
       this.burstSettled = false;
@@ -229,6 +240,8 @@ export class FileProvider {
         } while (this.again && this.running);
       } finally {
         this.reloading = undefined;
+        // Done, unless another burst is already waiting out its debounce.
+        if (this.debounceTimer === undefined) this.setBusy(false);
       }
     })();
     return this.reloading;
@@ -293,6 +306,12 @@ export class FileProvider {
       this.serialised.set(o, p);
     }
     return p;
+  }
+
+  private setBusy(busy: boolean): void {
+    if (this.busy === busy) return;
+    this.busy = busy;
+    this.onBusy?.(busy);
   }
 
   private waitForFolder(): void {

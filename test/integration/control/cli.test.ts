@@ -51,7 +51,7 @@ test("every command has --help and -h listing its options", () => {
 test("the options listed in run --help are the ones accepted", () => {
   // Every documented flag parses: a bad value reaches its own check instead of "unknown option".
   const r = sluice("run", "--config", "/nonexistent-sluice-dir", "--workers", "1", "--admin-port", "0", "--admin-address", "127.0.0.1",
-    "--listen-address", "127.0.0.1", "--access-log", "off", "--log-level", "warn", "--demo-backends", "--control-nice", "0");
+    "--listen-address", "127.0.0.1", "--access-log", "off", "--log-level", "warn", "--demo-backends", "--control-nice", "0", "--no-realtime-changes");
   assert.equal(r.code, 1);
   assert.match(r.stderr, /is not a folder/);
 });

@@ -312,3 +312,33 @@ test("rehearsal(): without a small file of routes only, the last load's own obje
   }
   assert.equal(h.provider.rehearsal(), null);
 });
+
+test("onBusy: true from a watch event until the reload it caused is done, never for the initial load", async () => {
+  const dir = mkdtempSync(join(tmpdir(), "sluice-fp-"));
+  writeFileSync(join(dir, "a.yaml"), svc("a", 80));
+  const busy: boolean[] = [];
+  const loads: LoadResult[] = [];
+  const provider = new FileProvider(dir, { debounceMs: 40, onBusy: (b) => busy.push(b) });
+  try {
+    await provider.start((r) => {
+      // A load is handed on while the provider still says busy.
+      assert.equal(busy.at(-1) ?? false, loads.length > 0);
+      loads.push(r);
+    });
+    assert.deepEqual(busy, []);
+    writeFileSync(join(dir, "b.yaml.tmp"), svc("b", 81));
+    renameSync(join(dir, "b.yaml.tmp"), join(dir, "b.yaml"));
+    const end = Date.now() + 3000;
+    while ((loads.length < 2 || busy.at(-1) !== false) && Date.now() < end) await sleep(5);
+    assert.equal(loads.length, 2);
+    assert.deepEqual(busy, [true, false]);
+    // An unrelated file: busy while it is looked at, no load.
+    writeFileSync(join(dir, "notes.txt"), "hello");
+    await sleep(300);
+    assert.equal(loads.length, 2);
+    assert.deepEqual(busy, [true, false, true, false]);
+  } finally {
+    await provider.stop();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
