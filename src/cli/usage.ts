@@ -75,7 +75,8 @@ Logs are JSON lines on stderr; the access log is JSON lines on stdout by default
 SIGINT/SIGTERM stop cleanly (kernel programs detached). SIGUSR2 stops for a restart: the pinned
 network policy keeps enforcing until the next \`sluice run\` with the same --bpffs takes it over.
 The control process runs node with --no-memory-reducer (first route changes after an idle spell stay
-fast; it costs memory): started without it, it re-executes itself with it, same pid.
+fast; it costs memory) and --no-parallel-scavenge (no collection waits for V8's helper threads while
+a change runs real-time): started without them, it re-executes itself with them, same pid.
 SLUICE_NODE_FLAGS=off in the environment keeps node's defaults.
 `;
 

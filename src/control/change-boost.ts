@@ -38,6 +38,7 @@ export class ChangeBoost {
   private reading = false;
   private limit: NodeJS.Timeout | null = null;
   private enteredAt = 0;
+  private leaving = false;
   /** Workers boosted since the control thread entered. */
   private boosted = 0;
   /** Worker pids sent a delta in the real-time class, with their guard timers. */
@@ -55,9 +56,18 @@ export class ChangeBoost {
     else this.settle();
   }
 
-  /** A worker's state changed (an apply reported, a worker exited). */
+  /**
+   * A worker's state changed (an apply reported, a worker exited). Settled, the thread leaves after
+   * this turn of the event loop: the answers to GET /ready?after=N&wait (promise callbacks) go out
+   * first, still in the real-time class.
+   */
   workersChanged(): void {
-    this.settle();
+    if (!this.active || this.leaving) return;
+    this.leaving = true;
+    setImmediate(() => {
+      this.leaving = false;
+      this.settle();
+    });
   }
 
   /**

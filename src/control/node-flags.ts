@@ -11,9 +11,15 @@
 // took 35-47 ms with the reducer and 18-30 ms without (5 interleaved pairs; bench/RESULTS.md,
 // session 6). Its price is memory the reducer would have returned (measured there too). The
 // workers keep node's default.
+//
+// --no-parallel-scavenge: young-generation collections on the main thread alone, as the workers have
+// them (worker-pool.ts). During a route change the main thread runs in the real-time class
+// (change-boost.ts) and V8's helper threads do not: a parallel scavenge then waited for helpers that
+// waited for a CPU. Scavenges during changes at 5,000 routes under load, 3 runs each: p90 pause
+// 3.6-4.9 -> 1.6-1.9 ms, median 1.2-2.3 -> 1.1-1.2 ms (bench/RESULTS.md, session 13).
 import { F_SETFD, libc } from "../sys/libc.js";
 
-export const CONTROL_NODE_FLAGS: readonly string[] = ["--no-memory-reducer"];
+export const CONTROL_NODE_FLAGS: readonly string[] = ["--no-memory-reducer", "--no-parallel-scavenge"];
 
 /**
  * Set in the new process's environment (to the flags added), so it never tries again; set it to

@@ -196,7 +196,7 @@ function cmdline(pid: number): string[] {
   return readFileSync(`/proc/${pid}/cmdline`, "utf8").split("\0").filter(Boolean);
 }
 
-test("run: the control process gets node's --no-memory-reducer in the same process; its workers only when node was given it", async () => {
+test("run: the control process gets node's --no-memory-reducer and --no-parallel-scavenge in the same process; its workers --no-memory-reducer only when node was given it", async () => {
   const files = { "gw.yaml": CLASS_AND_GATEWAY(await freePort()) };
   // Started plainly (as `node bin/sluice run`), with the flag already given, and with the opt-out.
   const cases: { nodeArgs: string[]; env: Record<string, string>; flagged: boolean }[] = [
@@ -210,7 +210,7 @@ test("run: the control process gets node's --no-memory-reducer in the same proce
       const pid = gw.proc.pid!;
       const argv = cmdline(pid);
       const what = `${JSON.stringify(c)}: ${argv.join(" ")}`;
-      assert.equal(argv.filter((a) => a === "--no-memory-reducer").length, c.flagged ? 1 : 0, what);
+      for (const flag of ["--no-memory-reducer", "--no-parallel-scavenge"]) assert.equal(argv.filter((a) => a === flag).length, c.flagged ? 1 : 0, what);
       // Its own arguments, unchanged, after node's.
       assert.deepEqual(argv.slice(argv.indexOf(SLUICE), argv.indexOf(SLUICE) + 2), [SLUICE, "run"], what);
       // Still the process that was started (its stdio too: the log arrives), and it serves.

@@ -31,7 +31,9 @@ function rig(opts: { enabled?: boolean; refuse?: (tid: number, on: boolean) => s
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-test("a change: the control thread enters at the watch event and leaves once the provider is done and every worker serves it", () => {
+const turn = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+test("a change: the control thread enters at the watch event and leaves once the provider is done and every worker serves it", async () => {
   const { boost, calls, logs, settled } = rig();
   boost.providerBusy(true);
   assert.deepEqual(calls, ["0:on"]);
@@ -45,10 +47,15 @@ test("a change: the control thread enters at the watch event and leaves once the
   assert.deepEqual(calls, ["0:on", "101:on", "102:on"], "workers still applying: the control thread stays");
   boost.workerDone(101);
   boost.workersChanged();
+  await turn();
   assert.deepEqual(calls, ["0:on", "101:on", "102:on", "101:off"]);
   boost.workerDone(102);
   settled.value = true;
   boost.workersChanged();
+  // Promise callbacks of this turn (the /ready answers) still run real-time; the thread leaves after.
+  await Promise.resolve();
+  assert.deepEqual(calls, ["0:on", "101:on", "102:on", "101:off", "102:off"]);
+  await turn();
   assert.deepEqual(calls, ["0:on", "101:on", "102:on", "101:off", "102:off", "0:off"]);
   const done = logs.find((l) => l.msg === "route change: back to the normal scheduling class");
   assert.equal(done?.workers, 2);
@@ -56,6 +63,7 @@ test("a change: the control thread enters at the watch event and leaves once the
   // Leaving again, or reporting a worker twice, asks for nothing more.
   boost.workersChanged();
   boost.workerDone(102);
+  await turn();
   assert.equal(calls.length, 6);
 });
 
