@@ -1,7 +1,9 @@
 // Route change -> served by every worker, alone: a fresh `sluice run` (one worker per core) on N
 // generated routes, one route file added at a time, timed until /ready shows every worker on the new
 // version. The same measure as the scale benchmark's "change -> all workers", without the rest,
-// so two builds can be compared back to back (--sluice picks the bin/sluice to run).
+// so two builds can be compared back to back (--sluice picks the bin/sluice to run). Times are by the
+// gateway's clock (/ready servedAt, as the scale benchmark gives them), with the harness's own view
+// (until it had read the /ready answer) printed after them; builds without servedAt give only the latter.
 // Usage: node --import tsx bench/change-latency.ts [--routes 5000] [--changes 10] [--sluice PATH] [--mix]
 //        [--node-flags="--trace-gc ..."] [--log-level debug] [--output FILE] [--poll]
 //        [--idle SECONDS] [--load] [--sluice-args="--control-nice=0 ..."]
@@ -22,7 +24,7 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { cleanup, installSignalHandlers, start, stop, tempDir } from "./lib/procs.js";
 import { gatewayYaml, readyState, routeYaml, ROOT, startOrigin, waitVersion, type Sluice } from "./lib/servers.js";
-import { churnStep, waitServed } from "./lib/scale.js";
+import { churnStep, timeChange } from "./lib/scale.js";
 import { median, max, quantile } from "./lib/stats.js";
 import { wrk, type WrkResult } from "./lib/wrk.js";
 import { freePorts, layout } from "./lib/system.js";
@@ -62,22 +64,37 @@ try {
     : null;
   if (load) await new Promise((r) => setTimeout(r, 500));
   const times: number[] = [];
+  const seen: number[] = [];
   const marks: string[] = [];
   for (let k = 0; k < CHANGES; k++) {
     const v0 = (await readyState(adminPort))?.version ?? 0;
     const t = performance.now();
-    marks.push(`change ${k} at ${Date.now()}`);
+    const tEpoch = Date.now();
+    marks.push(`change ${k} at ${tEpoch}`);
     if (opt.mix) churnStep(dir, k, origin);
     else put(`add${k}.yaml`, routeYaml(`add${k}`, origin, `add${k}.bench.test`, `/add${k}`));
-    await (opt.poll ? waitVersion(s, v0, 30_000) : waitServed(s, v0, 30_000));
-    times.push(performance.now() - t);
+    if (opt.poll) {
+      await waitVersion(s, v0, 30_000);
+      seen.push(performance.now() - t);
+      times.push(NaN);
+    } else {
+      const c = await timeChange(s, v0, t, tEpoch);
+      times.push(c.served);
+      seen.push(c.seen);
+    }
     await new Promise((r) => setTimeout(r, 100));
   }
   const loaded = load ? await load : null;
   await stop(proc);
   if (opt.output) writeFileSync(opt.output, `${marks.join("\n")}\n${proc.output()}`);
-  console.log(`${bin}: ${N} routes, ${workers} workers, ${opt.mix ? "mixed changes" : "route file added"}, change -> all workers${opt.poll ? " (polled)" : ""}${loaded ? ` under load (wrk -c64 on r0: ${Math.round(loaded.rps)} req/s, ${loaded.non2xx} non-2xx, ${loaded.socketErrors} socket errors)` : ""}: median ${median(times).toFixed(1)} ms, p90 ${quantile(times, 0.9).toFixed(1)} ms, max ${max(times).toFixed(1)} ms (${times.map((x) => x.toFixed(0)).join(", ")})`);
+  console.log(`${bin}: ${N} routes, ${workers} workers, ${opt.mix ? "mixed changes" : "route file added"}, change -> all workers${opt.poll ? " (polled)" : ""}${loaded ? ` under load (wrk -c64 on r0: ${Math.round(loaded.rps)} req/s, ${loaded.non2xx} non-2xx, ${loaded.socketErrors} socket errors)` : ""}: ${stats(times)}; as the harness saw it: ${stats(seen)}`);
 } finally {
   await cleanup();
+}
+
+function stats(xs: number[]): string {
+  const v = xs.filter((x) => Number.isFinite(x));
+  if (v.length === 0) return "n/a";
+  return `median ${median(v).toFixed(1)} ms, p90 ${quantile(v, 0.9).toFixed(1)} ms, max ${max(v).toFixed(1)} ms (${v.map((x) => x.toFixed(0)).join(", ")})`;
 }
 

@@ -6,7 +6,7 @@ import type { Cell, MatrixPlan, Size } from "./matrix.js";
 import { cellKey, scalingLines } from "./matrix.js";
 import type { ScalePlan, ScaleRow } from "./scale.js";
 import { summary } from "./scale.js";
-import { fmtBytes, fmtInt, fmtMs, fmtRatio, median } from "./stats.js";
+import { fmtBytes, fmtInt, fmtMs, fmtRatio, max, median } from "./stats.js";
 import type { Layout, Machine } from "./system.js";
 import { TOKEN_COUNT, workersSummary, type WorkersReport } from "./workers.js";
 
@@ -130,7 +130,7 @@ function scaleTables(plan: ScalePlan, rows: ScaleRow[]): string[] {
   const base = rows[0];
   const out = [
     `sluice with ${plan.workers} worker(s) on cpus ${plan.cpus}; routes have distinct hostnames (rN.bench.test) and path prefixes (/rN).`,
-    `Each size is a fresh process. Idle worker VmRSS is each worker's lowest sample over ${plan.settleMs / 1000} s after the last route answers, before any load (one sample a second: the garbage of loading the snapshot goes in that time, what a worker keeps never does); "after load" is the median of 5 samples after the idle changes and the throughput runs; memory per route = (mean idle worker VmRSS at N routes - at ${base?.routes ?? "?"} routes) / (N - ${base?.routes ?? "?"}). "change -> all workers": one route file added, until /ready shows every worker on the new version; "change -> answering": until the first of 20 consecutive 200s on new connections for the new route; idle gateway, each over its own changes (the wire probe's back-to-back connections would load the workers while they compile).`,
+    `Each size is a fresh process. Idle worker VmRSS is each worker's lowest sample over ${plan.settleMs / 1000} s after the last route answers, before any load (one sample a second: the garbage of loading the snapshot goes in that time, what a worker keeps never does); "after load" is the median of 5 samples after the idle changes and the throughput runs; memory per route = (mean idle worker VmRSS at N routes - at ${base?.routes ?? "?"} routes) / (N - ${base?.routes ?? "?"}). "change -> all workers": one route file added, until every worker serves the new version, by the gateway's clock (/ready servedAt: when the last worker's report came in, against the harness's clock just before the write; in brackets, until the harness had read its /ready?after=N&wait answer, which adds its own scheduling); "change -> answering": until the first of 20 consecutive 200s on new connections for the new route; idle gateway, each over its own changes (the wire probe's back-to-back connections would load the workers while they compile).`,
     "",
     "| routes | start to ready | worker VmRSS idle | after load | data-plane memory per route | control VmRSS | change -> all workers (/ready) median / max | change -> answering (wire) median / max | req/s (-c64, last route) | p99 ms |",
     "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -142,13 +142,13 @@ function scaleTables(plan: ScalePlan, rows: ScaleRow[]): string[] {
     const perRoute = base && r !== base ? (sum(r.workerRss) / r.workerRss.length - sum(base.workerRss) / base.workerRss.length) / (r.routes - base.routes) : NaN;
     const s = summary(r);
     out.push(
-      `| ${fmtInt(r.routes)} | ${fmtMs(r.loadMs)} ms | ${r.workerRss.map(fmtBytes).join(" / ")} | ${r.workerRssLoaded.map(fmtBytes).join(" / ")} | ${r === base ? "(baseline)" : fmtBytes(perRoute)} | ${fmtBytes(r.controlRss)} | ${fmtMs(s.ready)} / ${fmtMs(s.readyMax)} ms | ${fmtMs(s.wire)} / ${fmtMs(s.wireMax)} ms | ${fmtInt(median(r.load.map((l) => l.rps)))} | ${fmtMs(median(r.load.map((l) => l.p99ms)))} |`,
+      `| ${fmtInt(r.routes)} | ${fmtMs(r.loadMs)} ms | ${r.workerRss.map(fmtBytes).join(" / ")} | ${r.workerRssLoaded.map(fmtBytes).join(" / ")} | ${r === base ? "(baseline)" : fmtBytes(perRoute)} | ${fmtBytes(r.controlRss)} | ${fmtMs(s.served)} / ${fmtMs(s.servedMax)} ms (${fmtMs(s.ready)} / ${fmtMs(s.readyMax)}) | ${fmtMs(s.wire)} / ${fmtMs(s.wireMax)} ms | ${fmtInt(median(r.load.map((l) => l.rps)))} | ${fmtMs(median(r.load.map((l) => l.p99ms)))} |`,
     );
   }
   if (rows.some((r) => r.churn)) {
     out.push(
       "",
-      `Steady load while routes change: wrk -c64 for ${plan.churnSeconds}s on route r0 while the harness adds a route, rewrites r0's file, removes the route and rewrites r0 back, in a loop (each change waits for every worker).`,
+      `Steady load while routes change: wrk -c64 for ${plan.churnSeconds}s on route r0 while the harness adds a route, rewrites r0's file, removes the route and rewrites r0 back, in a loop (each change waits for every worker; timed as "change -> all workers" above, the harness's view in brackets).`,
       "",
       "| routes | changes applied | requests | non-2xx/3xx | socket errors | change -> all workers under load median / max | req/s during changes |",
       "| ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -157,7 +157,7 @@ function scaleTables(plan: ScalePlan, rows: ScaleRow[]): string[] {
       if (!r.churn) continue;
       const c = r.churn;
       out.push(
-        `| ${fmtInt(r.routes)} | ${c.changes} | ${fmtInt(c.result.requests)} | ${c.result.non2xx} | ${c.result.socketErrors} | ${fmtMs(median(c.readyMs))} / ${fmtMs(Math.max(...c.readyMs))} ms | ${fmtInt(c.result.rps)} |`,
+        `| ${fmtInt(r.routes)} | ${c.changes} | ${fmtInt(c.result.requests)} | ${c.result.non2xx} | ${c.result.socketErrors} | ${fmtMs(median(c.servedMs))} / ${fmtMs(max(c.servedMs))} ms (${fmtMs(median(c.readyMs))} / ${fmtMs(max(c.readyMs))}) | ${fmtInt(c.result.rps)} |`,
       );
     }
   }

@@ -34,12 +34,14 @@ export interface ScaleRow {
   /** Worker VmRSS after the idle changes and the throughput runs. */
   workerRssLoaded: number[];
   controlRss: number;
-  /** Time to all workers serving the new version (admin /ready), idle, ms. */
+  /** Time to all workers serving the new version, idle, ms: by the gateway's clock (/ready servedAt; NaN without it). */
+  servedMs: number[];
+  /** The same as the harness saw it: until its GET /ready?after=N&wait answer was read. */
   readyMs: number[];
   /** Time to the first of K consecutive 200s on new connections, ms. */
   wireMs: number[];
   load: WrkResult[];
-  churn: { result: WrkResult; changes: number; readyMs: number[] } | null;
+  churn: { result: WrkResult; changes: number; servedMs: number[]; readyMs: number[] } | null;
 }
 
 const host = (i: number): string => `r${i}.bench.test`;
@@ -136,6 +138,18 @@ export async function waitServed(s: Sluice, after: number, timeoutMs: number): P
   return waitVersion(s, after, Math.max(1, deadline - Date.now()));
 }
 
+/**
+ * A change timed from `t0` (performance.now()) and `t0Epoch` (Date.now()), both taken before the file
+ * was written: `served` by the gateway's report of when the last worker's apply came in (/ready
+ * servedAt, ms precision), which leaves out how long this process took to be scheduled, read the
+ * answer and parse it (traced under load: up to ~11 ms); `seen` when this process had the answer.
+ */
+export async function timeChange(s: Sluice, after: number, t0: number, t0Epoch: number): Promise<{ served: number; seen: number }> {
+  const st = await waitServed(s, after, 30_000);
+  const seen = performance.now() - t0;
+  return { served: st.servedAt === undefined ? NaN : Date.parse(st.servedAt) - t0Epoch, seen };
+}
+
 /** ms from t0 to the first of STREAK consecutive 200s, each on a new connection (NaN on timeout). */
 async function wireTime(port: number, hostname: string, path: string, t0: number, timeoutMs: number): Promise<number> {
   let streak = 0;
@@ -222,7 +236,7 @@ async function idleMemory(g: ScaleGateway, settleMs: number): Promise<{ pids: nu
 async function measure(plan: ScalePlan, g: ScaleGateway, idle: { pids: number[]; workerRss: number[]; controlRss: number }, label: (s: string) => void): Promise<ScaleRow> {
   const { routes: n, sluice: s, dir, port, adminPort } = g;
   const last = n - 1;
-  const row: ScaleRow = { routes: n, loadMs: g.loadMs, workerRss: idle.workerRss, workerRssLoaded: [], controlRss: idle.controlRss, readyMs: [], wireMs: [], load: [], churn: null };
+  const row: ScaleRow = { routes: n, loadMs: g.loadMs, workerRss: idle.workerRss, workerRssLoaded: [], controlRss: idle.controlRss, servedMs: [], readyMs: [], wireMs: [], load: [], churn: null };
   const pids = idle.pids;
   const sample = async (): Promise<number[]> => {
     // Median of 5 samples per worker, 100 ms apart.
@@ -244,11 +258,16 @@ async function measure(plan: ScalePlan, g: ScaleGateway, idle: { pids: number[];
     const v0 = (await readyState(adminPort))?.version ?? 0;
     const name = `add${k}`;
     const t = performance.now();
+    const tEpoch = Date.now();
     writeAtomic(join(dir, `${name}.yaml`), routeYaml(name, plan.originPort, `${name}.bench.test`, `/${name}`));
     if (wireRound) {
       row.wireMs.push(await wireTime(port, `${name}.bench.test`, `/${name}/20b`, t, 30_000));
       await waitVersion(s, v0, 30_000);
-    } else row.readyMs.push(await waitServed(s, v0, 30_000).then(() => performance.now() - t));
+    } else {
+      const c = await timeChange(s, v0, t, tEpoch);
+      row.servedMs.push(c.served);
+      row.readyMs.push(c.seen);
+    }
   }
 
   for (let r = 0; r < plan.reps; r++) {
@@ -263,18 +282,21 @@ async function measure(plan: ScalePlan, g: ScaleGateway, idle: { pids: number[];
     const load = wrk({ url: `http://127.0.0.1:${port}${prefix(0)}/20b`, connections: 64, seconds: plan.churnSeconds, cpus: plan.loadCpus, headers: { Host: host(0) } });
     const end = performance.now() + plan.churnSeconds * 1000 - 700;
     await sleep(300);
-    const churnReady: number[] = [];
+    const servedMs: number[] = [];
+    const readyMs: number[] = [];
     let changes = 0;
     while (performance.now() < end) {
       const v0 = (await readyState(adminPort))?.version ?? 0;
       const t = performance.now();
+      const tEpoch = Date.now();
       churnStep(dir, changes, plan.originPort);
-      await waitServed(s, v0, 30_000);
-      churnReady.push(performance.now() - t);
+      const c = await timeChange(s, v0, t, tEpoch);
+      servedMs.push(c.served);
+      readyMs.push(c.seen);
       changes++;
       await sleep(100);
     }
-    row.churn = { result: await load, changes, readyMs: churnReady };
+    row.churn = { result: await load, changes, servedMs, readyMs };
   }
   return row;
 }
@@ -315,6 +337,6 @@ export async function runScale(plan: ScalePlan, started?: ScaleGateway[]): Promi
   return rows;
 }
 
-export function summary(r: ScaleRow): { ready: number; readyMax: number; wire: number; wireMax: number } {
-  return { ready: median(r.readyMs), readyMax: max(r.readyMs), wire: median(r.wireMs), wireMax: max(r.wireMs) };
+export function summary(r: ScaleRow): { served: number; servedMax: number; ready: number; readyMax: number; wire: number; wireMax: number } {
+  return { served: median(r.servedMs), servedMax: max(r.servedMs), ready: median(r.readyMs), readyMax: max(r.readyMs), wire: median(r.wireMs), wireMax: max(r.wireMs) };
 }

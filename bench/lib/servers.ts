@@ -218,6 +218,8 @@ export interface ReadyState {
   ready: boolean;
   version: number;
   workers?: { id: number; pid?: number; version: number }[];
+  /** When the last worker's report of `version` came in (ISO 8601; builds before session 13 lack it). */
+  servedAt?: string;
 }
 
 export async function readyState(adminPort: number): Promise<ReadyState | null> {

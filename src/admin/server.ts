@@ -10,7 +10,10 @@ import { ReadyChanges, readyWaitOf, waitReady } from "./ready-wait.js";
 export interface ReadyView {
   ready: boolean;
   version: number;
-  workers: { id: number; version: number; pid?: number | null; error?: string }[];
+  /** appliedAt: when the worker's report of applying `version` came in (ISO 8601). */
+  workers: { id: number; version: number; pid?: number | null; appliedAt?: string; error?: string }[];
+  /** Ready: since when every worker serves `version` (the last one's appliedAt). */
+  servedAt?: string;
   reason?: string;
 }
 

@@ -258,7 +258,8 @@ export async function runGateway(opts: RunOptions, log: Logger): Promise<Running
 function readiness(controller: ConfigController, pool: WorkerPool | null): ReadyView {
   const snap = controller.snapshot;
   const states = pool?.states() ?? [];
-  const workers = states.map((w) => ({ id: w.id, pid: w.pid, version: w.version, ...(w.error ? { error: w.error } : {}) }));
+  const iso = (ms: number | undefined): { appliedAt?: string } => (ms === undefined ? {} : { appliedAt: new Date(ms).toISOString() });
+  const workers = states.map((w) => ({ id: w.id, pid: w.pid, version: w.version, ...iso(w.appliedAt), ...(w.error ? { error: w.error } : {}) }));
   const errors = controller.errors;
   if (!snap) {
     const reason =
@@ -276,7 +277,8 @@ function readiness(controller: ConfigController, pool: WorkerPool | null): Ready
   }
   const failed = states.flatMap((w) => w.listeners.filter((l) => !l.ok).map((l) => `worker ${w.id} listener ${l.name} port ${l.port}: ${l.error ?? "failed"}`));
   if (failed.length > 0) return { ready: false, version: snap.version, workers, reason: `listeners failed: ${failed.join("; ")}` };
-  return { ready: true, version: snap.version, workers };
+  const last = Math.max(...states.map((w) => w.appliedAt ?? 0));
+  return { ready: true, version: snap.version, workers, ...(last > 0 ? { servedAt: new Date(last).toISOString() } : {}) };
 }
 
 function joinExposition(a: string, b: string): string {

@@ -42,6 +42,8 @@ export interface WorkerState {
   pid: number | null;
   /** Version of the last snapshot the worker applied (0: none yet). */
   version: number;
+  /** When its report of applying `version` came in (epoch ms). */
+  appliedAt?: number;
   listeners: ListenerResult[];
   /** Last apply failure, cleared by the next successful apply. */
   error?: string;
@@ -192,6 +194,7 @@ export class WorkerPool {
     slot.startedAt = Date.now();
     slot.state.pid = worker.process.pid ?? null;
     slot.state.version = 0;
+    delete slot.state.appliedAt;
     slot.state.listeners = [];
     delete slot.state.error;
     slot.listening = false;
@@ -240,7 +243,10 @@ export class WorkerPool {
       return;
     }
     if (m.type === "applied") {
-      slot.state.version = Math.max(slot.state.version, m.version);
+      if (m.version > slot.state.version) {
+        slot.state.version = m.version;
+        slot.state.appliedAt = Date.now();
+      }
       slot.state.listeners = m.listeners;
       delete slot.state.error;
       const failed = m.listeners.filter((l) => !l.ok);
@@ -259,6 +265,7 @@ export class WorkerPool {
     if (slot.state.pid !== null) this.opts.boost?.workerDone(slot.state.pid);
     slot.state.pid = null;
     slot.state.version = 0;
+    delete slot.state.appliedAt;
     slot.state.listeners = [];
     slot.listening = false;
     if (this.stopping) return;

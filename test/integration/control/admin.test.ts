@@ -155,20 +155,26 @@ test("GET /ready?after=N&wait=MS answers once every worker serves a version afte
   assert.equal(idle.body.version, v);
   // A change made while the request waits: answered with the new version, every worker on it.
   let answered = false;
-  const waiting = json<{ ready: boolean; version: number; workers: { version: number }[] }>(gw.admin(`/ready?after=${v}&wait=20000`)).then((r) => {
+  const waiting = json<{ ready: boolean; version: number; servedAt?: string; workers: { version: number; appliedAt?: string }[] }>(gw.admin(`/ready?after=${v}&wait=20000`)).then((r) => {
     answered = true;
     return r;
   });
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(answered, false, "answered before anything changed");
   const written = performance.now();
+  const writtenAt = Date.now();
   gw.write("routes.yaml", ROUTE({ name: "r1", path: "/waited", backends: [{ name: "echo-a", port: echo.port }] }));
   const r = await waiting;
+  const answeredAt = Date.now();
   // Answered by the workers' reports, not by its 20 s running out.
   assert.ok(performance.now() - written < 10_000, `answered ${Math.round(performance.now() - written)} ms after the change`);
   assert.equal(r.status, 200);
   assert.equal(r.body.ready, true);
   assert.equal(r.body.version, v + 1);
   for (const w of r.body.workers) assert.equal(w.version, v + 1);
+  // servedAt: when the last worker's report of the new version came in, after the write and before the answer.
+  const servedAt = Date.parse(r.body.servedAt ?? "");
+  assert.ok(servedAt >= writtenAt && servedAt <= answeredAt, `servedAt ${r.body.servedAt} outside ${new Date(writtenAt).toISOString()}..${new Date(answeredAt).toISOString()}`);
+  assert.equal(servedAt, Math.max(...r.body.workers.map((w) => Date.parse(w.appliedAt ?? ""))));
   assert.equal((await get(port, "/waited")).pod, "echo-a");
 });

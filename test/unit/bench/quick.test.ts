@@ -66,8 +66,8 @@ function cell(label: string, runs: WrkResult[]): Cell {
 test("smokeProblems: a healthy run has none; no requests, errors, a route that never answered and errors under changes each show", () => {
   const plan = {} as MatrixPlan;
   const row = (over: Partial<ScaleRow>): ScaleRow => ({
-    routes: 10, loadMs: 1, workerRss: [1], workerRssLoaded: [1], controlRss: 1, readyMs: [20], wireMs: [15], load: [wrkRun(100)],
-    churn: { result: wrkRun(100), changes: 4, readyMs: [30] }, ...over,
+    routes: 10, loadMs: 1, workerRss: [1], workerRssLoaded: [1], controlRss: 1, servedMs: [18], readyMs: [20], wireMs: [15], load: [wrkRun(100)],
+    churn: { result: wrkRun(100), changes: 4, servedMs: [28], readyMs: [30] }, ...over,
   });
   const workersRun = (requests: number, errors = 0): WorkersRun => ({ rps: requests, p99ms: 2, requests, errors, cpuSeconds: 1 });
   const workers = (one: WorkersRun, n: WorkersRun) => ({
@@ -85,7 +85,7 @@ test("smokeProblems: a healthy run has none; no requests, errors, a route that n
   const broken = smokeProblems({
     matrix: { plan, cells: new Map([["a", cell("sluice 1 worker", [wrkRun(0)])], ["b", cell("haproxy", [wrkRun(900, 3, 1)])]]) },
     workers: workers(workersRun(0), workersRun(900, 7)),
-    scale: { plan: {} as ScalePlan, rows: [row({ routes: 1000, wireMs: [NaN], churn: { result: wrkRun(100, 2, 0), changes: 0, readyMs: [] } })] },
+    scale: { plan: {} as ScalePlan, rows: [row({ routes: 1000, wireMs: [NaN], churn: { result: wrkRun(100, 2, 0), changes: 0, servedMs: [], readyMs: [] } })] },
     l4: null,
   });
   assert.equal(broken.length, 7, broken.join("\n"));
