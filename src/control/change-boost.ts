@@ -7,8 +7,9 @@
 // change, its threads run in SCHED_RR at the lowest real-time priority:
 // - the control process's main thread, from the first watch event until every worker serves the
 //   result (or the provider found nothing new);
-// - each worker's main thread, from the moment a delta is sent to it until it has reported the apply:
-//   the worker leaves the class itself, right after its report (src/proxy/worker-main.ts).
+// - each worker's main thread, from the moment the change (a delta or a whole snapshot) is sent to
+//   it until it has reported the apply: the worker leaves the class itself, right after its report
+//   (src/proxy/worker-main.ts).
 // Nothing stays real-time longer than BOOST_LIMIT_MS, and the kernel's real-time throttling keeps
 // 5% of every core for normal threads in any case. Without the privilege (CAP_SYS_NICE) it says so
 // once and changes keep the normal class.
@@ -41,7 +42,7 @@ export class ChangeBoost {
   private leaving = false;
   /** Workers boosted since the control thread entered. */
   private boosted = 0;
-  /** Worker pids sent a delta in the real-time class, with their guard timers. */
+  /** Worker pids sent a change in the real-time class, with their guard timers. */
   private readonly workers = new Map<number, NodeJS.Timeout>();
 
   constructor(private readonly opts: ChangeBoostOptions) {
@@ -71,7 +72,7 @@ export class ChangeBoost {
   }
 
   /**
-   * Called just before a delta goes to worker `pid`. True if that worker now runs real-time: the
+   * Called just before a change goes to worker `pid`. True if that worker now runs real-time: the
    * message then tells it to leave the class once it has reported.
    */
   boostWorker(pid: number): boolean {

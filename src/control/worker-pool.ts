@@ -72,7 +72,7 @@ export interface WorkerPoolOptions {
   onChange?: () => void;
   /** Flow record batches shipped by workers while the flow stream is followed. */
   onFlows?: (records: FlowRecord[], lost: number) => void;
-  /** Real-time class for a worker while it applies a delta (change-boost.ts). */
+  /** Real-time class for a worker while it applies a change (change-boost.ts). */
   boost?: Pick<ChangeBoost, "boostWorker" | "workerDone">;
 }
 
