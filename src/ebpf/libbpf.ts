@@ -22,8 +22,6 @@ export class BpfError extends Error {
   }
 }
 
-export { errnoName };
-
 export interface Libbpf {
   version: string;
   objectOpenFile(path: string): Ptr;
