@@ -2,8 +2,8 @@
 // shares each core between process groups (sessions, cgroups) before it looks at nice values: the
 // gateway's threads wait behind the load generator, the origin or any other service on that core,
 // and the control process's nice -5 only puts it ahead of its own workers. A change needs a few
-// milliseconds of CPU, but traced under load it waited up to ~15 ms at a time for its turn, in the
-// control process and in the workers alike (bench/RESULTS.md, session 13). So, for the length of one
+// milliseconds of CPU, but traced under load it waited for its turn, in one change 12.3 ms at a
+// stretch, in the control process and in the workers alike (bench/RESULTS.md, session 13). So, for the length of one
 // change, its threads run in SCHED_RR at the lowest real-time priority:
 // - the control process's main thread, from the first watch event until every worker serves the
 //   result (or the provider found nothing new);

@@ -1,7 +1,7 @@
 // A thread in and out of the real-time scheduling class. Route changes use it for the few
 // milliseconds they take (src/control/change-boost.ts): in the normal class a thread of the gateway
-// shares a busy core with every other process group there, and a change waited up to ~15 ms at a
-// time for its turn (bench/RESULTS.md, session 13).
+// shares a busy core with every other process group there, and a traced change waited 12.3 ms at
+// a stretch for its turn (bench/RESULTS.md, session 13).
 import { errnoName, libc } from "./libc.js";
 
 const SCHED_OTHER = 0;
