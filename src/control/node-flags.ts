@@ -10,7 +10,7 @@
 // changes after an idle spell ran unoptimised. At 5,000 routes after 30 s idle, the first change
 // took 35-47 ms with the reducer and 18-30 ms without (5 interleaved pairs; bench/RESULTS.md,
 // session 6). Its price is memory the reducer would have returned (measured there too). The
-// workers are forked with it too (worker-pool.ts), for the same reason on the proxying path.
+// workers keep node's default.
 //
 // --no-parallel-scavenge: young-generation collections on the main thread alone, as the workers have
 // them (worker-pool.ts). During a route change the main thread runs in the real-time class

@@ -27,14 +27,6 @@ function workerV8Flags(): string[] {
   // generation small, so under load it scavenged every 3-6 MB. 8 MB semi-spaces at least halve the
   // scavenges and their CPU per request; idle RSS grows ~1 MB (pages are touched only under load).
   if (!/semi-space/.test(process.env.NODE_OPTIONS ?? "")) flags.push("--min-semi-space-size=8");
-  // V8's memory reducer runs full collections once a worker goes idle after traffic. Optimised code
-  // holds what it was specialised for (maps and the like) weakly; with no request in flight such a
-  // collection can free them, and the code that depended on them goes too (traced: the whole
-  // proxying path, 85 functions marked for deoptimisation for "weak objects" at once, ~13 s into an
-  // idle spell). The next burst of traffic ran unoptimised while V8 compiled it again on helper
-  // threads that share the worker's core, and its tail latency showed it (bench/RESULTS.md,
-  // session 14). The tidy after large applies (heap-tidy.ts) calls gc() itself and keeps working.
-  if (!/memory-reducer/.test(process.env.NODE_OPTIONS ?? "") && !ownExecArgv().includes("--no-memory-reducer")) flags.push("--no-memory-reducer");
   return flags;
 }
 
