@@ -24,7 +24,7 @@ import { performance } from "node:perf_hooks";
 import { parseArgs } from "node:util";
 import { cleanup, installSignalHandlers, start, stop, tempDir } from "./lib/procs.js";
 import { gatewayYaml, readyState, routeYaml, ROOT, startOrigin, waitVersion, type Sluice } from "./lib/servers.js";
-import { churnStep, timeChange } from "./lib/scale.js";
+import { changeStart, churnStep, timeChange } from "./lib/scale.js";
 import { median, max, quantile } from "./lib/stats.js";
 import { wrk, type WrkResult } from "./lib/wrk.js";
 import { freePorts, layout } from "./lib/system.js";
@@ -68,17 +68,16 @@ try {
   const marks: string[] = [];
   for (let k = 0; k < CHANGES; k++) {
     const v0 = (await readyState(adminPort))?.version ?? 0;
-    const t = performance.now();
-    const tEpoch = Date.now();
-    marks.push(`change ${k} at ${tEpoch}`);
+    const start = changeStart();
+    marks.push(`change ${k} at ${start.epoch}`);
     if (opt.mix) churnStep(dir, k, origin);
     else put(`add${k}.yaml`, routeYaml(`add${k}`, origin, `add${k}.bench.test`, `/add${k}`));
     if (opt.poll) {
       await waitVersion(s, v0, 30_000);
-      seen.push(performance.now() - t);
+      seen.push(performance.now() - start.t0);
       times.push(NaN);
     } else {
-      const c = await timeChange(s, v0, t, tEpoch);
+      const c = await timeChange(s, v0, start);
       times.push(c.served);
       seen.push(c.seen);
     }

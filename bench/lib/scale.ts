@@ -138,16 +138,28 @@ export async function waitServed(s: Sluice, after: number, timeoutMs: number): P
   return waitVersion(s, after, Math.max(1, deadline - Date.now()));
 }
 
+/** When a change starts, by both clocks: taken once, just before the file is written. */
+export interface ChangeStart {
+  /** performance.now(), for the harness's own view. */
+  t0: number;
+  /** Date.now(), to compare with the gateway's /ready servedAt. */
+  epoch: number;
+}
+
+export function changeStart(): ChangeStart {
+  return { t0: performance.now(), epoch: Date.now() };
+}
+
 /**
- * A change timed from `t0` (performance.now()) and `t0Epoch` (Date.now()), both taken before the file
- * was written: `served` by the gateway's report of when the last worker's apply came in (/ready
- * servedAt, ms precision), which leaves out how long this process took to be scheduled, read the
- * answer and parse it (traced under load: up to ~11 ms); `seen` when this process had the answer.
+ * A change timed from `start`: `served` by the gateway's report of when the last worker's apply came
+ * in (/ready servedAt, ms precision), which leaves out how long this process took to be scheduled,
+ * read the answer and parse it (traced under load: up to ~11 ms); `seen` when this process had the
+ * answer.
  */
-export async function timeChange(s: Sluice, after: number, t0: number, t0Epoch: number): Promise<{ served: number; seen: number }> {
+export async function timeChange(s: Sluice, after: number, start: ChangeStart): Promise<{ served: number; seen: number }> {
   const st = await waitServed(s, after, 30_000);
-  const seen = performance.now() - t0;
-  return { served: st.servedAt === undefined ? NaN : Date.parse(st.servedAt) - t0Epoch, seen };
+  const seen = performance.now() - start.t0;
+  return { served: st.servedAt === undefined ? NaN : Date.parse(st.servedAt) - start.epoch, seen };
 }
 
 /** ms from t0 to the first of STREAK consecutive 200s, each on a new connection (NaN on timeout). */
@@ -257,14 +269,13 @@ async function measure(plan: ScalePlan, g: ScaleGateway, idle: { pids: number[];
     label(`${n} routes: change ${k + 1}/${2 * plan.changes} (${wireRound ? "answering on the wire" : "every worker ready"})`);
     const v0 = (await readyState(adminPort))?.version ?? 0;
     const name = `add${k}`;
-    const t = performance.now();
-    const tEpoch = Date.now();
+    const start = changeStart();
     writeAtomic(join(dir, `${name}.yaml`), routeYaml(name, plan.originPort, `${name}.bench.test`, `/${name}`));
     if (wireRound) {
-      row.wireMs.push(await wireTime(port, `${name}.bench.test`, `/${name}/20b`, t, 30_000));
+      row.wireMs.push(await wireTime(port, `${name}.bench.test`, `/${name}/20b`, start.t0, 30_000));
       await waitVersion(s, v0, 30_000);
     } else {
-      const c = await timeChange(s, v0, t, tEpoch);
+      const c = await timeChange(s, v0, start);
       row.servedMs.push(c.served);
       row.readyMs.push(c.seen);
     }
@@ -287,10 +298,9 @@ async function measure(plan: ScalePlan, g: ScaleGateway, idle: { pids: number[];
     let changes = 0;
     while (performance.now() < end) {
       const v0 = (await readyState(adminPort))?.version ?? 0;
-      const t = performance.now();
-      const tEpoch = Date.now();
+      const start = changeStart();
       churnStep(dir, changes, plan.originPort);
-      const c = await timeChange(s, v0, t, tEpoch);
+      const c = await timeChange(s, v0, start);
       servedMs.push(c.served);
       readyMs.push(c.seen);
       changes++;
