@@ -13,17 +13,17 @@
 //   node --import tsx bench/hot-path.ts --variant plain=bin/sluice --variant 'semi32=bin/sluice@--max-semi-space-size=32'
 //
 // A variant is NAME=PATH_TO_bin/sluice, optionally followed by @ and node flags separated by
-// spaces (the cluster workers inherit them; --output DIR keeps each one's output, e.g. for --trace-gc); `--variant nginx` adds the nginx proxy of the bench as
+// spaces (the cluster workers inherit them; --output DIR keeps each one's whole output, e.g. for --trace-gc); `--variant nginx` adds the nginx proxy of the bench as
 // a reference (its CPU per request is nginx's). Options: --path /64k|/20b, --conns N, --seconds N, --reps N,
 // --warmup SECONDS and --warmup-runs N (warm-up runs per variant before the measured ones; 1 of 1 s by default).
 import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { parseArgs } from "node:util";
-import { groupCpuTimes, groupRunqueueWait } from "./lib/procs.js";
+import { groupCpuTimes, groupHelperCpu, groupRunqueueWait } from "./lib/procs.js";
 import { cleanup, installSignalHandlers, start, stop, tempDir, type Proc } from "./lib/procs.js";
 import { gatewayYaml, ROOT, routeYaml, startNginxProxy, startOrigin, waitHttp, waitVersion, type Sluice } from "./lib/servers.js";
 import { fmtInt, fmtMs, median } from "./lib/stats.js";
-import { freePorts, layout, tcpTimeouts } from "./lib/system.js";
+import { freePorts, layout, sleep, tcpTimeouts } from "./lib/system.js";
 import { wrk } from "./lib/wrk.js";
 
 const { values: o } = parseArgs({
@@ -38,7 +38,7 @@ const { values: o } = parseArgs({
     "warmup-runs": { type: "string", default: "1" },
     /** Runs whose gateway waited for its CPU longer than this share of the run (%) are left out of the medians. */
     "max-wait": { type: "string" },
-    /** Folder for the last 64 KiB of each gateway's output (e.g. with @--trace-gc). */
+    /** Folder for each gateway's whole output (e.g. with @--trace-gc). */
     output: { type: "string" },
   },
 });
@@ -48,8 +48,11 @@ interface V {
   bin: string;
   flags: string[];
   gw?: Sluice;
-  runs: { rps: number; p50: number; p90: number; p99: number; cpuUs: number; sysUs: number; waitPct: number }[];
+  runs: { rps: number; p50: number; p90: number; p99: number; cpuUs: number; sysUs: number; waitPct: number; helpersEarlyMs: number; helpersMs: number }[];
 }
+
+/** The start of a run whose helper-thread CPU is reported apart: optimised code compiled again shows there. */
+const EARLY_MS = 2_000;
 
 /** wrk's 90th percentile in ms (NaN when absent). */
 function p90Of(raw: string): number {
@@ -74,7 +77,8 @@ async function startGateway(v: V, port: number, adminPort: number, origin: numbe
     v.name,
     process.execPath,
     [...v.flags, v.bin, "run", "--config", dir, "--workers", "1", "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", "warn"],
-    { cpus, cwd: ROOT },
+    // With --output, the whole output (a --trace-deopt log runs to MiBs), not just its tail.
+    { cpus, cwd: ROOT, keep: o.output ? 256 << 20 : undefined },
   );
   const s: Sluice = { name: v.name, port, proc, adminPort, configDir: dir };
   await waitVersion(s, 0, 60_000);
@@ -104,15 +108,20 @@ async function main(): Promise<void> {
         const c0 = groupCpuTimes(pid);
         const w0 = groupRunqueueWait(pid);
         const rto0 = tcpTimeouts();
-        const r = await wrk({ url: `http://127.0.0.1:${v.gw!.port}${o.path}`, connections: conns, seconds, cpus: lay.load });
+        const h0 = groupHelperCpu(pid);
+        const running = wrk({ url: `http://127.0.0.1:${v.gw!.port}${o.path}`, connections: conns, seconds, cpus: lay.load });
+        await sleep(EARLY_MS);
+        const hEarly = groupHelperCpu(pid);
+        const r = await running;
         const c1 = groupCpuTimes(pid);
+        const h1 = groupHelperCpu(pid);
         const cpu = c1.user + c1.system - c0.user - c0.system;
         const waitPct = ((groupRunqueueWait(pid) - w0) / seconds) * 100;
         if (r.non2xx + r.socketErrors > 0) process.stderr.write(`${v.name}: ${r.non2xx} non-2xx, ${r.socketErrors} socket errors\n`);
-        const run = { rps: r.rps, p50: r.p50ms, p90: p90Of(r.raw), p99: r.p99ms, cpuUs: (cpu / r.requests) * 1e6, sysUs: ((c1.system - c0.system) / r.requests) * 1e6, waitPct };
+        const run = { rps: r.rps, p50: r.p50ms, p90: p90Of(r.raw), p99: r.p99ms, cpuUs: (cpu / r.requests) * 1e6, sysUs: ((c1.system - c0.system) / r.requests) * 1e6, waitPct, helpersEarlyMs: (hEarly - h0) * 1000, helpersMs: (h1 - h0) * 1000 };
         v.runs.push(run);
         process.stderr.write(
-          `rep ${rep + 1} ${v.name}: ${fmtInt(r.rps)} req/s, p50/p90/p99 ${fmtMs(run.p50)}/${fmtMs(run.p90)}/${fmtMs(run.p99)} ms, ${run.cpuUs.toFixed(1)} us/req (kernel ${run.sysUs.toFixed(1)}), waited for CPU ${waitPct.toFixed(1)}%, TCP timeouts ${tcpTimeouts() - rto0}\n`,
+          `rep ${rep + 1} ${v.name}: ${fmtInt(r.rps)} req/s, p50/p90/p99 ${fmtMs(run.p50)}/${fmtMs(run.p90)}/${fmtMs(run.p99)} ms, ${run.cpuUs.toFixed(1)} us/req (kernel ${run.sysUs.toFixed(1)}), waited for CPU ${waitPct.toFixed(1)}%, TCP timeouts ${tcpTimeouts() - rto0}, helper threads ${run.helpersEarlyMs.toFixed(0)} ms in the first ${EARLY_MS / 1000} s / ${run.helpersMs.toFixed(0)} ms\n`,
         );
       }
   } finally {
@@ -125,19 +134,19 @@ async function main(): Promise<void> {
   }
   const range = (xs: number[], f: (x: number) => string): string => `${f(median(xs))} (${f(Math.min(...xs))}-${f(Math.max(...xs))})`;
   console.log(`wrk -t1 -c${conns} -d${seconds}s ${o.path}, ${reps} interleaved runs per variant; median (min-max)`);
-  console.log("| variant | req/s | p50 ms | p90 ms | p99 ms | gateway CPU us/request | of which kernel | waited for CPU % |");
-  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+  console.log("| variant | req/s | p50 ms | p90 ms | p99 ms | gateway CPU us/request | of which kernel | waited for CPU % | helper threads' CPU in the first 2 s, ms |");
+  console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   const maxWait = o["max-wait"] === undefined ? Infinity : Number(o["max-wait"]);
   if (maxWait !== Infinity) console.log(`runs whose gateway waited for its CPU more than ${maxWait}% of the run are left out (kept/all per variant in the first column)`);
   for (const v of variants) {
     const rs = v.runs.filter((r) => r.waitPct <= maxWait);
     if (rs.length === 0) {
-      console.log(`| ${v.name} (0/${v.runs.length}) | - | - | - | - | - | - | - |`);
+      console.log(`| ${v.name} (0/${v.runs.length}) | - | - | - | - | - | - | - | - |`);
       continue;
     }
     const name = maxWait === Infinity ? v.name : `${v.name} (${rs.length}/${v.runs.length})`;
     console.log(
-      `| ${name} | ${range(rs.map((r) => r.rps), fmtInt)} | ${range(rs.map((r) => r.p50), fmtMs)} | ${range(rs.map((r) => r.p90), fmtMs)} | ${range(rs.map((r) => r.p99), fmtMs)} | ${range(rs.map((r) => r.cpuUs), (x) => x.toFixed(1))} | ${range(rs.map((r) => r.sysUs), (x) => x.toFixed(1))} | ${range(rs.map((r) => r.waitPct), (x) => x.toFixed(1))} |`,
+      `| ${name} | ${range(rs.map((r) => r.rps), fmtInt)} | ${range(rs.map((r) => r.p50), fmtMs)} | ${range(rs.map((r) => r.p90), fmtMs)} | ${range(rs.map((r) => r.p99), fmtMs)} | ${range(rs.map((r) => r.cpuUs), (x) => x.toFixed(1))} | ${range(rs.map((r) => r.sysUs), (x) => x.toFixed(1))} | ${range(rs.map((r) => r.waitPct), (x) => x.toFixed(1))} | ${range(rs.map((r) => r.helpersEarlyMs), (x) => x.toFixed(0))} |`,
     );
   }
 }

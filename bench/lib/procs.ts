@@ -157,6 +157,31 @@ export function groupCpuTimes(pgid: number): { user: number; system: number } {
   return { user, system };
 }
 
+/**
+ * CPU seconds (user + system) of the helper threads of process group `pgid`: every thread but each
+ * process's main one. In a node process under load these are V8's (optimising compiler, concurrent
+ * marking and sweeping); the libuv thread pool is idle on the proxying path.
+ */
+export function groupHelperCpu(pgid: number): number {
+  let ticks = 0;
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== pgid) continue;
+      for (const t of readdirSync(`/proc/${d}/task`)) {
+        if (t === d) continue;
+        const ts = readFileSync(`/proc/${d}/task/${t}/stat`, "utf8");
+        const f = ts.slice(ts.lastIndexOf(")") + 2).split(" ");
+        ticks += Number(f[11]) + Number(f[12]);
+      }
+    } catch {
+      continue; // exited meanwhile
+    }
+  }
+  return ticks / 100; // USER_HZ
+}
+
 /** Seconds the threads of process group `pgid` spent runnable and waiting for a CPU (schedstat field 2, ns). */
 export function groupRunqueueWait(pgid: number): number {
   let ns = 0;

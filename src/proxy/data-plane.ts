@@ -12,6 +12,7 @@ import { pruneContextCache } from "./tls.js";
 import { applyDelta, makeDelta, type SnapshotDelta } from "./snapshot-delta.js";
 import { EndpointRegistry } from "./upstream/cluster.js";
 import { inTurns } from "../util/in-turns.js";
+import { forgetShapes } from "./shape-keeper.js";
 
 export interface DataPlaneOptions {
   listenAddress?: string;
@@ -122,6 +123,7 @@ export class ProxyDataPlane {
     this.current = next;
     this.currentId = `${snapshot.version} ${snapshot.hash}`;
     next.commit();
+    forgetShapes();
     if (prev) this.retire(prev.state);
     else void this.releaseEndpoints();
     const certs = new Set(next.certKeys);

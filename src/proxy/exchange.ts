@@ -22,6 +22,7 @@ import { sendMirror, teeToMirrors } from "./upstream/mirror.js";
 import { limitBody } from "./guards/request-limits.js";
 import type { UpstreamErrorReason } from "../observe/proxy-metrics.js";
 import { clientIpOf } from "./guards.js";
+import { KEEP_ATTEMPT, KEEP_EXCHANGE, keepShape } from "./shape-keeper.js";
 
 /** Request bodies up to this size are buffered when a route retries or mirrors. */
 export const MAX_REPLAY_BODY = 64 * 1024;
@@ -101,7 +102,9 @@ class PoolAttempt implements H1Handler {
   discard = false;
   /** The client socket node corked for a write during the current upstream read. */
   private corked: Writable | null = null;
-  constructor(readonly ex: Exchange) {}
+  constructor(readonly ex: Exchange) {
+    keepShape(KEEP_ATTEMPT, this);
+  }
 
   cancel(): void {
     const c = this.conn;
@@ -329,6 +332,7 @@ export class Exchange implements SlotWaiter {
     this.grpc = isGrpcRequest(req.headers);
     (res as Res & Tagged)[kExchange] = this;
     res.on("close", onResClose);
+    keepShape(KEEP_EXCHANGE, this);
   }
 
   /** Decides how the body travels, fires mirrors, starts the first attempt. */

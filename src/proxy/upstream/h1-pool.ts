@@ -8,6 +8,7 @@ import tls from "node:tls";
 import { UpstreamTimeoutError } from "./errors.js";
 import { LINE_BREAKING, TOKEN } from "../h1/field-syntax.js";
 import { ResponseParser, type ResponseSink } from "./h1-response-parser.js";
+import { KEEP_UPSTREAM, keepShape } from "../shape-keeper.js";
 
 /** What the pool reports to; implemented by the exchange's per-attempt object. */
 export interface H1Handler {
@@ -105,6 +106,7 @@ class H1Connection implements ResponseSink {
     s.on("error", this.onSocketError);
     s.on("close", this.onClose);
     s.on("timeout", this.onTimeout);
+    keepShape(KEEP_UPSTREAM, this);
   }
 
   /** Writes one request; the handler hears about its response. */
