@@ -157,6 +157,20 @@ export function groupCpuTimes(pgid: number): { user: number; system: number } {
   return { user, system };
 }
 
+/** Calls `each(pid, tid)` for every thread of every process in process group `pgid`. */
+function forGroupThreads(pgid: number, each: (pid: string, tid: string) => void): void {
+  for (const d of readdirSync("/proc")) {
+    if (!/^\d+$/.test(d)) continue;
+    try {
+      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== pgid) continue;
+      for (const t of readdirSync(`/proc/${d}/task`)) each(d, t);
+    } catch {
+      continue; // exited meanwhile
+    }
+  }
+}
+
 /**
  * CPU seconds (user + system) of the helper threads of process group `pgid`: every thread but each
  * process's main one. In a node process under load these are V8's (optimising compiler, concurrent
@@ -164,36 +178,20 @@ export function groupCpuTimes(pgid: number): { user: number; system: number } {
  */
 export function groupHelperCpu(pgid: number): number {
   let ticks = 0;
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== pgid) continue;
-      for (const t of readdirSync(`/proc/${d}/task`)) {
-        if (t === d) continue;
-        const ts = readFileSync(`/proc/${d}/task/${t}/stat`, "utf8");
-        const f = ts.slice(ts.lastIndexOf(")") + 2).split(" ");
-        ticks += Number(f[11]) + Number(f[12]);
-      }
-    } catch {
-      continue; // exited meanwhile
-    }
-  }
+  forGroupThreads(pgid, (pid, tid) => {
+    if (tid === pid) return;
+    const ts = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
+    const f = ts.slice(ts.lastIndexOf(")") + 2).split(" ");
+    ticks += Number(f[11]) + Number(f[12]);
+  });
   return ticks / 100; // USER_HZ
 }
 
 /** Seconds the threads of process group `pgid` spent runnable and waiting for a CPU (schedstat field 2, ns). */
 export function groupRunqueueWait(pgid: number): number {
   let ns = 0;
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== pgid) continue;
-      for (const t of readdirSync(`/proc/${d}/task`)) ns += Number(readFileSync(`/proc/${d}/task/${t}/schedstat`, "utf8").split(" ")[1]);
-    } catch {
-      continue; // exited meanwhile
-    }
-  }
+  forGroupThreads(pgid, (pid, tid) => {
+    ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, "utf8").split(" ")[1]);
+  });
   return ns / 1e9;
 }
