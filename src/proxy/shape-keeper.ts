@@ -10,7 +10,7 @@
 // functions of the proxying path thrown away per idle collection, and a slow first second after.
 //
 // A child map holds its parent strongly, so one live object per kind keeps every map it passed
-// through. The cost is one request's objects (a few KiB, sockets already closed) and a store per
+// through. The cost is one request's objects and what they hold (their sockets closed) and a store per
 // request. They also reach the snapshot that served them (listener, route, upstream pool), so a new
 // snapshot lets them go (forgetShapes): an old route table is not kept alive until the next request.
 
