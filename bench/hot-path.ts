@@ -17,11 +17,11 @@
 // a reference (its CPU per request is nginx's). Options: --path /64k|/20b, --conns N, --seconds N, --reps N,
 // --warmup SECONDS and --warmup-runs N (warm-up runs per variant before the measured ones; 1 of 1 s by default).
 import { writeFileSync } from "node:fs";
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
 import { groupCpuTimes, groupHelperCpu, groupRunqueueWait } from "./lib/procs.js";
-import { cleanup, installSignalHandlers, start, stop, tempDir, type Proc } from "./lib/procs.js";
-import { gatewayYaml, ROOT, routeYaml, startNginxProxy, startOrigin, waitHttp, waitVersion, type Sluice } from "./lib/servers.js";
+import { cleanup, installSignalHandlers, stop } from "./lib/procs.js";
+import { ROOT, sluiceVariant, startNginxProxy, startOrigin, startSluiceProxy, type Sluice } from "./lib/servers.js";
 import { fmtInt, fmtMs, median } from "./lib/stats.js";
 import { freePorts, layout, sleep, tcpTimeouts } from "./lib/system.js";
 import { wrk } from "./lib/wrk.js";
@@ -60,31 +60,8 @@ function p90Of(raw: string): number {
   return m ? Number(m[1]) * (m[2] === "us" ? 0.001 : m[2] === "s" ? 1000 : 1) : NaN;
 }
 
-const variants: V[] = (o.variant ?? []).map((spec) => {
-  if (spec === "nginx") return { name: "nginx", bin: "", flags: [], runs: [] };
-  const eq = spec.indexOf("=");
-  if (eq <= 0) throw new Error(`--variant expects NAME=PATH[@flags], got "${spec}"`);
-  const [bin, flags] = spec.slice(eq + 1).split("@") as [string, string | undefined];
-  return { name: spec.slice(0, eq), bin: resolve(bin), flags: flags ? flags.split(" ").filter(Boolean) : [], runs: [] };
-});
+const variants: V[] = (o.variant ?? []).map((spec) => (spec === "nginx" ? { name: "nginx", bin: "", flags: [], runs: [] } : { ...sluiceVariant(spec), runs: [] }));
 if (variants.length === 0) variants.push({ name: "this checkout", bin: join(ROOT, "bin/sluice"), flags: [], runs: [] });
-
-async function startGateway(v: V, port: number, adminPort: number, origin: number, cpus: string): Promise<Sluice> {
-  const dir = tempDir(`hot-${v.name.replace(/\W/g, "_")}`);
-  writeFileSync(join(dir, "gateway.yaml"), gatewayYaml(port, origin));
-  writeFileSync(join(dir, "route.yaml"), routeYaml("all", origin));
-  const proc: Proc = start(
-    v.name,
-    process.execPath,
-    [...v.flags, v.bin, "run", "--config", dir, "--workers", "1", "--admin-port", String(adminPort), "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", "warn"],
-    // With --output, the whole output (a --trace-deopt log runs to MiBs), not just its tail.
-    { cpus, cwd: ROOT, keep: o.output ? 256 << 20 : undefined },
-  );
-  const s: Sluice = { name: v.name, port, proc, adminPort, configDir: dir };
-  await waitVersion(s, 0, 60_000);
-  await waitHttp(port, "/20b", proc);
-  return s;
-}
 
 async function main(): Promise<void> {
   installSignalHandlers();
@@ -98,7 +75,12 @@ async function main(): Promise<void> {
   try {
     for (const v of variants) {
       const [p, a] = (await freePorts(2, taken)) as [number, number];
-      v.gw = v.name === "nginx" ? { ...(await startNginxProxy(p, originPort!, lay.proxy)), adminPort: 0, configDir: "" } : await startGateway(v, p, a, originPort!, lay.proxy);
+      // With --output, a gateway's whole output is kept (a --trace-deopt log runs to MiBs).
+      const build = { bin: v.bin, nodeFlags: v.flags, keep: o.output ? 256 << 20 : undefined };
+      v.gw =
+        v.name === "nginx"
+          ? { ...(await startNginxProxy(p, originPort!, lay.proxy)), adminPort: 0, configDir: "" }
+          : await startSluiceProxy(v.name, p, a, originPort!, 1, lay.proxy, { build });
       for (let w = 0; w < Number(o["warmup-runs"]); w++) await wrk({ url: `http://127.0.0.1:${p}${o.path}`, connections: conns, seconds: Number(o.warmup), cpus: lay.load });
     }
     for (let rep = 0; rep < reps; rep++)
@@ -134,7 +116,7 @@ async function main(): Promise<void> {
   }
   const range = (xs: number[], f: (x: number) => string): string => `${f(median(xs))} (${f(Math.min(...xs))}-${f(Math.max(...xs))})`;
   console.log(`wrk -t1 -c${conns} -d${seconds}s ${o.path}, ${reps} interleaved runs per variant; median (min-max)`);
-  console.log("| variant | req/s | p50 ms | p90 ms | p99 ms | gateway CPU us/request | of which kernel | waited for CPU % | helper threads' CPU in the first 2 s, ms |");
+  console.log(`| variant | req/s | p50 ms | p90 ms | p99 ms | gateway CPU us/request | of which kernel | waited for CPU % | helper threads' CPU in the first ${EARLY_MS / 1000} s, ms |`);
   console.log("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
   const maxWait = o["max-wait"] === undefined ? Infinity : Number(o["max-wait"]);
   if (maxWait !== Infinity) console.log(`runs whose gateway waited for its CPU more than ${maxWait}% of the run are left out (kept/all per variant in the first column)`);

@@ -5,16 +5,15 @@
 // inspector (HeapProfiler.collectGarbage, which V8 runs as a low-memory collection: the same kind, it
 // keeps no map that only optimised code refers to).
 //
-//   node --experimental-websocket --import tsx bench/idle-code.ts [--variant NAME=PATH_TO_bin/sluice ...] [--rounds N]
+//   node --experimental-websocket --import tsx bench/idle-code.ts [--variant NAME=PATH_TO_bin/sluice[@node flags] ...] [--rounds N]
 //
 // Per round: wrk -c256 for --seconds on /20b, 2 s idle, one collection, 1 s, then the next round.
 // Prints per round: functions marked for deoptimisation for "weak objects" by the collection, and
 // functions optimised during the next run's first 2 s (from the workers' --trace-deopt/--trace-opt).
-import { join, resolve } from "node:path";
+import { join } from "node:path";
 import { parseArgs } from "node:util";
-import { writeFileSync } from "node:fs";
-import { cleanup, installSignalHandlers, start, stop, tempDir, type Proc } from "./lib/procs.js";
-import { gatewayYaml, ROOT, routeYaml, startOrigin, waitHttp, waitVersion, type Sluice } from "./lib/servers.js";
+import { cleanup, installSignalHandlers, stop } from "./lib/procs.js";
+import { ROOT, sluiceVariant, startOrigin, startSluiceProxy, type Sluice } from "./lib/servers.js";
 import { freePorts, layout, sleep } from "./lib/system.js";
 import { wrk } from "./lib/wrk.js";
 
@@ -33,8 +32,7 @@ const { values: o } = parseArgs({
 
 interface V {
   name: string;
-  bin: string;
-  gw?: Sluice;
+  gw: Sluice;
   marked: number[];
   recompiled: number[];
   p99: number[];
@@ -76,28 +74,16 @@ async function main(): Promise<void> {
   const origin = await startOrigin("nginx", originPort!, lay.origin);
   const vs: V[] = [];
   for (const spec of specs.length ? specs : [`this=${join(ROOT, "bin/sluice")}`]) {
-    const eq = spec.indexOf("=");
+    const { name, bin, flags } = sluiceVariant(spec);
     const [port, admin] = (await freePorts(2, taken)) as [number, number];
-    const v: V = { name: spec.slice(0, eq), bin: resolve(spec.slice(eq + 1)), marked: [], recompiled: [], p99: [] };
-    const dir = tempDir(`idle-${v.name.replace(/\W/g, "_")}`);
-    writeFileSync(join(dir, "gateway.yaml"), gatewayYaml(port, originPort!));
-    writeFileSync(join(dir, "route.yaml"), routeYaml("all", originPort!));
-    const proc: Proc = start(
-      v.name,
-      process.execPath,
-      ["--trace-deopt", "--trace-opt", "--inspect=127.0.0.1:0", v.bin, "run", "--config", dir, "--workers", "1", "--admin-port", String(admin),
-        "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", "warn"],
-      { cpus: lay.proxy, cwd: ROOT, keep: 256 << 20 },
-    );
-    v.gw = { name: v.name, port, proc, adminPort: admin, configDir: dir };
-    await waitVersion(v.gw, 0, 60_000);
-    await waitHttp(port, "/20b", proc);
-    vs.push(v);
+    const nodeFlags = ["--trace-deopt", "--trace-opt", "--inspect=127.0.0.1:0", ...flags];
+    const gw = await startSluiceProxy(name, port, admin, originPort!, 1, lay.proxy, { build: { bin, nodeFlags, keep: 256 << 20 } });
+    vs.push({ name, gw, marked: [], recompiled: [], p99: [] });
   }
   try {
     for (let round = 0; round <= Number(o.rounds); round++)
       for (const v of vs) {
-        const gw = v.gw!;
+        const gw = v.gw;
         const before = gw.proc.output().length;
         const run = wrk({ url: `http://127.0.0.1:${gw.port}/20b`, connections: Number(o.conns), seconds: Number(o.seconds), cpus: lay.load });
         await sleep(2_000);
@@ -122,7 +108,7 @@ async function main(): Promise<void> {
         process.stderr.write(`round ${round} ${v.name}: p99 ${r.p99ms.toFixed(1)} ms, optimised in the first 2 s ${count(OPTIMISED, early)}, then marked (weak objects) ${marked}\n`);
       }
   } finally {
-    for (const v of vs) if (v.gw) await stop(v.gw.proc);
+    for (const v of vs) await stop(v.gw.proc);
     await stop(origin.proc);
   }
   console.log("| variant | marked for deopt by an idle collection (per round) | optimised in the next run's first 2 s | p99 ms |");

@@ -129,46 +129,50 @@ export function installSignalHandlers(): void {
   }
 }
 
+/** Clock ticks per second of /proc's CPU times (USER_HZ on Linux). */
+const USER_HZ = 100;
+
 /** utime + stime (seconds) of every live process in the process group `pgid` (each Proc leads its own group). */
 export function groupCpuSeconds(pgid: number): number {
   const t = groupCpuTimes(pgid);
   return t.user + t.system;
 }
 
-/** utime and stime (seconds) apart, summed over the live processes of group `pgid`: the kernel's share (socket calls) moves with the machine's state more than the user share does. */
-export function groupCpuTimes(pgid: number): { user: number; system: number } {
-  const tick = 100; // USER_HZ on Linux
-  let user = 0;
-  let system = 0;
+/** The fields of a /proc stat line after "(comm)", 0-based: [1] ppid, [2] pgrp, [11] utime, [12] stime (ticks). */
+function statFields(stat: string): string[] {
+  return stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+}
+
+/** Calls `each(pid, fields)` for every live process, with its stat fields (statFields); those that exit meanwhile are skipped. */
+export function forEachProcess(each: (pid: string, f: string[]) => void): void {
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
-    let stat: string;
     try {
-      stat = readFileSync(`/proc/${d}/stat`, "utf8");
+      each(d, statFields(readFileSync(`/proc/${d}/stat`, "utf8")));
     } catch {
-      continue;
+      continue; // exited meanwhile
     }
-    // Fields after "(comm)": state ppid pgrp ... utime is field 14, stime 15 (1-based).
-    const f = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
-    if (Number(f[2]) !== pgid) continue;
-    user += Number(f[11]) / tick;
-    system += Number(f[12]) / tick;
   }
+}
+
+/** utime and stime (seconds) apart, summed over the live processes of group `pgid`: the kernel's share (socket calls) moves with the machine's state more than the user share does. */
+export function groupCpuTimes(pgid: number): { user: number; system: number } {
+  let user = 0;
+  let system = 0;
+  forEachProcess((_, f) => {
+    if (Number(f[2]) !== pgid) return;
+    user += Number(f[11]) / USER_HZ;
+    system += Number(f[12]) / USER_HZ;
+  });
   return { user, system };
 }
 
 /** Calls `each(pid, tid)` for every thread of every process in process group `pgid`. */
 function forGroupThreads(pgid: number, each: (pid: string, tid: string) => void): void {
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      if (Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[2]) !== pgid) continue;
-      for (const t of readdirSync(`/proc/${d}/task`)) each(d, t);
-    } catch {
-      continue; // exited meanwhile
-    }
-  }
+  forEachProcess((pid, f) => {
+    if (Number(f[2]) !== pgid) return;
+    for (const t of readdirSync(`/proc/${pid}/task`)) each(pid, t);
+  });
 }
 
 /**
@@ -180,11 +184,10 @@ export function groupHelperCpu(pgid: number): number {
   let ticks = 0;
   forGroupThreads(pgid, (pid, tid) => {
     if (tid === pid) return;
-    const ts = readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8");
-    const f = ts.slice(ts.lastIndexOf(")") + 2).split(" ");
+    const f = statFields(readFileSync(`/proc/${pid}/task/${tid}/stat`, "utf8"));
     ticks += Number(f[11]) + Number(f[12]);
   });
-  return ticks / 100; // USER_HZ
+  return ticks / USER_HZ;
 }
 
 /** Seconds the threads of process group `pgid` spent runnable and waiting for a CPU (schedstat field 2, ns). */

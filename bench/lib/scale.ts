@@ -4,7 +4,7 @@ import { readFileSync, readdirSync, renameSync, rmSync, writeFileSync } from "no
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { progress } from "./progress.js";
-import { stop, tempDir, removeTempDir } from "./procs.js";
+import { forEachProcess, stop, tempDir, removeTempDir } from "./procs.js";
 import { gatewayYaml, get, readyState, routeYaml, startSluice, waitHttp, waitVersion, type ReadyState, type Sluice } from "./servers.js";
 import { median, max } from "./stats.js";
 import { sleep } from "./system.js";
@@ -98,16 +98,9 @@ export function childPids(pid: number): number[] {
     /* no children file: fall back to scanning */
   }
   if (out.length > 0) return out;
-  for (const d of readdirSync("/proc")) {
-    if (!/^\d+$/.test(d)) continue;
-    try {
-      const stat = readFileSync(`/proc/${d}/stat`, "utf8");
-      const ppid = Number(stat.slice(stat.lastIndexOf(")") + 2).split(" ")[1]);
-      if (ppid === pid) out.push(Number(d));
-    } catch {
-      /* exited meanwhile */
-    }
-  }
+  forEachProcess((d, f) => {
+    if (Number(f[1]) === pid) out.push(Number(d));
+  });
   return out;
 }
 

@@ -244,6 +244,24 @@ export async function waitVersion(s: Sluice, after: number, timeoutMs: number): 
   throw new Error(`sluice: no snapshot newer than ${after} after ${timeoutMs} ms: ${JSON.stringify(last)}\n${s.proc.output()}`);
 }
 
+/** Which sluice to start and how: another build's bin/sluice, node flags (the workers inherit them). */
+export interface SluiceBuild {
+  /** Path of bin/sluice (default: this checkout's). */
+  bin?: string;
+  /** node flags ahead of bin/sluice. */
+  nodeFlags?: string[];
+  /** Bytes of its output to keep (default 64 KiB; a --trace-deopt log runs to MiBs). */
+  keep?: number;
+}
+
+/** A sluice build as the one-change benches name it: `NAME=PATH_TO_bin/sluice[@node flags separated by spaces]`. */
+export function sluiceVariant(spec: string): { name: string; bin: string; flags: string[] } {
+  const eq = spec.indexOf("=");
+  if (eq <= 0) throw new Error(`--variant expects NAME=PATH[@flags], got "${spec}"`);
+  const [bin, flags] = spec.slice(eq + 1).split("@") as [string, string | undefined];
+  return { name: spec.slice(0, eq), bin: resolve(bin), flags: flags ? flags.split(" ").filter(Boolean) : [] };
+}
+
 /** `bin/sluice run` on a config folder that the caller has filled (gateway + routes). */
 export async function startSluice(opts: {
   name: string;
@@ -255,13 +273,13 @@ export async function startSluice(opts: {
   readyTimeoutMs?: number;
   /** More `sluice run` flags (e.g. --no-splice). */
   extraArgs?: string[];
-}): Promise<Sluice> {
+} & SluiceBuild): Promise<Sluice> {
   const proc = start(
     opts.name,
     process.execPath,
-    [join(ROOT, "bin/sluice"), "run", "--config", opts.configDir, "--workers", String(opts.workers), "--admin-port", String(opts.adminPort),
+    [...(opts.nodeFlags ?? []), opts.bin ?? join(ROOT, "bin/sluice"), "run", "--config", opts.configDir, "--workers", String(opts.workers), "--admin-port", String(opts.adminPort),
       "--access-log", "off", "--listen-address", "127.0.0.1", "--log-level", "warn", ...(opts.extraArgs ?? [])],
-    { cpus: opts.cpus, cwd: ROOT },
+    { cpus: opts.cpus, cwd: ROOT, keep: opts.keep },
   );
   const s: Sluice = { name: opts.name, port: opts.port, proc, adminPort: opts.adminPort, configDir: opts.configDir };
   await waitVersion(s, 0, opts.readyTimeoutMs ?? 60_000);
@@ -279,13 +297,13 @@ export async function startSluiceProxy(
   origin: number,
   workers: number,
   cpus: string,
-  extra: { files?: Record<string, string>; probeHeaders?: Record<string, string> } = {},
+  extra: { files?: Record<string, string>; probeHeaders?: Record<string, string>; build?: SluiceBuild } = {},
 ): Promise<Sluice> {
-  const dir = tempDir(name);
+  const dir = tempDir(name.replace(/[^\w-]/g, "_"));
   writeFileSync(join(dir, "gateway.yaml"), gatewayYaml(port, origin));
   writeFileSync(join(dir, "route.yaml"), routeYaml("all", origin));
   for (const [file, yaml] of Object.entries(extra.files ?? {})) writeFileSync(join(dir, file), yaml);
-  const s = await startSluice({ name, port, adminPort, configDir: dir, workers, cpus });
+  const s = await startSluice({ name, port, adminPort, configDir: dir, workers, cpus, ...extra.build });
   await waitHttp(port, "/20b", s.proc, undefined, extra.probeHeaders);
   return s;
 }
