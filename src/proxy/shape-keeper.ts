@@ -6,7 +6,7 @@
 // map's transitions from its parent are weak too). V8's memory reducer runs full collections a few
 // seconds into an idle spell, and those collections keep no map that only code refers to: the code
 // is thrown away ("weak objects") and the next requests run unoptimised while it is compiled again
-// on helper threads that share the worker's core. Measured with bench/idle-code.ts: ~20-50
+// on helper threads that share the worker's core. Measured with bench/idle-code.ts: 21-42
 // functions of the proxying path thrown away per idle collection, and a slow first second after.
 //
 // A child map holds its parent strongly, so one live object per kind keeps every map it passed

@@ -5,15 +5,12 @@
 // it keeps no hidden class that only optimised code refers to).
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fork } from "node:child_process";
-import { once } from "node:events";
 import http from "node:http";
-import { join } from "node:path";
 import WebSocket from "ws";
 import { startEchoServer } from "../../../src/demo/echo-server.js";
-import type { FromWorker } from "../../../src/control/messages.js";
-import { freePort, ROOT } from "../../helpers/gateway.js";
+import { freePort } from "../../helpers/gateway.js";
 import { cluster, forward, gateway, listener, route, snapshot } from "./helpers.js";
+import { forkWorker } from "./worker-process.js";
 
 /** Functions of the proxying path whose optimised code depends on per-request objects' maps. */
 const HOT = ["FastReq", "FastRes", "PoolAttempt", "parseRequestHead", "writeHead", "upstreamHeaders", "route", "answer", "onUpstreamHeaders", "onRequest"];
@@ -58,47 +55,33 @@ async function load(port: number, total: number, conns: number): Promise<void> {
 
 test("idle worker: a memory-reducing collection leaves the proxying path's optimised code in place", async () => {
   const echo = await startEchoServer({ pod: "idle" });
-  const child = fork(join(ROOT, "src/proxy/worker-main.ts"), [], {
-    execArgv: ["--import", "tsx", "--trace-opt", "--trace-deopt", "--inspect=127.0.0.1:0"],
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
-  });
-  let out = "";
-  child.stdout!.on("data", (d: Buffer) => (out += d.toString()));
-  child.stderr!.on("data", (d: Buffer) => (out += d.toString()));
-  const messages: FromWorker[] = [];
-  child.on("message", (m) => messages.push(m as FromWorker));
-  const next = async (): Promise<FromWorker> => {
-    for (let i = 0; i < 1500 && messages.length === 0; i++) await sleep(10);
-    const m = messages.shift();
-    assert.ok(m, "no message from the worker");
-    return m;
-  };
+  const { child, exited, waitMsg, send, output } = forkWorker(["--trace-opt", "--trace-deopt", "--inspect=127.0.0.1:0"]);
   try {
     const port = await freePort();
-    assert.equal((await next()).type, "ready");
-    child.send({ type: "init", init: { listenAddress: "127.0.0.1", accessLog: "off" } });
-    child.send({ type: "snapshot", snapshot: snapshot([listener(port, [gateway([route({}, forward("c"))])])], [cluster("c", [echo])]) });
-    assert.equal((await next()).type, "applied");
+    assert.equal((await waitMsg()).type, "ready");
+    send({ type: "init", init: { listenAddress: "127.0.0.1", accessLog: "off" } });
+    send({ type: "snapshot", snapshot: snapshot([listener(port, [gateway([route({}, forward("c"))])])], [cluster("c", [echo])]) });
+    assert.equal((await waitMsg()).type, "applied");
     await load(port, 12_000, 32);
     // The last request's connections close; nothing is in flight any more.
     await sleep(1_000);
-    const url = /Debugger listening on (ws:\/\/\S+)/.exec(out)?.[1];
-    assert.ok(url, `the worker's inspector did not say where it listens:\n${out.slice(-2000)}`);
-    const mark = out.length;
+    const url = /Debugger listening on (ws:\/\/\S+)/.exec(output())?.[1];
+    assert.ok(url, `the worker's inspector did not say where it listens:\n${output().slice(-2000)}`);
+    const mark = output().length;
     await lowMemoryCollection(url);
     await sleep(500);
-    const before = out.slice(0, mark);
+    const before = output().slice(0, mark);
     const optimised = HOT.filter((f) => new RegExp(`completed (optimizing|compiling) [^\\n]*<JSFunction ${f}[ >]`).test(before));
     // Without traffic enough to optimise the path there is nothing to lose: the check would say nothing.
     assert.ok(optimised.length >= 3, `too few hot functions optimised to judge (${optimised.join(", ") || "none"})`);
-    const dropped = [...out.slice(mark).matchAll(/<SharedFunctionInfo ([^>]*)>\)[^\n]*reason: weak objects/g)].map((m) => m[1]!);
+    const dropped = [...output().slice(mark).matchAll(/<SharedFunctionInfo ([^>]*)>\)[^\n]*reason: weak objects/g)].map((m) => m[1]!);
     assert.deepEqual(
       HOT.filter((f) => dropped.includes(f)),
       [],
       `optimised code thrown away by the idle collection: ${dropped.join(", ")}`,
     );
-    child.send({ type: "shutdown" });
-    await once(child, "exit");
+    send({ type: "shutdown" });
+    await exited;
   } finally {
     child.kill();
     await echo.close();

@@ -1,34 +1,16 @@
 // The worker entry over real IPC, plus metrics and the access log.
 import { test } from "node:test";
 import assert from "node:assert/strict";
-import { fork, type ChildProcess } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { once } from "node:events";
 import { register } from "prom-client";
 import { ProxyDataPlane } from "../../../src/proxy/data-plane.js";
 import { startEchoServer } from "../../../src/demo/echo-server.js";
-import type { FromWorker, ToWorker } from "../../../src/control/messages.js";
 import { makeDelta, type SnapshotDelta } from "../../../src/proxy/snapshot-delta.js";
-import { freePort, ROOT } from "../../helpers/gateway.js";
+import { freePort } from "../../helpers/gateway.js";
 import { agent, cluster, forward, gateway, listener, request, route, snapshot } from "./helpers.js";
-
-/** worker-main.ts in a child process over real IPC: its messages in order, and a way to send. */
-function forkWorker(): { child: ChildProcess; exited: Promise<unknown[]>; waitMsg: () => Promise<FromWorker>; send: (m: ToWorker) => void } {
-  const child = fork(join(ROOT, "src/proxy/worker-main.ts"), [], { execArgv: ["--import", "tsx"], stdio: ["ignore", "pipe", "pipe", "ipc"] });
-  const exited = once(child, "exit");
-  const messages: FromWorker[] = [];
-  child.on("message", (m) => messages.push(m as FromWorker));
-  const waitMsg = async (): Promise<FromWorker> => {
-    const deadline = Date.now() + 15_000;
-    while (messages.length === 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 10));
-    const m = messages.shift();
-    assert.ok(m, "no message from worker");
-    return m;
-  };
-  return { child, exited, waitMsg, send: (m) => void child.send(m) };
-}
+import { forkWorker } from "./worker-process.js";
 
 test("worker: init, snapshot -> applied, bad snapshot -> apply-failed and old one serves, shutdown exits 0", async () => {
   const echo = await startEchoServer({ pod: "w" });
